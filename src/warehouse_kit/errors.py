@@ -1,0 +1,56 @@
+"""The errors warehouse-kit raises.
+
+Every error derives from `WarehouseKitError`, and its message is meant to be
+shown to a user as one line: it names the file, key, model, column or row
+involved and, where it can, what to do about it. The CLI prints that line and
+exits non-zero; `--debug` shows the traceback.
+"""
+
+from __future__ import annotations
+
+
+class WarehouseKitError(Exception):
+    """Root of every error warehouse-kit raises on purpose."""
+
+
+class ConfigError(WarehouseKitError):
+    """A project or pipeline file is invalid.
+
+    `file` and `key_path` (``pipeline.transformations[1].operations[0]``) say
+    where; they prefix the message when present.
+    """
+
+    def __init__(self, message: str, *, file: str | None = None, key_path: str | None = None):
+        self.message = message
+        self.file = file
+        self.key_path = key_path
+        where = ": ".join(part for part in (file, key_path) if part)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class ExpressionError(WarehouseKitError):
+    """A SQL expression from a pipeline file cannot be used.
+
+    Raised for a syntax error, an unknown column or function, or a construct
+    that is not allowed where it appears (an aggregate in a row rule).
+    """
+
+
+class SourceError(WarehouseKitError):
+    """A source cannot be read: a missing file, an unreachable database."""
+
+
+class ModelError(WarehouseKitError):
+    """A model failed to build or materialize; names the model."""
+
+    def __init__(self, model: str, message: str):
+        self.model = model
+        super().__init__(f"model {model}: {message}")
+
+
+class SelectionError(WarehouseKitError):
+    """A `--select` expression names no model or is malformed."""
+
+
+class TransientError(WarehouseKitError):
+    """A failure a retry may fix (a locked file, a dropped connection)."""
