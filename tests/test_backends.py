@@ -18,15 +18,15 @@ def create_table(name: str, schema: str) -> sge.Create:
 
 def test_a_committed_transaction_is_visible(warehouse):
     warehouse.ensure_schema("silver")
-    with warehouse.transaction() as run:
-        run(create_table("t", "silver"))
+    with warehouse.transaction() as tx:
+        tx.run(create_table("t", "silver"))
     assert warehouse.exists("t", "silver")
 
 
 def test_a_failed_transaction_leaves_nothing_behind(warehouse):
     warehouse.ensure_schema("silver")
-    with pytest.raises(RuntimeError), warehouse.transaction() as run:
-        run(create_table("t", "silver"))
+    with pytest.raises(RuntimeError), warehouse.transaction() as tx:
+        tx.run(create_table("t", "silver"))
         raise RuntimeError("boom")
     assert not warehouse.exists("t", "silver")
 
@@ -36,6 +36,19 @@ def test_hostile_names_are_quoted_not_executed(warehouse):
     hostile = 'x"; DROP TABLE y; --'
     warehouse.execute(create_table(hostile, "silver"))
     assert hostile in warehouse.con.list_tables(database="silver")
+
+
+def test_arrow_batches_stream_into_a_table(warehouse):
+    import pyarrow as pa
+
+    warehouse.ensure_schema("bronze")
+    warehouse.execute(create_table("t", "bronze"))
+    data = pa.table({"a": [1, None, 3]})
+    with warehouse.transaction() as tx:
+        written = tx.load(table_ref("t", "bronze"), ["a"], data.to_reader(max_chunksize=2))
+    assert written == 3
+    assert warehouse.table("t", "bronze").a.sum().execute() == 4
+    assert warehouse.table("t", "bronze").a.isnull().sum().execute() == 1
 
 
 def test_redact_hides_the_password():

@@ -10,21 +10,22 @@ testing which engine it is. A target is a URL:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.csv as pacsv
 import sqlglot as sg
 import sqlglot.expressions as sge
 from ibis.backends.sql import SQLBackend
 
-from warehouse_kit.errors import TransientError, WarehouseKitError
+from warehouse_kit.errors import TransientError, WarehouseKitError, first_line
 
 
 class ConnectionFailed(TransientError):
@@ -49,10 +50,52 @@ ENGINES: dict[str, Capabilities] = {
 }
 
 
-class Executor(Protocol):
-    """Runs statements inside an open transaction."""
+class Transaction:
+    """Statements that commit together or not at all (see `Warehouse.transaction`)."""
 
-    def __call__(self, statement: sge.Expression) -> list[tuple[Any, ...]]: ...
+    def __init__(self, kind: str, raw: Any):
+        self.kind = kind
+        self._raw = raw
+
+    def run(self, statement: sge.Expression) -> list[tuple[Any, ...]]:
+        """Execute one statement and return its rows (none for most statements)."""
+        cursor = self._execute(statement)
+        return cursor.fetchall() if cursor.description else []
+
+    def write(self, statement: sge.Expression) -> int:
+        """Execute an INSERT or CREATE TABLE AS and return how many rows it wrote."""
+        cursor = self._execute(statement)
+        if self.kind == "duckdb":
+            return int(cursor.fetchone()[0])
+        return int(cursor.rowcount)
+
+    def load(self, target: sge.Table, columns: list[str], batches: pa.RecordBatchReader) -> int:
+        """Append Arrow record batches to `target`, streaming; returns the rows written."""
+        names = [sg.to_identifier(name, quoted=True) for name in columns]
+        if self.kind == "duckdb":
+            self._raw.register("_wk_incoming", batches)
+            try:
+                query = sg.select(*names).from_("_wk_incoming")
+                return self.write(sge.insert(query, into=target, columns=names))
+            finally:
+                self._raw.unregister("_wk_incoming")
+        into = sge.Schema(this=target, expressions=names).sql(dialect="postgres")
+        rows = 0
+        options = pacsv.WriteOptions(include_header=False)
+        with self._raw.copy(f"COPY {into} FROM STDIN (FORMAT csv)") as copy:  # noqa: S608 (quoted by sqlglot)
+            for batch in batches:
+                sink = pa.BufferOutputStream()
+                pacsv.write_csv(pa.Table.from_batches([batch]), sink, write_options=options)
+                copy.write(sink.getvalue().to_pybytes())
+                rows += batch.num_rows
+        return rows
+
+    def _execute(self, statement: sge.Expression) -> Any:
+        sql = statement.sql(dialect=self.kind)
+        if self.kind == "duckdb":
+            return self._raw.execute(sql)
+        self._raw.execute(sql)
+        return self._raw
 
 
 class Warehouse:
@@ -66,6 +109,7 @@ class Warehouse:
         self.kind = kind
         self.url = url
         self.capabilities = ENGINES[kind]
+        self._file_reader: SQLBackend | None = None
 
     def __repr__(self) -> str:
         return f"Warehouse({redact(self.url)})"
@@ -79,7 +123,8 @@ class Warehouse:
         return name in self.con.list_tables(database=schema)
 
     def ensure_schema(self, schema: str) -> None:
-        self.con.create_database(schema, force=True)
+        if schema not in self.con.list_databases():
+            self.execute(sge.Create(kind="SCHEMA", this=sg.to_identifier(schema, quoted=True), exists=True))
 
     def to_sqlglot(self, expr: ir.Table) -> sge.Query:
         """The query an expression compiles to on this engine."""
@@ -90,42 +135,38 @@ class Warehouse:
         return self.to_sqlglot(expr).sql(dialect=self.kind, pretty=pretty)
 
     @contextmanager
-    def transaction(self) -> Iterator[Executor]:
-        """Run statements that commit together or not at all.
-
-        Yields a function that executes one sqlglot statement and returns its
-        rows (an empty list for statements without a result).
-        """
+    def transaction(self) -> Iterator[Transaction]:
+        """Run statements that commit together or not at all."""
+        raw = self.con.con  # type: ignore[attr-defined]
         if self.kind == "duckdb":
-            raw = self.con.con  # type: ignore[attr-defined]
             raw.begin()
             try:
-                yield lambda stmt: _fetch(raw.execute(stmt.sql(dialect="duckdb")))
+                yield Transaction("duckdb", raw)
             except BaseException:
                 raw.rollback()
                 raise
             raw.commit()
         else:
-            raw = self.con.con  # type: ignore[attr-defined]
             with raw.transaction(), raw.cursor() as cursor:
-
-                def execute(stmt: sge.Expression) -> list[tuple[Any, ...]]:
-                    cursor.execute(stmt.sql(dialect=self.kind))
-                    return cursor.fetchall() if cursor.description else []
-
-                yield execute
+                yield Transaction(self.kind, cursor)
 
     def execute(self, statement: sge.Expression) -> list[tuple[Any, ...]]:
         """Run one statement in its own transaction."""
-        with self.transaction() as run:
-            return run(statement)
+        with self.transaction() as tx:
+            return tx.run(statement)
+
+    def file_reader(self) -> SQLBackend:
+        """An engine that reads files: this warehouse when it can, else an in-memory DuckDB."""
+        if self.capabilities.reads_files:
+            return self.con
+        if self._file_reader is None:
+            self._file_reader = ibis.duckdb.connect()
+        return self._file_reader
 
     def close(self) -> None:
+        if self._file_reader is not None:
+            self._file_reader.disconnect()
         self.con.disconnect()
-
-
-def _fetch(cursor: Any) -> list[tuple[Any, ...]]:
-    return cursor.fetchall() if cursor.description else []
 
 
 def table_ref(name: str, schema: str) -> sge.Table:
@@ -170,7 +211,7 @@ def connect(url: str, *, base_dir: Path | None = None, read_only: bool = False) 
         else:
             con = ibis.connect(url.replace("postgresql://", "postgres://", 1))
     except Exception as exc:  # every driver raises its own class
-        raise ConnectionFailed(f"cannot open {redact(url)}: {_first_line(exc)}") from exc
+        raise ConnectionFailed(f"cannot open {redact(url)}: {first_line(exc)}") from exc
     return Warehouse(con, kind, url)  # type: ignore[arg-type]
 
 
@@ -181,8 +222,3 @@ def redact(url: str) -> str:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
     return urlunsplit(parts._replace(netloc=netloc))
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return re.split(r"\n", text, maxsplit=1)[0]

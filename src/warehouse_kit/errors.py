@@ -54,3 +54,9 @@ class SelectionError(WarehouseKitError):
 
 class TransientError(WarehouseKitError):
     """A failure a retry may fix (a locked file, a dropped connection)."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of a foreign exception's message, for a one-line error."""
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]

@@ -1,0 +1,72 @@
+"""A project's models, assembled: its pipelines, its Python models, one DAG."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import ibis.expr.types as ir
+
+from warehouse_kit.backends import Warehouse
+from warehouse_kit.dag import Graph
+from warehouse_kit.errors import ConfigError
+from warehouse_kit.pipeline import Pipeline, load_pipeline
+from warehouse_kit.project import Project
+from warehouse_kit.python_models import load_python_models
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Every model of a project, the DAG they form and where each stage is written."""
+
+    project: Project
+    pipelines: tuple[Pipeline, ...]
+    graph: Graph
+    schemas: Mapping[str, str]
+    """Stage -> schema."""
+
+    def schema_of(self, model_id: str) -> str:
+        return self.schemas[self.graph.models[model_id].stage]
+
+    def find(self, name: str) -> str:
+        """The id of the model called `name` (``dim_customer`` or ``gold.dim_customer``)."""
+        if name in self.graph.models:
+            return name
+        matches = [node for node, model in self.graph.models.items() if model.name == name]
+        if len(matches) != 1:
+            found = "several models" if matches else "no model"
+            raise ConfigError(f"{name!r} names {found}; use stage.name ({', '.join(matches) or 'none'})")
+        return matches[0]
+
+    def table(self, warehouse: Warehouse, name: str) -> ir.Table:
+        """A model's table in `warehouse`, as an Ibis expression."""
+        model = self.graph.models[self.find(name)]
+        return warehouse.table(model.name, self.schemas[model.stage])
+
+    def default_target(self) -> str | None:
+        """A DuckDB target named by a pipeline's destination, if any declares one."""
+        for pipeline in self.pipelines:
+            destination = pipeline.spec.destination
+            if destination.type == "duckdb":
+                return f"duckdb://{destination.database or 'warehouse'}.duckdb"
+        return None
+
+
+def load_catalog(project: Project, pipeline_files: Sequence[Path] | None = None) -> Catalog:
+    """Compile the project's pipeline files (or `pipeline_files`) and Python models."""
+    files = list(pipeline_files) if pipeline_files is not None else project.pipeline_files()
+    pipelines = [
+        load_pipeline(path, root=project.root, display=project.display(path)) for path in files
+    ]
+    models = [model for pipeline in pipelines for model in pipeline.models]
+    models += load_python_models(project.model_files())
+    stages = [stage for pipeline in pipelines for stage in pipeline.stages]
+    graph = Graph.build(models, stages)
+    schemas: dict[str, str] = {}
+    for pipeline in pipelines:
+        for stage, schema in pipeline.schemas.items():
+            schemas.setdefault(stage, schema)
+    for stage in graph.stages:
+        schemas.setdefault(stage, stage)
+    return Catalog(project, tuple(pipelines), graph, schemas)

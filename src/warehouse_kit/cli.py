@@ -1,0 +1,187 @@
+"""The `wk` command: parses arguments, calls the Python API, prints the result."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.syntax import Syntax
+from rich.table import Table
+
+from warehouse_kit import __version__
+from warehouse_kit.errors import WarehouseKitError, first_line
+
+app = typer.Typer(
+    help="warehouse-kit: build, check and analyse a dimensional warehouse on DuckDB or PostgreSQL.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+demo_app = typer.Typer(help="Example data for trying warehouse-kit and for benchmarks.", no_args_is_help=True)
+app.add_typer(demo_app, name="demo")
+
+console = Console()
+errors = Console(stderr=True)
+_state = {"debug": False}
+
+TargetOption = Annotated[
+    str | None,
+    typer.Option(
+        "--target",
+        "-t",
+        help="Warehouse URL (duckdb:///path.duckdb, postgres://user@host/db). "
+        "Default: $WK_TARGET, then target: in warehouse.yml, then a DuckDB file in the project.",
+        show_default=False,
+    ),
+]
+ProjectOption = Annotated[
+    Path, typer.Option("--project", "-p", help="The project folder (default: the nearest with a warehouse.yml).")
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"warehouse-kit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+@app.command()
+def run(
+    pipelines: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Pipeline files to run (default: every file in the project's pipelines/).", show_default=False),
+    ] = None,
+    target: TargetOption = None,
+    select: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--select",
+            "-s",
+            help="Models to build: NAME, STAGE.NAME, a stage, +NAME (with upstream), NAME+ (with downstream).",
+            show_default=False,
+        ),
+    ] = None,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Rebuild from scratch: reload every source batch.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan and the SQL of every model; write nothing.")
+    ] = False,
+    project: ProjectOption = Path("."),
+) -> None:
+    """Build the warehouse: load sources into bronze, then silver and gold, in DAG order."""
+    from warehouse_kit.progress import reporter_for
+    from warehouse_kit.project import Project
+    from warehouse_kit.runner import run as run_project
+
+    loaded = Project.load(project)
+    files = [path.resolve() for path in pipelines] if pipelines else None
+    result = run_project(
+        loaded,
+        pipelines=files,
+        target=target,
+        select=select or (),
+        full_refresh=full_refresh,
+        dry_run=dry_run,
+        reporter=reporter_for(console),
+    )
+    if dry_run:
+        for model in result.models:
+            console.rule(f"{model.model}  [dim]{model.note}[/]")
+            console.print(Syntax(model.sql, "sql", word_wrap=True))
+    if not result.ok:
+        for failure in result.failures():
+            errors.print(f"error: {failure.model}: {failure.error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
+@app.command()
+def models(project: ProjectOption = Path(".")) -> None:
+    """List the project's models in run order, with their inputs."""
+    from warehouse_kit.catalog import load_catalog
+    from warehouse_kit.project import Project
+
+    catalog = load_catalog(Project.load(project))
+    table = Table("model", "materialized", "inputs", "declared in")
+    for node in catalog.graph.order():
+        model = catalog.graph.models[node]
+        inputs = ", ".join(catalog.graph.upstream[node])
+        table.add_row(node, model.materialization.kind, inputs, model.origin)
+    console.print(table)
+
+
+@app.command()
+def history(
+    target: TargetOption = None,
+    run_id: Annotated[str | None, typer.Option("--run", help="A run id (default: the latest run).")] = None,
+    project: ProjectOption = Path("."),
+) -> None:
+    """Show what a run did: each model's status, rows in and out, duration."""
+    from warehouse_kit.history import model_runs
+    from warehouse_kit.project import Project
+
+    loaded = Project.load(project)
+    warehouse = loaded.connect(target, read_only=True)
+    try:
+        frame = model_runs(warehouse, run_id)
+    finally:
+        warehouse.close()
+    table = Table(title=f"run {frame.attrs.get('run_id', '-')}")
+    for column in ("model", "status", "rows_in", "rows_out", "duration_s", "error"):
+        table.add_column(column)
+    for row in frame.itertuples(index=False):
+        table.add_row(
+            row.model, row.status, _int(row.rows_in), _int(row.rows_out), f"{row.duration_s:.2f}", row.error or ""
+        )
+    console.print(table)
+
+
+@demo_app.command("generate")
+def demo_generate(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the CSV files to.")],
+    orders: Annotated[int, typer.Option("--orders", "-n", min=1, help="Number of orders (about 2.5 lines each).")] = 1200,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives the same files.")] = 42,
+) -> None:
+    """Write customers, products, orders and order_items CSV files, with realistic dirt."""
+    from warehouse_kit.demo import generate
+
+    counts = generate(out, orders=orders, seed=seed)
+    for table_name, rows in counts.items():
+        console.print(f"{table_name}: {rows:,} rows", highlight=False)
+
+
+def _int(value: object) -> str:
+    try:
+        return f"{int(value):,}"  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return "-"
+
+
+def main() -> None:
+    """Entry point of the `wk` console script."""
+    try:
+        app()
+    except WarehouseKitError as exc:
+        _fail(exc, str(exc))
+    except Exception as exc:  # an unexpected failure still gets one line
+        _fail(exc, f"{type(exc).__name__}: {first_line(exc)} (run with --debug for the traceback)")
+
+
+def _fail(exc: BaseException, message: str) -> None:
+    if _state["debug"]:
+        raise exc
+    errors.print(f"error: {message}", highlight=False, soft_wrap=True)
+    sys.exit(1)

@@ -1,0 +1,216 @@
+"""Models: named nodes that turn input tables into an Ibis table expression.
+
+A model is declared in a pipeline file or in Python with `@model`; both give
+a `Model`, and together they form one DAG. A model's `build` receives its
+inputs as Ibis tables and returns an expression; how the result is written is
+its `materialization`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+import ibis.expr.types as ir
+
+from warehouse_kit.errors import ConfigError
+from warehouse_kit.spec import MAX_NAME_LENGTH, _check_name
+
+if TYPE_CHECKING:
+    from warehouse_kit.backends import Warehouse
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rebuild the whole table on every run, atomically."""
+
+    kind: Literal["table"] = "table"
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """A type-1 dimension: surrogate keys stay the same across runs (see `Model.keys`)."""
+
+    kind: Literal["dimension"] = "dimension"
+
+
+@dataclass(frozen=True)
+class DimensionKeys:
+    """How facts find a dimension's members: its natural key and its surrogate key."""
+
+    natural: tuple[str, ...]
+    surrogate: str
+
+
+@dataclass(frozen=True)
+class SourceLoad:
+    """Land a source table in bronze: append new batches, or replace with the latest."""
+
+    mode: Literal["append", "replace"]
+    kind: Literal["source"] = "source"
+
+
+Materialization = Table | Dimension | SourceLoad
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What a source read yields: the rows, and an id that is the same for the same data."""
+
+    table: ir.Table
+    batch_id: str | None
+    """A fingerprint of the data read; None when the source cannot tell (a new id per run)."""
+    description: str
+
+
+@dataclass
+class BuildContext:
+    """What a model's build sees."""
+
+    inputs: Mapping[str, ir.Table]
+    """Input tables, by the reference the model used for them."""
+    warehouse: Warehouse
+    model: Model
+    upstream: Mapping[str, Model] = field(default_factory=dict)
+    """Input models, by the same references as `inputs`."""
+
+    def input(self, reference: str) -> ir.Table:
+        return self.inputs[reference]
+
+
+Build = Callable[[BuildContext], "ir.Table | Batch"]
+
+
+@dataclass(frozen=True)
+class Model:
+    """A named node of the DAG."""
+
+    name: str
+    stage: str
+    inputs: tuple[str, ...]
+    """References to other models, as written (``customers`` or ``silver.customers``)."""
+    build: Build = field(repr=False, compare=False)
+    materialization: Materialization = field(default_factory=Table)
+    description: str = ""
+    origin: str = ""
+    """Where it was declared: ``pipelines/x.yml: pipeline...`` or ``models/y.py:12``."""
+    pipeline: str = ""
+    columns: Mapping[str, str] = field(default_factory=dict, compare=False)
+    """Column descriptions."""
+    function: Callable[..., ir.Table] | None = field(default=None, repr=False, compare=False)
+    keys: DimensionKeys | None = None
+    """Set when the model is a dimension that facts can look up."""
+
+    @property
+    def id(self) -> str:
+        return f"{self.stage}.{self.name}"
+
+    def __call__(self, *args: ir.Table, **kwargs: ir.Table) -> ir.Table:
+        """Call a Python model's function directly, for tests and notebooks."""
+        if self.function is None:
+            raise TypeError(f"{self.id} is declared in a pipeline file, not a Python function")
+        return self.function(*args, **kwargs)
+
+
+@overload
+def model(function: Callable[..., ir.Table], /) -> Model: ...
+@overload
+def model(
+    function: None = None,
+    /,
+    *,
+    name: str | None = None,
+    stage: str = "gold",
+    inputs: Mapping[str, str] | None = None,
+    materialized: Literal["table", "dimension"] = "table",
+    key: str | list[str] | None = None,
+    surrogate_key: str | None = None,
+    description: str | None = None,
+) -> Callable[[Callable[..., ir.Table]], Model]: ...
+
+
+def model(
+    function: Callable[..., ir.Table] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    stage: str = "gold",
+    inputs: Mapping[str, str] | None = None,
+    materialized: Literal["table", "dimension"] = "table",
+    key: str | list[str] | None = None,
+    surrogate_key: str | None = None,
+    description: str | None = None,
+) -> Model | Callable[[Callable[..., ir.Table]], Model]:
+    """Declare a Python model: a function whose parameters name its inputs.
+
+    >>> import ibis
+    >>> @model(stage="gold")
+    ... def big_orders(fact_orders):
+    ...     return fact_orders.filter(fact_orders.amount > 100)
+    >>> big_orders.id, big_orders.inputs
+    ('gold.big_orders', ('fact_orders',))
+
+    Each parameter is an input, resolved like a pipeline reference (the same
+    stage first, then the nearest stage before it); `inputs` maps a parameter
+    to an explicit reference such as ``"silver.customers"``.
+    """
+
+    def declare(func: Callable[..., ir.Table]) -> Model:
+        params = list(inspect.signature(func).parameters)
+        refs = {param: (inputs or {}).get(param, param) for param in params}
+        unknown = set(inputs or {}) - set(params)
+        origin = _origin(func)
+        if unknown:
+            raise ConfigError(f"inputs name no parameter of the function: {sorted(unknown)}", file=origin)
+        model_name = _valid(name or func.__name__, origin)
+        keys = _dimension_keys(model_name, materialized, key, surrogate_key, origin)
+
+        def build(ctx: BuildContext) -> ir.Table:
+            return func(**{param: ctx.input(ref) for param, ref in refs.items()})
+
+        return Model(
+            name=model_name,
+            stage=_valid(stage, origin),
+            inputs=tuple(refs.values()),
+            build=build,
+            materialization=Dimension() if keys else Table(),
+            description=description or inspect.getdoc(func) or "",
+            origin=origin,
+            function=func,
+            keys=keys,
+        )
+
+    return declare(function) if function is not None else declare
+
+
+def default_surrogate_key(model_name: str) -> str:
+    return f"{model_name.removeprefix('dim_')}_key"[:MAX_NAME_LENGTH]
+
+
+def _dimension_keys(
+    name: str, kind: str, key: str | list[str] | None, surrogate_key: str | None, origin: str
+) -> DimensionKeys | None:
+    if kind == "table":
+        return None
+    if not key:
+        raise ConfigError("a dimension needs key=, its natural key column(s)", file=origin)
+    natural = (key,) if isinstance(key, str) else tuple(key)
+    return DimensionKeys(natural, surrogate_key or default_surrogate_key(name))
+
+
+def _valid(name: str, origin: str) -> str:
+    try:
+        return _check_name(name)
+    except ValueError as exc:
+        raise ConfigError(str(exc), file=origin) from None
+
+
+def _origin(func: Callable[..., Any]) -> str:
+    try:
+        file = inspect.getsourcefile(func) or "<unknown>"
+        line = inspect.getsourcelines(func)[1]
+    except (OSError, TypeError):
+        return getattr(func, "__qualname__", "<python>")
+    return f"{file}:{line}"

@@ -1,0 +1,219 @@
+"""Compile a pipeline file into models: the same `Model` objects `@model` makes.
+
+- Every table of every source becomes a bronze model (``bronze.<table>``),
+  with the bronze stage's operations, if any, applied before it lands.
+- A stage's models start from their ``from`` model (default: the model of
+  the same name in an earlier stage) and apply their operations in order.
+- A stage's own ``operations`` apply to each table of the previous stage that
+  none of its models starts from, which keeps the short form of the file
+  format (``operations: [deduplicate, null_handling]``) meaningful.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import ibis.expr.types as ir
+
+from warehouse_kit import sources, transforms
+from warehouse_kit.errors import ConfigError
+from warehouse_kit.models import (
+    Batch,
+    BuildContext,
+    Dimension,
+    DimensionKeys,
+    Model,
+    SourceLoad,
+    Table,
+    default_surrogate_key,
+)
+from warehouse_kit.spec import (
+    CreateDateDimension,
+    CreateDimensions,
+    DatabaseTable,
+    FileTable,
+    ModelSpec,
+    Operation,
+    PipelineSpec,
+    Source,
+    StageSpec,
+    load_pipeline_spec,
+)
+
+BRONZE = "bronze"
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A pipeline file, compiled."""
+
+    name: str
+    file: str
+    spec: PipelineSpec
+    models: tuple[Model, ...]
+    stages: tuple[str, ...]
+    schemas: Mapping[str, str]
+    """Stage -> the schema its tables are written to."""
+
+
+def load_pipeline(path: Path, *, root: Path, display: str | None = None) -> Pipeline:
+    """Read, validate and compile a pipeline file; `root` anchors relative source paths."""
+    file = display or str(path)
+    return compile_pipeline(load_pipeline_spec(path, display=file), file=file, root=root)
+
+
+def compile_pipeline(spec: PipelineSpec, *, file: str, root: Path) -> Pipeline:
+    stages = list(spec.transformations)
+    if not stages or stages[0].stage != BRONZE:
+        stages.insert(0, StageSpec(stage=BRONZE))
+    schemas = {stage.stage: stage.schema_ or stage.stage for stage in stages}
+    last = stages[-1]
+    if spec.destination.schema_ and not last.schema_ and len(stages) > 1:
+        schemas[last.stage] = spec.destination.schema_
+    offset = 0 if spec.transformations and spec.transformations[0].stage == BRONZE else -1
+    compiler = _Compiler(spec, file, root)
+    models = compiler.bronze(stages[0], offset)
+    previous = [m.name for m in models]
+    for index, stage in enumerate(stages[1:], start=1):
+        stage_models = compiler.stage(stage, index + offset, previous, stages[index - 1].stage)
+        models += stage_models
+        previous = [m.name for m in stage_models]
+    _check_destination(spec, [m for m in models if m.stage == last.stage], file)
+    return Pipeline(spec.name, file, spec, tuple(models), tuple(s.stage for s in stages), schemas)
+
+
+def _check_destination(spec: PipelineSpec, last_stage: Sequence[Model], file: str) -> None:
+    names = {m.name for m in last_stage}
+    for index, table in enumerate(spec.destination.tables):
+        if table not in names:
+            raise ConfigError(
+                f"{table!r} is not a model of the last stage ({', '.join(sorted(names)) or 'none'})",
+                file=file,
+                key_path=f"pipeline.destination.tables[{index}]",
+            )
+
+
+@dataclass(frozen=True)
+class _Compiler:
+    spec: PipelineSpec
+    file: str
+    root: Path
+
+    def bronze(self, stage: StageSpec, stage_index: int) -> list[Model]:
+        models = []
+        for s_index, source in enumerate(self.spec.sources):
+            for t_index, table in enumerate(source.tables):
+                origin = f"{self.file}: pipeline.sources[{s_index}].tables[{t_index}]"
+                models.append(
+                    Model(
+                        name=table.name,
+                        stage=stage.stage,
+                        inputs=(),
+                        build=self._source_build(source, table, stage.operations, stage_index),
+                        materialization=SourceLoad(source.load),
+                        description=f"{source.name}.{table.name}, as loaded",
+                        origin=origin,
+                        pipeline=self.spec.name,
+                    )
+                )
+        return models
+
+    def _source_build(
+        self,
+        source: Source,
+        table: FileTable | DatabaseTable,
+        operations: Sequence[Operation],
+        stage_index: int,
+    ) -> _SourceBuild:
+        return _SourceBuild(source, table, tuple(operations), self.file, stage_index, self.root)
+
+    def stage(self, stage: StageSpec, stage_index: int, previous: list[str], previous_stage: str) -> list[Model]:
+        path = f"pipeline.transformations[{stage_index}]"
+        models = [self.model(m, stage.stage, f"{path}.models[{i}]") for i, m in enumerate(stage.models)]
+        if stage.operations:
+            started = {(m.from_ or m.name).split(".")[-1] for m in stage.models}
+            for name in previous:
+                if name not in started:
+                    passing = ModelSpec.model_validate({"name": name, "from": f"{previous_stage}.{name}"})
+                    models.append(
+                        self.model(passing, stage.stage, f"{path}", operations=stage.operations)
+                    )
+        return models
+
+    def model(
+        self, spec: ModelSpec, stage: str, key_path: str, operations: Sequence[Operation] | None = None
+    ) -> Model:
+        ops = tuple(spec.operations if operations is None else operations)
+        primary = spec.from_ or spec.name
+        refs = [primary, *(ref for op in ops for ref in transforms.references(op))]
+        keys = self._dimension_keys(spec.name, ops, key_path)
+        is_scd = any(isinstance(op, CreateDimensions) for op in ops)
+        return Model(
+            name=spec.name,
+            stage=stage,
+            inputs=tuple(dict.fromkeys(refs)),
+            build=_OperationsBuild(primary, ops, self.file, key_path),
+            materialization=Dimension() if is_scd else Table(),
+            description=spec.description,
+            origin=f"{self.file}: {key_path}",
+            pipeline=self.spec.name,
+            columns=dict(spec.columns),
+            keys=keys,
+        )
+
+    def _dimension_keys(self, name: str, ops: Sequence[Operation], key_path: str) -> DimensionKeys | None:
+        for index, op in enumerate(ops):
+            if isinstance(op, CreateDimensions | CreateDateDimension) and index != len(ops) - 1:
+                raise ConfigError(
+                    f"{op.op} must be the last operation of its model",
+                    file=self.file,
+                    key_path=f"{key_path}.operations[{index}]",
+                )
+            if isinstance(op, CreateDimensions):
+                return DimensionKeys(tuple(op.key), op.surrogate_key or default_surrogate_key(name))
+            if isinstance(op, CreateDateDimension):
+                return DimensionKeys(("date",), "date_key")
+        return None
+
+
+@dataclass(frozen=True)
+class _OperationsBuild:
+    """A model's build: its operations applied in order to its first input."""
+
+    primary: str
+    operations: tuple[Operation, ...]
+    file: str
+    key_path: str
+
+    def __call__(self, context: BuildContext) -> ir.Table:
+        table = context.input(self.primary)
+        return _apply_all(self.operations, table, context, self.file, self.key_path)
+
+
+@dataclass(frozen=True)
+class _SourceBuild:
+    """A bronze model's build: read the source, apply the bronze stage's operations."""
+
+    source: Source
+    table: FileTable | DatabaseTable
+    operations: tuple[Operation, ...]
+    file: str
+    stage_index: int
+    root: Path
+
+    def __call__(self, context: BuildContext) -> Batch:
+        batch = sources.read(self.source, self.table, context.warehouse, self.root)
+        key_path = f"pipeline.transformations[{self.stage_index}]"
+        table = _apply_all(self.operations, batch.table, context, self.file, key_path)
+        return Batch(table, batch.batch_id, batch.description)
+
+
+def _apply_all(
+    operations: Sequence[Operation], table: ir.Table, context: BuildContext, file: str, key_path: str
+) -> ir.Table:
+    for index, op in enumerate(operations):
+        step = transforms.Step(file, f"{key_path}.operations[{index}]", context)
+        table = transforms.apply(op, table, step)
+    return table

@@ -1,0 +1,94 @@
+"""A project: a folder with a `warehouse.yml`, its pipelines and Python models.
+
+The target warehouse is chosen, first match wins, from the ``--target`` flag,
+the ``WK_TARGET`` environment variable, ``target:`` in ``warehouse.yml``, a
+pipeline's ``destination`` (type and database), and finally a DuckDB file
+inside the project, ``warehouse.duckdb``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import Field
+
+from warehouse_kit.backends import Warehouse, connect
+from warehouse_kit.spec import Spec, parse, read_yaml, resolve_variables
+
+PROJECT_FILE = "warehouse.yml"
+DEFAULT_TARGET = "duckdb://warehouse.duckdb"
+
+
+class PathsSpec(Spec):
+    pipelines: str = "pipelines"
+    models: str = "models"
+    seeds: str = "seeds"
+    schemas: str = "schemas"
+    reports: str = "reports"
+
+
+class ProjectSpec(Spec):
+    name: str = "warehouse"
+    target: str | None = None
+    paths: PathsSpec = Field(default_factory=PathsSpec)
+
+
+@dataclass(frozen=True)
+class Project:
+    """A warehouse-kit project folder and its settings."""
+
+    root: Path
+    spec: ProjectSpec = field(default_factory=ProjectSpec)
+
+    @classmethod
+    def load(cls, start: Path | str = ".", environ: Mapping[str, str] | None = None) -> Project:
+        """The project whose `warehouse.yml` is in `start` or the nearest folder above it.
+
+        Without one, `start` itself is the project, with default settings.
+        """
+        start = Path(start).resolve()
+        for folder in (start, *start.parents):
+            config = folder / PROJECT_FILE
+            if config.is_file():
+                data = read_yaml(config, display=str(config)) or {}
+                env = os.environ if environ is None else environ
+                data = resolve_variables(data, file=str(config), environ=env)
+                return cls(folder, parse(ProjectSpec, data, file=str(config)))
+        return cls(start)
+
+    def path(self, name: str) -> Path:
+        """A configured folder (``pipelines``, ``models``, ``seeds``...) as an absolute path."""
+        return self.root / getattr(self.spec.paths, name)
+
+    def display(self, path: Path) -> str:
+        """`path` relative to the project, for messages."""
+        try:
+            return str(path.resolve().relative_to(self.root))
+        except ValueError:
+            return str(path)
+
+    def target(
+        self,
+        override: str | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        fallback: str | None = None,
+    ) -> str:
+        """The target URL, by the precedence in this module's docstring."""
+        env = os.environ if environ is None else environ
+        return override or env.get("WK_TARGET") or self.spec.target or fallback or DEFAULT_TARGET
+
+    def connect(self, target: str | None = None, *, read_only: bool = False) -> Warehouse:
+        """Open the project's warehouse (or `target`)."""
+        return connect(self.target(target), base_dir=self.root, read_only=read_only)
+
+    def pipeline_files(self) -> list[Path]:
+        folder = self.path("pipelines")
+        return sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")]) if folder.is_dir() else []
+
+    def model_files(self) -> list[Path]:
+        folder = self.path("models")
+        return sorted(folder.glob("*.py")) if folder.is_dir() else []

@@ -1,0 +1,301 @@
+"""Run a project: plan every selected model, then build them in order.
+
+Planning builds each model's expression against the *schemas* its inputs
+will have, without touching data. So a typo in a column, a bad expression or
+a missing input is reported before anything is written, and ``--dry-run`` is
+simply the plan, printed with its SQL.
+
+Execution materializes each model in its own transaction, together with its
+row in ``_wk.model_runs``. A failed model leaves its previous table in place;
+the models downstream of it are skipped; the others still run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import ibis
+import ibis.expr.types as ir
+import sqlglot.expressions as sge
+
+from warehouse_kit import materialize, state
+from warehouse_kit.backends import Transaction, Warehouse, connect, duckdb_path, engine_of, redact
+from warehouse_kit.catalog import Catalog, load_catalog
+from warehouse_kit.errors import ModelError, WarehouseKitError, first_line
+from warehouse_kit.materialize import Outcome, Target
+from warehouse_kit.models import Batch, BuildContext, Dimension, Model, SourceLoad
+from warehouse_kit.progress import Reporter, Silent
+from warehouse_kit.project import Project
+
+LOAD_METADATA = ibis.schema({"_loaded_at": "timestamp", "_source": "string", "_batch_id": "string"})
+
+
+@dataclass
+class ModelResult:
+    model: str
+    stage: str
+    status: str
+    """success, failed, skipped, or planned (dry run)."""
+    rows_in: int | None = None
+    rows_out: int | None = None
+    duration_s: float = 0.0
+    error: str | None = None
+    note: str = ""
+    sql: str = ""
+    started_at: datetime | None = None
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    status: str
+    target: str
+    models: list[ModelResult] = field(default_factory=list)
+    duration_s: float = 0.0
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("success", "planned")
+
+    def failures(self) -> list[ModelResult]:
+        return [m for m in self.models if m.status == "failed"]
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td>{m.model}</td><td>{m.status}</td><td>{m.rows_in}</td>"
+            f"<td>{m.rows_out}</td><td>{m.duration_s:.2f}</td><td>{m.error or ''}</td></tr>"
+            for m in self.models
+        )
+        head = "<tr><th>model</th><th>status</th><th>rows in</th><th>rows out</th><th>s</th><th>error</th></tr>"
+        return f"<p>run {self.run_id}: {self.status}</p><table>{head}{rows}</table>"
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A model ready to run: what it writes, where, and from which inputs."""
+
+    model: Model
+    schema: str
+    expr: ir.Table
+    inputs: dict[str, ir.Table]
+    output: ibis.Schema
+    batch: Batch | None = None
+
+    def sql(self, dialect: str) -> str:
+        if self.batch is not None:
+            engine = ibis.get_backend(self.batch.table)
+            return str(ibis.to_sql(self.batch.table, dialect=engine.name))
+        return str(ibis.to_sql(self.expr, dialect=dialect))
+
+
+def run(
+    project: Project | str | Path = ".",
+    *,
+    pipelines: Sequence[Path] | None = None,
+    target: str | None = None,
+    select: Sequence[str] = (),
+    full_refresh: bool = False,
+    dry_run: bool = False,
+    reporter: Reporter | None = None,
+) -> RunResult:
+    """Build the project's warehouse (or the `select`ed part of it).
+
+    Returns the run's result; a failed model does not raise, check `.ok`.
+    """
+    project = project if isinstance(project, Project) else Project.load(project)
+    catalog = load_catalog(project, pipelines)
+    ids = catalog.graph.select(select)
+    url = project.target(target, fallback=catalog.default_target())
+    warehouse = _open(url, project.root, dry_run)
+    try:
+        runner = Runner(catalog, warehouse, reporter or Silent(), full_refresh=full_refresh)
+        return runner.dry_run(ids) if dry_run else runner.run(ids, selection=" ".join(select))
+    finally:
+        warehouse.close()
+
+
+def _open(url: str, root: Path, dry_run: bool) -> Warehouse:
+    if dry_run and engine_of(url) == "duckdb" and not Path(duckdb_path(url, root)).exists():
+        # A dry run only reads; it should not leave an empty warehouse file behind.
+        return Warehouse(connect("duckdb://").con, "duckdb", url)
+    return connect(url, base_dir=root)
+
+
+class Runner:
+    def __init__(self, catalog: Catalog, warehouse: Warehouse, reporter: Reporter, *, full_refresh: bool):
+        self.catalog = catalog
+        self.warehouse = warehouse
+        self.reporter = reporter
+        self.full_refresh = full_refresh
+
+    # --- planning ----------------------------------------------------------------------
+
+    def plan(self, ids: Sequence[str]) -> dict[str, Planned]:
+        planned: dict[str, Planned] = {}
+        for node in ids:
+            planned[node] = self._plan_one(node, planned)
+        return planned
+
+    def _plan_one(self, node: str, planned: dict[str, Planned]) -> Planned:
+        graph = self.catalog.graph
+        model = graph.models[node]
+        upstream = dict(zip(model.inputs, graph.upstream[node], strict=True))
+        inputs = {ref: self._input(node, parent, planned) for ref, parent in upstream.items()}
+        context = BuildContext(inputs, self.warehouse, model, {ref: graph.models[p] for ref, p in upstream.items()})
+        try:
+            built = model.build(context)
+        except WarehouseKitError:
+            raise
+        except Exception as exc:  # Ibis or user code: name the model
+            raise ModelError(node, f"cannot build its expression: {first_line(exc)}") from exc
+        schema = self.catalog.schema_of(node)
+        if isinstance(built, Batch):
+            output = self._landed_schema(model, schema, built.table.schema())
+            return Planned(model, schema, built.table, inputs, output, batch=built)
+        output = built.schema()
+        if model.keys is not None and isinstance(model.materialization, Dimension):
+            output = ibis.schema({model.keys.surrogate: "int64", **dict(output.items())})
+        return Planned(model, schema, built, inputs, output)
+
+    def _input(self, node: str, parent: str, planned: dict[str, Planned]) -> ir.Table:
+        name = self.catalog.graph.models[parent].name
+        schema = self.catalog.schema_of(parent)
+        if parent in planned:
+            return ibis.table(planned[parent].output, name=name, database=schema)
+        if self.warehouse.exists(name, schema):
+            return ibis.table(self.warehouse.table(name, schema).schema(), name=name, database=schema)
+        raise ModelError(node, f"its input {parent} is not built yet; select it too (--select +{node})")
+
+    def _landed_schema(self, model: Model, schema: str, incoming: ibis.Schema) -> ibis.Schema:
+        columns = dict(incoming.items())
+        appending = isinstance(model.materialization, SourceLoad) and model.materialization.mode == "append"
+        if appending and not self.full_refresh and self.warehouse.exists(model.name, schema):
+            existing = dict(self.warehouse.table(model.name, schema).schema().items())
+            columns = {**existing, **{k: v for k, v in columns.items() if k not in existing}}
+        return ibis.schema({**columns, **dict(LOAD_METADATA.items())})
+
+    # --- running -----------------------------------------------------------------------
+
+    def dry_run(self, ids: Sequence[str]) -> RunResult:
+        started = time.perf_counter()
+        plan = self.plan(ids)
+        result = RunResult("dry-run", "planned", redact(self.warehouse.url), dry_run=True)
+        self.reporter.run_started(result.run_id, result.target, list(ids))
+        for node, item in plan.items():
+            note = f"{item.model.materialization.kind} -> {item.schema}.{item.model.name}"
+            outcome = ModelResult(node, item.model.stage, "planned", note=note, sql=item.sql(self.warehouse.kind))
+            result.models.append(outcome)
+            self.reporter.model_finished(outcome)
+        result.duration_s = time.perf_counter() - started
+        self.reporter.run_finished(result)
+        return result
+
+    def run(self, ids: Sequence[str], *, selection: str = "") -> RunResult:
+        clock = time.perf_counter()
+        plan = self.plan(ids)
+        started_at = state.now()
+        run_id = state.new_run_id(started_at)
+        target = redact(self.warehouse.url)
+        state.ensure(self.warehouse)
+        pipelines = ",".join(p.name for p in self.catalog.pipelines)
+        self.warehouse.execute(
+            state.insert(
+                "runs",
+                {
+                    "run_id": run_id,
+                    "pipeline": pipelines,
+                    "target": target,
+                    "selection": selection,
+                    "started_at": started_at,
+                    "status": "running",
+                },
+            )
+        )
+        result = RunResult(run_id, "running", target)
+        self.reporter.run_started(run_id, target, list(ids))
+        broken: set[str] = set()
+        for node in ids:
+            outcome = self._run_one(plan[node], run_id, started_at, broken)
+            result.models.append(outcome)
+            if outcome.status != "success":
+                broken.add(node)
+            self.reporter.model_finished(outcome)
+        result.status = "failed" if result.failures() else "success"
+        result.duration_s = time.perf_counter() - clock
+        first_error = next((m.error for m in result.failures()), None)
+        self.warehouse.execute(
+            state.update(
+                "runs",
+                {"run_id": run_id},
+                {"finished_at": state.now(), "status": result.status, "error": first_error},
+            )
+        )
+        self.reporter.run_finished(result)
+        return result
+
+    def _run_one(self, item: Planned, run_id: str, started_at: datetime, broken: set[str]) -> ModelResult:
+        node = item.model.id
+        result = ModelResult(node, item.model.stage, "success")
+        failed_inputs = [p for p in self.catalog.graph.upstream[node] if p in broken]
+        if failed_inputs:
+            result.status, result.error = "skipped", f"input {failed_inputs[0]} did not build"
+            self.warehouse.execute(self._record_row(run_id, item, result))
+            return result
+        self.reporter.model_started(node)
+        clock = time.perf_counter()
+        result.started_at = state.now()
+        target = Target(self.warehouse, item.schema, item.model.name, run_id, started_at, self.full_refresh)
+
+        def record(tx: Transaction, outcome: Outcome) -> None:
+            result.rows_in, result.rows_out = outcome.rows_in, outcome.rows_out
+            result.duration_s = time.perf_counter() - clock
+            result.note = "" if outcome.loaded else "batch already loaded"
+            tx.run(self._record_row(run_id, item, result))
+
+        try:
+            self.warehouse.ensure_schema(item.schema)
+            self._materialize(item, target, record)
+        except Exception as exc:
+            result.status = "failed"
+            result.error = str(exc) if isinstance(exc, WarehouseKitError) else first_line(exc)
+            result.duration_s = time.perf_counter() - clock
+            self.warehouse.execute(self._record_row(run_id, item, result))
+        return result
+
+    def _materialize(self, item: Planned, target: Target, record: materialize.Record) -> Outcome:
+        model = item.model
+        if item.batch is not None:
+            assert isinstance(model.materialization, SourceLoad)
+            return materialize.load_source(target, item.batch, model.materialization, model, record)
+        rows_in = self._rows_in(item)
+        if isinstance(model.materialization, Dimension) and model.keys is not None:
+            return materialize.dimension(target, item.expr, model.keys, rows_in, record)
+        return materialize.replace_table(target, item.expr, rows_in, record)
+
+    def _rows_in(self, item: Planned) -> int:
+        if not item.model.inputs:
+            return 0
+        first = item.inputs[item.model.inputs[0]]
+        return int(self.warehouse.con.execute(first.count()))
+
+    def _record_row(self, run_id: str, item: Planned, result: ModelResult) -> sge.Insert:
+        return state.insert(
+            "model_runs",
+            {
+                "run_id": run_id,
+                "model": item.model.id,
+                "stage": item.model.stage,
+                "materialization": item.model.materialization.kind,
+                "rows_in": result.rows_in,
+                "rows_out": result.rows_out,
+                "started_at": result.started_at or state.now(),
+                "duration_s": round(result.duration_s, 6),
+                "status": result.status,
+                "error": result.error,
+            },
+        )

@@ -1,0 +1,28 @@
+"""Sources: where bronze data comes from.
+
+`read` turns one table of a source spec into a `Batch`: an Ibis expression
+over the source's rows, and a fingerprint that is the same for the same data
+(so a batch already loaded is not loaded again).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from warehouse_kit.backends import Warehouse
+from warehouse_kit.models import Batch
+from warehouse_kit.sources.databases import read_database
+from warehouse_kit.sources.files import read_files
+from warehouse_kit.spec import DatabaseTable, FilesSource, FileTable, Source
+
+
+def read(source: Source, table: FileTable | DatabaseTable, warehouse: Warehouse, root: Path) -> Batch:
+    """Read one table of a source."""
+    if isinstance(source, FilesSource):
+        assert isinstance(table, FileTable)
+        return read_files(source, table, warehouse, root)
+    assert isinstance(table, DatabaseTable)
+    return read_database(source, table, root)
+
+
+__all__ = ["read"]

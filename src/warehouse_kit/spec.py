@@ -1,0 +1,556 @@
+"""The pipeline file format, as frozen pydantic models.
+
+A pipeline file has one top-level key, ``pipeline``, holding `PipelineSpec`.
+`load_pipeline_spec` reads a file, resolves ``${VAR}`` references from the
+environment and validates it, turning every problem into a `ConfigError` that
+names the file, the key path and what was expected::
+
+    pipelines/x.yml: pipeline.transformations[1].operations[0]: unknown operation
+    'dedupe'; did you mean 'deduplicate'?
+
+Operations and sources are discriminated unions (on ``op`` and ``type``), so a
+YAML mapping parses straight into the class that implements it. An operation
+may be written in short form, by its name alone, when its options all have
+defaults.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+
+from warehouse_kit.errors import ConfigError
+
+MAX_NAME_LENGTH = 55  # PostgreSQL's 63-byte limit, less room for a staging prefix
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _check_name(value: str) -> str:
+    if not _NAME.match(value) or len(value) > MAX_NAME_LENGTH:
+        raise ValueError(
+            f"{value!r} is not a valid name: use letters, digits and underscores, "
+            f"starting with a letter or underscore, at most {MAX_NAME_LENGTH} characters"
+        )
+    return value
+
+
+def _one_or_many(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+Name = Annotated[str, AfterValidator(_check_name)]
+"""A model, stage, schema or source name: it becomes a table or schema name."""
+
+Column = Annotated[str, Field(min_length=1)]
+"""A column name; checked against the real table when the model is built."""
+
+Columns = Annotated[list[Column], BeforeValidator(_one_or_many)]
+"""One column or a list of them."""
+
+Expression = Annotated[str, Field(min_length=1)]
+"""A SQL expression, parsed with sqlglot (never executed as text)."""
+
+
+class Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- operations -----------------------------------------------------------------
+
+
+class Deduplicate(Spec):
+    """Keep one row per key: the last by `order_by` (or the first, with keep: first).
+
+    Without a key, exact duplicate rows (ignoring load metadata) collapse to one.
+    Rows with a NULL in the key are not duplicates of each other and pass through.
+    """
+
+    op: Literal["deduplicate"]
+    key: Columns | None = None
+    order_by: Columns | None = None
+    keep: Literal["last", "first"] = "last"
+
+
+class TypeCasting(Spec):
+    """Cast columns to declared types; a value that does not parse becomes NULL.
+
+    Text is trimmed before it is cast. Types are Ibis type names: int64,
+    float64, decimal(12,2), date, timestamp, boolean, string.
+    """
+
+    op: Literal["type_casting"]
+    columns: dict[Column, str] = Field(min_length=1)
+
+
+class Fill(Spec):
+    fill: Any
+
+
+NullRule = Literal["drop", "keep"] | Fill
+
+
+class NullHandling(Spec):
+    """Per column: drop the row, keep the NULL, or fill a value.
+
+    Blank text is treated as NULL first (``blank_is_null``), since a CSV cannot
+    tell the two apart. The short form only does that.
+    """
+
+    op: Literal["null_handling"]
+    columns: dict[Column, NullRule] = Field(default_factory=dict)
+    blank_is_null: bool = True
+
+
+class JoinTables(Spec):
+    """Join another model; `on` names shared columns or maps this side to that side."""
+
+    op: Literal["join_tables"]
+    with_: str = Field(alias="with")
+    on: Columns | dict[Column, Column]
+    how: Literal["inner", "left", "right", "outer"] = "left"
+    columns: Columns | None = None
+    """Columns to take from the joined model (default: all but the join keys)."""
+
+
+class Rule(Spec):
+    name: Name
+    condition: Expression
+    action: Literal["filter", "flag"] = "filter"
+    """filter keeps the rows where the condition is true; flag adds a boolean column."""
+
+
+class ApplyBusinessRules(Spec):
+    op: Literal["apply_business_rules"]
+    rules: list[Rule] = Field(min_length=1)
+
+
+class CalculateMetrics(Spec):
+    """Add (or replace) columns computed from SQL expressions, in order."""
+
+    op: Literal["calculate_metrics"]
+    columns: dict[Column, Expression] = Field(min_length=1)
+
+
+class AggregateMetrics(Spec):
+    """Group by columns and compute measures (SQL aggregate expressions)."""
+
+    op: Literal["aggregate_metrics"]
+    group_by: Columns = Field(default_factory=list)
+    measures: dict[Column, Expression] = Field(min_length=1)
+
+
+class CreateDimensions(Spec):
+    """A dimension keyed by an integer surrogate key that never changes for a member.
+
+    Type 1 (overwrite): attributes follow the latest data; members that
+    disappear from the input stay, so old facts keep their key. Row -1 is the
+    unknown member that facts with no match point to.
+    """
+
+    op: Literal["create_dimensions"]
+    key: Columns
+    surrogate_key: Name | None = None
+    """Default: the model name without ``dim_``, plus ``_key`` (dim_customer -> customer_key)."""
+    columns: Columns | None = None
+    """Attribute columns (default: all)."""
+
+
+class FactDimension(Spec):
+    dimension: str
+    """The dimension model (``dim_customer`` or ``gold.dim_customer``)."""
+    key: Columns
+    """The fact's columns that hold the dimension's natural key."""
+    date: bool = False
+    """A date dimension: the key is a date column turned into a yyyymmdd integer."""
+
+
+class BuildFacts(Spec):
+    """Replace natural keys with the dimensions' surrogate keys.
+
+    A fact row whose member is not in the dimension gets key -1 (unknown).
+    """
+
+    op: Literal["build_facts"]
+    dimensions: list[FactDimension] = Field(min_length=1)
+    columns: Columns | None = None
+    """Columns to keep besides the surrogate keys (default: all the others)."""
+
+
+class CreateDateDimension(Spec):
+    """A date dimension covering the dates of a column of the input, whole years."""
+
+    op: Literal["create_date_dimension"]
+    column: Column
+    fiscal_year_start_month: int = Field(default=1, ge=1, le=12)
+
+
+Operation = Annotated[
+    Deduplicate
+    | TypeCasting
+    | NullHandling
+    | JoinTables
+    | ApplyBusinessRules
+    | CalculateMetrics
+    | AggregateMetrics
+    | CreateDimensions
+    | BuildFacts
+    | CreateDateDimension,
+    Field(discriminator="op"),
+]
+
+OPERATION_NAMES: tuple[str, ...] = (
+    "deduplicate",
+    "type_casting",
+    "null_handling",
+    "join_tables",
+    "apply_business_rules",
+    "calculate_metrics",
+    "aggregate_metrics",
+    "create_dimensions",
+    "build_facts",
+    "create_date_dimension",
+)
+
+
+def _short_form(value: Any) -> Any:
+    """``deduplicate`` is ``{op: deduplicate}``."""
+    return {"op": value} if isinstance(value, str) else value
+
+
+Operations = list[Annotated[Operation, BeforeValidator(_short_form)]]
+
+
+# --- sources --------------------------------------------------------------------
+
+
+class FileTable(Spec):
+    name: Name
+    path: str | None = None
+    """A file, folder or glob, relative to the source path (default: from `pattern`)."""
+    format: Literal["csv", "parquet", "json"] | None = None
+
+
+def _table_entry(value: Any) -> Any:
+    return {"name": value} if isinstance(value, str) else value
+
+
+class FilesSource(Spec):
+    """CSV, Parquet or JSON files; one table per file, folder or glob.
+
+    CSV columns land as text, so a value that would not parse is kept, not lost.
+    """
+
+    type: Literal["files"]
+    name: Name
+    path: str = "."
+    pattern: str = "{table}.*"
+    """Where each table's files are, under `path`; ``{table}`` is the table name."""
+    format: Literal["csv", "parquet", "json"] | None = None
+    """Default: from each file's extension (.csv, .parquet, .json, .ndjson, .jsonl)."""
+    tables: list[Annotated[FileTable, BeforeValidator(_table_entry)]] = Field(min_length=1)
+    load: Literal["append", "replace"] = "append"
+    """append keeps every batch of files (a batch already loaded is skipped);
+    replace keeps only the latest batch."""
+
+
+class DatabaseTable(Spec):
+    name: Name
+    table: str | None = None
+    """The table to read (default: `name`)."""
+    query: Expression | None = None
+    """A SELECT to read instead of a table."""
+
+    @model_validator(mode="after")
+    def _table_or_query(self) -> DatabaseTable:
+        if self.table and self.query:
+            raise ValueError("give either table or query, not both")
+        return self
+
+
+class PostgresSource(Spec):
+    type: Literal["postgres"]
+    name: Name
+    connection: SecretStr
+    """A postgres:// URL, usually ``${SOME_VAR}`` so the password stays out of the file."""
+    schema_: str = Field(default="public", alias="schema")
+    tables: list[Annotated[DatabaseTable, BeforeValidator(_table_entry)]] = Field(min_length=1)
+    load: Literal["append", "replace"] = "replace"
+
+
+class DuckDBSource(Spec):
+    type: Literal["duckdb"]
+    name: Name
+    path: str
+    schema_: str = Field(default="main", alias="schema")
+    tables: list[Annotated[DatabaseTable, BeforeValidator(_table_entry)]] = Field(min_length=1)
+    load: Literal["append", "replace"] = "replace"
+
+
+Source = Annotated[FilesSource | PostgresSource | DuckDBSource, Field(discriminator="type")]
+SOURCE_TYPES: tuple[str, ...] = ("files", "postgres", "duckdb")
+
+
+# --- models, stages, pipeline ---------------------------------------------------
+
+
+class ModelSpec(Spec):
+    name: Name
+    from_: str | None = Field(default=None, alias="from")
+    """The model it starts from (``customers`` or ``bronze.customers``); default: its own name."""
+    description: str = ""
+    operations: Operations = Field(default_factory=list)
+    columns: dict[Column, str] = Field(default_factory=dict)
+    """Column descriptions."""
+
+
+class StageSpec(Spec):
+    stage: Name
+    schema_: Name | None = Field(default=None, alias="schema")
+    """The schema its tables go to (default: the stage name)."""
+    operations: Operations = Field(default_factory=list)
+    """Applied to every table of the previous stage that no model here starts from."""
+    models: list[ModelSpec] = Field(default_factory=list)
+
+
+class DestinationSpec(Spec):
+    type: Literal["duckdb", "postgres"] | None = None
+    database: str | None = None
+    """With `type`, the target used when neither --target, WK_TARGET nor warehouse.yml set one."""
+    schema_: Name | None = Field(default=None, alias="schema")
+    """The schema of the last stage (gold)."""
+    tables: list[Name] = Field(default_factory=list)
+    """The tables the pipeline publishes; each must be a model of the last stage."""
+
+
+class QualityCheckSpec(BaseModel):
+    """A data-quality check. Its fields depend on the check type."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    check: str | None = None
+    type: str | None = None
+    name: str | None = None
+
+
+class AlertSpec(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    type: str
+    channel: str | None = None
+
+
+class MonitoringSpec(Spec):
+    alerts: list[AlertSpec] = Field(default_factory=list)
+
+
+class PipelineSpec(Spec):
+    name: Name
+    type: Literal["ELT", "ETL"] = "ELT"
+    description: str = ""
+    schedule: str | None = None
+    sources: list[Source] = Field(default_factory=list)
+    transformations: list[StageSpec] = Field(default_factory=list)
+    destination: DestinationSpec = Field(default_factory=DestinationSpec)
+    quality_checks: list[QualityCheckSpec] = Field(default_factory=list)
+    monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
+
+    @model_validator(mode="after")
+    def _bronze_comes_first(self) -> PipelineSpec:
+        names = [stage.stage for stage in self.transformations]
+        if "bronze" in names[1:]:
+            raise ValueError("the bronze stage, where sources land, must come first")
+        if len(set(names)) != len(names):
+            raise ValueError(f"stage names must be unique, got {names}")
+        if self.transformations and self.transformations[0].stage == "bronze":
+            if self.transformations[0].models:
+                raise ValueError("bronze has no models: its tables are the sources' tables")
+        return self
+
+
+class PipelineFile(Spec):
+    pipeline: PipelineSpec
+
+
+SpecT = TypeVar("SpecT", bound=BaseModel)
+
+# --- loading --------------------------------------------------------------------
+
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def resolve_variables(data: Any, *, file: str, environ: Mapping[str, str], path: str = "") -> Any:
+    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string of `data`."""
+    if isinstance(data, dict):
+        return {
+            key: resolve_variables(value, file=file, environ=environ, path=_join(path, key))
+            for key, value in data.items()
+        }
+    if isinstance(data, list):
+        return [
+            resolve_variables(value, file=file, environ=environ, path=f"{path}[{index}]")
+            for index, value in enumerate(data)
+        ]
+    if isinstance(data, str):
+
+        def lookup(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in environ:
+                return environ[name]
+            if default is not None:
+                return default
+            raise ConfigError(
+                f"environment variable {name} is not set", file=file, key_path=path or None
+            )
+
+        return _VARIABLE.sub(lookup, data)
+    return data
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false, so a key like ``on:`` stays a string."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def read_yaml(path: Path, *, display: str) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("file not found", file=display) from None
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"invalid YAML: {where}{problem}", file=display) from None
+
+
+def load_pipeline_spec(
+    path: Path, *, display: str | None = None, environ: Mapping[str, str] | None = None
+) -> PipelineSpec:
+    """Read and validate a pipeline file."""
+    display = display or str(path)
+    data = read_yaml(path, display=display)
+    data = resolve_variables(data, file=display, environ=os.environ if environ is None else environ)
+    return parse(PipelineFile, data, file=display).pipeline
+
+
+def parse(cls: type[SpecT], data: Any, *, file: str) -> SpecT:
+    """Validate `data` as `cls`, turning the first problem into a `ConfigError`."""
+    try:
+        return cls.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        raise ConfigError(_describe(error), file=file, key_path=_key_path(error["loc"])) from None
+
+
+def _describe(error: Any) -> str:
+    kind, loc, ctx = error["type"], error["loc"], error.get("ctx") or {}
+    if kind == "union_tag_invalid":
+        tag = ctx.get("tag", "")
+        known = OPERATION_NAMES if ctx.get("discriminator") == "'op'" else SOURCE_TYPES
+        noun = "operation" if known is OPERATION_NAMES else "source type"
+        hint = _suggest(tag, known) or f"; expected one of {', '.join(known)}"
+        return f"unknown {noun} {tag!r}{hint}"
+    if kind == "union_tag_not_found":
+        field = ctx.get("discriminator", "").strip("'")
+        return f"missing key {field!r}"
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        return f"unknown key {key!r}{_suggest(key, _allowed_keys(loc[:-1]))}"
+    if kind == "missing":
+        return f"missing required key {loc[-1]!r}"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys of the spec class found at `loc` (pydantic does not say)."""
+    classes: list[Any] = [PipelineFile]
+    for item in loc:
+        if isinstance(item, int):
+            continue
+        fields = [cls.model_fields for cls in classes if isinstance(cls, type)]
+        member = [cls for cls in classes if _tag_of(cls) == item]
+        if member:
+            classes = member
+            continue
+        found = [f[item].annotation for f in fields if item in f]
+        classes = [c for annotation in found for c in _classes_in(annotation)]
+    keys = {
+        field.alias or name
+        for cls in classes
+        if isinstance(cls, type) and issubclass(cls, BaseModel)
+        for name, field in cls.model_fields.items()
+    }
+    return sorted(keys)
+
+
+def _classes_in(annotation: Any) -> list[Any]:
+    """The model classes inside list[...], X | None, Annotated[...] and unions."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [cls for arg in get_args(annotation) for cls in _classes_in(arg)]
+
+
+def _tag_of(cls: Any) -> str | None:
+    if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
+        return None
+    for key in ("op", "type"):
+        field = cls.model_fields.get(key)
+        if field is not None and get_origin(field.annotation) is Literal:
+            args = get_args(field.annotation)
+            return str(args[0]) if len(args) == 1 else None
+    return None
+
+
+def _suggest(word: str, candidates: Any) -> str:
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+_TAGS = set(OPERATION_NAMES) | set(SOURCE_TYPES) | {"Fill", "literal['drop','keep']", "str"}
+
+
+def _key_path(loc: tuple[Any, ...]) -> str:
+    """``('pipeline', 'sources', 0, 'files', 'path')`` -> ``pipeline.sources[0].path``."""
+    parts: list[str] = []
+    previous: Any = None
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif not (isinstance(previous, int) and item in _TAGS) and not _is_union_member(item):
+            parts.append(f".{item}" if parts else str(item))
+        previous = item
+    return "".join(parts)
+
+
+def _is_union_member(item: Any) -> bool:
+    # pydantic names the member of a plain union it tried: "literal['drop','keep']", "Fill"...
+    return isinstance(item, str) and (item.startswith(("literal[", "function-")) or item == "Fill")
+
+
+def _join(path: str, key: Any) -> str:
+    return f"{path}.{key}" if path else str(key)

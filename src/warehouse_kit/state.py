@@ -1,0 +1,163 @@
+"""Run history and load state, kept in the warehouse itself, in schema ``_wk``.
+
+Tables (one row each per...):
+
+- ``runs``: run. ``run_id`` sorts in start order; ``status`` is running,
+  success or failed.
+- ``model_runs``: model per run: rows in (of its first input; for a bronze
+  model, the rows read), rows out (in the table after the run), duration,
+  status (success, failed, skipped), error.
+- ``batches``: source batch landed in bronze. A batch id already here is not
+  loaded again, which is what makes reruns add nothing.
+
+A model's row in ``model_runs`` and its batch are written in the same
+transaction as its data, so the history never disagrees with the tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import sqlglot as sg
+import sqlglot.expressions as sge
+
+from warehouse_kit.backends import Transaction, Warehouse, table_ref
+
+SCHEMA = "_wk"
+VERSION = 1
+
+TABLES: dict[str, ibis.Schema] = {
+    "meta": ibis.schema({"key": "string", "value": "string"}),
+    "runs": ibis.schema(
+        {
+            "run_id": "string",
+            "pipeline": "string",
+            "target": "string",
+            "selection": "string",
+            "started_at": "timestamp",
+            "finished_at": "timestamp",
+            "status": "string",
+            "error": "string",
+        }
+    ),
+    "model_runs": ibis.schema(
+        {
+            "run_id": "string",
+            "model": "string",
+            "stage": "string",
+            "materialization": "string",
+            "rows_in": "int64",
+            "rows_out": "int64",
+            "started_at": "timestamp",
+            "duration_s": "float64",
+            "status": "string",
+            "error": "string",
+        }
+    ),
+    "batches": ibis.schema(
+        {
+            "model": "string",
+            "batch_id": "string",
+            "run_id": "string",
+            "rows": "int64",
+            "loaded_at": "timestamp",
+            "description": "string",
+        }
+    ),
+}
+
+
+def now() -> datetime:
+    """The current UTC time, without a zone (stored the same way on every engine)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def new_run_id(started: datetime) -> str:
+    """A run id that sorts in start order: ``20261129T153646.123456Z``."""
+    return started.strftime("%Y%m%dT%H%M%S.%fZ")
+
+
+def ensure(warehouse: Warehouse) -> None:
+    """Create the state schema and tables when missing."""
+    warehouse.ensure_schema(SCHEMA)
+    existing = set(warehouse.con.list_tables(database=SCHEMA))
+    for name, schema in TABLES.items():
+        if name not in existing:
+            warehouse.con.create_table(name, schema=schema, database=SCHEMA)
+    if "meta" not in existing:
+        warehouse.execute(insert("meta", {"key": "state_version", "value": str(VERSION)}))
+
+
+def insert(table: str, row: Mapping[str, Any]) -> sge.Insert:
+    """An INSERT of one row into a state table; values are literals, never SQL."""
+    columns = [sg.to_identifier(name, quoted=True) for name in row]
+    values = sge.Tuple(expressions=[_literal(table, name, value) for name, value in row.items()])
+    target = sge.Schema(this=table_ref(table, SCHEMA), expressions=columns)
+    return sge.Insert(this=target, expression=sge.Values(expressions=[values]))
+
+
+def update(table: str, where: Mapping[str, Any], values: Mapping[str, Any]) -> sge.Update:
+    return sge.Update(
+        this=table_ref(table, SCHEMA),
+        expressions=[
+            sge.EQ(this=sg.column(name, quoted=True), expression=_literal(table, name, value))
+            for name, value in values.items()
+        ],
+        where=sge.Where(
+            this=sge.and_(
+                *(
+                    sge.EQ(this=sg.column(name, quoted=True), expression=_literal(table, name, value))
+                    for name, value in where.items()
+                )
+            )
+        ),
+    )
+
+
+def delete(table: str, where: Mapping[str, Any]) -> sge.Delete:
+    condition = sge.and_(
+        *(
+            sge.EQ(this=sg.column(name, quoted=True), expression=_literal(table, name, value))
+            for name, value in where.items()
+        )
+    )
+    return sge.Delete(this=table_ref(table, SCHEMA), where=sge.Where(this=condition))
+
+
+def _literal(table: str, column: str, value: Any) -> sge.Expression:
+    if value is None:
+        return sge.Null()
+    if isinstance(value, datetime):
+        return sge.Cast(this=sge.Literal.string(value.isoformat(sep=" ")), to=sge.DataType.build("timestamp"))
+    if isinstance(value, int | float):
+        return sge.Literal.number(value)
+    return sge.Literal.string(str(value))
+
+
+def table(warehouse: Warehouse, name: str) -> ir.Table:
+    """A state table as an Ibis expression, for queries and notebooks."""
+    return warehouse.table(name, SCHEMA)
+
+
+def has_batch(warehouse: Warehouse, model: str, batch_id: str) -> bool:
+    if not warehouse.exists("batches", SCHEMA):
+        return False
+    batches = table(warehouse, "batches")
+    found = batches.filter((batches.model == model) & (batches.batch_id == batch_id)).count()
+    return bool(warehouse.con.execute(found))
+
+
+def forget_batches(tx: Transaction, model: str) -> None:
+    tx.run(delete("batches", {"model": model}))
+
+
+def latest_run_id(warehouse: Warehouse) -> str | None:
+    if not warehouse.exists("runs", SCHEMA):
+        return None
+    runs = table(warehouse, "runs")
+    value = warehouse.con.execute(runs.run_id.max())
+    return None if value is None else str(value)

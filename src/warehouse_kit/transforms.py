@@ -1,0 +1,343 @@
+"""Operations: named, pure functions from an Ibis table to an Ibis table.
+
+`apply` runs one operation spec (see `warehouse_kit.spec`) on a table. Each
+operation checks the columns it names against the real table first, so a
+typo is reported with the file, the key path and the available columns
+before anything runs.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+from ibis import _
+
+from warehouse_kit import sqlexpr
+from warehouse_kit.errors import ConfigError
+from warehouse_kit.models import BuildContext, Model
+from warehouse_kit.spec import (
+    AggregateMetrics,
+    ApplyBusinessRules,
+    BuildFacts,
+    CalculateMetrics,
+    CreateDateDimension,
+    CreateDimensions,
+    Deduplicate,
+    Fill,
+    JoinTables,
+    NullHandling,
+    Operation,
+    TypeCasting,
+)
+
+LOAD_METADATA = ("_loaded_at", "_source", "_batch_id")
+UNKNOWN_KEY = -1
+
+
+@dataclass(frozen=True)
+class Step:
+    """One operation of one model: where it was declared, and what it can reach."""
+
+    file: str
+    key_path: str
+    context: BuildContext
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}: {self.key_path}"
+
+    def error(self, message: str) -> ConfigError:
+        return ConfigError(message, file=self.file, key_path=self.key_path)
+
+    def columns(self, table: ir.Table, names: Sequence[str], key: str) -> list[str]:
+        """`names`, after checking each is a column of `table`."""
+        for name in names:
+            if name not in table.columns:
+                raise self.error(f"{key}: {unknown_column(name, table)}")
+        return list(names)
+
+    def model(self, reference: str) -> Model:
+        return self.context.upstream[reference]
+
+
+def unknown_column(name: str, table: ir.Table) -> str:
+    close = difflib.get_close_matches(name, table.columns, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"no column {name!r}{hint} (columns: {', '.join(table.columns)})"
+
+
+def references(operation: Operation) -> list[str]:
+    """The other models an operation reads."""
+    if isinstance(operation, JoinTables):
+        return [operation.with_]
+    if isinstance(operation, BuildFacts):
+        return [dimension.dimension for dimension in operation.dimensions]
+    return []
+
+
+def apply(operation: Operation, table: ir.Table, step: Step) -> ir.Table:
+    result: ir.Table = OPERATIONS[type(operation)](operation, table, step)
+    return result
+
+
+def deduplicate(op: Deduplicate, table: ir.Table, step: Step) -> ir.Table:
+    data_columns = [c for c in table.columns if c not in LOAD_METADATA]
+    key = step.columns(table, op.key or data_columns, "key")
+    default_order = [c for c in ("_loaded_at",) if c in table.columns]
+    order = step.columns(table, op.order_by or default_order, "order_by")
+    direction = ibis.desc if op.keep == "last" else ibis.asc
+    # The remaining columns break ties, so the row kept never depends on scan order.
+    tie_breakers = [c for c in data_columns if c not in key and c not in order]
+    rank = ibis.row_number().over(
+        group_by=[table[c] for c in key],
+        order_by=[direction(table[c]) for c in order] + [table[c] for c in tie_breakers],
+    )
+    missing_key = ibis.or_(*(table[c].isnull() for c in key))
+    ranked = table.mutate(_wk_rank=rank)
+    return ranked.filter((ranked._wk_rank == 0) | missing_key).drop("_wk_rank")
+
+
+def type_casting(op: TypeCasting, table: ir.Table, step: Step) -> ir.Table:
+    step.columns(table, list(op.columns), "columns")
+    casts = {}
+    for name, type_name in op.columns.items():
+        try:
+            target = dt.dtype(type_name)
+        except Exception:
+            raise step.error(f"columns.{name}: unknown type {type_name!r}") from None
+        casts[name] = safe_cast(table[name], target, native=step.context.warehouse.capabilities.try_cast)
+    return table.mutate(**casts)
+
+
+def null_handling(op: NullHandling, table: ir.Table, step: Step) -> ir.Table:
+    step.columns(table, list(op.columns), "columns")
+    if op.blank_is_null:
+        blanks = {
+            name: ibis.ifelse(table[name].strip() == "", ibis.null(table[name].type()), table[name])
+            for name, dtype in table.schema().items()
+            if dtype.is_string() and name not in LOAD_METADATA
+        }
+        table = table.mutate(**blanks)
+    fills = {
+        name: table[name].fill_null(ibis.literal(rule.fill).cast(table[name].type()))
+        for name, rule in op.columns.items()
+        if isinstance(rule, Fill)
+    }
+    table = table.mutate(**fills) if fills else table
+    dropped = [table[name].notnull() for name, rule in op.columns.items() if rule == "drop"]
+    return table.filter(*dropped) if dropped else table
+
+
+def join_tables(op: JoinTables, table: ir.Table, step: Step) -> ir.Table:
+    """Add columns of another model; a name already taken gets the model's name as suffix."""
+    other = step.context.input(op.with_)
+    pairs = list(op.on.items()) if isinstance(op.on, dict) else [(name, name) for name in op.on]
+    step.columns(table, [left for left, _ in pairs], "on")
+    right_keys = step.columns(other, [right for _, right in pairs], "on")
+    taken = step.columns(other, op.columns or [c for c in other.columns if c not in right_keys], "columns")
+    suffix = step.model(op.with_).name
+    names = {c: f"{c}_{suffix}" if c in table.columns else c for c in taken}
+    right = other.select(
+        **{f"_wk_key_{i}": other[c] for i, c in enumerate(right_keys)},
+        **{names[c]: other[c] for c in taken},
+    )
+    predicates = [table[left] == right[f"_wk_key_{i}"] for i, (left, _) in enumerate(pairs)]
+    joined = table.join(right, predicates, how=op.how)
+    keys = {left: joined[left].fill_null(joined[f"_wk_key_{i}"]) for i, (left, _) in enumerate(pairs)}
+    left_columns = [keys.get(c, joined[c]).name(c) for c in table.columns]
+    return joined.select(*left_columns, *names.values())
+
+
+def apply_business_rules(op: ApplyBusinessRules, table: ir.Table, step: Step) -> ir.Table:
+    for index, rule in enumerate(op.rules):
+        where = f"{step.where}.rules[{index}].condition"
+        condition = sqlexpr.to_ibis(rule.condition, table, where=where)
+        if rule.action == "filter":
+            table = table.filter(condition)
+        else:
+            table = table.mutate(**{rule.name: condition.fill_null(False)})
+    return table
+
+
+def calculate_metrics(op: CalculateMetrics, table: ir.Table, step: Step) -> ir.Table:
+    for name, expression in op.columns.items():
+        value = sqlexpr.to_ibis(expression, table, where=f"{step.where}.columns.{name}")
+        table = table.mutate(**{name: value})
+    return table
+
+
+def aggregate_metrics(op: AggregateMetrics, table: ir.Table, step: Step) -> ir.Table:
+    group_by = step.columns(table, op.group_by, "group_by")
+    measures = {
+        name: sqlexpr.to_ibis_aggregate(expression, table, where=f"{step.where}.measures.{name}")
+        for name, expression in op.measures.items()
+    }
+    return table.group_by(group_by).aggregate(**measures) if group_by else table.aggregate(**measures)
+
+
+def create_dimensions(op: CreateDimensions, table: ir.Table, step: Step) -> ir.Table:
+    key = step.columns(table, op.key, "key")
+    data_columns = [c for c in table.columns if c not in LOAD_METADATA and c not in key]
+    attributes = step.columns(table, op.columns or data_columns, "columns")
+    return table.select(*key, *[c for c in attributes if c not in key])
+
+
+def build_facts(op: BuildFacts, table: ir.Table, step: Step) -> ir.Table:
+    natural_keys = [c for dimension in op.dimensions for c in dimension.key]
+    step.columns(table, natural_keys, "dimensions")
+    kept = step.columns(table, op.columns or [c for c in table.columns if c not in natural_keys], "columns")
+    result = table
+    surrogate_keys = []
+    for index, spec in enumerate(op.dimensions):
+        dimension_model = step.model(spec.dimension)
+        keys = dimension_model.keys
+        if keys is None:
+            raise step.error(f"dimensions[{index}]: {dimension_model.id} is not a dimension")
+        if len(keys.natural) != len(spec.key):
+            raise step.error(
+                f"dimensions[{index}].key: {dimension_model.id} has the natural key "
+                f"{list(keys.natural)}; give as many columns"
+            )
+        members = step.context.input(spec.dimension)
+        lookup = members.filter(members[keys.surrogate] != UNKNOWN_KEY).select(
+            **{f"_wk_nk_{i}": members[c] for i, c in enumerate(keys.natural)},
+            _wk_sk=members[keys.surrogate],
+        )
+        predicates = [result[c] == lookup[f"_wk_nk_{i}"] for i, c in enumerate(spec.key)]
+        joined = result.left_join(lookup, predicates)
+        result = joined.select(
+            *result.columns, **{keys.surrogate: joined._wk_sk.fill_null(UNKNOWN_KEY)}
+        )
+        surrogate_keys.append(keys.surrogate)
+    return result.select(*surrogate_keys, *kept)
+
+
+def create_date_dimension(op: CreateDateDimension, table: ir.Table, step: Step) -> ir.Table:
+    """One row per day of the whole years the column's dates fall in, plus the unknown day."""
+    column = step.columns(table, [op.column], "column")[0]
+    dates = table[column].cast("date")
+    start = ibis.date(dates.min().year(), 1, 1)
+    end = ibis.date(dates.max().year() + 1, 1, 1)
+    offsets = table.aggregate(offset=ibis.range(0, end.delta(start, unit="day")), start=start)
+    days = offsets.select(date=(_.start + _.offset.unnest().as_interval("D")).cast("date"))
+    calendar = days.mutate(**date_attributes(days.date, op.fiscal_year_start_month))
+    unknown = {name: ibis.null(dtype) for name, dtype in calendar.schema().items()}
+    unknown["date_key"] = ibis.literal(UNKNOWN_KEY, "int32")
+    unknown_row = calendar.limit(1).select(**unknown)
+    return calendar.select("date_key", *[c for c in calendar.columns if c != "date_key"]).union(
+        unknown_row.select("date_key", *[c for c in calendar.columns if c != "date_key"])
+    )
+
+
+def date_attributes(day: ir.DateValue, fiscal_start: int) -> dict[str, ir.Value]:
+    weekday = day.day_of_week.index()  # Monday = 0
+    thursday = day + (3 - weekday).as_interval("D")  # ISO weeks belong to their Thursday's year
+    fiscal_shift = (12 - fiscal_start + 1) % 12  # months to add so the fiscal year starts in January
+    fiscal_day = day + ibis.literal(fiscal_shift).as_interval("M")
+    return {
+        "date_key": (day.year() * 10000 + day.month() * 100 + day.day()).cast("int32"),
+        "year": day.year().cast("int16"),
+        "quarter": day.quarter().cast("int16"),
+        "month": day.month().cast("int16"),
+        "month_name": day.strftime("%B"),
+        "day_of_month": day.day().cast("int16"),
+        "day_of_week": (weekday + 1).cast("int16"),
+        "weekday_name": day.day_of_week.full_name(),
+        "is_weekend": weekday >= 5,
+        "iso_week": day.week_of_year().cast("int16"),
+        "iso_year": thursday.cast("date").year().cast("int16"),
+        "fiscal_year": fiscal_day.cast("date").year().cast("int16"),
+        "fiscal_quarter": fiscal_day.cast("date").quarter().cast("int16"),
+    }
+
+
+# --- casting that never fails on a bad value ---------------------------------------------
+
+_INTEGER = r"^[+-]?[0-9]{1,18}$"
+_NUMBER = r"^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]{1,3})?$"
+_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_TIMESTAMP = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,6})?)?)?$"
+_TRUE = ("true", "t", "1", "yes", "y")
+_FALSE = ("false", "f", "0", "no", "n")
+
+
+def safe_cast(value: ir.Value, target: dt.DataType, *, native: bool) -> ir.Value:
+    """Cast `value` to `target`; a value that does not parse becomes NULL.
+
+    Text is trimmed first. Booleans accept true/false, t/f, 1/0, yes/no, y/n
+    on every engine. Engines with a native TRY_CAST use it; the others check
+    the text against ISO formats (dates as yyyy-mm-dd) before casting.
+    """
+    if not value.type().is_string():
+        return value.cast(target)
+    text = value.strip()
+    if target.is_string():
+        return text
+    if target.is_boolean():
+        lowered = text.lower()
+        return ibis.cases((lowered.isin(_TRUE), True), (lowered.isin(_FALSE), False), else_=ibis.null("boolean"))
+    if native:
+        return text.try_cast(target)
+    valid = _validity(text, target)
+    return ibis.ifelse(valid, text.cast(target), ibis.null(target))
+
+
+def _validity(text: ir.StringValue, target: dt.DataType) -> ir.BooleanValue:
+    if target.is_integer():
+        return text.re_search(_INTEGER)
+    if target.is_decimal() and target.precision is not None and target.scale is not None:
+        whole_digits = target.precision - target.scale
+        return text.re_search(_NUMBER) & text.re_search(rf"^[+-]?0*[0-9]{{0,{whole_digits}}}([.][0-9]*)?$")
+    if target.is_numeric():
+        return text.re_search(_NUMBER)
+    if target.is_date():
+        return text.re_search(_DATE) & _valid_day(text)
+    if target.is_timestamp():
+        return text.re_search(_TIMESTAMP) & _valid_day(text) & _valid_time(text)
+    raise ConfigError(f"cannot cast text to {target} safely on this engine")
+
+
+def _valid_day(text: ir.StringValue) -> ir.BooleanValue:
+    year = _number(text, 0, 4)
+    month = _number(text, 5, 2)
+    day = _number(text, 8, 2)
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    days_in_month = ibis.cases(
+        (month.isin([4, 6, 9, 11]), 30),
+        (month == 2, ibis.ifelse(leap, 29, 28)),
+        else_=31,
+    )
+    return month.between(1, 12) & (day >= 1) & (day <= days_in_month)
+
+
+def _valid_time(text: ir.StringValue) -> ir.BooleanValue:
+    has_time = text.length() > 10
+    hour, minute = _number(text, 11, 2), _number(text, 14, 2)
+    second = ibis.ifelse(text.length() >= 19, _number(text, 17, 2), 0)
+    return ~has_time | ((hour < 24) & (minute < 60) & (second < 60))
+
+
+def _number(text: ir.StringValue, start: int, length: int) -> ir.IntegerValue:
+    # Only evaluated on text that matched a digits-only pattern at these positions.
+    digits = text.substr(start, length)
+    return ibis.ifelse(digits.re_search("^[0-9]+$"), digits, "0").cast("int32")
+
+
+OPERATIONS: dict[type, Callable[[Any, ir.Table, Step], ir.Table]] = {
+    Deduplicate: deduplicate,
+    TypeCasting: type_casting,
+    NullHandling: null_handling,
+    JoinTables: join_tables,
+    ApplyBusinessRules: apply_business_rules,
+    CalculateMetrics: calculate_metrics,
+    AggregateMetrics: aggregate_metrics,
+    CreateDimensions: create_dimensions,
+    BuildFacts: build_facts,
+    CreateDateDimension: create_date_dimension,
+}
