@@ -9,14 +9,17 @@ other's tables.
 from __future__ import annotations
 
 import os
+import textwrap
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 
 from warehouse_kit.backends import Warehouse, connect
+from warehouse_kit.runner import RunResult, run
 
 POSTGRES_SERVER = os.environ.get("WK_TEST_POSTGRES", "postgres://root@127.0.0.1:5432/test")
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -57,3 +60,49 @@ def warehouse(target_url: str) -> Iterator[Warehouse]:
         yield wh
     finally:
         wh.close()
+
+
+class TinyProject:
+    """A throwaway project folder: CSV files, a pipeline file, Python models."""
+
+    def __init__(self, root: Path, target: str):
+        self.root = root
+        self.target = target
+        (root / "data").mkdir(parents=True, exist_ok=True)
+        (root / "pipelines").mkdir(exist_ok=True)
+
+    def csv(self, name: str, text: str) -> Path:
+        path = self.root / "data" / f"{name}.csv"
+        path.write_text(textwrap.dedent(text).lstrip())
+        return path
+
+    def pipeline(self, text: str, name: str = "p.yml") -> Path:
+        path = self.root / "pipelines" / name
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    def python_models(self, text: str, name: str = "m.py") -> Path:
+        (self.root / "models").mkdir(exist_ok=True)
+        path = self.root / "models" / name
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    def run(self, **options: Any) -> RunResult:
+        return run(self.root, target=self.target, **options)
+
+    def rows(self, model: str, order_by: str | list[str] | None = None) -> list[dict[str, Any]]:
+        """A model's table as plain Python values (None for NULL)."""
+        schema, name = model.split(".")
+        wh = connect(self.target)
+        try:
+            table = wh.table(name, schema)
+            result: list[dict[str, Any]] = (table.order_by(order_by) if order_by else table).to_pyarrow().to_pylist()
+            return result
+        finally:
+            wh.close()
+
+
+@pytest.fixture
+def tiny(tmp_path: Path, target_url: str) -> TinyProject:
+    """An empty project on each backend; add CSVs and a pipeline, then `.run()`."""
+    return TinyProject(tmp_path / "project", target_url)

@@ -185,3 +185,7 @@ def _fail(exc: BaseException, message: str) -> None:
         raise exc
     errors.print(f"error: {message}", highlight=False, soft_wrap=True)
     sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

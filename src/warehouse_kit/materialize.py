@@ -24,7 +24,7 @@ from warehouse_kit import state
 from warehouse_kit.backends import Transaction, Warehouse, table_ref
 from warehouse_kit.errors import ModelError
 from warehouse_kit.models import Batch, DimensionKeys, Model, SourceLoad
-from warehouse_kit.transforms import UNKNOWN_KEY
+from warehouse_kit.transforms import UNKNOWN_KEY, unknown_member
 
 Record = Callable[[Transaction, "Outcome"], None]
 """Writes the model's run record inside the materialization's transaction."""
@@ -112,20 +112,6 @@ def _merge_members(target: Target, incoming: ir.Table, existing: ir.Table, keys:
     )
     columns = [keys.surrogate, *incoming.columns]
     return kept.select(*columns).union(new.select(*columns)).union(gone.select(*columns))
-
-
-def unknown_member(members: ir.Table, keys: DimensionKeys) -> ir.Table:
-    """The row facts point to when their member is missing: key -1, "Unknown" labels."""
-    values = {}
-    for name, dtype in members.schema().items():
-        if name == keys.surrogate:
-            values[name] = ibis.literal(UNKNOWN_KEY).cast(dtype)
-        elif dtype.is_string() and name not in keys.natural:
-            values[name] = ibis.literal("Unknown")
-        else:
-            values[name] = ibis.null(dtype)
-    # An aggregate without groups always has exactly one row, whatever the input.
-    return members.aggregate(_wk_rows=members.count()).select(**values)
 
 
 def _require_unique(target: Target, incoming: ir.Table, keys: DimensionKeys) -> None:

@@ -20,7 +20,7 @@ from ibis import _
 
 from warehouse_kit import sqlexpr
 from warehouse_kit.errors import ConfigError
-from warehouse_kit.models import BuildContext, Model
+from warehouse_kit.models import BuildContext, DimensionKeys, Model
 from warehouse_kit.spec import (
     AggregateMetrics,
     ApplyBusinessRules,
@@ -227,12 +227,8 @@ def create_date_dimension(op: CreateDateDimension, table: ir.Table, step: Step) 
     offsets = table.aggregate(offset=ibis.range(0, end.delta(start, unit="day")), start=start)
     days = offsets.select(date=(_.start + _.offset.unnest().as_interval("D")).cast("date"))
     calendar = days.mutate(**date_attributes(days.date, op.fiscal_year_start_month))
-    unknown = {name: ibis.null(dtype) for name, dtype in calendar.schema().items()}
-    unknown["date_key"] = ibis.literal(UNKNOWN_KEY, "int32")
-    unknown_row = calendar.limit(1).select(**unknown)
-    return calendar.select("date_key", *[c for c in calendar.columns if c != "date_key"]).union(
-        unknown_row.select("date_key", *[c for c in calendar.columns if c != "date_key"])
-    )
+    calendar = calendar.select("date_key", *[c for c in calendar.columns if c != "date_key"])
+    return calendar.union(unknown_member(calendar, DimensionKeys(("date",), "date_key")))
 
 
 def date_attributes(day: ir.DateValue, fiscal_start: int) -> dict[str, ir.Value]:
@@ -255,6 +251,20 @@ def date_attributes(day: ir.DateValue, fiscal_start: int) -> dict[str, ir.Value]
         "fiscal_year": fiscal_day.cast("date").year().cast("int16"),
         "fiscal_quarter": fiscal_day.cast("date").quarter().cast("int16"),
     }
+
+
+def unknown_member(members: ir.Table, keys: DimensionKeys) -> ir.Table:
+    """The row facts point to when their member is missing: key -1, "Unknown" labels."""
+    values = {}
+    for name, dtype in members.schema().items():
+        if name == keys.surrogate:
+            values[name] = ibis.literal(UNKNOWN_KEY).cast(dtype)
+        elif dtype.is_string() and name not in keys.natural:
+            values[name] = ibis.literal("Unknown")
+        else:
+            values[name] = ibis.null(dtype)
+    # An aggregate without groups always has exactly one row, whatever the input.
+    return members.aggregate(_wk_rows=members.count()).select(**values)
 
 
 # --- casting that never fails on a bad value ---------------------------------------------

@@ -1,0 +1,88 @@
+"""The `wk` command: help everywhere, a version, and one-line errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+WK = [sys.executable, "-m", "warehouse_kit.cli"]
+
+
+def wk(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "COLUMNS": "120", **(env or {})}
+    return subprocess.run([*WK, *args], capture_output=True, text=True, cwd=cwd, env=environment, timeout=120)
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["models"], ["history"], ["demo"], ["demo", "generate"]])
+def test_every_command_describes_itself(command):
+    result = wk(*command, "--help")
+    assert result.returncode == 0
+    assert "Usage" in result.stdout
+
+
+def test_version():
+    result = wk("--version")
+    assert result.returncode == 0
+    assert result.stdout.startswith("warehouse-kit ")
+
+
+def project_with_error(tmp_path: Path) -> Path:
+    (tmp_path / "pipelines").mkdir()
+    (tmp_path / "pipelines" / "x.yml").write_text(
+        "pipeline:\n  name: p\n  transformations:\n    - stage: silver\n      operations: [dedupe]\n"
+    )
+    (tmp_path / "warehouse.yml").write_text("target: duckdb://w.duckdb\n")
+    return tmp_path
+
+
+def test_an_error_is_one_line_and_a_non_zero_exit(tmp_path):
+    result = wk("run", cwd=project_with_error(tmp_path))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: pipelines/x.yml: pipeline.transformations[0].operations[0]: "
+        "unknown operation 'dedupe'; did you mean 'deduplicate'?"
+    ]
+    assert "Traceback" not in result.stderr
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    result = wk("--debug", "run", cwd=project_with_error(tmp_path))
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr
+
+
+def test_an_unreachable_database_is_one_line(tmp_path):
+    result = wk("run", "--target", "postgres://root@127.0.0.1:1/nowhere", cwd=project_with_error(tmp_path).parent)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: cannot open postgres://root@127.0.0.1:1/nowhere: connection failed: "
+        'connection to server at "127.0.0.1", port 1 failed: Connection refused'
+    ]
+
+
+def test_the_target_comes_from_the_flag_then_the_environment_then_warehouse_yml(tmp_path):
+    from warehouse_kit.project import Project
+
+    (tmp_path / "warehouse.yml").write_text("target: duckdb://from_file.duckdb\n")
+    project = Project.load(tmp_path)
+    assert project.target(environ={}) == "duckdb://from_file.duckdb"
+    assert project.target(environ={"WK_TARGET": "duckdb://env.duckdb"}) == "duckdb://env.duckdb"
+    assert project.target("duckdb://flag.duckdb", environ={"WK_TARGET": "x"}) == "duckdb://flag.duckdb"
+
+
+def test_the_project_is_found_from_a_subfolder(tmp_path):
+    from warehouse_kit.project import Project
+
+    (tmp_path / "warehouse.yml").write_text("name: x\n")
+    (tmp_path / "notebooks").mkdir()
+    assert Project.load(tmp_path / "notebooks").root == tmp_path.resolve()
+
+
+def test_without_warehouse_yml_the_default_is_a_duckdb_file_in_the_project(tmp_path):
+    from warehouse_kit.project import Project
+
+    assert Project(tmp_path).target(environ={}) == "duckdb://warehouse.duckdb"

@@ -1,0 +1,116 @@
+"""The example warehouse the repository builds from its seeds, on DuckDB and PostgreSQL."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from warehouse_kit.backends import connect
+from warehouse_kit.runner import run
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+GOLD = ["dim_customer", "dim_product", "dim_date", "fact_orders", "mart_monthly_sales"]
+
+
+def checksum(target: str, schema: str, name: str) -> str:
+    """A digest of a table's rows, independent of their physical order."""
+    wh = connect(target)
+    try:
+        table = wh.table(name, schema)
+        rows = table.order_by(list(table.columns)).to_pyarrow().to_pylist()
+    finally:
+        wh.close()
+    return hashlib.sha256(repr(rows).encode()).hexdigest()
+
+
+def profile(target: str, name: str) -> dict[str, float]:
+    """Row count, and per column the non-null count and (for numbers) the sum."""
+    wh = connect(target)
+    try:
+        table = wh.table(name, "gold")
+        measures = {"rows": table.count()}
+        for column, dtype in table.schema().items():
+            measures[f"{column}.count"] = table[column].count()
+            if dtype.is_numeric():
+                measures[f"{column}.sum"] = table[column].sum().cast("float64")
+            if dtype.is_boolean():
+                measures[f"{column}.true"] = table[column].cast("int32").sum()
+        row = wh.con.execute(table.aggregate(**measures)).iloc[0].to_dict()
+    finally:
+        wh.close()
+    return {key: round(float(value), 4) for key, value in row.items()}
+
+
+@pytest.fixture(scope="module")
+def duckdb_warehouse(tmp_path_factory: pytest.TempPathFactory) -> str:
+    target = f"duckdb:///{tmp_path_factory.mktemp('example')}/warehouse.duckdb"
+    assert run(REPO_ROOT, target=target).ok
+    return target
+
+
+def test_the_example_builds_every_gold_table(duckdb_warehouse):
+    wh = connect(duckdb_warehouse)
+    try:
+        assert set(GOLD) <= set(wh.con.list_tables(database="gold"))
+        facts = wh.table("fact_orders", "gold")
+        lines = wh.table("order_lines", "silver")
+        assert facts.count().execute() == lines.count().execute() > 1000
+        assert facts.quantity.min().execute() > 0  # negative quantities do not reach the facts
+    finally:
+        wh.close()
+
+
+def test_the_dirt_in_the_seeds_is_cleaned(duckdb_warehouse):
+    wh = connect(duckdb_warehouse)
+    try:
+        bronze = wh.table("customers", "bronze")
+        silver = wh.table("customers", "silver")
+        assert bronze.count().execute() > silver.count().execute()  # duplicates and null keys
+        assert silver.customer_id.isnull().sum().execute() == 0
+        assert silver.customer_id.nunique().execute() == silver.count().execute()
+        assert (silver.segment != silver.segment.strip()).sum().execute() == 0
+        assert silver.email_is_valid.sum().execute() > 0.9 * silver.count().execute()
+        assert (~silver.email_is_valid).sum().execute() > 0  # bad emails are flagged
+        orders = wh.table("orders", "silver")
+        assert orders.order_date.isnull().sum().execute() > 0  # unparseable dates became NULL
+        facts = wh.table("fact_orders", "gold")
+        assert (facts.date_key == -1).sum().execute() > 0  # and point to the unknown day
+        assert (facts.customer_key == -1).sum().execute() > 0  # orders without a known customer
+    finally:
+        wh.close()
+
+
+def test_a_second_run_leaves_every_gold_table_identical(duckdb_warehouse):
+    before = {name: checksum(duckdb_warehouse, "gold", name) for name in GOLD}
+    assert run(REPO_ROOT, target=duckdb_warehouse).ok
+    after = {name: checksum(duckdb_warehouse, "gold", name) for name in GOLD}
+    assert after == before
+
+
+def test_the_history_shows_rows_in_and_out_of_each_model(duckdb_warehouse):
+    wh = connect(duckdb_warehouse)
+    try:
+        steps = wh.table("model_runs", "_wk")
+        first = steps.run_id.min().execute()
+        rows = steps.filter(steps.run_id == first).to_pyarrow().to_pylist()
+    finally:
+        wh.close()
+    by_model = {row["model"]: row for row in rows}
+    assert len(by_model) == 14
+    assert all(row["status"] == "success" and row["rows_out"] > 0 for row in rows)
+    assert by_model["silver.customers"]["rows_in"] > by_model["silver.customers"]["rows_out"]
+
+
+@pytest.mark.postgres
+def test_postgres_builds_the_same_gold_tables(duckdb_warehouse, postgres_url):
+    assert run(REPO_ROOT, target=postgres_url).ok
+    for name in GOLD:
+        assert profile(postgres_url, name) == profile(duckdb_warehouse, name), name
+
+
+def test_the_example_seeds_are_in_the_repository():
+    seeds = sorted(path.name for path in (REPO_ROOT / "seeds").glob("*_seed.csv"))
+    assert seeds == ["customers_seed.csv", "order_items_seed.csv", "orders_seed.csv", "products_seed.csv"]
