@@ -96,7 +96,9 @@ class TinyProject:
         wh = connect(self.target)
         try:
             table = wh.table(name, schema)
-            result: list[dict[str, Any]] = (table.order_by(order_by) if order_by else table).to_pyarrow().to_pylist()
+            result: list[dict[str, Any]] = (
+                (table.order_by(order_by) if order_by else table).to_pyarrow().to_pylist()
+            )
             return result
         finally:
             wh.close()

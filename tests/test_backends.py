@@ -25,9 +25,14 @@ def test_a_committed_transaction_is_visible(warehouse):
 
 def test_a_failed_transaction_leaves_nothing_behind(warehouse):
     warehouse.ensure_schema("silver")
-    with pytest.raises(RuntimeError), warehouse.transaction() as tx:
-        tx.run(create_table("t", "silver"))
-        raise RuntimeError("boom")
+
+    def create_then_fail() -> None:
+        with warehouse.transaction() as tx:
+            tx.run(create_table("t", "silver"))
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        create_then_fail()
     assert not warehouse.exists("t", "silver")
 
 

@@ -12,12 +12,18 @@ import pytest
 WK = [sys.executable, "-m", "warehouse_kit.cli"]
 
 
-def wk(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def wk(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "COLUMNS": "120", **(env or {})}
-    return subprocess.run([*WK, *args], capture_output=True, text=True, cwd=cwd, env=environment, timeout=120)
+    return subprocess.run(
+        [*WK, *args], capture_output=True, text=True, cwd=cwd, env=environment, timeout=120
+    )
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["models"], ["history"], ["demo"], ["demo", "generate"]])
+@pytest.mark.parametrize(
+    "command", [[], ["run"], ["models"], ["history"], ["demo"], ["demo", "generate"]]
+)
 def test_every_command_describes_itself(command):
     result = wk(*command, "--help")
     assert result.returncode == 0
@@ -33,7 +39,8 @@ def test_version():
 def project_with_error(tmp_path: Path) -> Path:
     (tmp_path / "pipelines").mkdir()
     (tmp_path / "pipelines" / "x.yml").write_text(
-        "pipeline:\n  name: p\n  transformations:\n    - stage: silver\n      operations: [dedupe]\n"
+        "pipeline:\n  name: p\n  transformations:\n"
+        "    - stage: silver\n      operations: [dedupe]\n"
     )
     (tmp_path / "warehouse.yml").write_text("target: duckdb://w.duckdb\n")
     return tmp_path
@@ -56,7 +63,12 @@ def test_debug_shows_the_traceback(tmp_path):
 
 
 def test_an_unreachable_database_is_one_line(tmp_path):
-    result = wk("run", "--target", "postgres://root@127.0.0.1:1/nowhere", cwd=project_with_error(tmp_path).parent)
+    result = wk(
+        "run",
+        "--target",
+        "postgres://root@127.0.0.1:1/nowhere",
+        cwd=project_with_error(tmp_path).parent,
+    )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "error: cannot open postgres://root@127.0.0.1:1/nowhere: connection failed: "
@@ -71,7 +83,9 @@ def test_the_target_comes_from_the_flag_then_the_environment_then_warehouse_yml(
     project = Project.load(tmp_path)
     assert project.target(environ={}) == "duckdb://from_file.duckdb"
     assert project.target(environ={"WK_TARGET": "duckdb://env.duckdb"}) == "duckdb://env.duckdb"
-    assert project.target("duckdb://flag.duckdb", environ={"WK_TARGET": "x"}) == "duckdb://flag.duckdb"
+    assert (
+        project.target("duckdb://flag.duckdb", environ={"WK_TARGET": "x"}) == "duckdb://flag.duckdb"
+    )
 
 
 def test_the_project_is_found_from_a_subfolder(tmp_path):

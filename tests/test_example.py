@@ -113,4 +113,9 @@ def test_postgres_builds_the_same_gold_tables(duckdb_warehouse, postgres_url):
 
 def test_the_example_seeds_are_in_the_repository():
     seeds = sorted(path.name for path in (REPO_ROOT / "seeds").glob("*_seed.csv"))
-    assert seeds == ["customers_seed.csv", "order_items_seed.csv", "orders_seed.csv", "products_seed.csv"]
+    assert seeds == [
+        "customers_seed.csv",
+        "order_items_seed.csv",
+        "orders_seed.csv",
+        "products_seed.csv",
+    ]

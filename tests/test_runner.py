@@ -36,7 +36,9 @@ def pipeline(load: str = "append") -> str:
 def tables(target: str, schema: str) -> list[str]:
     wh = connect(target)
     try:
-        return sorted(wh.con.list_tables(database=schema)) if schema in wh.con.list_databases() else []
+        return (
+            sorted(wh.con.list_tables(database=schema)) if schema in wh.con.list_databases() else []
+        )
     finally:
         wh.close()
 
@@ -57,7 +59,9 @@ def test_the_history_records_rows_in_and_out_of_every_model(tiny):
     result = tiny.run()
     assert result.ok
     steps = history(tiny.target, result.run_id)
-    assert {model: (row["rows_in"], row["rows_out"], row["status"]) for model, row in steps.items()} == {
+    assert {
+        model: (row["rows_in"], row["rows_out"], row["status"]) for model, row in steps.items()
+    } == {
         "bronze.t": (3, 3, "success"),
         "silver.clean": (3, 3, "success"),
         "gold.total": (3, 1, "success"),
@@ -84,7 +88,11 @@ def test_a_new_file_is_appended_as_a_new_batch(tiny):
     tiny.csv("t2", "n\n10\n")
     assert tiny.run().ok
     bronze = tiny.rows("bronze.t", order_by="n")
-    assert [row["n"] for row in bronze] == ["1", "1", "10"]  # the first file again, inside the new batch
+    assert [row["n"] for row in bronze] == [
+        "1",
+        "1",
+        "10",
+    ]  # the first file again, inside the new batch
     assert len({row["_batch_id"] for row in bronze}) == 2
     assert tiny.rows("gold.total") == [{"total": 12, "lines": 3}]
 
@@ -114,7 +122,10 @@ def test_a_failed_model_leaves_its_previous_table_and_skips_what_depends_on_it(t
     assert tables(tiny.target, "silver") == ["clean"]  # no staging table left behind
     steps = history(tiny.target, result.run_id)
     assert steps["silver.clean"]["status"] == "failed"
-    assert "not a number" in steps["silver.clean"]["error"] or "convert" in steps["silver.clean"]["error"].lower()
+    assert (
+        "not a number" in steps["silver.clean"]["error"]
+        or "convert" in steps["silver.clean"]["error"].lower()
+    )
     assert steps["gold.total"]["status"] == "skipped"
 
 
@@ -130,7 +141,10 @@ def test_select_builds_only_the_chosen_models(tiny):
 def test_selecting_a_model_whose_input_was_never_built_fails_before_writing(tiny):
     tiny.csv("t", "n\n1\n")
     tiny.pipeline(pipeline())
-    with pytest.raises(ModelError, match=r"its input silver.clean is not built yet; select it too \(--select \+gold.total\)"):
+    with pytest.raises(
+        ModelError,
+        match=r"its input silver.clean is not built yet; select it too \(--select \+gold.total\)",
+    ):
         tiny.run(select=["total"])
     assert tables(tiny.target, "_wk") == []
 
@@ -148,7 +162,8 @@ def test_a_dry_run_shows_sql_and_writes_nothing(tiny):
     result = tiny.run(dry_run=True)
     assert [m.status for m in result.models] == ["planned"] * 3
     total = result.models[-1]
-    assert '"silver"."clean"' in total.sql and "SUM" in total.sql.upper()
+    assert '"silver"."clean"' in total.sql
+    assert "SUM" in total.sql.upper()
     assert total.note == "table -> gold.total"
     if tiny.target.startswith("duckdb"):
         assert not Path(duckdb_path(tiny.target)).exists()

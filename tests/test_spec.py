@@ -136,7 +136,8 @@ def test_a_default_stands_in_for_an_unset_variable(tmp_path):
               name: p
               sources: [{name: f, type: file, tables: [a]}]
             """,
-            "pipelines/x.yml: pipeline.sources[0]: unknown source type 'file'; did you mean 'files'?",
+            "pipelines/x.yml: pipeline.sources[0]: "
+            "unknown source type 'file'; did you mean 'files'?",
             id="unknown source type",
         ),
         pytest.param(
@@ -200,5 +201,5 @@ def test_yaml_on_is_a_key_not_a_boolean(tmp_path):
 
 
 def test_a_missing_file_is_named(tmp_path):
-    with pytest.raises(ConfigError, match="nope.yml: file not found"):
+    with pytest.raises(ConfigError, match=r"nope\.yml: file not found"):
         load_pipeline_spec(tmp_path / "nope.yml", display="pipelines/nope.yml")

@@ -33,7 +33,21 @@ _EXPORTS = {
     "ModelError": "warehouse_kit.errors",
 }
 
-__all__ = [*sorted(_EXPORTS), "__version__"]
+__all__ = [
+    "Catalog",
+    "ConfigError",
+    "Model",
+    "ModelError",
+    "Project",
+    "RunResult",
+    "Warehouse",
+    "WarehouseKitError",
+    "__version__",
+    "connect",
+    "load_catalog",
+    "model",
+    "run",
+]
 
 if TYPE_CHECKING:
     from warehouse_kit.backends import Warehouse, connect

@@ -82,7 +82,7 @@ class Transaction:
         into = sge.Schema(this=target, expressions=names).sql(dialect="postgres")
         rows = 0
         options = pacsv.WriteOptions(include_header=False)
-        with self._raw.copy(f"COPY {into} FROM STDIN (FORMAT csv)") as copy:  # noqa: S608 (quoted by sqlglot)
+        with self._raw.copy(f"COPY {into} FROM STDIN (FORMAT csv)") as copy:
             for batch in batches:
                 sink = pa.BufferOutputStream()
                 pacsv.write_csv(pa.Table.from_batches([batch]), sink, write_options=options)
@@ -124,7 +124,9 @@ class Warehouse:
 
     def ensure_schema(self, schema: str) -> None:
         if schema not in self.con.list_databases():
-            self.execute(sge.Create(kind="SCHEMA", this=sg.to_identifier(schema, quoted=True), exists=True))
+            self.execute(
+                sge.Create(kind="SCHEMA", this=sg.to_identifier(schema, quoted=True), exists=True)
+            )
 
     def to_sqlglot(self, expr: ir.Table) -> sge.Query:
         """The query an expression compiles to on this engine."""
@@ -137,7 +139,7 @@ class Warehouse:
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         """Run statements that commit together or not at all."""
-        raw = self.con.con  # type: ignore[attr-defined]
+        raw = self.con.con
         if self.kind == "duckdb":
             raw.begin()
             try:
@@ -212,7 +214,7 @@ def connect(url: str, *, base_dir: Path | None = None, read_only: bool = False) 
             con = ibis.connect(url.replace("postgresql://", "postgres://", 1))
     except Exception as exc:  # every driver raises its own class
         raise ConnectionFailed(f"cannot open {redact(url)}: {first_line(exc)}") from exc
-    return Warehouse(con, kind, url)  # type: ignore[arg-type]
+    return Warehouse(con, kind, url)
 
 
 def redact(url: str) -> str:

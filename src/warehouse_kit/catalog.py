@@ -36,7 +36,9 @@ class Catalog:
         matches = [node for node, model in self.graph.models.items() if model.name == name]
         if len(matches) != 1:
             found = "several models" if matches else "no model"
-            raise ConfigError(f"{name!r} names {found}; use stage.name ({', '.join(matches) or 'none'})")
+            raise ConfigError(
+                f"{name!r} names {found}; use stage.name ({', '.join(matches) or 'none'})"
+            )
         return matches[0]
 
     def table(self, warehouse: Warehouse, name: str) -> ir.Table:

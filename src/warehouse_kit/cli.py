@@ -20,7 +20,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-demo_app = typer.Typer(help="Example data for trying warehouse-kit and for benchmarks.", no_args_is_help=True)
+demo_app = typer.Typer(
+    help="Example data for trying warehouse-kit and for benchmarks.", no_args_is_help=True
+)
 app.add_typer(demo_app, name="demo")
 
 console = Console()
@@ -38,7 +40,10 @@ TargetOption = Annotated[
     ),
 ]
 ProjectOption = Annotated[
-    Path, typer.Option("--project", "-p", help="The project folder (default: the nearest with a warehouse.yml).")
+    Path,
+    typer.Option(
+        "--project", "-p", help="The project folder (default: the nearest with a warehouse.yml)."
+    ),
 ]
 
 
@@ -51,7 +56,10 @@ def _version(value: bool) -> None:
 @app.callback()
 def main_options(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
     ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
 ) -> None:
@@ -62,7 +70,10 @@ def main_options(
 def run(
     pipelines: Annotated[
         list[Path] | None,
-        typer.Argument(help="Pipeline files to run (default: every file in the project's pipelines/).", show_default=False),
+        typer.Argument(
+            help="Pipeline files to run (default: every file in the project's pipelines/).",
+            show_default=False,
+        ),
     ] = None,
     target: TargetOption = None,
     select: Annotated[
@@ -70,15 +81,18 @@ def run(
         typer.Option(
             "--select",
             "-s",
-            help="Models to build: NAME, STAGE.NAME, a stage, +NAME (with upstream), NAME+ (with downstream).",
+            help="Models to build: NAME, STAGE.NAME, a stage, "
+            "+NAME (with upstream), NAME+ (with downstream).",
             show_default=False,
         ),
     ] = None,
     full_refresh: Annotated[
-        bool, typer.Option("--full-refresh", help="Rebuild from scratch: reload every source batch.")
+        bool,
+        typer.Option("--full-refresh", help="Rebuild from scratch: reload every source batch."),
     ] = False,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print the plan and the SQL of every model; write nothing.")
+        bool,
+        typer.Option("--dry-run", help="Print the plan and the SQL of every model; write nothing."),
     ] = False,
     project: ProjectOption = Path("."),
 ) -> None:
@@ -104,7 +118,9 @@ def run(
             console.print(Syntax(model.sql, "sql", word_wrap=True))
     if not result.ok:
         for failure in result.failures():
-            errors.print(f"error: {failure.model}: {failure.error}", highlight=False, soft_wrap=True)
+            errors.print(
+                f"error: {failure.model}: {failure.error}", highlight=False, soft_wrap=True
+            )
         raise typer.Exit(1)
 
 
@@ -126,7 +142,9 @@ def models(project: ProjectOption = Path(".")) -> None:
 @app.command()
 def history(
     target: TargetOption = None,
-    run_id: Annotated[str | None, typer.Option("--run", help="A run id (default: the latest run).")] = None,
+    run_id: Annotated[
+        str | None, typer.Option("--run", help="A run id (default: the latest run).")
+    ] = None,
     project: ProjectOption = Path("."),
 ) -> None:
     """Show what a run did: each model's status, rows in and out, duration."""
@@ -142,9 +160,14 @@ def history(
     table = Table(title=f"run {frame.attrs.get('run_id', '-')}")
     for column in ("model", "status", "rows_in", "rows_out", "duration_s", "error"):
         table.add_column(column)
-    for row in frame.itertuples(index=False):
+    for row in frame.to_dict("records"):
         table.add_row(
-            row.model, row.status, _int(row.rows_in), _int(row.rows_out), f"{row.duration_s:.2f}", row.error or ""
+            str(row["model"]),
+            str(row["status"]),
+            _int(row["rows_in"]),
+            _int(row["rows_out"]),
+            f"{float(row['duration_s']):.2f}",
+            str(row["error"] or ""),
         )
     console.print(table)
 
@@ -152,8 +175,12 @@ def history(
 @demo_app.command("generate")
 def demo_generate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the CSV files to.")],
-    orders: Annotated[int, typer.Option("--orders", "-n", min=1, help="Number of orders (about 2.5 lines each).")] = 1200,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives the same files.")] = 42,
+    orders: Annotated[
+        int, typer.Option("--orders", "-n", min=1, help="Number of orders (about 2.5 lines each).")
+    ] = 1200,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Random seed: the same seed gives the same files.")
+    ] = 42,
 ) -> None:
     """Write customers, products, orders and order_items CSV files, with realistic dirt."""
     from warehouse_kit.demo import generate

@@ -38,7 +38,9 @@ class Graph:
         for node in models:
             if node.id in by_id:
                 other = by_id[node.id]
-                raise ConfigError(f"model {node.id} is declared twice (also at {other.origin})", file=node.origin)
+                raise ConfigError(
+                    f"model {node.id} is declared twice (also at {other.origin})", file=node.origin
+                )
             by_id[node.id] = node
         order = list(dict.fromkeys([*stages, *(node.stage for node in by_id.values())]))
         graph = cls(by_id, tuple(order), {})
@@ -58,7 +60,9 @@ class Graph:
                 if candidate in self.models and candidate != referrer.id:
                     return candidate
         hint = _suggest(reference, [*self.models, *(m.name for m in self.models.values())])
-        raise ConfigError(f"{referrer.id} reads {reference!r}, which is no model{hint}", file=referrer.origin)
+        raise ConfigError(
+            f"{referrer.id} reads {reference!r}, which is no model{hint}", file=referrer.origin
+        )
 
     def downstream(self) -> dict[str, list[str]]:
         children: dict[str, list[str]] = {node: [] for node in self.models}
@@ -70,7 +74,10 @@ class Graph:
     def order(self, subset: Iterable[str] | None = None) -> list[str]:
         """Model ids, each after its inputs; ties by stage, then declaration order."""
         wanted = set(self.models if subset is None else subset)
-        rank = {node: (self.stages.index(self.models[node].stage), i) for i, node in enumerate(self.models)}
+        rank = {
+            node: (self.stages.index(self.models[node].stage), i)
+            for i, node in enumerate(self.models)
+        }
         waiting = {node: len(set(self.upstream[node]) & wanted) for node in wanted}
         ready = [(rank[node], node) for node, count in waiting.items() if count == 0]
         heapq.heapify(ready)
@@ -116,7 +123,9 @@ class Graph:
         return picked
 
     @staticmethod
-    def _walk(roots: set[str], edges: dict[str, tuple[str, ...]] | dict[str, list[str]]) -> set[str]:
+    def _walk(
+        roots: set[str], edges: dict[str, tuple[str, ...]] | dict[str, list[str]]
+    ) -> set[str]:
         seen: set[str] = set()
         todo = list(roots)
         while todo:

@@ -77,12 +77,16 @@ def replace_table(target: Target, expr: ir.Table, rows_in: int, record: Record) 
     return outcome
 
 
-def dimension(target: Target, incoming: ir.Table, keys: DimensionKeys, rows_in: int, record: Record) -> Outcome:
+def dimension(
+    target: Target, incoming: ir.Table, keys: DimensionKeys, rows_in: int, record: Record
+) -> Outcome:
     """A type-1 dimension: new members get the next keys, known members keep theirs."""
     _require_unique(target, incoming, keys)
     existing = target.existing()
     if existing is None or keys.surrogate not in existing.columns:
-        members = incoming.mutate(**{keys.surrogate: ibis.row_number().over(order_by=list(keys.natural)) + 1})
+        members = incoming.mutate(
+            **{keys.surrogate: ibis.row_number().over(order_by=list(keys.natural)) + 1}
+        )
     else:
         members = _merge_members(target, incoming, existing, keys)
     columns = [keys.surrogate, *incoming.columns]
@@ -90,18 +94,25 @@ def dimension(target: Target, incoming: ir.Table, keys: DimensionKeys, rows_in: 
     return replace_table(target, table, rows_in, record)
 
 
-def _merge_members(target: Target, incoming: ir.Table, existing: ir.Table, keys: DimensionKeys) -> ir.Table:
+def _merge_members(
+    target: Target, incoming: ir.Table, existing: ir.Table, keys: DimensionKeys
+) -> ir.Table:
     known = existing.filter(existing[keys.surrogate] != UNKNOWN_KEY)
     last_key = target.warehouse.con.execute(known[keys.surrogate].max())
-    last_key = 0 if last_key is None or last_key != last_key else int(last_key)  # NaN from an empty table
+    last_key = (
+        0 if last_key is None or last_key != last_key else int(last_key)
+    )  # NaN from an empty table
     lookup = known.select(
-        _wk_sk=known[keys.surrogate], **{f"_wk_nk_{i}": known[c] for i, c in enumerate(keys.natural)}
+        _wk_sk=known[keys.surrogate],
+        **{f"_wk_nk_{i}": known[c] for i, c in enumerate(keys.natural)},
     )
     predicates = [incoming[c] == lookup[f"_wk_nk_{i}"] for i, c in enumerate(keys.natural)]
     joined = incoming.left_join(lookup, predicates).select(*incoming.columns, "_wk_sk")
     kept = joined.filter(joined._wk_sk.notnull()).mutate(**{keys.surrogate: joined._wk_sk})
     new = joined.filter(joined._wk_sk.isnull())
-    new = new.mutate(**{keys.surrogate: ibis.row_number().over(order_by=list(keys.natural)) + 1 + last_key})
+    new = new.mutate(
+        **{keys.surrogate: ibis.row_number().over(order_by=list(keys.natural)) + 1 + last_key}
+    )
     # Members missing from this input stay, so the facts that point to them keep a home.
     gone = known.anti_join(incoming, list(keys.natural))
     gone = gone.select(
@@ -124,10 +135,16 @@ def _require_unique(target: Target, incoming: ir.Table, keys: DimensionKeys) -> 
             f"{null_rows} input rows have a NULL natural key ({', '.join(natural)}); "
             "drop or fill them before the dimension (null_handling)",
         )
-    repeated = incoming.group_by(natural).aggregate(_wk_rows=incoming.count()).filter(lambda t: t._wk_rows > 1)
+    repeated = (
+        incoming.group_by(natural)
+        .aggregate(_wk_rows=incoming.count())
+        .filter(lambda t: t._wk_rows > 1)
+    )
     sample = target.warehouse.con.execute(repeated.order_by(natural).limit(5))
     if len(sample):
-        shown = ", ".join(str(tuple(row))[1:-1].rstrip(",") for row in sample[natural].itertuples(index=False))
+        shown = ", ".join(
+            str(tuple(row))[1:-1].rstrip(",") for row in sample[natural].itertuples(index=False)
+        )
         raise ModelError(
             f"{target.schema}.{target.name}",
             f"natural key ({', '.join(natural)}) is not unique in the input, e.g. {shown}; "
@@ -135,7 +152,9 @@ def _require_unique(target: Target, incoming: ir.Table, keys: DimensionKeys) -> 
         )
 
 
-def load_source(target: Target, batch: Batch, load: SourceLoad, model: Model, record: Record) -> Outcome:
+def load_source(
+    target: Target, batch: Batch, load: SourceLoad, model: Model, record: Record
+) -> Outcome:
     """Land a source batch in bronze with `_loaded_at`, `_source` and `_batch_id`.
 
     A batch whose fingerprint is already loaded is skipped, so reruns add nothing.

@@ -163,7 +163,9 @@ def model(
         unknown = set(inputs or {}) - set(params)
         origin = _origin(func)
         if unknown:
-            raise ConfigError(f"inputs name no parameter of the function: {sorted(unknown)}", file=origin)
+            raise ConfigError(
+                f"inputs name no parameter of the function: {sorted(unknown)}", file=origin
+            )
         model_name = _valid(name or func.__name__, origin)
         keys = _dimension_keys(model_name, materialized, key, surrogate_key, origin)
 

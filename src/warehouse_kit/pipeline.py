@@ -89,7 +89,8 @@ def _check_destination(spec: PipelineSpec, last_stage: Sequence[Model], file: st
     for index, table in enumerate(spec.destination.tables):
         if table not in names:
             raise ConfigError(
-                f"{table!r} is not a model of the last stage ({', '.join(sorted(names)) or 'none'})",
+                f"{table!r} is not a model of the last stage "
+                f"({', '.join(sorted(names)) or 'none'})",
                 file=file,
                 key_path=f"pipeline.destination.tables[{index}]",
             )
@@ -104,7 +105,8 @@ class _Compiler:
     def bronze(self, stage: StageSpec, stage_index: int) -> list[Model]:
         models = []
         for s_index, source in enumerate(self.spec.sources):
-            for t_index, table in enumerate(source.tables):
+            tables: list[FileTable | DatabaseTable] = list(source.tables)
+            for t_index, table in enumerate(tables):
                 origin = f"{self.file}: pipeline.sources[{s_index}].tables[{t_index}]"
                 models.append(
                     Model(
@@ -129,21 +131,31 @@ class _Compiler:
     ) -> _SourceBuild:
         return _SourceBuild(source, table, tuple(operations), self.file, stage_index, self.root)
 
-    def stage(self, stage: StageSpec, stage_index: int, previous: list[str], previous_stage: str) -> list[Model]:
+    def stage(
+        self, stage: StageSpec, stage_index: int, previous: list[str], previous_stage: str
+    ) -> list[Model]:
         path = f"pipeline.transformations[{stage_index}]"
-        models = [self.model(m, stage.stage, f"{path}.models[{i}]") for i, m in enumerate(stage.models)]
+        models = [
+            self.model(m, stage.stage, f"{path}.models[{i}]") for i, m in enumerate(stage.models)
+        ]
         if stage.operations:
             started = {(m.from_ or m.name).split(".")[-1] for m in stage.models}
             for name in previous:
                 if name not in started:
-                    passing = ModelSpec.model_validate({"name": name, "from": f"{previous_stage}.{name}"})
+                    passing = ModelSpec.model_validate(
+                        {"name": name, "from": f"{previous_stage}.{name}"}
+                    )
                     models.append(
                         self.model(passing, stage.stage, f"{path}", operations=stage.operations)
                     )
         return models
 
     def model(
-        self, spec: ModelSpec, stage: str, key_path: str, operations: Sequence[Operation] | None = None
+        self,
+        spec: ModelSpec,
+        stage: str,
+        key_path: str,
+        operations: Sequence[Operation] | None = None,
     ) -> Model:
         ops = tuple(spec.operations if operations is None else operations)
         primary = spec.from_ or spec.name
@@ -163,7 +175,9 @@ class _Compiler:
             keys=keys,
         )
 
-    def _dimension_keys(self, name: str, ops: Sequence[Operation], key_path: str) -> DimensionKeys | None:
+    def _dimension_keys(
+        self, name: str, ops: Sequence[Operation], key_path: str
+    ) -> DimensionKeys | None:
         for index, op in enumerate(ops):
             if isinstance(op, CreateDimensions | CreateDateDimension) and index != len(ops) - 1:
                 raise ConfigError(
@@ -211,7 +225,11 @@ class _SourceBuild:
 
 
 def _apply_all(
-    operations: Sequence[Operation], table: ir.Table, context: BuildContext, file: str, key_path: str
+    operations: Sequence[Operation],
+    table: ir.Table,
+    context: BuildContext,
+    file: str,
+    key_path: str,
 ) -> ir.Table:
     for index, op in enumerate(operations):
         step = transforms.Step(file, f"{key_path}.operations[{index}]", context)

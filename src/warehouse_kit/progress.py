@@ -85,14 +85,18 @@ class LiveBar(LogLines):
 
     def model_finished(self, result: ModelResult) -> None:
         style = STATUS_STYLE.get(result.status, "")
-        self.progress.console.print(f"[{style}]{result.status:>7}[/] {describe(result, status=False)}", highlight=False)
+        self.progress.console.print(
+            f"[{style}]{result.status:>7}[/] {describe(result, status=False)}", highlight=False
+        )
         self.progress.advance(self.task)
 
     def run_finished(self, result: RunResult) -> None:
         self.progress.stop()
         table = Table(title=f"run {result.run_id}", show_lines=False)
         for column in ("model", "status", "rows in", "rows out", "seconds"):
-            table.add_column(column, justify="right" if column[0] in "rs" and column != "status" else "left")
+            table.add_column(
+                column, justify="right" if column[0] in "rs" and column != "status" else "left"
+            )
         for model in result.models:
             style = STATUS_STYLE.get(model.status, "")
             table.add_row(
@@ -119,7 +123,8 @@ def describe(result: ModelResult, *, status: bool = True) -> str:
     if result.status == "skipped":
         return f"{head}: {result.error or 'an input failed'}"
     note = f" ({result.note})" if result.note else ""
-    return f"{head}: {_count(result.rows_in)} rows in, {_count(result.rows_out)} out{note}, {result.duration_s:.2f}s"
+    rows = f"{_count(result.rows_in)} rows in, {_count(result.rows_out)} out"
+    return f"{head}: {rows}{note}, {result.duration_s:.2f}s"
 
 
 def summary_line(result: RunResult) -> str:

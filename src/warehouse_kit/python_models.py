@@ -28,6 +28,8 @@ def load_python_models(files: list[Path]) -> list[Model]:
         except ConfigError:
             raise
         except Exception as exc:  # the user's code: report where it broke
-            raise ConfigError(f"importing failed: {type(exc).__name__}: {first_line(exc)}", file=str(path)) from exc
+            raise ConfigError(
+                f"importing failed: {type(exc).__name__}: {first_line(exc)}", file=str(path)
+            ) from exc
         found.extend(value for value in vars(module).values() if isinstance(value, Model))
     return found

@@ -71,7 +71,8 @@ class RunResult:
             f"<td>{m.rows_out}</td><td>{m.duration_s:.2f}</td><td>{m.error or ''}</td></tr>"
             for m in self.models
         )
-        head = "<tr><th>model</th><th>status</th><th>rows in</th><th>rows out</th><th>s</th><th>error</th></tr>"
+        names = ("model", "status", "rows in", "rows out", "seconds", "error")
+        head = "<tr>" + "".join(f"<th>{name}</th>" for name in names) + "</tr>"
         return f"<p>run {self.run_id}: {self.status}</p><table>{head}{rows}</table>"
 
 
@@ -127,7 +128,9 @@ def _open(url: str, root: Path, dry_run: bool) -> Warehouse:
 
 
 class Runner:
-    def __init__(self, catalog: Catalog, warehouse: Warehouse, reporter: Reporter, *, full_refresh: bool):
+    def __init__(
+        self, catalog: Catalog, warehouse: Warehouse, reporter: Reporter, *, full_refresh: bool
+    ):
         self.catalog = catalog
         self.warehouse = warehouse
         self.reporter = reporter
@@ -146,7 +149,9 @@ class Runner:
         model = graph.models[node]
         upstream = dict(zip(model.inputs, graph.upstream[node], strict=True))
         inputs = {ref: self._input(node, parent, planned) for ref, parent in upstream.items()}
-        context = BuildContext(inputs, self.warehouse, model, {ref: graph.models[p] for ref, p in upstream.items()})
+        context = BuildContext(
+            inputs, self.warehouse, model, {ref: graph.models[p] for ref, p in upstream.items()}
+        )
         try:
             built = model.build(context)
         except WarehouseKitError:
@@ -168,12 +173,18 @@ class Runner:
         if parent in planned:
             return ibis.table(planned[parent].output, name=name, database=schema)
         if self.warehouse.exists(name, schema):
-            return ibis.table(self.warehouse.table(name, schema).schema(), name=name, database=schema)
-        raise ModelError(node, f"its input {parent} is not built yet; select it too (--select +{node})")
+            return ibis.table(
+                self.warehouse.table(name, schema).schema(), name=name, database=schema
+            )
+        raise ModelError(
+            node, f"its input {parent} is not built yet; select it too (--select +{node})"
+        )
 
     def _landed_schema(self, model: Model, schema: str, incoming: ibis.Schema) -> ibis.Schema:
         columns = dict(incoming.items())
-        appending = isinstance(model.materialization, SourceLoad) and model.materialization.mode == "append"
+        appending = (
+            isinstance(model.materialization, SourceLoad) and model.materialization.mode == "append"
+        )
         if appending and not self.full_refresh and self.warehouse.exists(model.name, schema):
             existing = dict(self.warehouse.table(model.name, schema).schema().items())
             columns = {**existing, **{k: v for k, v in columns.items() if k not in existing}}
@@ -188,7 +199,9 @@ class Runner:
         self.reporter.run_started(result.run_id, result.target, list(ids))
         for node, item in plan.items():
             note = f"{item.model.materialization.kind} -> {item.schema}.{item.model.name}"
-            outcome = ModelResult(node, item.model.stage, "planned", note=note, sql=item.sql(self.warehouse.kind))
+            outcome = ModelResult(
+                node, item.model.stage, "planned", note=note, sql=item.sql(self.warehouse.kind)
+            )
             result.models.append(outcome)
             self.reporter.model_finished(outcome)
         result.duration_s = time.perf_counter() - started
@@ -238,7 +251,9 @@ class Runner:
         self.reporter.run_finished(result)
         return result
 
-    def _run_one(self, item: Planned, run_id: str, started_at: datetime, broken: set[str]) -> ModelResult:
+    def _run_one(
+        self, item: Planned, run_id: str, started_at: datetime, broken: set[str]
+    ) -> ModelResult:
         node = item.model.id
         result = ModelResult(node, item.model.stage, "success")
         failed_inputs = [p for p in self.catalog.graph.upstream[node] if p in broken]
@@ -249,7 +264,9 @@ class Runner:
         self.reporter.model_started(node)
         clock = time.perf_counter()
         result.started_at = state.now()
-        target = Target(self.warehouse, item.schema, item.model.name, run_id, started_at, self.full_refresh)
+        target = Target(
+            self.warehouse, item.schema, item.model.name, run_id, started_at, self.full_refresh
+        )
 
         def record(tx: Transaction, outcome: Outcome) -> None:
             result.rows_in, result.rows_out = outcome.rows_in, outcome.rows_out

@@ -21,7 +21,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
 
 import yaml
 from pydantic import (
@@ -375,9 +375,9 @@ class PipelineSpec(Spec):
             raise ValueError("the bronze stage, where sources land, must come first")
         if len(set(names)) != len(names):
             raise ValueError(f"stage names must be unique, got {names}")
-        if self.transformations and self.transformations[0].stage == "bronze":
-            if self.transformations[0].models:
-                raise ValueError("bronze has no models: its tables are the sources' tables")
+        first = self.transformations[0] if self.transformations else None
+        if first is not None and first.stage == "bronze" and first.models:
+            raise ValueError("bronze has no models: its tables are the sources' tables")
         return self
 
 
@@ -439,7 +439,7 @@ def read_yaml(path: Path, *, display: str) -> Any:
     except FileNotFoundError:
         raise ConfigError("file not found", file=display) from None
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
+        return yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -492,7 +492,7 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
     for item in loc:
         if isinstance(item, int):
             continue
-        fields = [cls.model_fields for cls in classes if isinstance(cls, type)]
+        fields = [cls.model_fields for cls in classes if _is_model(cls)]
         member = [cls for cls in classes if _tag_of(cls) == item]
         if member:
             classes = member
@@ -502,21 +502,25 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
     keys = {
         field.alias or name
         for cls in classes
-        if isinstance(cls, type) and issubclass(cls, BaseModel)
+        if _is_model(cls)
         for name, field in cls.model_fields.items()
     }
     return sorted(keys)
 
 
+def _is_model(cls: Any) -> bool:
+    return isinstance(cls, type) and issubclass(cls, BaseModel)
+
+
 def _classes_in(annotation: Any) -> list[Any]:
     """The model classes inside list[...], X | None, Annotated[...] and unions."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+    if _is_model(annotation):
         return [annotation]
     return [cls for arg in get_args(annotation) for cls in _classes_in(arg)]
 
 
 def _tag_of(cls: Any) -> str | None:
-    if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
+    if not _is_model(cls):
         return None
     for key in ("op", "type"):
         field = cls.model_fields.get(key)

@@ -110,7 +110,9 @@ def update(table: str, where: Mapping[str, Any], values: Mapping[str, Any]) -> s
         where=sge.Where(
             this=sge.and_(
                 *(
-                    sge.EQ(this=sg.column(name, quoted=True), expression=_literal(table, name, value))
+                    sge.EQ(
+                        this=sg.column(name, quoted=True), expression=_literal(table, name, value)
+                    )
                     for name, value in where.items()
                 )
             )
@@ -132,7 +134,9 @@ def _literal(table: str, column: str, value: Any) -> sge.Expression:
     if value is None:
         return sge.Null()
     if isinstance(value, datetime):
-        return sge.Cast(this=sge.Literal.string(value.isoformat(sep=" ")), to=sge.DataType.build("timestamp"))
+        return sge.Cast(
+            this=sge.Literal.string(value.isoformat(sep=" ")), to=sge.DataType.build("timestamp")
+        )
     if isinstance(value, int | float):
         return sge.Literal.number(value)
     return sge.Literal.string(str(value))

@@ -111,7 +111,9 @@ def type_casting(op: TypeCasting, table: ir.Table, step: Step) -> ir.Table:
             target = dt.dtype(type_name)
         except Exception:
             raise step.error(f"columns.{name}: unknown type {type_name!r}") from None
-        casts[name] = safe_cast(table[name], target, native=step.context.warehouse.capabilities.try_cast)
+        casts[name] = safe_cast(
+            table[name], target, native=step.context.warehouse.capabilities.try_cast
+        )
     return table.mutate(**casts)
 
 
@@ -140,7 +142,9 @@ def join_tables(op: JoinTables, table: ir.Table, step: Step) -> ir.Table:
     pairs = list(op.on.items()) if isinstance(op.on, dict) else [(name, name) for name in op.on]
     step.columns(table, [left for left, _ in pairs], "on")
     right_keys = step.columns(other, [right for _, right in pairs], "on")
-    taken = step.columns(other, op.columns or [c for c in other.columns if c not in right_keys], "columns")
+    taken = step.columns(
+        other, op.columns or [c for c in other.columns if c not in right_keys], "columns"
+    )
     suffix = step.model(op.with_).name
     names = {c: f"{c}_{suffix}" if c in table.columns else c for c in taken}
     right = other.select(
@@ -149,7 +153,9 @@ def join_tables(op: JoinTables, table: ir.Table, step: Step) -> ir.Table:
     )
     predicates = [table[left] == right[f"_wk_key_{i}"] for i, (left, _) in enumerate(pairs)]
     joined = table.join(right, predicates, how=op.how)
-    keys = {left: joined[left].fill_null(joined[f"_wk_key_{i}"]) for i, (left, _) in enumerate(pairs)}
+    keys = {
+        left: joined[left].fill_null(joined[f"_wk_key_{i}"]) for i, (left, _) in enumerate(pairs)
+    }
     left_columns = [keys.get(c, joined[c]).name(c) for c in table.columns]
     return joined.select(*left_columns, *names.values())
 
@@ -178,7 +184,9 @@ def aggregate_metrics(op: AggregateMetrics, table: ir.Table, step: Step) -> ir.T
         name: sqlexpr.to_ibis_aggregate(expression, table, where=f"{step.where}.measures.{name}")
         for name, expression in op.measures.items()
     }
-    return table.group_by(group_by).aggregate(**measures) if group_by else table.aggregate(**measures)
+    return (
+        table.group_by(group_by).aggregate(**measures) if group_by else table.aggregate(**measures)
+    )
 
 
 def create_dimensions(op: CreateDimensions, table: ir.Table, step: Step) -> ir.Table:
@@ -191,7 +199,9 @@ def create_dimensions(op: CreateDimensions, table: ir.Table, step: Step) -> ir.T
 def build_facts(op: BuildFacts, table: ir.Table, step: Step) -> ir.Table:
     natural_keys = [c for dimension in op.dimensions for c in dimension.key]
     step.columns(table, natural_keys, "dimensions")
-    kept = step.columns(table, op.columns or [c for c in table.columns if c not in natural_keys], "columns")
+    kept = step.columns(
+        table, op.columns or [c for c in table.columns if c not in natural_keys], "columns"
+    )
     result = table
     surrogate_keys = []
     for index, spec in enumerate(op.dimensions):
@@ -234,7 +244,9 @@ def create_date_dimension(op: CreateDateDimension, table: ir.Table, step: Step) 
 def date_attributes(day: ir.DateValue, fiscal_start: int) -> dict[str, ir.Value]:
     weekday = day.day_of_week.index()  # Monday = 0
     thursday = day + (3 - weekday).as_interval("D")  # ISO weeks belong to their Thursday's year
-    fiscal_shift = (12 - fiscal_start + 1) % 12  # months to add so the fiscal year starts in January
+    fiscal_shift = (
+        12 - fiscal_start + 1
+    ) % 12  # months to add so the fiscal year starts in January
     fiscal_day = day + ibis.literal(fiscal_shift).as_interval("M")
     return {
         "date_key": (day.year() * 10000 + day.month() * 100 + day.day()).cast("int32"),
@@ -291,7 +303,9 @@ def safe_cast(value: ir.Value, target: dt.DataType, *, native: bool) -> ir.Value
         return text
     if target.is_boolean():
         lowered = text.lower()
-        return ibis.cases((lowered.isin(_TRUE), True), (lowered.isin(_FALSE), False), else_=ibis.null("boolean"))
+        return ibis.cases(
+            (lowered.isin(_TRUE), True), (lowered.isin(_FALSE), False), else_=ibis.null("boolean")
+        )
     if native:
         return text.try_cast(target)
     valid = _validity(text, target)
@@ -303,7 +317,9 @@ def _validity(text: ir.StringValue, target: dt.DataType) -> ir.BooleanValue:
         return text.re_search(_INTEGER)
     if target.is_decimal() and target.precision is not None and target.scale is not None:
         whole_digits = target.precision - target.scale
-        return text.re_search(_NUMBER) & text.re_search(rf"^[+-]?0*[0-9]{{0,{whole_digits}}}([.][0-9]*)?$")
+        return text.re_search(_NUMBER) & text.re_search(
+            rf"^[+-]?0*[0-9]{{0,{whole_digits}}}([.][0-9]*)?$"
+        )
     if target.is_numeric():
         return text.re_search(_NUMBER)
     if target.is_date():

@@ -16,7 +16,9 @@ from warehouse_kit.sources.files import read_files
 from warehouse_kit.spec import DatabaseTable, FilesSource, FileTable, Source
 
 
-def read(source: Source, table: FileTable | DatabaseTable, warehouse: Warehouse, root: Path) -> Batch:
+def read(
+    source: Source, table: FileTable | DatabaseTable, warehouse: Warehouse, root: Path
+) -> Batch:
     """Read one table of a source."""
     if isinstance(source, FilesSource):
         assert isinstance(table, FileTable)

@@ -10,13 +10,18 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-
 from warehouse_kit.backends import Warehouse
 from warehouse_kit.errors import SourceError, first_line
 from warehouse_kit.models import Batch
 from warehouse_kit.spec import FilesSource, FileTable
 
-FORMATS = {".csv": "csv", ".parquet": "parquet", ".json": "json", ".ndjson": "json", ".jsonl": "json"}
+FORMATS = {
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".json": "json",
+    ".ndjson": "json",
+    ".jsonl": "json",
+}
 
 
 def read_files(source: FilesSource, table: FileTable, warehouse: Warehouse, root: Path) -> Batch:
@@ -67,7 +72,8 @@ def _format_of(files: list[Path], where: str) -> str:
     if len(formats) != 1 or None in formats:
         suffixes = sorted({path.suffix or "(none)" for path in files})
         raise SourceError(
-            f"{where}: cannot tell the format from the extensions {suffixes}; set format: csv, parquet or json"
+            f"{where}: cannot tell the format from the extensions {suffixes}; "
+            "set format: csv, parquet or json"
         )
     return str(formats.pop())
 
@@ -77,5 +83,3 @@ def _display(path: Path, root: Path) -> str:
         return str(path.relative_to(root))
     except ValueError:
         return str(path)
-
-
