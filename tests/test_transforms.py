@@ -163,7 +163,7 @@ def test_a_rule_naming_an_unknown_column_fails_before_anything_is_written(tiny):
         in message
     )
     assert "quantitty" in message
-    assert "(columns: quantity" in message
+    assert "did you mean 'quantity'" in message
     from warehouse_kit.backends import connect
 
     wh = connect(tiny.target)
