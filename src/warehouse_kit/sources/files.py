@@ -44,7 +44,7 @@ def read_files(source: FilesSource, table: FileTable, warehouse: Warehouse, root
             expr = reader.read_json(names)
     except Exception as exc:  # the engine says what is wrong with the file
         raise SourceError(f"{where}: cannot read {shown} as {fmt}: {first_line(exc)}") from exc
-    return Batch(expr, fingerprint(files, root), shown)
+    return Batch(expr, fingerprint(files, root), f"{source.name}: {shown}")
 
 
 def find_files(base: Path, pattern: str) -> list[Path]:
