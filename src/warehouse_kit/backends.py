@@ -207,11 +207,15 @@ def connect(url: str, *, base_dir: Path | None = None, read_only: bool = False) 
     try:
         if kind == "duckdb":
             path = duckdb_path(url, base_dir)
+            if read_only and path != ":memory:" and not Path(path).exists():
+                raise WarehouseKitError(f"no warehouse at {path}: run `wk run` first")
             if path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             con = ibis.duckdb.connect(path, read_only=read_only)
         else:
             con = ibis.connect(url.replace("postgresql://", "postgres://", 1))
+    except WarehouseKitError:
+        raise
     except Exception as exc:  # every driver raises its own class
         raise ConnectionFailed(f"cannot open {redact(url)}: {first_line(exc)}") from exc
     return Warehouse(con, kind, url)

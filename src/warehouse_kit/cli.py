@@ -149,25 +149,26 @@ def history(
 ) -> None:
     """Show what a run did: each model's status, rows in and out, duration."""
     from warehouse_kit.history import model_runs
+    from warehouse_kit.progress import format_count
     from warehouse_kit.project import Project
 
     loaded = Project.load(project)
     warehouse = loaded.connect(target, read_only=True)
     try:
-        frame = model_runs(warehouse, run_id)
+        steps = model_runs(warehouse, run_id).to_pyarrow().to_pylist()
     finally:
         warehouse.close()
-    table = Table(title=f"run {frame.attrs.get('run_id', '-')}")
-    for column in ("model", "status", "rows_in", "rows_out", "duration_s", "error"):
-        table.add_column(column)
-    for row in frame.to_dict("records"):
+    table = Table(title=f"run {steps[0]['run_id']}")
+    for column in ("model", "status", "rows in", "rows out", "seconds", "error"):
+        table.add_column(column, justify="right" if column.startswith(("rows", "sec")) else "left")
+    for step in steps:
         table.add_row(
-            str(row["model"]),
-            str(row["status"]),
-            _int(row["rows_in"]),
-            _int(row["rows_out"]),
-            f"{float(row['duration_s']):.2f}",
-            str(row["error"] or ""),
+            step["model"],
+            step["status"],
+            format_count(step["rows_in"]),
+            format_count(step["rows_out"]),
+            f"{step['duration_s']:.2f}",
+            step["error"] or "",
         )
     console.print(table)
 
@@ -188,13 +189,6 @@ def demo_generate(
     counts = generate(out, orders=orders, seed=seed)
     for table_name, rows in counts.items():
         console.print(f"{table_name}: {rows:,} rows", highlight=False)
-
-
-def _int(value: object) -> str:
-    try:
-        return f"{int(value):,}"  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        return "-"
 
 
 def main() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ibis.expr.types as ir
-import pandas as pd
 
 from warehouse_kit import state
 from warehouse_kit.backends import Warehouse
@@ -17,16 +16,15 @@ def runs(warehouse: Warehouse) -> ir.Table:
     return table.order_by(table.run_id.desc())
 
 
-def model_runs(warehouse: Warehouse, run_id: str | None = None) -> pd.DataFrame:
+def model_runs(warehouse: Warehouse, run_id: str | None = None) -> ir.Table:
     """Each model of one run (default: the latest), in the order they ran."""
     _require_history(warehouse)
     run_id = run_id or state.latest_run_id(warehouse)
     steps = state.table(warehouse, "model_runs")
-    frame = steps.filter(steps.run_id == run_id).order_by(steps.started_at, steps.model).to_pandas()
-    if frame.empty:
+    chosen = steps.filter(steps.run_id == run_id)
+    if not chosen.count().execute():
         raise WarehouseKitError(f"no run {run_id!r} in the history")
-    frame.attrs["run_id"] = run_id
-    return frame
+    return chosen.order_by(chosen.started_at, chosen.model)
 
 
 def _require_history(warehouse: Warehouse) -> None:

@@ -102,8 +102,8 @@ class LiveBar(LogLines):
             table.add_row(
                 model.model,
                 f"[{style}]{model.status}[/]",
-                _count(model.rows_in),
-                _count(model.rows_out),
+                format_count(model.rows_in),
+                format_count(model.rows_out),
                 f"{model.duration_s:.2f}",
             )
         self.console.print(table)
@@ -123,7 +123,7 @@ def describe(result: ModelResult, *, status: bool = True) -> str:
     if result.status == "skipped":
         return f"{head}: {result.error or 'an input failed'}"
     note = f" ({result.note})" if result.note else ""
-    rows = f"{_count(result.rows_in)} rows in, {_count(result.rows_out)} out"
+    rows = f"{format_count(result.rows_in)} rows in, {format_count(result.rows_out)} out"
     return f"{head}: {rows}{note}, {result.duration_s:.2f}s"
 
 
@@ -135,5 +135,6 @@ def summary_line(result: RunResult) -> str:
     return f"run {result.run_id} {result.status}: {parts} in {result.duration_s:.1f}s"
 
 
-def _count(value: int | None) -> str:
+def format_count(value: int | None) -> str:
+    """1234 -> '1,234'; None -> '-'."""
     return "-" if value is None else f"{value:,}"
