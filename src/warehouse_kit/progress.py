@@ -122,6 +122,8 @@ def describe(result: ModelResult, *, status: bool = True) -> str:
         return f"{head}: {result.error}"
     if result.status == "skipped":
         return f"{head}: {result.error or 'an input failed'}"
+    if result.status == "planned":
+        return f"{head}: {result.note}"
     note = f" ({result.note})" if result.note else ""
     rows = f"{format_count(result.rows_in)} rows in, {format_count(result.rows_out)} out"
     return f"{head}: {rows}{note}, {result.duration_s:.2f}s"
