@@ -12,6 +12,7 @@ import os
 import textwrap
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +31,9 @@ BACKENDS = [
 ]
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test."""
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped afterwards."""
     name = f"wk_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(POSTGRES_SERVER, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
@@ -41,6 +42,28 @@ def postgres_url() -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_SERVER, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test."""
+    with fresh_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def shared_warehouse(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Warehouse]:
+    """One warehouse per backend for a whole test module, for tests that only read."""
+    with ExitStack() as stack:
+        if request.param == "duckdb":
+            url = f"duckdb:///{tmp_path_factory.mktemp('shared')}/warehouse.duckdb"
+        else:
+            url = stack.enter_context(fresh_postgres_database())
+        wh = connect(url)
+        stack.callback(wh.close)
+        yield wh
 
 
 @pytest.fixture(params=BACKENDS)
