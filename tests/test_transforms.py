@@ -296,6 +296,7 @@ def test_the_date_dimension_covers_whole_years_with_calendar_attributes(tiny):
     )
     assert (sunday["iso_week"], sunday["iso_year"]) == (52, 2022)
     july = days[20240701]
+    assert type(july["date"]) is dt.date  # a DATE column, not a timestamp
     assert (july["fiscal_year"], july["fiscal_quarter"], july["quarter"]) == (2025, 1, 3)
     assert (days[20240630]["fiscal_year"], days[20240630]["fiscal_quarter"]) == (2024, 4)
     assert days[-1]["weekday_name"] == "Unknown"

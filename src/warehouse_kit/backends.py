@@ -128,6 +128,15 @@ class Warehouse:
                 sge.Create(kind="SCHEMA", this=sg.to_identifier(schema, quoted=True), exists=True)
             )
 
+    def scalar(self, expr: ir.Scalar) -> Any:
+        """The value of a scalar expression, as a plain Python value (None for NULL)."""
+        return self.con.to_pyarrow(expr).as_py()
+
+    def rows(self, expr: ir.Table) -> list[dict[str, Any]]:
+        """A (small) table's rows as plain Python values."""
+        result: list[dict[str, Any]] = self.con.to_pyarrow(expr).to_pylist()
+        return result
+
     def to_sqlglot(self, expr: ir.Table) -> sge.Query:
         """The query an expression compiles to on this engine."""
         query: sge.Query = self.con.compiler.to_sqlglot(expr)

@@ -22,7 +22,7 @@ def model_runs(warehouse: Warehouse, run_id: str | None = None) -> ir.Table:
     run_id = run_id or state.latest_run_id(warehouse)
     steps = state.table(warehouse, "model_runs")
     chosen = steps.filter(steps.run_id == run_id)
-    if not chosen.count().execute():
+    if not warehouse.scalar(chosen.count()):
         raise WarehouseKitError(f"no run {run_id!r} in the history")
     return chosen.order_by(chosen.started_at, chosen.model)
 

@@ -98,10 +98,7 @@ def _merge_members(
     target: Target, incoming: ir.Table, existing: ir.Table, keys: DimensionKeys
 ) -> ir.Table:
     known = existing.filter(existing[keys.surrogate] != UNKNOWN_KEY)
-    last_key = target.warehouse.con.execute(known[keys.surrogate].max())
-    last_key = (
-        0 if last_key is None or last_key != last_key else int(last_key)
-    )  # NaN from an empty table
+    last_key = target.warehouse.scalar(known[keys.surrogate].max()) or 0
     lookup = known.select(
         _wk_sk=known[keys.surrogate],
         **{f"_wk_nk_{i}": known[c] for i, c in enumerate(keys.natural)},
@@ -128,7 +125,7 @@ def _merge_members(
 def _require_unique(target: Target, incoming: ir.Table, keys: DimensionKeys) -> None:
     natural = list(keys.natural)
     nulls = incoming.filter(ibis.or_(*(incoming[c].isnull() for c in natural))).count()
-    null_rows = int(target.warehouse.con.execute(nulls))
+    null_rows = target.warehouse.scalar(nulls)
     if null_rows:
         raise ModelError(
             f"{target.schema}.{target.name}",
@@ -140,11 +137,9 @@ def _require_unique(target: Target, incoming: ir.Table, keys: DimensionKeys) -> 
         .aggregate(_wk_rows=incoming.count())
         .filter(lambda t: t._wk_rows > 1)
     )
-    sample = target.warehouse.con.execute(repeated.order_by(natural).limit(5))
-    if len(sample):
-        shown = ", ".join(
-            str(tuple(row))[1:-1].rstrip(",") for row in sample[natural].itertuples(index=False)
-        )
+    sample = target.warehouse.rows(repeated.order_by(natural).limit(5))
+    if sample:
+        shown = ", ".join(", ".join(str(row[c]) for c in natural) for row in sample)
         raise ModelError(
             f"{target.schema}.{target.name}",
             f"natural key ({', '.join(natural)}) is not unique in the input, e.g. {shown}; "
@@ -163,7 +158,7 @@ def load_source(
     batch_id = batch.batch_id or target.run_id
     replace = load.mode == "replace" or target.full_refresh or not target.exists()
     if batch.batch_id and not target.full_refresh and state.has_batch(wh, model.id, batch_id):
-        rows = int(wh.con.execute(wh.table(target.name, target.schema).count()))
+        rows = wh.scalar(wh.table(target.name, target.schema).count())
         with wh.transaction() as tx:
             outcome = Outcome(0, rows, loaded=False)
             record(tx, outcome)

@@ -277,6 +277,11 @@ class Runner:
         try:
             self.warehouse.ensure_schema(item.schema)
             self._materialize(item, target, record)
+            # The record was written before the commit; the commit is part of the work.
+            result.duration_s = time.perf_counter() - clock
+            where = {"run_id": run_id, "model": node}
+            duration = {"duration_s": round(result.duration_s, 6)}
+            self.warehouse.execute(state.update("model_runs", where, duration))
         except Exception as exc:
             result.status = "failed"
             result.error = str(exc) if isinstance(exc, WarehouseKitError) else first_line(exc)
@@ -298,7 +303,8 @@ class Runner:
         if not item.model.inputs:
             return 0
         first = item.inputs[item.model.inputs[0]]
-        return int(self.warehouse.con.execute(first.count()))
+        rows: int = self.warehouse.scalar(first.count())
+        return rows
 
     def _record_row(self, run_id: str, item: Planned, result: ModelResult) -> sge.Insert:
         return state.insert(

@@ -345,6 +345,9 @@ def _decimal_shape(dtype: dt.DataType) -> tuple[int, int] | None:
     return None
 
 
+_INT64_DIGITS = 18
+"""The widest decimal DuckDB stores in 64 bits."""
+
 _NUMERIC = dt.Decimal(None, None)
 """A decimal of any precision: what Ibis reads PostgreSQL's plain ``numeric`` as."""
 
@@ -417,9 +420,15 @@ def _arithmetic_type(name: str, left: dt.DataType, right: dt.DataType) -> dt.Dat
         return _NUMERIC
     (p1, s1), (p2, s2) = a, b
     if name == "mul":
-        return _decimal(p1 + p2, s1 + s2)
-    scale = max(s1, s2)
-    return _decimal(max(p1 - s1, p2 - s2) + scale + 1, scale)
+        precision, scale = p1 + p2, s1 + s2
+    else:
+        scale = max(s1, s2)
+        precision = max(p1 - s1, p2 - s2) + scale + 1
+    if p1 <= _INT64_DIGITS and p2 <= _INT64_DIGITS:
+        # As DuckDB does: operands that fit 64 bits give a 64-bit result (an overflow
+        # is an error, not a silent loss); 128-bit decimals are several times slower.
+        precision = max(min(precision, _INT64_DIGITS), scale)
+    return _decimal(precision, scale)
 
 
 # --- leaves ---------------------------------------------------------------------------

@@ -152,7 +152,7 @@ def has_batch(warehouse: Warehouse, model: str, batch_id: str) -> bool:
         return False
     batches = table(warehouse, "batches")
     found = batches.filter((batches.model == model) & (batches.batch_id == batch_id)).count()
-    return bool(warehouse.con.execute(found))
+    return bool(warehouse.scalar(found))
 
 
 def forget_batches(tx: Transaction, model: str) -> None:
@@ -163,5 +163,5 @@ def latest_run_id(warehouse: Warehouse) -> str | None:
     if not warehouse.exists("runs", SCHEMA):
         return None
     runs = table(warehouse, "runs")
-    value = warehouse.con.execute(runs.run_id.max())
-    return None if value is None else str(value)
+    value: str | None = warehouse.scalar(runs.run_id.max())
+    return value

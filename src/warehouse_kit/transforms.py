@@ -235,7 +235,10 @@ def create_date_dimension(op: CreateDateDimension, table: ir.Table, step: Step) 
     start = ibis.date(dates.min().year(), 1, 1)
     end = ibis.date(dates.max().year() + 1, 1, 1)
     offsets = table.aggregate(offset=ibis.range(0, end.delta(start, unit="day")), start=start)
-    days = offsets.select(date=(_.start + _.offset.unnest().as_interval("D")).cast("date"))
+    # Ibis types date + interval as a date and drops a cast back to date, yet engines
+    # compute a timestamp; going through a timestamp keeps the cast in the SQL.
+    day = _.start.cast("timestamp") + _.offset.unnest().as_interval("D")
+    days = offsets.select(date=day.date())
     calendar = days.mutate(**date_attributes(days.date, op.fiscal_year_start_month))
     calendar = calendar.select("date_key", *[c for c in calendar.columns if c != "date_key"])
     return calendar.union(unknown_member(calendar, DimensionKeys(("date",), "date_key")))
@@ -259,9 +262,9 @@ def date_attributes(day: ir.DateValue, fiscal_start: int) -> dict[str, ir.Value]
         "weekday_name": day.day_of_week.full_name(),
         "is_weekend": weekday >= 5,
         "iso_week": day.week_of_year().cast("int16"),
-        "iso_year": thursday.cast("date").year().cast("int16"),
-        "fiscal_year": fiscal_day.cast("date").year().cast("int16"),
-        "fiscal_quarter": fiscal_day.cast("date").quarter().cast("int16"),
+        "iso_year": thursday.year().cast("int16"),
+        "fiscal_year": fiscal_day.year().cast("int16"),
+        "fiscal_quarter": fiscal_day.quarter().cast("int16"),
     }
 
 
