@@ -1,0 +1,231 @@
+"""warehouse-kit against hand-written DuckDB SQL, on the example pipeline at scale.
+
+Generates the demo seed CSVs (about --lines order lines; reused from --keep
+when there), then builds the same warehouse --repeat times with each side,
+alternating, each time into a fresh DuckDB file:
+
+- warehouse-kit: ``warehouse_kit.run`` on pipelines/seeds-to-warehouse.yml;
+- the baseline: pipeline_scale.sql, the same work written by hand, run
+  statement by statement with the duckdb module.
+
+Prints the best wall-clock time of each side, their ratio, the per-model and
+per-statement times of the best runs, the peak RSS of the process, and a
+cross-check that both built the same gold tables (row counts and column sums).
+
+    .venv/bin/python benchmarks/pipeline_scale.py --lines 5000000 --keep /tmp/wk-bench-5m
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import resource
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from warehouse_kit import demo
+from warehouse_kit.runner import ModelResult, RunResult, run
+
+ROOT = Path(__file__).resolve().parents[1]
+PIPELINE = ROOT / "pipelines" / "seeds-to-warehouse.yml"
+SCRIPT = Path(__file__).with_suffix(".sql")
+TABLES = ("customers", "products", "orders", "order_items")
+GOLD = ("dim_customer", "dim_product", "dim_date", "fact_orders", "mart_monthly_sales")
+TARGET_RATIO, TARGET_LINES = 1.3, 5_000_000
+
+Breakdown = list[tuple[str, float, str]]
+"""(step, seconds, note) rows of one run."""
+Timed = tuple[float, float, Breakdown]
+"""Wall-clock seconds, CPU seconds of the process (all threads), and the breakdown."""
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lines", type=int, default=1_000_000, help="about this many order lines")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--keep", type=Path, help="generate the CSVs here, or reuse them")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each side; the best counts")
+    return parser.parse_args()
+
+
+def seed_folder(args: argparse.Namespace, scratch: Path) -> Path:
+    folder = args.keep or scratch / "seeds"
+    if all((folder / f"{t}_seed.csv").is_file() for t in TABLES):
+        print(f"reusing the CSV files in {folder}")
+        return folder
+    started = time.perf_counter()
+    rows = demo.generate(folder, orders=round(args.lines / 2.5), seed=args.seed)
+    print(f"generated {rows} in {folder} in {time.perf_counter() - started:.1f} s")
+    return folder
+
+
+def fresh(database: Path) -> Path:
+    for path in (database, database.with_name(database.name + ".wal")):
+        path.unlink(missing_ok=True)
+    return database
+
+
+class Clock:
+    """A run reporter noting when each model starts and ends (its commit included)."""
+
+    def __init__(self) -> None:
+        self.marks: dict[str, float] = {}
+        self.walls: dict[str, float] = {}
+
+    def run_started(self, run_id: str, target: str, models: list[str]) -> None:
+        self.marks["run_started"] = time.perf_counter()
+
+    def model_started(self, model_id: str) -> None:
+        self.marks[model_id] = time.perf_counter()
+
+    def model_finished(self, result: ModelResult) -> None:
+        self.walls[result.model] = time.perf_counter() - self.marks[result.model]
+
+    def run_finished(self, result: RunResult) -> None:
+        self.marks["run_finished"] = time.perf_counter()
+
+
+def run_wk(seeds: Path, database: Path) -> tuple[Timed, RunResult]:
+    os.environ["WK_SEEDS"] = str(seeds)
+    clock = Clock()
+    cpu, started = time.process_time(), time.perf_counter()
+    result = run(ROOT, pipelines=[PIPELINE], target=f"duckdb://{fresh(database)}", reporter=clock)
+    total, cpu = time.perf_counter() - started, time.process_time() - cpu
+    if not result.ok:
+        raise SystemExit(f"warehouse-kit run failed: {[m.error for m in result.failures()]}")
+    steps: Breakdown = [
+        ("load project, plan, state tables", clock.marks["run_started"] - started, "")
+    ]
+    for m in result.models:
+        note = f"{m.rows_out:>12,} rows; {m.duration_s:6.2f} s before commit"
+        steps.append((m.model, clock.walls[m.model], note))
+    steps.append(("run record, close", started + total - clock.marks["run_finished"], ""))
+    return (total, cpu, steps), result
+
+
+def statements() -> list[tuple[str, str]]:
+    """The script's statements, each with a short label (its first line of code)."""
+    found = []
+    for chunk in re.split(r";[ \t]*$", SCRIPT.read_text(), flags=re.MULTILINE):
+        code = [
+            line
+            for line in chunk.splitlines()
+            if line.strip() and not line.lstrip().startswith("--")
+        ]
+        if code:
+            found.append((code[0].removesuffix(" AS")[:60], chunk))
+    return found
+
+
+def run_sql(seeds: Path, database: Path) -> Timed:
+    cpu, started = time.process_time(), time.perf_counter()
+    con = duckdb.connect(str(fresh(database)))
+    loaded_at = datetime.now(UTC).replace(tzinfo=None)
+    con.execute("SET VARIABLE seeds = $value", {"value": str(seeds)})
+    con.execute("SET VARIABLE loaded_at = $value::TIMESTAMP", {"value": loaded_at})
+    con.execute(
+        "SET VARIABLE batch_id = $value", {"value": loaded_at.strftime("%Y%m%dT%H%M%S.%fZ")}
+    )
+    steps: Breakdown = [("connect, set variables", time.perf_counter() - started, "")]
+    for label, sql in statements():
+        clock = time.perf_counter()
+        con.execute(sql)
+        steps.append((label, time.perf_counter() - clock, ""))
+    clock = time.perf_counter()
+    con.close()
+    steps.append(("close (checkpoint)", time.perf_counter() - clock, ""))
+    return time.perf_counter() - started, time.process_time() - cpu, steps
+
+
+def measure(name: str, type_name: str) -> str:
+    """A SQL aggregate summarising one column, the same for equal values of any type."""
+    column = f'"{name}"'
+    if type_name == "BOOLEAN":
+        return f"count_if({column})"
+    if type_name in ("DATE", "TIMESTAMP"):
+        return f"sum(epoch_ms({column}))"
+    if type_name == "VARCHAR":
+        return f"sum(hash({column}))"
+    return f"sum({column})"
+
+
+def summary(database: Path) -> dict[str, tuple[str, object]]:
+    """(table.column -> (type, measure)) of the gold tables, with their row counts."""
+    found: dict[str, tuple[str, object]] = {}
+    with duckdb.connect(str(database), read_only=True) as con:
+        for table in GOLD:
+            # The table and column names are our own constants, not input.
+            columns = con.execute(f"DESCRIBE gold.{table}").fetchall()
+            aggregates = ["count(*)", *(measure(c[0], c[1]) for c in columns)]
+            query = f"SELECT {', '.join(aggregates)} FROM gold.{table}"  # noqa: S608
+            values = con.execute(query).fetchone()
+            found[f"{table} rows"] = ("", values[0])
+            for (name, type_name, *_), value in zip(columns, values[1:], strict=True):
+                found[f"{table}.{name}"] = (type_name, value)
+    return found
+
+
+def compare(wk_db: Path, sql_db: Path) -> None:
+    wk, sql = summary(wk_db), summary(sql_db)
+    problems, notes = [], []
+    for key in sorted(wk.keys() | sql.keys()):
+        (wk_type, wk_value), (sql_type, sql_value) = (
+            wk.get(key, ("-", None)),
+            sql.get(key, ("-", None)),
+        )
+        if wk_value != sql_value or key not in wk or key not in sql:
+            problems.append(
+                f"  {key}: warehouse-kit {wk_value} ({wk_type}), SQL {sql_value} ({sql_type})"
+            )
+        elif wk_type != sql_type:
+            notes.append(f"  {key}: {wk_type} in warehouse-kit, {sql_type} in SQL")
+    print("\ncross-check of the gold tables (row counts, column sums):")
+    print("\n".join(["results DIFFER:", *problems]) if problems else "  results agree")
+    if notes:
+        print("  the values agree but these column types differ:\n" + "\n".join(notes))
+
+
+def show(title: str, timed: Timed) -> None:
+    print(f"\n{title}: {timed[0]:.2f} s (CPU {timed[1]:.2f} s)")
+    for label, seconds, note in timed[2]:
+        print(f"  {label:<45} {seconds:7.2f} s  {note}")
+
+
+def main() -> None:
+    args = parse_args()
+    print(f"machine: {platform.platform()}, {os.cpu_count()} cores; duckdb {duckdb.__version__}")
+    with tempfile.TemporaryDirectory(prefix="wk-bench-") as scratch:
+        seeds = seed_folder(args, Path(scratch))
+        wk_db, sql_db = Path(scratch) / "wk.duckdb", Path(scratch) / "sql.duckdb"
+        wk_runs, sql_runs = [], []
+        for round_no in range(1, args.repeat + 1):
+            wk_runs.append(run_wk(seeds, wk_db))
+            sql_runs.append(run_sql(seeds, sql_db))
+            (wk, _), sql = wk_runs[-1], sql_runs[-1]
+            print(
+                f"round {round_no}: warehouse-kit {wk[0]:.2f} s (CPU {wk[1]:.2f} s), "
+                f"SQL {sql[0]:.2f} s (CPU {sql[1]:.2f} s)"
+            )
+        wk, result = min(wk_runs, key=lambda pair: pair[0][0])
+        sql = min(sql_runs, key=lambda timed: timed[0])
+        lines = next(m.rows_out for m in result.models if m.model == "bronze.order_items")
+        print(f"\norder lines: {lines:,}")
+        show(f"warehouse-kit, best of {args.repeat}", wk)
+        show(f"hand-written SQL, best of {args.repeat}", sql)
+        ratio = wk[0] / sql[0]
+        verdict = "met" if ratio <= TARGET_RATIO else "missed"
+        print(f"\nwarehouse-kit / SQL: {ratio:.2f}x wall-clock, {wk[1] / sql[1]:.2f}x CPU")
+        print(f"target: within {TARGET_RATIO}x at {TARGET_LINES:,} order lines ({verdict} here)")
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"peak RSS of the process: {peak_mb:,.0f} MB")
+        compare(wk_db, sql_db)
+
+
+if __name__ == "__main__":
+    main()
