@@ -283,23 +283,25 @@ class DatabaseTable(Spec):
         return self
 
 
-class PostgresSource(Spec):
-    type: Literal["postgres"]
+class DatabaseSource(Spec):
+    """What every database source has: tables (or queries) mirrored in bronze."""
+
     name: Name
+    tables: list[Annotated[DatabaseTable, BeforeValidator(_table_entry)]] = Field(min_length=1)
+    load: Literal["append", "replace"] = "replace"
+
+
+class PostgresSource(DatabaseSource):
+    type: Literal["postgres"]
     connection: SecretStr
     """A postgres:// URL, usually ``${SOME_VAR}`` so the password stays out of the file."""
     schema_: str = Field(default="public", alias="schema")
-    tables: list[Annotated[DatabaseTable, BeforeValidator(_table_entry)]] = Field(min_length=1)
-    load: Literal["append", "replace"] = "replace"
 
 
-class DuckDBSource(Spec):
+class DuckDBSource(DatabaseSource):
     type: Literal["duckdb"]
-    name: Name
     path: str
     schema_: str = Field(default="main", alias="schema")
-    tables: list[Annotated[DatabaseTable, BeforeValidator(_table_entry)]] = Field(min_length=1)
-    load: Literal["append", "replace"] = "replace"
 
 
 Source = Annotated[FilesSource | PostgresSource | DuckDBSource, Field(discriminator="type")]
