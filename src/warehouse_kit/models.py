@@ -102,6 +102,8 @@ class Model:
     function: Callable[..., ir.Table] | None = field(default=None, repr=False, compare=False)
     keys: DimensionKeys | None = None
     """Set when the model is a dimension that facts can look up."""
+    dimensions: tuple[str, ...] = ()
+    """For a fact: references to the dimensions whose surrogate keys it holds."""
 
     @property
     def id(self) -> str:

@@ -30,6 +30,7 @@ from warehouse_kit.models import (
     default_surrogate_key,
 )
 from warehouse_kit.spec import (
+    BuildFacts,
     CreateDateDimension,
     CreateDimensions,
     DatabaseTable,
@@ -162,6 +163,9 @@ class _Compiler:
         refs = [primary, *(ref for op in ops for ref in transforms.references(op))]
         keys = self._dimension_keys(spec.name, ops, key_path)
         is_scd = any(isinstance(op, CreateDimensions) for op in ops)
+        dimensions = [
+            d.dimension for op in ops if isinstance(op, BuildFacts) for d in op.dimensions
+        ]
         return Model(
             name=spec.name,
             stage=stage,
@@ -173,6 +177,7 @@ class _Compiler:
             pipeline=self.spec.name,
             columns=dict(spec.columns),
             keys=keys,
+            dimensions=tuple(dimensions),
         )
 
     def _dimension_keys(

@@ -120,6 +120,25 @@ def run(
         warehouse.close()
 
 
+def plan(
+    project: Project | str | Path = ".",
+    *,
+    pipelines: Sequence[Path] | None = None,
+    target: str | None = None,
+    select: Sequence[str] = (),
+) -> tuple[Catalog, dict[str, Planned]]:
+    """Every selected model's planned expression and output schema; nothing is written."""
+    project = project if isinstance(project, Project) else Project.load(project)
+    catalog = load_catalog(project, pipelines)
+    url = project.target(target, fallback=catalog.default_target())
+    warehouse = _open(url, project.root, dry_run=True)
+    try:
+        runner = Runner(catalog, warehouse, Silent(), full_refresh=False)
+        return catalog, runner.plan(catalog.graph.select(select))
+    finally:
+        warehouse.close()
+
+
 def _open(url: str, root: Path, dry_run: bool) -> Warehouse:
     if dry_run and engine_of(url) == "duckdb" and not Path(duckdb_path(url, root)).exists():
         # A dry run only reads; it should not leave an empty warehouse file behind.
