@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import ibis.expr.types as ir
 
 from warehouse_kit.errors import ConfigError
-from warehouse_kit.spec import MAX_NAME_LENGTH, _check_name
+from warehouse_kit.spec import MAX_NAME_LENGTH, DimensionOptions, _check_name, parse
 
 if TYPE_CHECKING:
     from warehouse_kit.backends import Warehouse
@@ -31,17 +31,29 @@ class Table:
 
 @dataclass(frozen=True)
 class Dimension:
-    """A type-1 dimension: surrogate keys stay the same across runs (see `Model.keys`)."""
+    """A dimension of type 1 or 2 whose surrogate keys stay the same across runs."""
 
+    options: DimensionOptions
     kind: Literal["dimension"] = "dimension"
 
 
 @dataclass(frozen=True)
 class DimensionKeys:
-    """How facts find a dimension's members: its natural key and its surrogate key."""
+    """How facts find a dimension's members: natural key, surrogate key, and for a
+    type-2 dimension the columns bounding each version's validity."""
 
     natural: tuple[str, ...]
     surrogate: str
+    valid_from: str | None = None
+    valid_to: str | None = None
+
+    @classmethod
+    def of(cls, name: str, options: DimensionOptions) -> DimensionKeys:
+        surrogate = options.surrogate_key or default_surrogate_key(name)
+        if options.scd == 1:
+            return cls(tuple(options.key), surrogate)
+        names = options.history_columns
+        return cls(tuple(options.key), surrogate, names.effective_from, names.effective_to)
 
 
 @dataclass(frozen=True)
@@ -126,9 +138,7 @@ def model(
     name: str | None = None,
     stage: str = "gold",
     inputs: Mapping[str, str] | None = None,
-    materialized: Literal["table", "dimension"] = "table",
-    key: str | list[str] | None = None,
-    surrogate_key: str | None = None,
+    dimension: Mapping[str, Any] | DimensionOptions | None = None,
     description: str | None = None,
 ) -> Callable[[Callable[..., ir.Table]], Model]: ...
 
@@ -140,9 +150,7 @@ def model(
     name: str | None = None,
     stage: str = "gold",
     inputs: Mapping[str, str] | None = None,
-    materialized: Literal["table", "dimension"] = "table",
-    key: str | list[str] | None = None,
-    surrogate_key: str | None = None,
+    dimension: Mapping[str, Any] | DimensionOptions | None = None,
     description: str | None = None,
 ) -> Model | Callable[[Callable[..., ir.Table]], Model]:
     """Declare a Python model: a function whose parameters name its inputs.
@@ -156,7 +164,9 @@ def model(
 
     Each parameter is an input, resolved like a pipeline reference (the same
     stage first, then the nearest stage before it); `inputs` maps a parameter
-    to an explicit reference such as ``"silver.customers"``.
+    to an explicit reference such as ``"silver.customers"``. `dimension` makes
+    it a dimension, with the options of the ``create_dimensions`` operation
+    (``{"key": "customer_id", "scd": 2}``).
     """
 
     def declare(func: Callable[..., ir.Table]) -> Model:
@@ -169,7 +179,7 @@ def model(
                 f"inputs name no parameter of the function: {sorted(unknown)}", file=origin
             )
         model_name = _valid(name or func.__name__, origin)
-        keys = _dimension_keys(model_name, materialized, key, surrogate_key, origin)
+        options = _dimension_options(dimension, origin)
 
         def build(ctx: BuildContext) -> ir.Table:
             return func(**{param: ctx.input(ref) for param, ref in refs.items()})
@@ -179,11 +189,11 @@ def model(
             stage=_valid(stage, origin),
             inputs=tuple(refs.values()),
             build=build,
-            materialization=Dimension() if keys else Table(),
+            materialization=Dimension(options) if options else Table(),
             description=description or inspect.getdoc(func) or "",
             origin=origin,
             function=func,
-            keys=keys,
+            keys=DimensionKeys.of(model_name, options) if options else None,
         )
 
     return declare(function) if function is not None else declare
@@ -193,15 +203,12 @@ def default_surrogate_key(model_name: str) -> str:
     return f"{model_name.removeprefix('dim_')}_key"[:MAX_NAME_LENGTH]
 
 
-def _dimension_keys(
-    name: str, kind: str, key: str | list[str] | None, surrogate_key: str | None, origin: str
-) -> DimensionKeys | None:
-    if kind == "table":
-        return None
-    if not key:
-        raise ConfigError("a dimension needs key=, its natural key column(s)", file=origin)
-    natural = (key,) if isinstance(key, str) else tuple(key)
-    return DimensionKeys(natural, surrogate_key or default_surrogate_key(name))
+def _dimension_options(
+    given: Mapping[str, Any] | DimensionOptions | None, origin: str
+) -> DimensionOptions | None:
+    if given is None or isinstance(given, DimensionOptions):
+        return given
+    return parse(DimensionOptions, dict(given), file=f"{origin}: dimension")
 
 
 def _valid(name: str, origin: str) -> str:

@@ -27,7 +27,6 @@ from warehouse_kit.models import (
     Model,
     SourceLoad,
     Table,
-    default_surrogate_key,
 )
 from warehouse_kit.spec import (
     BuildFacts,
@@ -162,7 +161,9 @@ class _Compiler:
         primary = spec.from_ or spec.name
         refs = [primary, *(ref for op in ops for ref in transforms.references(op))]
         keys = self._dimension_keys(spec.name, ops, key_path)
-        is_scd = any(isinstance(op, CreateDimensions) for op in ops)
+        # create_dimensions says how the model is written; it transforms nothing itself.
+        options = next((op for op in ops if isinstance(op, CreateDimensions)), None)
+        ops = tuple(op for op in ops if not isinstance(op, CreateDimensions))
         dimensions = [
             d.dimension for op in ops if isinstance(op, BuildFacts) for d in op.dimensions
         ]
@@ -171,7 +172,7 @@ class _Compiler:
             stage=stage,
             inputs=tuple(dict.fromkeys(refs)),
             build=_OperationsBuild(primary, ops, self.file, key_path),
-            materialization=Dimension() if is_scd else Table(),
+            materialization=Dimension(options) if options else Table(),
             description=spec.description,
             origin=f"{self.file}: {key_path}",
             pipeline=self.spec.name,
@@ -191,7 +192,7 @@ class _Compiler:
                     key_path=f"{key_path}.operations[{index}]",
                 )
             if isinstance(op, CreateDimensions):
-                return DimensionKeys(tuple(op.key), op.surrogate_key or default_surrogate_key(name))
+                return DimensionKeys.of(name, op)
             if isinstance(op, CreateDateDimension):
                 return DimensionKeys(("date",), "date_key")
         return None

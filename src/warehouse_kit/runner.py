@@ -27,9 +27,10 @@ from warehouse_kit.backends import Transaction, Warehouse, connect, duckdb_path,
 from warehouse_kit.catalog import Catalog, load_catalog
 from warehouse_kit.errors import ModelError, WarehouseKitError, first_line
 from warehouse_kit.materialize import Outcome, Target
-from warehouse_kit.models import Batch, BuildContext, Dimension, Model, SourceLoad
+from warehouse_kit.models import Batch, BuildContext, Dimension, DimensionKeys, Model, SourceLoad
 from warehouse_kit.progress import Reporter, Silent
 from warehouse_kit.project import Project
+from warehouse_kit.spec import DimensionOptions
 
 LOAD_METADATA = ibis.schema({"_loaded_at": "timestamp", "_source": "string", "_batch_id": "string"})
 
@@ -181,10 +182,11 @@ class Runner:
         if isinstance(built, Batch):
             output = self._landed_schema(model, schema, built.table.schema())
             return Planned(model, schema, built.table, inputs, output, batch=built)
-        output = built.schema()
-        if model.keys is not None and isinstance(model.materialization, Dimension):
-            output = ibis.schema({model.keys.surrogate: "int64", **dict(output.items())})
-        return Planned(model, schema, built, inputs, output)
+        if isinstance(model.materialization, Dimension) and model.keys is not None:
+            built = materialize.prepare(model, model.materialization.options, built)
+            output = _dimension_schema(model.materialization.options, model.keys, built)
+            return Planned(model, schema, built, inputs, output)
+        return Planned(model, schema, built, inputs, built.schema())
 
     def _input(self, node: str, parent: str, planned: dict[str, Planned]) -> ir.Table:
         name = self.catalog.graph.models[parent].name
@@ -315,7 +317,10 @@ class Runner:
             return materialize.load_source(target, item.batch, model.materialization, model, record)
         rows_in = self._rows_in(item)
         if isinstance(model.materialization, Dimension) and model.keys is not None:
-            return materialize.dimension(target, item.expr, model.keys, rows_in, record)
+            options = model.materialization.options
+            if options.scd == 2:
+                return materialize.scd2(target, item.expr, options, model.keys, rows_in, record)
+            return materialize.type1(target, item.expr, model.keys, rows_in, record)
         return materialize.replace_table(target, item.expr, rows_in, record)
 
     def _rows_in(self, item: Planned) -> int:
@@ -341,3 +346,18 @@ class Runner:
                 "error": result.error,
             },
         )
+
+
+def _dimension_schema(
+    options: DimensionOptions, keys: DimensionKeys, incoming: ir.Table
+) -> ibis.Schema:
+    """The columns a dimension table has: its surrogate key first, then the input's."""
+    columns = {keys.surrogate: "int64", **dict(incoming.schema().items())}
+    if options.scd == 1:
+        return ibis.schema(columns)
+    columns.pop(materialize.dimension.CHANGED_AT)
+    names = options.history_columns
+    history = {names.effective_from: "timestamp", names.effective_to: "timestamp"}
+    return ibis.schema(
+        {**columns, **history, names.is_current: "boolean", names.is_deleted: "boolean"}
+    )

@@ -155,20 +155,63 @@ class AggregateMetrics(Spec):
     measures: dict[Column, Expression] = Field(min_length=1)
 
 
-class CreateDimensions(Spec):
-    """A dimension keyed by an integer surrogate key that never changes for a member.
+class HistoryColumns(Spec):
+    """The names of a type-2 dimension's bookkeeping columns."""
 
-    Type 1 (overwrite): attributes follow the latest data; members that
-    disappear from the input stay, so old facts keep their key. Row -1 is the
-    unknown member that facts with no match point to.
+    effective_from: Name = "effective_from"
+    effective_to: Name = "effective_to"
+    is_current: Name = "is_current"
+    is_deleted: Name = "is_deleted"
+
+
+class DimensionOptions(Spec):
+    """A dimension keyed by an integer surrogate key that never changes for a version.
+
+    Type 1 (``scd: 1``) overwrites: attributes follow the latest data, and
+    members that disappear from the input stay, so old facts keep their key.
+    Type 2 (``scd: 2``) keeps history: a change closes the current version
+    and opens a new one, each valid over [effective_from, effective_to).
+    Row -1 is the unknown member that facts with no match point to.
     """
 
-    op: Literal["create_dimensions"]
     key: Columns
     surrogate_key: Name | None = None
     """Default: the model name without ``dim_``, plus ``_key`` (dim_customer -> customer_key)."""
     columns: Columns | None = None
-    """Attribute columns (default: all)."""
+    """Attribute columns (default: all but load metadata)."""
+    scd: Literal[1, 2] = 1
+    strategy: Literal["check", "updated_at"] = "check"
+    """check: a change is a tracked column whose value differs (NULL-safe);
+    updated_at: a change is a newer value of the `updated_at` column."""
+    updated_at: Column | None = None
+    track: Columns | None = None
+    """Columns whose change opens a version (check strategy; default: every attribute but type1)."""
+    type1: Columns = Field(default_factory=list)
+    """Columns overwritten on every version of the member (a corrected name, say)."""
+    deletes: Literal["ignore", "invalidate", "new_record"] = "ignore"
+    """What a member missing from the input (a full snapshot) means: nothing; the end of
+    its current version; or a new version flagged deleted."""
+    changed_at: Column | None = None
+    """When a change happened (check strategy): default ``_loaded_at`` when the input has it,
+    else the time of the run."""
+    history_columns: HistoryColumns = Field(default_factory=HistoryColumns)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DimensionOptions:
+        history_only = {"type1": self.type1, "track": self.track, "updated_at": self.updated_at}
+        if self.scd == 1:
+            given = [name for name, value in history_only.items() if value]
+            if given or self.deletes != "ignore" or self.strategy != "check":
+                raise ValueError(f"{', '.join(given) or 'strategy/deletes'} need scd: 2")
+        if self.strategy == "updated_at" and not self.updated_at:
+            raise ValueError("the updated_at strategy needs updated_at: the column to compare")
+        if self.track and set(self.track) & set(self.type1):
+            raise ValueError("a column is either tracked (type 2) or type1, not both")
+        return self
+
+
+class CreateDimensions(DimensionOptions):
+    op: Literal["create_dimensions"]
 
 
 class FactDimension(Spec):
@@ -176,18 +219,22 @@ class FactDimension(Spec):
     """The dimension model (``dim_customer`` or ``gold.dim_customer``)."""
     key: Columns
     """The fact's columns that hold the dimension's natural key."""
-    date: bool = False
-    """A date dimension: the key is a date column turned into a yyyymmdd integer."""
+    at: Column | None = None
+    """The fact's event time, to pick the version valid then (default: the op's event_time)."""
 
 
 class BuildFacts(Spec):
     """Replace natural keys with the dimensions' surrogate keys.
 
-    A fact row whose member is not in the dimension gets key -1 (unknown).
+    A fact row whose member is not in the dimension (or has no version valid
+    at the fact's event time) gets key -1, the unknown member.
     """
 
     op: Literal["build_facts"]
     dimensions: list[FactDimension] = Field(min_length=1)
+    event_time: Column | None = None
+    """When each fact happened: a type-2 dimension is joined to the version valid then.
+    Without it, facts take each member's current version."""
     columns: Columns | None = None
     """Columns to keep besides the surrogate keys (default: all the others)."""
 

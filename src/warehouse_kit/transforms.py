@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import ibis
@@ -27,7 +28,6 @@ from warehouse_kit.spec import (
     BuildFacts,
     CalculateMetrics,
     CreateDateDimension,
-    CreateDimensions,
     Deduplicate,
     Fill,
     JoinTables,
@@ -38,6 +38,10 @@ from warehouse_kit.spec import (
 
 LOAD_METADATA = ("_loaded_at", "_source", "_batch_id")
 UNKNOWN_KEY = -1
+BEGINNING = datetime(1900, 1, 1)
+"""When a type-2 member's first version starts, so that older facts still find it."""
+END = datetime(9999, 12, 31)
+"""When a current version ends."""
 
 
 @dataclass(frozen=True)
@@ -189,13 +193,6 @@ def aggregate_metrics(op: AggregateMetrics, table: ir.Table, step: Step) -> ir.T
     )
 
 
-def create_dimensions(op: CreateDimensions, table: ir.Table, step: Step) -> ir.Table:
-    key = step.columns(table, op.key, "key")
-    data_columns = [c for c in table.columns if c not in LOAD_METADATA and c not in key]
-    attributes = step.columns(table, op.columns or data_columns, "columns")
-    return table.select(*key, *[c for c in attributes if c not in key])
-
-
 def build_facts(op: BuildFacts, table: ir.Table, step: Step) -> ir.Table:
     natural_keys = [c for dimension in op.dimensions for c in dimension.key]
     step.columns(table, natural_keys, "dimensions")
@@ -205,27 +202,47 @@ def build_facts(op: BuildFacts, table: ir.Table, step: Step) -> ir.Table:
     result = table
     surrogate_keys = []
     for index, spec in enumerate(op.dimensions):
-        dimension_model = step.model(spec.dimension)
-        keys = dimension_model.keys
-        if keys is None:
-            raise step.error(f"dimensions[{index}]: {dimension_model.id} is not a dimension")
-        if len(keys.natural) != len(spec.key):
-            raise step.error(
-                f"dimensions[{index}].key: {dimension_model.id} has the natural key "
-                f"{list(keys.natural)}; give as many columns"
-            )
+        keys = _dimension_keys(step, index, spec.dimension, len(spec.key))
+        at = spec.at or op.event_time
+        if at:
+            step.columns(table, [at], f"dimensions[{index}].at" if spec.at else "event_time")
         members = step.context.input(spec.dimension)
-        lookup = members.filter(members[keys.surrogate] != UNKNOWN_KEY).select(
-            **{f"_wk_nk_{i}": members[c] for i, c in enumerate(keys.natural)},
-            _wk_sk=members[keys.surrogate],
-        )
-        predicates = [result[c] == lookup[f"_wk_nk_{i}"] for i, c in enumerate(spec.key)]
-        joined = result.left_join(lookup, predicates)
-        result = joined.select(
-            *result.columns, **{keys.surrogate: joined._wk_sk.fill_null(UNKNOWN_KEY)}
-        )
+        result = _look_up(result, members, keys, list(spec.key), at)
         surrogate_keys.append(keys.surrogate)
     return result.select(*surrogate_keys, *kept)
+
+
+def _dimension_keys(step: Step, index: int, reference: str, width: int) -> DimensionKeys:
+    dimension = step.model(reference)
+    if dimension.keys is None:
+        raise step.error(f"dimensions[{index}]: {dimension.id} is not a dimension")
+    if len(dimension.keys.natural) != width:
+        raise step.error(
+            f"dimensions[{index}].key: {dimension.id} has the natural key "
+            f"{list(dimension.keys.natural)}; give as many columns"
+        )
+    return dimension.keys
+
+
+def _look_up(
+    facts: ir.Table, members: ir.Table, keys: DimensionKeys, key: list[str], at: str | None
+) -> ir.Table:
+    """Each fact's surrogate key: the member version valid at `at` (or current); -1 if none."""
+    lookup = members.filter(members[keys.surrogate] != UNKNOWN_KEY)
+    if keys.valid_from and keys.valid_to and not at:
+        lookup = lookup.filter(lookup[keys.valid_to] == END)
+    history = [keys.valid_from, keys.valid_to] if keys.valid_from and keys.valid_to and at else []
+    lookup = lookup.select(
+        _wk_sk=lookup[keys.surrogate],
+        **{f"_wk_nk_{i}": lookup[c] for i, c in enumerate(keys.natural)},
+        **{f"_wk_valid_{i}": lookup[c] for i, c in enumerate(history)},
+    )
+    predicates = [facts[c] == lookup[f"_wk_nk_{i}"] for i, c in enumerate(key)]
+    if history:
+        moment = facts[at].cast("timestamp")
+        predicates += [moment >= lookup._wk_valid_0, moment < lookup._wk_valid_1]
+    joined = facts.left_join(lookup, predicates)
+    return joined.select(*facts.columns, **{keys.surrogate: joined._wk_sk.fill_null(UNKNOWN_KEY)})
 
 
 def create_date_dimension(op: CreateDateDimension, table: ir.Table, step: Step) -> ir.Table:
@@ -366,7 +383,6 @@ OPERATIONS: dict[type, Callable[[Any, ir.Table, Step], ir.Table]] = {
     ApplyBusinessRules: apply_business_rules,
     CalculateMetrics: calculate_metrics,
     AggregateMetrics: aggregate_metrics,
-    CreateDimensions: create_dimensions,
     BuildFacts: build_facts,
     CreateDateDimension: create_date_dimension,
 }

@@ -1,0 +1,28 @@
+"""Materializations: how a model's expression becomes a table, atomically.
+
+Every write happens in one transaction together with the model's run record,
+so a failure leaves the previous table, and the history, as they were. One
+module per materialization:
+
+- `table.replace_table`: build the new table under a staging name, swap it in;
+- `dimension.type1`: a dimension whose members keep their surrogate key;
+- `scd2.scd2`: a dimension that keeps every version;
+- `source.load_source`: land a source batch in bronze with its load metadata.
+"""
+
+from warehouse_kit.materialize.dimension import prepare, type1
+from warehouse_kit.materialize.scd2 import scd2
+from warehouse_kit.materialize.source import load_source
+from warehouse_kit.materialize.table import replace_table
+from warehouse_kit.materialize.target import Outcome, Record, Target
+
+__all__ = [
+    "Outcome",
+    "Record",
+    "Target",
+    "load_source",
+    "prepare",
+    "replace_table",
+    "scd2",
+    "type1",
+]

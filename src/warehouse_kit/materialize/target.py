@@ -1,0 +1,58 @@
+"""Where a model is written, and what writing it did."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import ibis.expr.types as ir
+import sqlglot.expressions as sge
+
+from warehouse_kit.backends import Transaction, Warehouse, table_ref
+
+Record = Callable[[Transaction, "Outcome"], None]
+"""Writes the model's run record inside the materialization's transaction."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    rows_in: int
+    rows_out: int
+    loaded: bool = True
+    """False when a source batch was already loaded and nothing was written."""
+    note: str = ""
+    """What else the user should know (versions opened, unknown members...)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a model is written, and the run writing it."""
+
+    warehouse: Warehouse
+    schema: str
+    name: str
+    run_id: str
+    started_at: datetime
+    full_refresh: bool = False
+
+    @property
+    def ref(self) -> sge.Table:
+        return table_ref(self.name, self.schema)
+
+    @property
+    def id(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    def staging(self, purpose: str) -> sge.Table:
+        """A scratch table next to the target, created and dropped inside one transaction."""
+        return table_ref(f"_wk_{purpose}_{self.name}", self.schema)
+
+    def exists(self) -> bool:
+        return self.warehouse.exists(self.name, self.schema)
+
+    def existing(self, *, keep_on_full_refresh: bool = False) -> ir.Table | None:
+        """The table as it is now; None when absent or being rebuilt from scratch."""
+        if (self.full_refresh and not keep_on_full_refresh) or not self.exists():
+            return None
+        return self.warehouse.table(self.name, self.schema)
