@@ -173,6 +173,42 @@ def history(
     console.print(table)
 
 
+@app.command()
+def ddl(
+    dialect: Annotated[
+        str | None,
+        typer.Option(
+            "--dialect",
+            "-d",
+            help="duckdb, postgres, snowflake, bigquery, spark, or all "
+            "(default: the target's engine).",
+            show_default=False,
+        ),
+    ] = None,
+    target: TargetOption = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Folder to write to (default: the project's schemas/).",
+            show_default=False,
+        ),
+    ] = None,
+    project: ProjectOption = Path("."),
+) -> None:
+    """Write CREATE TABLE scripts for the gold tables, and their ER diagram (Mermaid).
+
+    Files: schemas/<database>-<dialect>-schema.sql, schemas/<database>-er.mmd and .md.
+    """
+    from warehouse_kit.ddl import write
+    from warehouse_kit.project import Project
+
+    loaded = Project.load(project)
+    for path in write(loaded, dialect, target=target, out=out):
+        console.print(loaded.display(path), highlight=False, soft_wrap=True)
+
+
 @demo_app.command("generate")
 def demo_generate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the CSV files to.")],
