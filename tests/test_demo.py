@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from warehouse_kit.demo import generate
+from warehouse_kit.demo import generate, generate_changes
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -320,7 +320,7 @@ def test_even_a_table_of_20_rows_shows_every_kind_of_dirt(tmp_path: Path) -> Non
 MEASURE_RSS = """
 import json, resource, sys
 from pathlib import Path
-from warehouse_kit.demo import generate
+from warehouse_kit.demo import generate, generate_changes
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 written = generate(Path(sys.argv[1]), orders=400_000)
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -339,3 +339,418 @@ def test_a_million_order_lines_stream_without_growing_the_process_much(tmp_path:
     measured = json.loads(run.stdout)
     assert measured["lines"] > 1_000_000
     assert measured["growth_mb"] < 300
+
+
+# Batch 2: the later export, for slowly changing dimensions and incremental loads
+
+BATCH2 = SEEDS / "batch2"
+
+
+@pytest.fixture(scope="module")
+def batches(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, int]]:
+    """Batch 1 and its change batch at 10%, large enough to measure the rates."""
+    folder = tmp_path_factory.mktemp("batches")
+    generate(folder / "1", orders=20_000, seed=42)
+    written = generate_changes(folder / "2", orders=20_000, seed=42, changes=10)
+    return folder / "1", folder / "2", written
+
+
+def both(first: Path, second: Path) -> duckdb.DuckDBPyConnection:
+    """Text-only views b1_<table> and b2_<table>, and b1_latest_customers and
+    b1_latest_products: the latest batch-1 row of each id."""
+    con = duckdb.connect()
+    for batch, folder in (("b1", first), ("b2", second)):
+        for table in COLUMNS:
+            csv = con.read_csv(str(folder / f"{table}_seed.csv"), header=True, all_varchar=True)
+            csv.create_view(f"{batch}_{table}")
+    for table, key in (("customers", "customer_id"), ("products", "product_id")):
+        con.sql(f"""
+            CREATE VIEW b1_latest_{table} AS SELECT * FROM b1_{table}
+            WHERE {key} IS NOT NULL
+            QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY updated_at DESC) = 1
+        """)
+    # A known customer's or product's two rows side by side, batch 2's as new_*.
+    con.sql("""
+        CREATE VIEW customer_versions AS
+        SELECT old.*, new.first_name AS new_first_name, new.last_name AS new_last_name,
+            new.email AS new_email, new.segment AS new_segment, new.city AS new_city,
+            new.country AS new_country, new.signup_date AS new_signup_date,
+            new.updated_at AS new_updated_at
+        FROM b1_latest_customers AS old JOIN b2_customers AS new USING (customer_id)
+    """)
+    con.sql("""
+        CREATE VIEW product_versions AS
+        SELECT old.*, new.product_name AS new_product_name, new.category AS new_category,
+            new.unit_price AS new_unit_price, new.updated_at AS new_updated_at
+        FROM b1_latest_products AS old JOIN b2_products AS new USING (product_id)
+    """)
+    return con
+
+
+@pytest.fixture(scope="module")
+def b12(batches: tuple[Path, Path, dict[str, int]]) -> Iterator[duckdb.DuckDBPyConnection]:
+    first, second, _ = batches
+    with both(first, second) as con:
+        yield con
+
+
+# Batch 2: determinism and shape
+
+
+def test_the_same_orders_seed_and_changes_give_a_byte_identical_change_batch(
+    tmp_path: Path,
+) -> None:
+    generate_changes(tmp_path / "a", orders=2000, seed=7, changes=10)
+    generate_changes(tmp_path / "b", orders=2000, seed=7, changes=10)
+    assert files(tmp_path / "a") == files(tmp_path / "b")
+
+
+def test_other_changes_give_other_files(tmp_path: Path) -> None:
+    generate_changes(tmp_path / "a", orders=2000, seed=7, changes=10)
+    generate_changes(tmp_path / "b", orders=2000, seed=7, changes=20)
+    first, second = files(tmp_path / "a"), files(tmp_path / "b")
+    assert first.keys() == second.keys()
+    assert all(first[name] != second[name] for name in first)
+
+
+def test_the_number_of_threads_does_not_change_the_change_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_connect = duckdb.connect
+    for threads in (1, 4):
+        monkeypatch.setattr(
+            duckdb, "connect", lambda threads=threads: real_connect(config={"threads": threads})
+        )
+        generate_changes(tmp_path / str(threads), orders=60_000, seed=3, changes=30)
+    assert files(tmp_path / "1") == files(tmp_path / "4")
+
+
+def test_the_committed_batch2_is_what_generate_changes_writes(tmp_path: Path) -> None:
+    generate_changes(tmp_path, orders=1200, seed=42, changes=10)
+    assert files(BATCH2) == files(tmp_path)
+
+
+def test_the_change_batch_has_the_four_files_and_columns_and_counts(
+    batches: tuple[Path, Path, dict[str, int]], b12: duckdb.DuckDBPyConnection
+) -> None:
+    _, second, written = batches
+    assert sorted(path.name for path in second.iterdir()) == sorted(
+        f"{table}_seed.csv" for table in COLUMNS
+    )
+    for table, columns in COLUMNS.items():
+        header = (second / f"{table}_seed.csv").read_text().splitlines()[0]
+        assert header.split(",") == columns
+    assert written == {table: one(b12, f"SELECT count(*) FROM b2_{table}") for table in COLUMNS}
+
+
+def test_no_changes_sends_batch_1s_latest_state_again_and_no_orders(tmp_path: Path) -> None:
+    generate(tmp_path / "1", orders=3000, seed=5)
+    written = generate_changes(tmp_path / "2", orders=3000, seed=5, changes=0)
+    assert written["orders"] == written["order_items"] == 0
+    with both(tmp_path / "1", tmp_path / "2") as con:
+        for table in ("customers", "products"):
+            difference = f"""
+                SELECT count(*) FROM (
+                    (SELECT * FROM b1_latest_{table} EXCEPT ALL SELECT * FROM b2_{table})
+                    UNION ALL
+                    (SELECT * FROM b2_{table} EXCEPT ALL SELECT * FROM b1_latest_{table}))
+            """
+            assert one(con, difference) == 0
+
+
+@pytest.mark.parametrize("bad", [-1, 100.5, float("nan"), True, "10"])
+def test_changes_must_be_a_percentage(tmp_path: Path, bad: Any) -> None:
+    with pytest.raises(ValueError, match="percentage"):
+        generate_changes(tmp_path, orders=10, changes=bad)
+
+
+def test_wk_demo_generate_with_changes_writes_the_change_batch(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "warehouse_kit.cli", "demo", "generate"]
+    options = ["--orders", "1200", "--seed", "42", "--changes", "10", "--out", str(tmp_path)]
+    run = subprocess.run([*command, *options], capture_output=True, text=True, check=True)
+    assert files(tmp_path) == files(BATCH2)
+    assert "customers: 313 rows" in run.stdout
+    assert "order_items: 320 rows" in run.stdout
+
+
+# Batch 2: customers, a full snapshot
+
+
+def test_every_customer_batch_1_sent_appears_once_plus_the_new_ones(
+    b12: duckdb.DuckDBPyConnection,
+) -> None:
+    assert one(b12, "SELECT count(*) = count(DISTINCT customer_id) FROM b2_customers")
+    assert one(b12, "SELECT count(*) FROM b2_customers WHERE customer_id IS NULL") == 0
+    missing = (
+        "SELECT customer_id FROM b1_latest_customers EXCEPT SELECT customer_id FROM b2_customers"
+    )
+    assert one(b12, f"SELECT count(*) FROM ({missing})") == 0
+    # New ids carry on from batch 1's: about changes / 2 % of its 5000 customers.
+    new = """
+        SELECT customer_id::INTEGER AS id FROM b2_customers
+        EXCEPT SELECT customer_id::INTEGER FROM b1_customers WHERE customer_id IS NOT NULL
+    """
+    assert b12.sql(f"SELECT count(*), min(id), max(id) FROM ({new})").fetchone() == (
+        250,
+        5001,
+        5250,
+    )
+
+
+def test_an_unchanged_customer_is_exactly_its_latest_batch_1_row(
+    b12: duckdb.DuckDBPyConnection,
+) -> None:
+    unchanged = "SELECT * FROM customer_versions WHERE new_updated_at = updated_at"
+    same = """
+        new_first_name IS NOT DISTINCT FROM first_name AND new_last_name = last_name
+        AND new_email IS NOT DISTINCT FROM email AND new_segment = segment
+        AND new_city = city AND new_country = country AND new_signup_date = signup_date
+    """
+    assert one(b12, f"SELECT count(*) FROM ({unchanged})") > 4000
+    assert one(b12, f"SELECT bool_and({same}) FROM ({unchanged})")
+
+
+def test_a_customer_who_moved_has_a_later_update_and_a_new_segment_or_city(
+    b12: duckdb.DuckDBPyConnection,
+) -> None:
+    moved = "SELECT * FROM customer_versions WHERE new_updated_at != updated_at"
+    assert one(b12, f"SELECT bool_and(new_updated_at > updated_at) FROM ({moved})")
+    assert one(
+        b12,
+        f"""SELECT bool_and(trim(new_segment) != trim(segment) OR trim(new_city) != trim(city))
+        FROM ({moved})""",
+    )
+    # Who they are does not change.
+    assert one(
+        b12,
+        f"""SELECT bool_and(new_first_name = first_name AND new_last_name = last_name
+            AND new_email IS NOT DISTINCT FROM email AND new_signup_date = signup_date)
+        FROM ({moved})""",
+    )
+    # Some move house, some change segment, some both.
+    kinds = f"""
+        SELECT count(*) FILTER (new_segment != segment AND new_city = city),
+            count(*) FILTER (new_segment = segment AND new_city != city),
+            count(*) FILTER (new_segment != segment AND new_city != city)
+        FROM ({moved})
+    """
+    assert all(count > 0 for count in b12.sql(kinds).fetchall()[0])
+
+
+def test_moves_are_dated_in_the_first_quarter_of_2025_when_batch_1_allows(
+    b12: duckdb.DuckDBPyConnection,
+) -> None:
+    moved = "SELECT * FROM customer_versions WHERE new_updated_at != updated_at"
+    in_q1 = "new_updated_at BETWEEN '2025-01-01' AND '2025-03-31 23:59:59'"
+    assert one(b12, f"SELECT bool_and({in_q1}) FROM ({moved}) WHERE updated_at < '2025-03-31'")
+    # Batch 1's own updates run to late 2025: those customers move within 30 days after.
+    later = f"SELECT * FROM ({moved}) WHERE updated_at >= '2025-03-31'"
+    assert one(b12, f"SELECT count(*) FROM ({later})") > 0
+    assert one(
+        b12,
+        f"SELECT bool_and(new_updated_at::TIMESTAMP - updated_at::TIMESTAMP <= INTERVAL 31 DAYS)"
+        f" FROM ({later})",
+    )
+
+
+def test_about_changes_percent_of_customers_move(b12: duckdb.DuckDBPyConnection) -> None:
+    moved = share(b12, "customer_versions", "new_updated_at != updated_at")
+    assert 0.08 < moved < 0.12
+
+
+def test_new_customers_sign_up_in_2025_with_a_little_dirt(
+    b12: duckdb.DuckDBPyConnection,
+) -> None:
+    new = "(SELECT * FROM b2_customers WHERE customer_id::INTEGER > 5000)"
+    assert one(b12, f"SELECT min(signup_date) >= '2025-01-01' FROM {new}")
+    assert one(b12, f"SELECT max(signup_date) <= '2025-03-30' FROM {new}")
+    assert one(b12, f"SELECT bool_and(updated_at::DATE = signup_date::DATE) FROM {new}")
+    bad = "email IS NULL OR email = 'n/a' OR email NOT LIKE '%@%' OR email LIKE '%@@%'"
+    assert 0 < share(b12, new, bad) < 0.08
+    assert 0 < share(b12, new, "segment != trim(segment) OR city != trim(city)") < 0.08
+
+
+# Batch 2: products, a full snapshot
+
+
+def test_some_products_are_deleted_never_two_neighbours(b12: duckdb.DuckDBPyConnection) -> None:
+    deleted = """
+        SELECT product_id::INTEGER AS id FROM b1_products
+        EXCEPT SELECT product_id::INTEGER FROM b2_products
+    """
+    assert 0 < one(b12, f"SELECT count(*) FROM ({deleted})") < 0.03 * 500
+    assert one(b12, f"SELECT count(*) FROM ({deleted}) WHERE id + 1 IN ({deleted})") == 0
+
+
+def test_a_price_change_has_a_later_update_in_the_first_quarter_of_2025(
+    b12: duckdb.DuckDBPyConnection,
+) -> None:
+    changed = "SELECT * FROM product_versions WHERE new_updated_at != updated_at"
+    assert 0.06 < one(b12, f"SELECT count(*) FROM ({changed})") / 500 < 0.14
+    checks = f"""
+        SELECT bool_and(new_updated_at > updated_at), bool_and(new_unit_price != unit_price),
+            bool_and(new_product_name = product_name AND new_category = category),
+            min(new_updated_at) >= '2025-01-01', max(new_updated_at) < '2025-04-01',
+            min(new_unit_price::DECIMAL(10, 2)) >= 2, max(new_unit_price::DECIMAL(10, 2)) <= 500
+        FROM ({changed})
+    """
+    assert b12.sql(checks).fetchone() == (True,) * 7
+    unchanged = "SELECT * FROM product_versions WHERE new_updated_at = updated_at"
+    assert one(b12, f"SELECT bool_and(new_unit_price = unit_price) FROM ({unchanged})")
+
+
+def test_new_products_carry_on_from_batch_1s_ids(b12: duckdb.DuckDBPyConnection) -> None:
+    new = "SELECT * FROM b2_products WHERE product_id::INTEGER > 500"
+    assert b12.sql(f"SELECT count(*), min(product_id::INTEGER) FROM ({new})").fetchone() == (
+        25,
+        501,
+    )
+    assert one(b12, f"SELECT min(updated_at) >= '2025-01-01' FROM ({new})")
+
+
+# Batch 2: new orders only
+
+
+def test_new_orders_and_lines_number_on_from_batch_1(b12: duckdb.DuckDBPyConnection) -> None:
+    assert one(
+        b12,
+        "SELECT min(order_id::INTEGER) > (SELECT max(order_id::INTEGER) FROM b1_orders)"
+        " FROM b2_orders",
+    )
+    assert one(
+        b12,
+        "SELECT min(order_item_id::INTEGER)"
+        " > (SELECT max(order_item_id::INTEGER) FROM b1_order_items) FROM b2_order_items",
+    )
+    # About changes % of batch 1's 20000 orders, each line belonging to one of them.
+    assert one(b12, "SELECT count(DISTINCT order_id) FROM b2_orders") == 2000
+    orphans = """
+        SELECT count(*) FROM b2_order_items
+        WHERE order_id NOT IN (SELECT order_id FROM b2_orders)
+    """
+    assert one(b12, orphans) == 0
+
+
+def test_new_orders_are_from_2025_except_a_few_late_ones_from_2024(
+    b12: duckdb.DuckDBPyConnection,
+) -> None:
+    day = "try_strptime(order_date, '%Y-%m-%d')::DATE"
+    dated = f"SELECT DISTINCT order_id, {day} AS day FROM b2_orders WHERE {day} IS NOT NULL"
+    assert b12.sql(f"SELECT min(day), max(day) FROM ({dated})").fetchone() == (
+        date(2024, 10, 1),
+        date(2025, 3, 31),
+    )
+    late = one(b12, f"SELECT avg((day < '2025-01-01')::INTEGER) FROM ({dated})")
+    assert 0.01 < late < 0.06
+
+
+def test_some_orders_name_a_customer_no_file_has_sent_yet(
+    b12: duckdb.DuckDBPyConnection,
+) -> None:
+    unsent = """
+        SELECT DISTINCT customer_id::INTEGER AS id FROM b2_orders
+        WHERE customer_id NOT IN (
+            SELECT customer_id FROM b1_customers WHERE customer_id IS NOT NULL
+            UNION SELECT customer_id FROM b2_customers)
+    """
+    # Right after the 250 new customers: 5251 .. 5262, as max(3, 250 // 20) is 12.
+    assert b12.sql(f"SELECT min(id), max(id) FROM ({unsent})").fetchone() == (5251, 5262)
+    with_unsent = f"customer_id::INTEGER IN ({unsent})"
+    assert 0.005 < share(b12, "b2_orders", with_unsent) < 0.02
+
+
+def test_orders_come_from_known_moved_and_new_customers(b12: duckdb.DuckDBPyConnection) -> None:
+    customers = """
+        SELECT o.*, c.signup_date FROM b2_orders AS o JOIN b2_customers AS c USING (customer_id)
+    """
+    moved = """customer_id IN (
+        SELECT customer_id FROM customer_versions WHERE new_updated_at != updated_at)"""
+    assert share(b12, f"({customers})", moved) > 0.05
+    new = f"SELECT * FROM ({customers}) WHERE customer_id::INTEGER > 5000"
+    assert one(b12, f"SELECT count(*) FROM ({new})") > 0
+    # A new customer orders after the day they sign up; late orders are batch 1's customers.
+    day = "try_strptime(order_date, '%Y-%m-%d')::DATE"
+    assert one(b12, f"SELECT bool_and({day} > signup_date::DATE) FROM ({new})")
+
+
+def test_lines_of_2025_orders_name_products_of_the_snapshot_at_that_days_price(
+    b12: duckdb.DuckDBPyConnection,
+) -> None:
+    lines = """
+        SELECT i.*, p.unit_price AS price, p.updated_at AS priced_at,
+            old.unit_price AS old_price, o.day
+        FROM b2_order_items AS i
+        JOIN (SELECT DISTINCT order_id,
+                try_strptime(order_date, '%Y-%m-%d')::DATE AS day FROM b2_orders) AS o
+            USING (order_id)
+        LEFT JOIN b2_products AS p USING (product_id)
+        LEFT JOIN b1_latest_products AS old USING (product_id)
+        WHERE o.day >= '2025-01-01'
+    """
+    assert one(b12, f"SELECT count(*) FROM ({lines}) WHERE price IS NULL") == 0
+    # A new price counts from the day after it was set; the old one before.
+    on_the_day = "unit_price = CASE WHEN day > priced_at::DATE THEN price ELSE old_price END"
+    changed = f"SELECT * FROM ({lines}) WHERE old_price != price"
+    assert one(b12, f"SELECT count(*) FROM ({changed}) WHERE day > priced_at::DATE") > 0
+    assert one(b12, f"SELECT count(*) FROM ({changed}) WHERE day <= priced_at::DATE") > 0
+    assert one(b12, f"SELECT bool_and({on_the_day}) FROM ({changed})")
+    # New products only after the day they came out.
+    assert one(
+        b12,
+        f"SELECT bool_and(day > priced_at::DATE) FROM ({lines}) WHERE old_price IS NULL",
+    )
+
+
+def test_batch_2_keeps_a_little_dirt(b12: duckdb.DuckDBPyConnection) -> None:
+    assert 0.005 < share(b12, "b2_order_items", "quantity::INTEGER < 0") < 0.02
+    unparseable = "try_strptime(order_date, '%Y-%m-%d') IS NULL"
+    assert 0.005 < share(b12, "b2_orders", unparseable) < 0.02
+    assert one(b12, "SELECT count(*) - count(DISTINCT order_id) FROM b2_orders") > 0
+    assert one(b12, "SELECT count(*) FROM b2_orders WHERE customer_id IS NULL") > 0
+
+
+# The committed batch 2, as the module's documentation describes it
+
+
+def test_the_committed_batch2_is_as_documented() -> None:
+    with both(SEEDS, BATCH2) as con:
+
+        def ids(sql: str) -> list[int]:
+            return [row[0] for row in con.sql(sql).fetchall()]
+
+        moved = "SELECT count(*) FROM customer_versions WHERE new_updated_at != updated_at"
+        assert one(con, moved) == 31
+        new_customers = "SELECT customer_id::INTEGER AS id FROM b2_customers WHERE id > 300"
+        assert ids(f"{new_customers} ORDER BY id") == list(range(301, 316))
+        deleted = """
+            SELECT DISTINCT product_id::INTEGER FROM b1_products
+            WHERE product_id NOT IN (SELECT product_id FROM b2_products)
+        """
+        assert ids(deleted) == [11]
+        repriced = """
+            SELECT product_id::INTEGER AS id FROM product_versions
+            WHERE new_updated_at != updated_at ORDER BY id
+        """
+        assert ids(repriced) == [9, 10, 13]
+        new_products = "SELECT product_id::INTEGER AS id FROM b2_products WHERE id > 30"
+        assert ids(new_products) == [31, 32]
+        orders = """
+            SELECT count(DISTINCT order_id), min(order_id::INTEGER), max(order_id::INTEGER)
+            FROM b2_orders
+        """
+        assert con.sql(orders).fetchone() == (120, 1201, 1320)
+        late = """
+            SELECT DISTINCT order_id::INTEGER AS id FROM b2_orders
+            WHERE order_date LIKE '2024-%' ORDER BY id
+        """
+        assert ids(late) == [1233, 1243]
+        unsent = """
+            SELECT order_id::INTEGER AS id, customer_id::INTEGER FROM b2_orders
+            WHERE customer_id::INTEGER > 315 ORDER BY id
+        """
+        assert con.sql(unsent).fetchall() == [(1206, 317), (1316, 316)]
+        gone = """
+            SELECT order_item_id::INTEGER, order_id::INTEGER FROM b2_order_items
+            WHERE product_id = '11'
+        """
+        assert con.sql(gone).fetchall() == [(6162, 1233)]

@@ -218,11 +218,29 @@ def demo_generate(
     seed: Annotated[
         int, typer.Option("--seed", help="Random seed: the same seed gives the same files.")
     ] = 42,
+    changes: Annotated[
+        float | None,
+        typer.Option(
+            "--changes",
+            min=0,
+            max=100,
+            metavar="PCT",
+            help="Write the second batch instead: the later export that follows the files "
+            "made with the same --orders and --seed. Full customer and product snapshots where "
+            "about PCT% of customers move and of products change price, a few products are "
+            "deleted and some are new, as are customers; and PCT% new orders, some late and "
+            "some for customers not sent yet.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Write customers, products, orders and order_items CSV files, with realistic dirt."""
-    from warehouse_kit.demo import generate
+    from warehouse_kit.demo import generate, generate_changes
 
-    counts = generate(out, orders=orders, seed=seed)
+    if changes is None:
+        counts = generate(out, orders=orders, seed=seed)
+    else:
+        counts = generate_changes(out, orders=orders, seed=seed, changes=changes)
     for table_name, rows in counts.items():
         console.print(f"{table_name}: {rows:,} rows", highlight=False)
 
