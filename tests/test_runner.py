@@ -78,23 +78,19 @@ def test_a_rerun_loads_no_batch_twice_and_changes_nothing(tiny):
     assert again.ok
     assert tiny.rows("bronze.t", order_by="n") == first
     bronze = next(m for m in again.models if m.model == "bronze.t")
-    assert (bronze.rows_in, bronze.rows_out, bronze.note) == (0, 2, "batch already loaded")
+    assert (bronze.rows_in, bronze.rows_out, bronze.note) == (0, 2, "no new files")
 
 
-def test_a_new_file_is_appended_as_a_new_batch(tiny):
+def test_only_new_files_are_appended(tiny):
     tiny.csv("t", "n\n1\n")
     tiny.pipeline(pipeline().replace("tables: [t]", "tables: [{name: t, path: 't*.csv'}]"))
     assert tiny.run().ok
     tiny.csv("t2", "n\n10\n")
     assert tiny.run().ok
     bronze = tiny.rows("bronze.t", order_by="n")
-    assert [row["n"] for row in bronze] == [
-        "1",
-        "1",
-        "10",
-    ]  # the first file again, inside the new batch
+    assert [row["n"] for row in bronze] == ["1", "10"]
     assert len({row["_batch_id"] for row in bronze}) == 2
-    assert tiny.rows("gold.total") == [{"total": 12, "lines": 3}]
+    assert tiny.rows("gold.total") == [{"total": 11, "lines": 2}]
 
 
 def test_full_refresh_reloads_instead_of_appending(tiny):

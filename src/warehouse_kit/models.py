@@ -8,15 +8,23 @@ its `materialization`.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import ibis.expr.types as ir
 
 from warehouse_kit.errors import ConfigError
-from warehouse_kit.spec import MAX_NAME_LENGTH, DimensionOptions, _check_name, parse
+from warehouse_kit.spec import (
+    MAX_NAME_LENGTH,
+    DimensionOptions,
+    Incremental,
+    IncrementalModel,
+    _check_name,
+    parse,
+)
 
 if TYPE_CHECKING:
     from warehouse_kit.backends import Warehouse
@@ -58,23 +66,43 @@ class DimensionKeys:
 
 @dataclass(frozen=True)
 class SourceLoad:
-    """Land a source table in bronze: append new batches, or replace with the latest."""
+    """Land a source table in bronze: append new batches, or replace with the latest;
+    with a cursor, only the rows past its watermark."""
 
     mode: Literal["append", "replace"]
+    incremental: Incremental | None = None
     kind: Literal["source"] = "source"
 
 
-Materialization = Table | Dimension | SourceLoad
+@dataclass(frozen=True)
+class Merge:
+    """Build from the input rows loaded since the last run and merge them by unique key."""
+
+    options: IncrementalModel
+    kind: Literal["incremental"] = "incremental"
+
+
+Materialization = Table | Dimension | SourceLoad | Merge
 
 
 @dataclass(frozen=True)
 class Batch:
-    """What a source read yields: the rows, and an id that is the same for the same data."""
+    """What a source read yields: the rows to load, and what they were read from."""
 
     table: ir.Table
-    batch_id: str | None
-    """A fingerprint of the data read; None when the source cannot tell (a new id per run)."""
     description: str
+    fingerprints: tuple[str, ...] | None = None
+    """One per file to load, from its name and content; empty when every file is loaded
+    already; None for a database, which cannot tell (each run is a new batch)."""
+    filterable: bool = False
+    """The source filters rows itself (a database), so an incremental load reads only new ones."""
+
+    @property
+    def batch_id(self) -> str | None:
+        """The same id for the same files, whatever the run."""
+        if not self.fingerprints:
+            return None
+        return hashlib.sha256("".join(sorted(self.fingerprints)).encode()).hexdigest()[:24]
 
 
 @dataclass
@@ -87,12 +115,14 @@ class BuildContext:
     model: Model
     upstream: Mapping[str, Model] = field(default_factory=dict)
     """Input models, by the same references as `inputs`."""
+    full_refresh: bool = False
 
     def input(self, reference: str) -> ir.Table:
         return self.inputs[reference]
 
 
 Build = Callable[[BuildContext], "ir.Table | Batch"]
+OptionsT = TypeVar("OptionsT", DimensionOptions, IncrementalModel)
 
 
 @dataclass(frozen=True)
@@ -139,6 +169,7 @@ def model(
     stage: str = "gold",
     inputs: Mapping[str, str] | None = None,
     dimension: Mapping[str, Any] | DimensionOptions | None = None,
+    incremental: Mapping[str, Any] | IncrementalModel | None = None,
     description: str | None = None,
 ) -> Callable[[Callable[..., ir.Table]], Model]: ...
 
@@ -151,6 +182,7 @@ def model(
     stage: str = "gold",
     inputs: Mapping[str, str] | None = None,
     dimension: Mapping[str, Any] | DimensionOptions | None = None,
+    incremental: Mapping[str, Any] | IncrementalModel | None = None,
     description: str | None = None,
 ) -> Model | Callable[[Callable[..., ir.Table]], Model]:
     """Declare a Python model: a function whose parameters name its inputs.
@@ -166,7 +198,8 @@ def model(
     stage first, then the nearest stage before it); `inputs` maps a parameter
     to an explicit reference such as ``"silver.customers"``. `dimension` makes
     it a dimension, with the options of the ``create_dimensions`` operation
-    (``{"key": "customer_id", "scd": 2}``).
+    (``{"key": "customer_id", "scd": 2}``); `incremental` builds it from new
+    input rows only and merges them (``{"unique_key": "order_id"}``).
     """
 
     def declare(func: Callable[..., ir.Table]) -> Model:
@@ -179,7 +212,10 @@ def model(
                 f"inputs name no parameter of the function: {sorted(unknown)}", file=origin
             )
         model_name = _valid(name or func.__name__, origin)
-        options = _dimension_options(dimension, origin)
+        options = _options(DimensionOptions, dimension, f"{origin}: dimension")
+        merge = _options(IncrementalModel, incremental, f"{origin}: incremental")
+        if options and merge:
+            raise ConfigError("a model is a dimension or incremental, not both", file=origin)
 
         def build(ctx: BuildContext) -> ir.Table:
             return func(**{param: ctx.input(ref) for param, ref in refs.items()})
@@ -189,7 +225,7 @@ def model(
             stage=_valid(stage, origin),
             inputs=tuple(refs.values()),
             build=build,
-            materialization=Dimension(options) if options else Table(),
+            materialization=Dimension(options) if options else Merge(merge) if merge else Table(),
             description=description or inspect.getdoc(func) or "",
             origin=origin,
             function=func,
@@ -203,12 +239,12 @@ def default_surrogate_key(model_name: str) -> str:
     return f"{model_name.removeprefix('dim_')}_key"[:MAX_NAME_LENGTH]
 
 
-def _dimension_options(
-    given: Mapping[str, Any] | DimensionOptions | None, origin: str
-) -> DimensionOptions | None:
-    if given is None or isinstance(given, DimensionOptions):
+def _options(
+    cls: type[OptionsT], given: Mapping[str, Any] | OptionsT | None, where: str
+) -> OptionsT | None:
+    if given is None or isinstance(given, cls):
         return given
-    return parse(DimensionOptions, dict(given), file=f"{origin}: dimension")
+    return parse(cls, dict(given), file=where)
 
 
 def _valid(name: str, origin: str) -> str:

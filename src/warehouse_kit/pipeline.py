@@ -17,13 +17,15 @@ from pathlib import Path
 
 import ibis.expr.types as ir
 
-from warehouse_kit import sources, transforms
+from warehouse_kit import sources, state, transforms
 from warehouse_kit.errors import ConfigError
 from warehouse_kit.models import (
     Batch,
     BuildContext,
     Dimension,
     DimensionKeys,
+    Materialization,
+    Merge,
     Model,
     SourceLoad,
     Table,
@@ -34,6 +36,7 @@ from warehouse_kit.spec import (
     CreateDimensions,
     DatabaseTable,
     FileTable,
+    IncrementalModel,
     ModelSpec,
     Operation,
     PipelineSpec,
@@ -114,7 +117,7 @@ class _Compiler:
                         stage=stage.stage,
                         inputs=(),
                         build=self._source_build(source, table, stage.operations, stage_index),
-                        materialization=SourceLoad(source.load),
+                        materialization=_source_load(source, table),
                         description=f"{source.name}.{table.name}, as loaded",
                         origin=origin,
                         pipeline=self.spec.name,
@@ -172,7 +175,7 @@ class _Compiler:
             stage=stage,
             inputs=tuple(dict.fromkeys(refs)),
             build=_OperationsBuild(primary, ops, self.file, key_path),
-            materialization=Dimension(options) if options else Table(),
+            materialization=_materialization(options, spec.incremental, self.file, key_path),
             description=spec.description,
             origin=f"{self.file}: {key_path}",
             pipeline=self.spec.name,
@@ -224,10 +227,15 @@ class _SourceBuild:
     root: Path
 
     def __call__(self, context: BuildContext) -> Batch:
-        batch = sources.read(self.source, self.table, context.warehouse, self.root)
+        loaded = (
+            set()
+            if context.full_refresh
+            else state.loaded_files(context.warehouse, context.model.id)
+        )
+        batch = sources.read(self.source, self.table, context.warehouse, self.root, loaded)
         key_path = f"pipeline.transformations[{self.stage_index}]"
         table = _apply_all(self.operations, batch.table, context, self.file, key_path)
-        return Batch(table, batch.batch_id, batch.description)
+        return Batch(table, batch.description, batch.fingerprints, batch.filterable)
 
 
 def _apply_all(
@@ -241,3 +249,18 @@ def _apply_all(
         step = transforms.Step(file, f"{key_path}.operations[{index}]", context)
         table = transforms.apply(op, table, step)
     return table
+
+
+def _source_load(source: Source, table: FileTable | DatabaseTable) -> SourceLoad:
+    incremental = table.incremental or source.incremental
+    return SourceLoad("append" if incremental else source.load, incremental)
+
+
+def _materialization(
+    options: CreateDimensions | None, incremental: IncrementalModel | None, file: str, key_path: str
+) -> Materialization:
+    if options and incremental:
+        raise ConfigError(
+            "a model is a dimension or incremental, not both", file=file, key_path=key_path
+        )
+    return Dimension(options) if options else Merge(incremental) if incremental else Table()

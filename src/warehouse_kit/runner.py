@@ -25,9 +25,17 @@ import sqlglot.expressions as sge
 from warehouse_kit import materialize, state
 from warehouse_kit.backends import Transaction, Warehouse, connect, duckdb_path, engine_of, redact
 from warehouse_kit.catalog import Catalog, load_catalog
-from warehouse_kit.errors import ModelError, WarehouseKitError, first_line
+from warehouse_kit.errors import ConfigError, ModelError, WarehouseKitError, first_line
 from warehouse_kit.materialize import Outcome, Target
-from warehouse_kit.models import Batch, BuildContext, Dimension, DimensionKeys, Model, SourceLoad
+from warehouse_kit.models import (
+    Batch,
+    BuildContext,
+    Dimension,
+    DimensionKeys,
+    Merge,
+    Model,
+    SourceLoad,
+)
 from warehouse_kit.progress import Reporter, Silent
 from warehouse_kit.project import Project
 from warehouse_kit.spec import DimensionOptions
@@ -87,6 +95,8 @@ class Planned:
     inputs: dict[str, ir.Table]
     output: ibis.Schema
     batch: Batch | None = None
+    watermark: ir.Scalar | None = None
+    """For an incremental model: the input's highest ``_loaded_at`` once this run is done."""
 
     def sql(self, dialect: str) -> str:
         if self.batch is not None:
@@ -169,9 +179,11 @@ class Runner:
         model = graph.models[node]
         upstream = dict(zip(model.inputs, graph.upstream[node], strict=True))
         inputs = {ref: self._input(node, parent, planned) for ref, parent in upstream.items()}
-        context = BuildContext(
-            inputs, self.warehouse, model, {ref: graph.models[p] for ref, p in upstream.items()}
-        )
+        watermark = None
+        if isinstance(model.materialization, Merge):
+            watermark = self._incremental_input(model, inputs)
+        models = {ref: graph.models[p] for ref, p in upstream.items()}
+        context = BuildContext(inputs, self.warehouse, model, models, self.full_refresh)
         try:
             built = model.build(context)
         except WarehouseKitError:
@@ -186,7 +198,35 @@ class Runner:
             built = materialize.prepare(model, model.materialization.options, built)
             output = _dimension_schema(model.materialization.options, model.keys, built)
             return Planned(model, schema, built, inputs, output)
-        return Planned(model, schema, built, inputs, built.schema())
+        return Planned(model, schema, built, inputs, built.schema(), watermark=watermark)
+
+    def _incremental_input(self, model: Model, inputs: dict[str, ir.Table]) -> ir.Scalar:
+        """Narrow an incremental model's first input to the rows it has not built from yet;
+        returns the watermark those rows take it to."""
+        assert isinstance(model.materialization, Merge)
+        primary = inputs[model.inputs[0]]
+        if "_loaded_at" not in primary.columns:
+            raise ConfigError(
+                f"incremental: its input {model.inputs[0]} has no _loaded_at to tell new rows",
+                file=model.origin,
+            )
+        schema = self.catalog.schema_of(model.id)
+        exists = not self.full_refresh and self.warehouse.exists(model.name, schema)
+        existing = self.warehouse.table(model.name, schema) if exists else None
+        mark = state.watermark(self.warehouse, model.id) if exists else None
+        keys = self._dimension_surrogate_keys(model)
+        options = model.materialization.options
+        inputs[model.inputs[0]] = materialize.incoming(primary, existing, options, mark, keys)
+        return primary._loaded_at.max()
+
+    def _dimension_surrogate_keys(self, model: Model) -> list[str]:
+        graph = self.catalog.graph
+        found = []
+        for reference in model.dimensions:
+            keys = graph.models[graph.resolve(reference, model)].keys
+            if keys is not None:
+                found.append(keys.surrogate)
+        return found
 
     def _input(self, node: str, parent: str, planned: dict[str, Planned]) -> ir.Table:
         name = self.catalog.graph.models[parent].name
@@ -292,17 +332,19 @@ class Runner:
         def record(tx: Transaction, outcome: Outcome) -> None:
             result.rows_in, result.rows_out = outcome.rows_in, outcome.rows_out
             result.duration_s = time.perf_counter() - clock
-            result.note = "" if outcome.loaded else "batch already loaded"
+            result.note = outcome.note
             tx.run(self._record_row(run_id, item, result))
 
         try:
             self.warehouse.ensure_schema(item.schema)
             self._materialize(item, target, record)
+            unknown = self._unknown_members(item)
+            result.note = "; ".join(part for part in (result.note, unknown) if part)
             # The record was written before the commit; the commit is part of the work.
             result.duration_s = time.perf_counter() - clock
             where = {"run_id": run_id, "model": node}
-            duration = {"duration_s": round(result.duration_s, 6)}
-            self.warehouse.execute(state.update("model_runs", where, duration))
+            changes = {"duration_s": round(result.duration_s, 6), "notes": result.note or None}
+            self.warehouse.execute(state.update("model_runs", where, changes))
         except Exception as exc:
             result.status = "failed"
             result.error = str(exc) if isinstance(exc, WarehouseKitError) else first_line(exc)
@@ -316,12 +358,36 @@ class Runner:
             assert isinstance(model.materialization, SourceLoad)
             return materialize.load_source(target, item.batch, model.materialization, model, record)
         rows_in = self._rows_in(item)
+        if isinstance(model.materialization, Merge) and item.watermark is not None:
+            merging = model.materialization.options
+            return materialize.merge(
+                target,
+                item.expr,
+                merging,
+                rows_in,
+                record,
+                model=model.id,
+                watermark=item.watermark,
+            )
         if isinstance(model.materialization, Dimension) and model.keys is not None:
             options = model.materialization.options
             if options.scd == 2:
                 return materialize.scd2(target, item.expr, options, model.keys, rows_in, record)
             return materialize.type1(target, item.expr, model.keys, rows_in, record)
         return materialize.replace_table(target, item.expr, rows_in, record)
+
+    def _unknown_members(self, item: Planned) -> str:
+        """How many of a fact's rows point to each dimension's unknown member."""
+        keys = self._dimension_surrogate_keys(item.model)
+        if not keys:
+            return ""
+        table = self.warehouse.table(item.model.name, item.schema)
+        counts = {key: (table[key] == -1).sum() for key in keys if key in table.columns}
+        found = self.warehouse.rows(table.aggregate(**counts)) if counts else [{}]
+        missing = {key: count for key, count in found[0].items() if count}
+        if not missing:
+            return ""
+        return "unknown members: " + ", ".join(f"{key} {count:,}" for key, count in missing.items())
 
     def _rows_in(self, item: Planned) -> int:
         if not item.model.inputs:
@@ -344,6 +410,7 @@ class Runner:
                 "duration_s": round(result.duration_s, 6),
                 "status": result.status,
                 "error": result.error,
+                "notes": result.note or None,
             },
         )
 

@@ -20,6 +20,7 @@ import difflib
 import os
 import re
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
 
@@ -286,11 +287,53 @@ Operations = list[Annotated[Operation, BeforeValidator(_short_form)]]
 # --- sources --------------------------------------------------------------------
 
 
+_DURATION = re.compile(
+    r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|seconds?|m|min|minutes?|h|hours?|d|days?|w|weeks?)\s*$"
+)
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """``"90s"``, ``"15 min"``, ``"6h"``, ``"2 days"``, ``"1 week"`` as a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(
+            f"{value!r} is not a duration: a number and s, min, h, days or weeks ('2 days')"
+        )
+    number, unit = float(match.group(1)), match.group(2)
+    return timedelta(seconds=number * _SECONDS[unit[0]])
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class Incremental(Spec):
+    """Load only rows past the stored watermark of `cursor`.
+
+    Rows whose cursor is within `lookback` of the watermark are read again and
+    loaded once: a row equal (on `key`, or on every column) to one already
+    loaded in that window is skipped. A file batch may also bring rows older
+    than the lookback: they are loaded and reported, since nothing can vouch
+    that they are new.
+    """
+
+    cursor: Column
+    lookback: Duration | float = timedelta(0)
+    """How far behind the watermark rows may still arrive: a duration, or a number for
+    numeric cursors."""
+    key: Columns | None = None
+    type: str | None = None
+    """The cursor's type when the source gives text (CSV): default timestamp."""
+
+
 class FileTable(Spec):
     name: Name
     path: str | None = None
     """A file, folder or glob, relative to the source path (default: from `pattern`)."""
     format: Literal["csv", "parquet", "json"] | None = None
+    incremental: Incremental | None = None
 
 
 def _table_entry(value: Any) -> Any:
@@ -312,6 +355,8 @@ class FilesSource(Spec):
     """Default: from each file's extension (.csv, .parquet, .json, .ndjson, .jsonl)."""
     tables: list[Annotated[FileTable, BeforeValidator(_table_entry)]] = Field(min_length=1)
     load: Literal["append", "replace"] = "append"
+    incremental: Incremental | None = None
+    """For every table (a table's own `incremental` wins)."""
     """append keeps every batch of files (a batch already loaded is skipped);
     replace keeps only the latest batch."""
 
@@ -322,6 +367,7 @@ class DatabaseTable(Spec):
     """The table to read (default: `name`)."""
     query: Expression | None = None
     """A SELECT to read instead of a table."""
+    incremental: Incremental | None = None
 
     @model_validator(mode="after")
     def _table_or_query(self) -> DatabaseTable:
@@ -336,6 +382,8 @@ class DatabaseSource(Spec):
     name: Name
     tables: list[Annotated[DatabaseTable, BeforeValidator(_table_entry)]] = Field(min_length=1)
     load: Literal["append", "replace"] = "replace"
+    incremental: Incremental | None = None
+    """For every table (a table's own `incremental` wins); implies appending."""
 
 
 class PostgresSource(DatabaseSource):
@@ -358,6 +406,19 @@ SOURCE_TYPES: tuple[str, ...] = ("files", "postgres", "duckdb")
 # --- models, stages, pipeline ---------------------------------------------------
 
 
+class IncrementalModel(Spec):
+    """Build only from input rows loaded since the last run, and merge them in.
+
+    The model's first input must carry ``_loaded_at`` (bronze rows do, and
+    operations keep it). Rows whose dimension keys were unknown (-1) are
+    built again on every run, so a late-arriving member repairs them.
+    """
+
+    unique_key: Columns
+    strategy: Literal["merge", "append"] = "merge"
+    """merge replaces rows with the same unique key; append only adds."""
+
+
 class ModelSpec(Spec):
     name: Name
     from_: str | None = Field(default=None, alias="from")
@@ -366,6 +427,7 @@ class ModelSpec(Spec):
     operations: Operations = Field(default_factory=list)
     columns: dict[Column, str] = Field(default_factory=dict)
     """Column descriptions."""
+    incremental: IncrementalModel | None = None
 
 
 class StageSpec(Spec):

@@ -7,8 +7,11 @@ Tables (one row each per...):
 - ``model_runs``: model per run: rows in (of its first input; for a bronze
   model, the rows read), rows out (in the table after the run), duration,
   status (success, failed, skipped), error.
-- ``batches``: source batch landed in bronze. A batch id already here is not
-  loaded again, which is what makes reruns add nothing.
+- ``batches``: file (or database batch) landed in bronze, by fingerprint. A file
+  already here is not loaded again, which is what makes reruns add nothing.
+- ``watermarks``: model with an incremental cursor: the highest cursor value
+  loaded (a bronze model) or input ``_loaded_at`` processed (an incremental
+  model), as text. Advanced in the transaction that loads the rows.
 
 A model's row in ``model_runs`` and its batch are written in the same
 transaction as its data, so the history never disagrees with the tables.
@@ -56,6 +59,7 @@ TABLES: dict[str, ibis.Schema] = {
             "duration_s": "float64",
             "status": "string",
             "error": "string",
+            "notes": "string",
         }
     ),
     "batches": ibis.schema(
@@ -68,6 +72,7 @@ TABLES: dict[str, ibis.Schema] = {
             "description": "string",
         }
     ),
+    "watermarks": ibis.schema({"model": "string", "value": "string", "run_id": "string"}),
 }
 
 
@@ -82,12 +87,19 @@ def new_run_id(started: datetime) -> str:
 
 
 def ensure(warehouse: Warehouse) -> None:
-    """Create the state schema and tables when missing."""
+    """Create the state schema and tables when missing; add columns a newer version has."""
     warehouse.ensure_schema(SCHEMA)
     existing = set(warehouse.con.list_tables(database=SCHEMA))
     for name, schema in TABLES.items():
         if name not in existing:
             warehouse.con.create_table(name, schema=schema, database=SCHEMA)
+            continue
+        present = warehouse.table(name, SCHEMA).columns
+        for column in schema.to_sqlglot_column_defs(warehouse.kind):
+            if column.name not in present:
+                warehouse.execute(
+                    sge.Alter(this=table_ref(name, SCHEMA), kind="TABLE", actions=[column])
+                )
     if "meta" not in existing:
         warehouse.execute(insert("meta", {"key": "state_version", "value": str(VERSION)}))
 
@@ -147,16 +159,33 @@ def table(warehouse: Warehouse, name: str) -> ir.Table:
     return warehouse.table(name, SCHEMA)
 
 
-def has_batch(warehouse: Warehouse, model: str, batch_id: str) -> bool:
+def loaded_files(warehouse: Warehouse, model: str) -> set[str]:
+    """The fingerprints of the files a bronze model holds."""
     if not warehouse.exists("batches", SCHEMA):
-        return False
+        return set()
     batches = table(warehouse, "batches")
-    found = batches.filter((batches.model == model) & (batches.batch_id == batch_id)).count()
-    return bool(warehouse.scalar(found))
+    found = batches.filter(batches.model == model).select("batch_id").distinct()
+    return {row["batch_id"] for row in warehouse.rows(found)}
 
 
 def forget_batches(tx: Transaction, model: str) -> None:
     tx.run(delete("batches", {"model": model}))
+
+
+def watermark(warehouse: Warehouse, model: str) -> str | None:
+    """The stored high-water mark of a model, as text (None before its first load)."""
+    if not warehouse.exists("watermarks", SCHEMA):
+        return None
+    marks = table(warehouse, "watermarks")
+    value: str | None = warehouse.scalar(marks.filter(marks.model == model).value.max())
+    return value
+
+
+def set_watermark(tx: Transaction, model: str, value: object, run_id: str) -> None:
+    """Store a model's high-water mark, inside the transaction that loaded up to it."""
+    tx.run(delete("watermarks", {"model": model}))
+    if value is not None:
+        tx.run(insert("watermarks", {"model": model, "value": str(value), "run_id": run_id}))
 
 
 def latest_run_id(warehouse: Warehouse) -> str | None:

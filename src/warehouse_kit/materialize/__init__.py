@@ -7,10 +7,12 @@ module per materialization:
 - `table.replace_table`: build the new table under a staging name, swap it in;
 - `dimension.type1`: a dimension whose members keep their surrogate key;
 - `scd2.scd2`: a dimension that keeps every version;
-- `source.load_source`: land a source batch in bronze with its load metadata.
+- `source.load_source`: land a source batch in bronze with its load metadata;
+- `merge.merge`: merge the rows built from new input into an incremental model.
 """
 
 from warehouse_kit.materialize.dimension import prepare, type1
+from warehouse_kit.materialize.merge import incoming, merge
 from warehouse_kit.materialize.scd2 import scd2
 from warehouse_kit.materialize.source import load_source
 from warehouse_kit.materialize.table import replace_table
@@ -20,7 +22,9 @@ __all__ = [
     "Outcome",
     "Record",
     "Target",
+    "incoming",
     "load_source",
+    "merge",
     "prepare",
     "replace_table",
     "scd2",

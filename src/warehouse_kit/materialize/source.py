@@ -1,6 +1,16 @@
-"""Bronze: land a source batch with its load metadata, once."""
+"""Bronze: land a source batch with its load metadata, once.
+
+Three ways, by the source's `load`: replace the table with the batch; append
+the batch (a batch whose fingerprint is already loaded is skipped, so reruns
+add nothing); or, with an `incremental` cursor, append only the rows past the
+stored watermark, checking the lookback window for rows already loaded, and
+advance the watermark in the same transaction.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
 
 import ibis
 import ibis.expr.types as ir
@@ -8,64 +18,168 @@ import sqlglot as sg
 import sqlglot.expressions as sge
 
 from warehouse_kit import state
-from warehouse_kit.backends import Transaction
+from warehouse_kit.backends import Transaction, Warehouse
 from warehouse_kit.materialize.target import Outcome, Record, Target
 from warehouse_kit.models import Batch, Model, SourceLoad
+from warehouse_kit.spec import Incremental
+from warehouse_kit.transforms import LOAD_METADATA
 
 
 def load_source(
     target: Target, batch: Batch, load: SourceLoad, model: Model, record: Record
 ) -> Outcome:
-    """Land a source batch in bronze with `_loaded_at`, `_source` and `_batch_id`.
-
-    A batch whose fingerprint is already loaded is skipped, so reruns add nothing.
-    """
+    """Land a source batch in bronze with `_loaded_at`, `_source` and `_batch_id`."""
     wh = target.warehouse
     batch_id = batch.batch_id or target.run_id
-    replace = load.mode == "replace" or target.full_refresh or not target.exists()
-    if batch.batch_id and not target.full_refresh and state.has_batch(wh, model.id, batch_id):
+    if batch.fingerprints == () and target.exists():
         rows = wh.scalar(wh.table(target.name, target.schema).count())
         with wh.transaction() as tx:
-            outcome = Outcome(0, rows, loaded=False)
+            outcome = Outcome(0, rows, loaded=False, note="no new files")
             record(tx, outcome)
         return outcome
-    rows_expr = batch.table.mutate(
+    replace = load.mode == "replace" or target.full_refresh or not target.exists()
+    window = Window.of(load.incremental, wh, model, target) if load.incremental else None
+    rows = batch.table
+    if window is not None and batch.filterable:
+        rows = window.pushdown(rows)
+    rows = rows.mutate(
         _loaded_at=ibis.literal(target.started_at, "timestamp"),
         _source=ibis.literal(batch.description, "string"),
         _batch_id=ibis.literal(batch_id, "string"),
     )
-    same_engine = ibis.get_backend(rows_expr) is wh.con
     with wh.transaction() as tx:
         if replace:
             tx.run(sge.Drop(kind="TABLE", this=target.ref, exists=True))
             state.forget_batches(tx, model.id)
-            columns = rows_expr.schema().to_sqlglot_column_defs(wh.kind)
-            tx.run(sge.Create(kind="TABLE", this=sge.Schema(this=target.ref, expressions=columns)))
+            _create(tx, wh, target.ref, rows.schema())
         else:
-            _add_new_columns(tx, target, rows_expr)
-        names = [sg.to_identifier(c, quoted=True) for c in rows_expr.columns]
-        if same_engine:
-            query = wh.to_sqlglot(rows_expr)
-            written = tx.write(sge.insert(query, into=target.ref, columns=names))
+            _add_new_columns(tx, target, rows)
+        note = ""
+        if window is None:
+            written = _append(tx, wh, target.ref, rows)
         else:
-            written = tx.load(target.ref, list(rows_expr.columns), rows_expr.to_pyarrow_batches())
+            written, note = window.load(tx, rows)
         total = written if replace else tx.run(sg.select("count(*)").from_(target.ref))[0][0]
-        tx.run(
-            state.insert(
-                "batches",
-                {
-                    "model": model.id,
-                    "batch_id": batch_id,
-                    "run_id": target.run_id,
-                    "rows": written,
-                    "loaded_at": target.started_at,
-                    "description": batch.description,
-                },
-            )
-        )
-        outcome = Outcome(written, int(total))
+        for part in batch.fingerprints or (batch_id,):
+            tx.run(state.insert("batches", _batch_row(model, batch, part, target, written)))
+        outcome = Outcome(written, int(total), note=note)
         record(tx, outcome)
     return outcome
+
+
+@dataclass(frozen=True)
+class Window:
+    """The rows an incremental load may take: past the watermark, or within the lookback."""
+
+    spec: Incremental
+    mark: str | None
+    target: Target
+    model: Model
+
+    @classmethod
+    def of(cls, spec: Incremental, wh: Warehouse, model: Model, target: Target) -> Window:
+        mark = None if target.full_refresh else state.watermark(wh, model.id)
+        return cls(spec, mark, target, model)
+
+    def cursor(self, table: ir.Table) -> ir.Value:
+        value = table[self.spec.cursor]
+        if self.spec.type or value.type().is_string():
+            return value.cast(self.spec.type or "timestamp")
+        return value
+
+    def bounds(self, cursor: ir.Value) -> tuple[ir.Value, ir.Value]:
+        """The watermark and the lookback's floor, typed like the cursor."""
+        mark = ibis.literal(self.mark).cast(cursor.type())
+        lookback = self.spec.lookback
+        step = (
+            ibis.interval(seconds=int(lookback.total_seconds()))
+            if isinstance(lookback, timedelta)
+            else lookback
+        )
+        return mark, mark - step
+
+    def pushdown(self, rows: ir.Table) -> ir.Table:
+        """A database source reads only rows past the floor."""
+        if self.mark is None:
+            return rows
+        cursor = self.cursor(rows)
+        return rows.filter(cursor > self.bounds(cursor)[1])
+
+    def load(self, tx: Transaction, rows: ir.Table) -> tuple[int, str]:
+        """Stage the rows, append those not loaded yet, advance the watermark."""
+        wh, target = self.target.warehouse, self.target
+        staging = target.staging("inc")
+        tx.run(sge.Drop(kind="TABLE", this=staging, exists=True))
+        _create(tx, wh, staging, rows.schema())
+        _append(tx, wh, staging, rows)
+        staged = ibis.table(rows.schema(), name=staging.name, database=target.schema)
+        new, late = self._split(staged)
+        written = _insert(tx, wh, target.ref, new)
+        late_rows = (
+            tx.run(wh.to_sqlglot(late.aggregate(n=late.count())))[0][0] if late is not None else 0
+        )
+        highest = tx.run(wh.to_sqlglot(staged.aggregate(m=self._advanced(staged))))[0][0]
+        if highest is not None:
+            state.set_watermark(tx, self.model.id, highest, target.run_id)
+        tx.run(sge.Drop(kind="TABLE", this=staging, exists=True))
+        note = f"watermark {self.spec.cursor} = {highest}"
+        if late_rows:
+            note += f"; {late_rows} rows older than watermark - lookback (loaded, unchecked)"
+        return written, note
+
+    def _advanced(self, staged: ir.Table) -> ir.Value:
+        """The new watermark: the highest cursor seen, never lower than the old one."""
+        highest = self.cursor(staged).max()
+        if self.mark is None:
+            return highest
+        mark = self.bounds(self.cursor(staged))[0]
+        return ibis.greatest(highest.fill_null(mark), mark)
+
+    def _split(self, staged: ir.Table) -> tuple[ir.Table, ir.Table | None]:
+        if self.mark is None:
+            return staged, None
+        cursor = self.cursor(staged)
+        mark, floor = self.bounds(cursor)
+        fresh = staged.filter(cursor > mark)
+        window = staged.filter((cursor <= mark) & (cursor > floor))
+        late = staged.filter((cursor <= floor) | cursor.isnull())
+        loaded = self.target.warehouse.table(self.target.name, self.target.schema)
+        loaded_cursor = self.cursor(loaded)
+        seen = loaded.filter((loaded_cursor <= mark) & (loaded_cursor > floor))
+        key = self.spec.key or [c for c in staged.columns if c not in LOAD_METADATA]
+        unseen = window.anti_join(seen, [window[c].identical_to(seen[c]) for c in key])
+        return fresh.union(unseen).union(late), late
+
+
+def _create(tx: Transaction, wh: Warehouse, ref: sge.Table, schema: ibis.Schema) -> None:
+    columns = schema.to_sqlglot_column_defs(wh.kind)
+    tx.run(sge.Create(kind="TABLE", this=sge.Schema(this=ref, expressions=columns)))
+
+
+def _append(tx: Transaction, wh: Warehouse, ref: sge.Table, rows: ir.Table) -> int:
+    """Insert source rows: read by this warehouse itself, or streamed from another engine."""
+    if ibis.get_backend(rows) is wh.con:
+        return _insert(tx, wh, ref, rows)
+    return tx.load(ref, list(rows.columns), rows.to_pyarrow_batches())
+
+
+def _insert(tx: Transaction, wh: Warehouse, ref: sge.Table, rows: ir.Table) -> int:
+    """Insert rows computed from this warehouse's tables."""
+    names = [sg.to_identifier(c, quoted=True) for c in rows.columns]
+    return tx.write(sge.insert(wh.to_sqlglot(rows), into=ref, columns=names))
+
+
+def _batch_row(
+    model: Model, batch: Batch, batch_id: str, target: Target, written: int
+) -> dict[str, object]:
+    return {
+        "model": model.id,
+        "batch_id": batch_id,
+        "run_id": target.run_id,
+        "rows": written,
+        "loaded_at": target.started_at,
+        "description": batch.description,
+    }
 
 
 def _add_new_columns(tx: Transaction, target: Target, rows: ir.Table) -> None:

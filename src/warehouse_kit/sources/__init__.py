@@ -7,6 +7,7 @@ over the source's rows, and a fingerprint that is the same for the same data
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 from warehouse_kit.backends import Warehouse
@@ -17,12 +18,16 @@ from warehouse_kit.spec import DatabaseTable, FilesSource, FileTable, Source
 
 
 def read(
-    source: Source, table: FileTable | DatabaseTable, warehouse: Warehouse, root: Path
+    source: Source,
+    table: FileTable | DatabaseTable,
+    warehouse: Warehouse,
+    root: Path,
+    loaded: AbstractSet[str] = frozenset(),
 ) -> Batch:
-    """Read one table of a source."""
+    """Read one table of a source; `loaded` are the fingerprints of files already loaded."""
     if isinstance(source, FilesSource):
         assert isinstance(table, FileTable)
-        return read_files(source, table, warehouse, root)
+        return read_files(source, table, warehouse, root, loaded)
     assert isinstance(table, DatabaseTable)
     return read_database(source, table, root)
 

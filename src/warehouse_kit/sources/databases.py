@@ -29,7 +29,7 @@ def read_database(source: PostgresSource | DuckDBSource, table: DatabaseTable, r
             shown = f"{source.name}: {source.schema_}.{name}"
     except Exception as exc:  # the driver's own error says what is missing
         raise SourceError(f"{where}: {first_line(exc)}") from exc
-    return Batch(expr, None, shown)
+    return Batch(expr, shown, filterable=True)
 
 
 def _connect(source: PostgresSource | DuckDBSource, root: Path, where: str) -> SQLBackend:

@@ -8,7 +8,10 @@ instead of failing the load or vanishing.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Set as AbstractSet
 from pathlib import Path
+
+import ibis.expr.types as ir
 
 from warehouse_kit.backends import Warehouse
 from warehouse_kit.errors import SourceError, first_line
@@ -24,7 +27,14 @@ FORMATS = {
 }
 
 
-def read_files(source: FilesSource, table: FileTable, warehouse: Warehouse, root: Path) -> Batch:
+def read_files(
+    source: FilesSource,
+    table: FileTable,
+    warehouse: Warehouse,
+    root: Path,
+    loaded: AbstractSet[str],
+) -> Batch:
+    """The files not loaded yet (append), or all of them unless unchanged (replace)."""
     pattern = table.path or source.pattern.format(table=table.name)
     base = root / source.path
     files = find_files(base, pattern)
@@ -33,18 +43,27 @@ def read_files(source: FilesSource, table: FileTable, warehouse: Warehouse, root
     if not files:
         raise SourceError(f"{where}: no file matches {shown}")
     fmt = table.format or source.format or _format_of(files, where)
+    prints = {path: fingerprint(path, root) for path in files}
+    if source.load == "replace" and not table.incremental and not source.incremental:
+        pending = [] if set(prints.values()) == set(loaded) else files
+    else:
+        pending = [path for path in files if prints[path] not in loaded]
+    # With nothing new, the files are still read for their columns, which plans need.
+    expr = _read(warehouse, pending or files, fmt, f"{where}: cannot read {shown} as {fmt}")
+    return Batch(expr, f"{source.name}: {shown}", tuple(prints[path] for path in pending))
+
+
+def _read(warehouse: Warehouse, files: list[Path], fmt: str, failure: str) -> ir.Table:
     reader = warehouse.file_reader()
     names = [str(path) for path in files]
     try:
         if fmt == "csv":
-            expr = reader.read_csv(names, all_varchar=True, header=True)
-        elif fmt == "parquet":
-            expr = reader.read_parquet(names)
-        else:
-            expr = reader.read_json(names)
+            return reader.read_csv(names, all_varchar=True, header=True, union_by_name=True)
+        if fmt == "parquet":
+            return reader.read_parquet(names, union_by_name=True)
+        return reader.read_json(names, union_by_name=True)
     except Exception as exc:  # the engine says what is wrong with the file
-        raise SourceError(f"{where}: cannot read {shown} as {fmt}: {first_line(exc)}") from exc
-    return Batch(expr, fingerprint(files, root), f"{source.name}: {shown}")
+        raise SourceError(f"{failure}: {first_line(exc)}") from exc
 
 
 def find_files(base: Path, pattern: str) -> list[Path]:
@@ -57,13 +76,11 @@ def find_files(base: Path, pattern: str) -> list[Path]:
     return sorted(p for p in base.glob(pattern) if p.is_file())
 
 
-def fingerprint(files: list[Path], root: Path) -> str:
-    """A digest of the files' names and contents: the same data, the same batch id."""
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(_display(path, root).encode())
-        with path.open("rb") as handle:
-            digest.update(hashlib.file_digest(handle, "sha256").digest())
+def fingerprint(path: Path, root: Path) -> str:
+    """A digest of a file's name and content: the same file, the same fingerprint."""
+    digest = hashlib.sha256(_display(path, root).encode())
+    with path.open("rb") as handle:
+        digest.update(hashlib.file_digest(handle, "sha256").digest())
     return digest.hexdigest()[:24]
 
 

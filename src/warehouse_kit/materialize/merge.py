@@ -1,0 +1,100 @@
+"""Incremental models: merge the rows built from new input into the table.
+
+The first build (or a ``--full-refresh``) writes the whole table; later runs
+stage the new rows, delete the rows they replace (same unique key) unless
+the strategy is append, and insert them, advancing the model's watermark in
+the same transaction.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+import sqlglot as sg
+import sqlglot.expressions as sge
+
+from warehouse_kit import state
+from warehouse_kit.backends import Transaction
+from warehouse_kit.errors import ModelError
+from warehouse_kit.materialize.table import replace_table
+from warehouse_kit.materialize.target import Outcome, Record, Target
+from warehouse_kit.spec import IncrementalModel
+
+
+def merge(
+    target: Target,
+    rows: ir.Table,
+    options: IncrementalModel,
+    rows_in: int,
+    record: Record,
+    *,
+    model: str,
+    watermark: ir.Scalar,
+) -> Outcome:
+    wh = target.warehouse
+    high = wh.scalar(watermark)
+
+    def record_with_mark(tx: Transaction, outcome: Outcome) -> None:
+        state.set_watermark(tx, model, high, target.run_id)
+        record(tx, outcome)
+
+    existing = target.existing()
+    if existing is None:
+        return replace_table(target, rows, rows_in, record_with_mark)
+    missing = [c for c in rows.columns if c not in existing.columns]
+    if missing:
+        raise ModelError(
+            target.id, f"the table has no column {', '.join(missing)}; run with --full-refresh"
+        )
+    staging = target.staging("mrg")
+    names = [sg.to_identifier(c, quoted=True) for c in rows.columns]
+    with wh.transaction() as tx:
+        tx.run(sge.Drop(kind="TABLE", this=staging, exists=True))
+        written = tx.write(sge.Create(kind="TABLE", this=staging, expression=wh.to_sqlglot(rows)))
+        replaced = (
+            tx.write(_delete_matching(target, staging, options))
+            if options.strategy == "merge"
+            else 0
+        )
+        tx.write(sge.insert(sg.select(*names).from_(staging), into=target.ref, columns=names))
+        tx.run(sge.Drop(kind="TABLE", this=staging, exists=True))
+        total = tx.run(sg.select("count(*)").from_(target.ref))[0][0]
+        outcome = Outcome(rows_in, int(total), note=f"{written} rows merged ({replaced} replaced)")
+        record_with_mark(tx, outcome)
+    return outcome
+
+
+def _delete_matching(target: Target, staging: sge.Table, options: IncrementalModel) -> sge.Delete:
+    """DELETE the target's rows whose unique key is among the staged rows."""
+    same = sge.and_(
+        *(
+            sge.EQ(
+                this=sg.column(c, table="s", quoted=True),
+                expression=sg.column(c, table=target.name, quoted=True),
+            )
+            for c in options.unique_key
+        )
+    )
+    matching = sg.select(sge.Literal.number(1)).from_(staging.as_("s")).where(same)
+    return sge.Delete(this=target.ref, where=sge.Where(this=sge.Exists(this=matching)))
+
+
+def incoming(
+    primary: ir.Table,
+    existing: ir.Table | None,
+    options: IncrementalModel,
+    mark: str | None,
+    keys: list[str],
+) -> ir.Table:
+    """The input rows to build from: loaded after the watermark, or behind a row whose
+    surrogate keys were unknown (-1) so a member that arrived since repairs it."""
+    if existing is None or mark is None:
+        return primary
+    new = primary._loaded_at > ibis.literal(mark).cast(primary._loaded_at.type())
+    unknown = [existing[k] == -1 for k in keys if k in existing.columns]
+    if not unknown:
+        return primary.filter(new)
+    unresolved = existing.filter(ibis.or_(*unknown)).select(*options.unique_key).distinct()
+    marked = primary.left_join(unresolved.mutate(_wk_repair=True), list(options.unique_key))
+    marked = marked.select(*primary.columns, "_wk_repair")
+    return marked.filter(new | marked._wk_repair.notnull()).drop("_wk_repair")
