@@ -13,10 +13,15 @@ CREATE TABLE `gold`.`dim_customer` (
   `city` STRING,
   `country` STRING,
   `signup_date` DATE,
+  `updated_at` DATETIME,
+  `effective_from` DATETIME,
+  `effective_to` DATETIME,
+  `is_current` BOOL,
+  `is_deleted` BOOL,
   PRIMARY KEY (`customer_key`) NOT ENFORCED
 )
 OPTIONS (
-  description='Customers (type 1), keyed by customer_key.'
+  description='Customers with history (type 2), one row per version, keyed by customer_key.'
 );
 
 CREATE TABLE `gold`.`dim_product` (
@@ -25,10 +30,15 @@ CREATE TABLE `gold`.`dim_product` (
   `product_name` STRING,
   `category` STRING,
   `unit_price` NUMERIC,
+  `updated_at` DATETIME,
+  `effective_from` DATETIME,
+  `effective_to` DATETIME,
+  `is_current` BOOL,
+  `is_deleted` BOOL,
   PRIMARY KEY (`product_key`) NOT ENFORCED
 )
 OPTIONS (
-  description='Products (type 1), keyed by product_key.'
+  description='Products with price history (type 2); a product dropped from the catalogue gets a deleted version.'
 );
 
 CREATE TABLE `gold`.`dim_date` (
@@ -76,7 +86,7 @@ CREATE TABLE `gold`.`fact_orders` (
   ) NOT ENFORCED
 )
 OPTIONS (
-  description='One row per order line, keyed to customer, product and order date.'
+  description='One row per order line, keyed to the customer and product versions valid on the order date.'
 );
 
 CREATE TABLE `gold`.`mart_monthly_sales` (

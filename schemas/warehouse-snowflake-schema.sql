@@ -13,9 +13,14 @@ CREATE TABLE "gold"."dim_customer" (
   "city" VARCHAR,
   "country" VARCHAR,
   "signup_date" DATE,
+  "updated_at" TIMESTAMP,
+  "effective_from" TIMESTAMP,
+  "effective_to" TIMESTAMP,
+  "is_current" BOOLEAN,
+  "is_deleted" BOOLEAN,
   PRIMARY KEY ("customer_key")
 )
-COMMENT='Customers (type 1), keyed by customer_key.';
+COMMENT='Customers with history (type 2), one row per version, keyed by customer_key.';
 
 CREATE TABLE "gold"."dim_product" (
   "product_key" BIGINT NOT NULL,
@@ -23,9 +28,14 @@ CREATE TABLE "gold"."dim_product" (
   "product_name" VARCHAR,
   "category" VARCHAR,
   "unit_price" DECIMAL(10, 2),
+  "updated_at" TIMESTAMP,
+  "effective_from" TIMESTAMP,
+  "effective_to" TIMESTAMP,
+  "is_current" BOOLEAN,
+  "is_deleted" BOOLEAN,
   PRIMARY KEY ("product_key")
 )
-COMMENT='Products (type 1), keyed by product_key.';
+COMMENT='Products with price history (type 2); a product dropped from the catalogue gets a deleted version.';
 
 CREATE TABLE "gold"."dim_date" (
   "date_key" INT NOT NULL,
@@ -69,7 +79,7 @@ CREATE TABLE "gold"."fact_orders" (
     "date_key"
   )
 )
-COMMENT='One row per order line, keyed to customer, product and order date.';
+COMMENT='One row per order line, keyed to the customer and product versions valid on the order date.';
 
 CREATE TABLE "gold"."mart_monthly_sales" (
   "year" SMALLINT,

@@ -121,3 +121,65 @@ def test_the_example_seeds_are_in_the_repository():
         "orders_seed.csv",
         "products_seed.csv",
     ]
+
+
+def build_two_batches(target: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert run(REPO_ROOT, target=target).ok
+    monkeypatch.setenv("WK_SEEDS", "seeds/batch2")
+    assert run(REPO_ROOT, target=target).ok
+
+
+@pytest.fixture(scope="module")
+def two_batches(tmp_path_factory: pytest.TempPathFactory) -> str:
+    target = f"duckdb:///{tmp_path_factory.mktemp('batches')}/warehouse.duckdb"
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        build_two_batches(target, monkeypatch)
+    return target
+
+
+def test_the_second_batch_adds_history_to_the_dimensions(two_batches):
+    wh = connect(two_batches)
+    try:
+        customers = wh.table("dim_customer", "gold")
+        members = customers.filter(customers.customer_key != -1)
+        versions = members.group_by("customer_id").aggregate(n=members.count())
+        assert wh.scalar(versions.filter(versions.n > 1).count()) == 31
+        assert (
+            wh.scalar(customers.filter(customers.is_current).count()) == 313 + 1
+        )  # and the unknown member
+        products = wh.table("dim_product", "gold")
+        deleted = wh.rows(products.filter(products.is_deleted).select("product_id", "is_current"))
+        assert deleted == [{"product_id": 11, "is_current": True}]
+        repriced = products.filter(products.product_id.isin([9, 10, 13]))
+        assert wh.scalar(repriced.unit_price.nunique()) == 6  # an old and a new price each
+    finally:
+        wh.close()
+
+
+def test_facts_of_the_second_batch_point_to_the_versions_valid_on_their_dates(two_batches):
+    wh = connect(two_batches)
+    try:
+        facts = wh.table("fact_orders", "gold")
+        customers = wh.table("dim_customer", "gold")
+        joined = facts.join(customers, "customer_key").join(
+            wh.table("dim_date", "gold"), "date_key"
+        )
+        on_date = joined.filter(
+            (joined.date.cast("timestamp") < joined.effective_from)
+            | (joined.date.cast("timestamp") >= joined.effective_to)
+        )
+        assert wh.scalar(on_date.count()) == 0  # no fact outside its version's validity
+        late = facts.filter(facts.order_id.isin([1233, 1243]))
+        assert wh.scalar(late.count()) > 0
+        assert wh.scalar(facts.count()) == wh.scalar(wh.table("order_lines", "silver").count())
+        waiting = facts.filter(facts.order_id.isin([1206, 1316]))  # customers not sent yet
+        assert {row["customer_key"] for row in wh.rows(waiting.select("customer_key"))} == {-1}
+    finally:
+        wh.close()
+
+
+@pytest.mark.postgres
+def test_postgres_builds_the_same_history_from_two_batches(two_batches, postgres_url, monkeypatch):
+    build_two_batches(postgres_url, monkeypatch)
+    for name in GOLD:
+        assert profile(postgres_url, name) == profile(two_batches, name), name

@@ -235,7 +235,7 @@ class BuildFacts(Spec):
     dimensions: list[FactDimension] = Field(min_length=1)
     event_time: Column | None = None
     """When each fact happened: a type-2 dimension is joined to the version valid then.
-    Without it, facts take each member's current version."""
+    Without it, or where it is NULL, facts take each member's current version."""
     columns: Columns | None = None
     """Columns to keep besides the surrogate keys (default: all the others)."""
 

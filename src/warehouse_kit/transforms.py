@@ -227,7 +227,8 @@ def _dimension_keys(step: Step, index: int, reference: str, width: int) -> Dimen
 def _look_up(
     facts: ir.Table, members: ir.Table, keys: DimensionKeys, key: list[str], at: str | None
 ) -> ir.Table:
-    """Each fact's surrogate key: the member version valid at `at` (or current); -1 if none."""
+    """Each fact's surrogate key: the member version valid at `at`, or the current one
+    when there is no `at` or the fact's time is unknown (NULL); -1 if none."""
     lookup = members.filter(members[keys.surrogate] != UNKNOWN_KEY)
     if keys.valid_from and keys.valid_to and not at:
         lookup = lookup.filter(lookup[keys.valid_to] == END)
@@ -240,7 +241,8 @@ def _look_up(
     predicates = [facts[c] == lookup[f"_wk_nk_{i}"] for i, c in enumerate(key)]
     if history:
         moment = facts[at].cast("timestamp")
-        predicates += [moment >= lookup._wk_valid_0, moment < lookup._wk_valid_1]
+        valid_then = (moment >= lookup._wk_valid_0) & (moment < lookup._wk_valid_1)
+        predicates.append(valid_then | (moment.isnull() & (lookup._wk_valid_1 == END)))
     joined = facts.left_join(lookup, predicates)
     return joined.select(*facts.columns, **{keys.surrogate: joined._wk_sk.fill_null(UNKNOWN_KEY)})
 
