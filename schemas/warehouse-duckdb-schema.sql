@@ -8,7 +8,6 @@ CREATE TABLE "gold"."dim_customer" (
   "first_name" TEXT,
   "last_name" TEXT,
   "email" TEXT,
-  "email_is_valid" BOOLEAN,
   "segment" TEXT,
   "city" TEXT,
   "country" TEXT,

@@ -8,7 +8,6 @@ CREATE TABLE "gold"."dim_customer" (
   "first_name" VARCHAR,
   "last_name" VARCHAR,
   "email" VARCHAR,
-  "email_is_valid" BOOLEAN,
   "segment" VARCHAR,
   "city" VARCHAR,
   "country" VARCHAR,

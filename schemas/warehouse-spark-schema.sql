@@ -8,7 +8,6 @@ CREATE TABLE `gold`.`dim_customer` (
   `first_name` STRING,
   `last_name` STRING,
   `email` STRING,
-  `email_is_valid` BOOLEAN,
   `segment` STRING,
   `city` STRING,
   `country` STRING,

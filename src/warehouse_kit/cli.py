@@ -125,6 +125,68 @@ def run(
 
 
 @app.command()
+def check(
+    models: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Models (or selectors, as for run --select); default: all with checks.",
+            show_default=False,
+        ),
+    ] = None,
+    target: TargetOption = None,
+    output_format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table, json, junit (XML for CI) or html (a self-contained page).",
+        ),
+    ] = "table",
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the report to this file.", show_default=False),
+    ] = None,
+    project: ProjectOption = Path("."),
+) -> None:
+    """Run the data-quality checks on the tables as they are, without rebuilding them.
+
+    Exits 1 when a check whose action is reject or quarantine fails.
+    """
+    from warehouse_kit.history import check_history
+    from warehouse_kit.project import Project
+    from warehouse_kit.runner import check as run_checks
+
+    formats = ("table", "json", "junit", "html")
+    if output_format not in formats:
+        raise typer.BadParameter(f"choose one of {', '.join(formats)}", param_hint="--format")
+    loaded = Project.load(project)
+    results = run_checks(loaded, target=target, select=models or ())
+    if output_format == "table" and output is None:
+        console.print(results.to_table())
+    else:
+        if output_format == "html":
+            warehouse = loaded.connect(target, read_only=True)
+            try:
+                history = check_history(warehouse, sorted({r.model for r in results}))
+            finally:
+                warehouse.close()
+            text = results.to_html(history)
+        else:
+            text = {
+                "json": results.to_json,
+                "junit": results.to_junit,
+                "table": lambda: str(results),
+            }[output_format]()
+        if output is None:
+            sys.stdout.write(text + "\n")
+        else:
+            output.write_text(text, encoding="utf-8")
+            console.print(f"wrote {output}", highlight=False)
+    if any(result.status == "fail" for result in results):
+        raise typer.Exit(1)
+
+
+@app.command()
 def models(project: ProjectOption = Path(".")) -> None:
     """List the project's models in run order, with their inputs."""
     from warehouse_kit.catalog import load_catalog

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import ibis
 import ibis.expr.types as ir
 
 from warehouse_kit import state
@@ -30,3 +33,14 @@ def model_runs(warehouse: Warehouse, run_id: str | None = None) -> ir.Table:
 def _require_history(warehouse: Warehouse) -> None:
     if not warehouse.exists("runs", state.SCHEMA):
         raise WarehouseKitError("this warehouse has no run history yet: run `wk run` first")
+
+
+def check_history(warehouse: Warehouse, models: list[str], runs: int = 10) -> list[dict[str, Any]]:
+    """The check results of `models` over their last `runs` runs, oldest first."""
+    if not warehouse.exists("check_results", state.SCHEMA):
+        return []
+    results = state.table(warehouse, "check_results")
+    mine = results.filter(results.model.isin(models))
+    recent = mine.select("run_id").distinct().order_by(ibis.desc("run_id")).limit(runs)
+    chosen = mine.semi_join(recent, "run_id").order_by("run_id", "model", "check")
+    return warehouse.rows(chosen.select("run_id", "model", "check", "status", "failing_rows"))

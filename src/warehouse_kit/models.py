@@ -28,6 +28,7 @@ from warehouse_kit.spec import (
 
 if TYPE_CHECKING:
     from warehouse_kit.backends import Warehouse
+    from warehouse_kit.quality import BaseCheck
 
 
 @dataclass(frozen=True)
@@ -146,10 +147,21 @@ class Model:
     """Set when the model is a dimension that facts can look up."""
     dimensions: tuple[str, ...] = ()
     """For a fact: references to the dimensions whose surrogate keys it holds."""
+    checks: tuple[BaseCheck, ...] = ()
+    """Data-quality checks of its rows, run before it is published."""
 
     @property
     def id(self) -> str:
         return f"{self.stage}.{self.name}"
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        """What identifies a row: a dimension's natural key, an incremental model's unique key."""
+        if self.keys is not None:
+            return self.keys.natural
+        if isinstance(self.materialization, Merge):
+            return tuple(self.materialization.options.unique_key)
+        return ()
 
     def __call__(self, *args: ir.Table, **kwargs: ir.Table) -> ir.Table:
         """Call a Python model's function directly, for tests and notebooks."""

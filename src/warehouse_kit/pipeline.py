@@ -12,12 +12,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import ibis.expr.types as ir
 
-from warehouse_kit import sources, state, transforms
+from warehouse_kit import quality, sources, state, transforms
 from warehouse_kit.errors import ConfigError
 from warehouse_kit.models import (
     Batch,
@@ -84,7 +84,38 @@ def compile_pipeline(spec: PipelineSpec, *, file: str, root: Path) -> Pipeline:
         models += stage_models
         previous = [m.name for m in stage_models]
     _check_destination(spec, [m for m in models if m.stage == last.stage], file)
+    models = _with_pipeline_checks(spec, models, last.stage, file)
     return Pipeline(spec.name, file, spec, tuple(models), tuple(s.stage for s in stages), schemas)
+
+
+def _with_pipeline_checks(
+    spec: PipelineSpec, models: list[Model], last: str, file: str
+) -> list[Model]:
+    """Pipeline-level checks apply to every table it publishes: `destination.tables`, or
+    every model of the last stage."""
+    if not spec.quality_checks:
+        return models
+    checks = quality.parse_checks(
+        spec.quality_checks, file=file, key_path="pipeline.quality_checks"
+    )
+    published = set(spec.destination.tables) or {m.name for m in models if m.stage == last}
+    # unique_keys without fields checks each model's own key: a model without one skips it.
+    keyless = [c for c in checks if isinstance(c, quality.UniqueKeys) and not c.fields]
+    # A row_count threshold compares runs' sizes; an incremental model's runs are batches.
+    relative = [c for c in checks if isinstance(c, quality.RowCount) and c.threshold]
+
+    def applicable(model: Model) -> tuple[quality.BaseCheck, ...]:
+        skipped = ([] if model.key else keyless) + (
+            relative if isinstance(model.materialization, Merge) else []
+        )
+        return tuple(c for c in checks if c not in skipped)
+
+    return [
+        replace(m, checks=(*m.checks, *applicable(m)))
+        if m.stage == last and m.name in published
+        else m
+        for m in models
+    ]
 
 
 def _check_destination(spec: PipelineSpec, last_stage: Sequence[Model], file: str) -> None:
@@ -182,6 +213,11 @@ class _Compiler:
             columns=dict(spec.columns),
             keys=keys,
             dimensions=tuple(dimensions),
+            checks=tuple(
+                quality.parse_checks(
+                    spec.quality_checks, file=self.file, key_path=f"{key_path}.quality_checks"
+                )
+            ),
         )
 
     def _dimension_keys(

@@ -124,7 +124,15 @@ def describe(result: ModelResult, *, status: bool = True) -> str:
         return f"{head}: {result.error or 'an input failed'}"
     if result.status == "planned":
         return f"{head}: {result.note}"
-    note = f" ({result.note})" if result.note else ""
+    notes = [result.note] if result.note else []
+    if result.rows_quarantined:
+        notes.append(f"{format_count(result.rows_quarantined)} quarantined")
+    notes += [
+        f"check {check.check} {check.status}: {format_count(check.failing_rows)} rows"
+        for check in result.checks or ()
+        if check.status != "pass"
+    ]
+    note = f" ({'; '.join(notes)})" if notes else ""
     rows = f"{format_count(result.rows_in)} rows in, {format_count(result.rows_out)} out"
     return f"{head}: {rows}{note}, {result.duration_s:.2f}s"
 

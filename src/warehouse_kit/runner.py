@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -22,7 +22,7 @@ import ibis
 import ibis.expr.types as ir
 import sqlglot.expressions as sge
 
-from warehouse_kit import materialize, state
+from warehouse_kit import materialize, quality, state
 from warehouse_kit.backends import Transaction, Warehouse, connect, duckdb_path, engine_of, redact
 from warehouse_kit.catalog import Catalog, load_catalog
 from warehouse_kit.errors import ConfigError, ModelError, WarehouseKitError, first_line
@@ -38,6 +38,8 @@ from warehouse_kit.models import (
 )
 from warehouse_kit.progress import Reporter, Silent
 from warehouse_kit.project import Project
+from warehouse_kit.quality import CheckContext, CheckResult, CheckResults
+from warehouse_kit.quality.gate import Gate, inspect, result_rows
 from warehouse_kit.spec import DimensionOptions
 
 LOAD_METADATA = ibis.schema({"_loaded_at": "timestamp", "_source": "string", "_batch_id": "string"})
@@ -56,6 +58,8 @@ class ModelResult:
     note: str = ""
     sql: str = ""
     started_at: datetime | None = None
+    rows_quarantined: int | None = None
+    checks: CheckResults | None = None
 
 
 @dataclass
@@ -150,6 +154,28 @@ def plan(
         warehouse.close()
 
 
+def check(
+    project: Project | str | Path = ".",
+    *,
+    pipelines: Sequence[Path] | None = None,
+    target: str | None = None,
+    select: Sequence[str] = (),
+) -> CheckResults:
+    """Run the selected models' checks on what the warehouse holds now, without rebuilding.
+
+    The results are recorded in ``_wk.check_results`` under a run of their own.
+    """
+    project = project if isinstance(project, Project) else Project.load(project)
+    catalog = load_catalog(project, pipelines)
+    ids = [node for node in catalog.graph.select(select) if catalog.graph.models[node].checks]
+    url = project.target(target, fallback=catalog.default_target())
+    warehouse = connect(url, base_dir=project.root)
+    try:
+        return Runner(catalog, warehouse, Silent(), full_refresh=False).check(ids)
+    finally:
+        warehouse.close()
+
+
 def _open(url: str, root: Path, dry_run: bool) -> Warehouse:
     if dry_run and engine_of(url) == "duckdb" and not Path(duckdb_path(url, root)).exists():
         # A dry run only reads; it should not leave an empty warehouse file behind.
@@ -192,13 +218,20 @@ class Runner:
             raise ModelError(node, f"cannot build its expression: {first_line(exc)}") from exc
         schema = self.catalog.schema_of(node)
         if isinstance(built, Batch):
+            if model.checks:
+                raise ConfigError(
+                    f"{node}: checks run from silver on; bronze keeps rows as they came"
+                )
             output = self._landed_schema(model, schema, built.table.schema())
             return Planned(model, schema, built.table, inputs, output, batch=built)
         if isinstance(model.materialization, Dimension) and model.keys is not None:
             built = materialize.prepare(model, model.materialization.options, built)
             output = _dimension_schema(model.materialization.options, model.keys, built)
-            return Planned(model, schema, built, inputs, output)
-        return Planned(model, schema, built, inputs, built.schema(), watermark=watermark)
+        else:
+            output = built.schema()
+        if model.checks:
+            quality.validate(model.checks, built, self._check_context(model, planned))
+        return Planned(model, schema, built, inputs, output, watermark=watermark)
 
     def _incremental_input(self, model: Model, inputs: dict[str, ir.Table]) -> ir.Scalar:
         """Narrow an incremental model's first input to the rows it has not built from yet;
@@ -312,6 +345,31 @@ class Runner:
         self.reporter.run_finished(result)
         return result
 
+    def check(self, ids: Sequence[str]) -> CheckResults:
+        state.ensure(self.warehouse)
+        started = state.now()
+        run_id = state.new_run_id(started)
+        row = {"run_id": run_id, "pipeline": "check", "target": redact(self.warehouse.url)}
+        self.warehouse.execute(
+            state.insert("runs", {**row, "started_at": started, "status": "running"})
+        )
+        found: list[CheckResult] = []
+        for node in ids:
+            model = self.catalog.graph.models[node]
+            table = self.warehouse.table(model.name, self.catalog.schema_of(node))
+            context = self._check_context(model)
+            if model.keys is not None:  # a dimension table: one row per surrogate key
+                context = replace(context, key=(model.keys.surrogate,))
+            found += quality.evaluate(table, model.checks, context)
+        results = CheckResults(found, run_id=run_id)
+        status = "success" if results.ok else "failed"
+        with self.warehouse.transaction() as tx:
+            for result in result_rows(results, run_id):
+                tx.run(state.insert("check_results", result))
+            where = {"run_id": run_id}
+            tx.run(state.update("runs", where, {"finished_at": state.now(), "status": status}))
+        return results
+
     def _run_one(
         self, item: Planned, run_id: str, started_at: datetime, broken: set[str]
     ) -> ModelResult:
@@ -329,14 +387,25 @@ class Runner:
             self.warehouse, item.schema, item.model.name, run_id, started_at, self.full_refresh
         )
 
+        gate: Gate | None = None
+
         def record(tx: Transaction, outcome: Outcome) -> None:
             result.rows_in, result.rows_out = outcome.rows_in, outcome.rows_out
             result.duration_s = time.perf_counter() - clock
             result.note = outcome.note
+            if gate is not None:
+                gate.record(tx)
+                result.rows_quarantined = gate.quarantined
+                result.checks = gate.results
             tx.run(self._record_row(run_id, item, result))
 
         try:
             self.warehouse.ensure_schema(item.schema)
+            if item.model.checks:
+                rows, gate = inspect(
+                    target, item.expr, item.model.checks, self._check_context(item.model)
+                )
+                item = replace(item, expr=rows)
             self._materialize(item, target, record)
             unknown = self._unknown_members(item)
             result.note = "; ".join(part for part in (result.note, unknown) if part)
@@ -350,7 +419,30 @@ class Runner:
             result.error = str(exc) if isinstance(exc, WarehouseKitError) else first_line(exc)
             result.duration_s = time.perf_counter() - clock
             self.warehouse.execute(self._record_row(run_id, item, result))
+        finally:
+            if gate is not None:
+                gate.close()
         return result
+
+    def _check_context(
+        self, model: Model, planned: dict[str, Planned] | None = None
+    ) -> CheckContext:
+        """What a model's checks need: other tables (relationships), the last count, its key."""
+        graph = self.catalog.graph
+
+        def tables(reference: str) -> ir.Table:
+            parent = graph.resolve(reference, model)
+            if planned is not None:
+                return self._input(model.id, parent, planned)
+            return self.warehouse.table(graph.models[parent].name, self.catalog.schema_of(parent))
+
+        key: tuple[str, ...] = ()
+        if model.keys is not None:
+            key = model.keys.natural
+        elif isinstance(model.materialization, Merge):
+            key = tuple(model.materialization.options.unique_key)
+        previous = None if planned is not None else state.checked_rows(self.warehouse, model.id)
+        return CheckContext(model.id, self.warehouse, tables, previous_rows=previous, key=key)
 
     def _materialize(self, item: Planned, target: Target, record: materialize.Record) -> Outcome:
         model = item.model
@@ -411,6 +503,7 @@ class Runner:
                 "status": result.status,
                 "error": result.error,
                 "notes": result.note or None,
+                "rows_quarantined": result.rows_quarantined,
             },
         )
 

@@ -428,6 +428,8 @@ class ModelSpec(Spec):
     columns: dict[Column, str] = Field(default_factory=dict)
     """Column descriptions."""
     incremental: IncrementalModel | None = None
+    quality_checks: list[QualityCheckSpec] = Field(default_factory=list)
+    """Checks of this model's rows, run before it is published (see warehouse_kit.quality)."""
 
 
 class StageSpec(Spec):
@@ -669,3 +671,9 @@ def _is_union_member(item: Any) -> bool:
 
 def _join(path: str, key: Any) -> str:
     return f"{path}.{key}" if path else str(key)
+
+
+ModelSpec.model_rebuild()
+StageSpec.model_rebuild()
+PipelineSpec.model_rebuild()
+PipelineFile.model_rebuild()

@@ -9,6 +9,9 @@ Tables (one row each per...):
   status (success, failed, skipped), error.
 - ``batches``: file (or database batch) landed in bronze, by fingerprint. A file
   already here is not loaded again, which is what makes reruns add nothing.
+- ``check_results``: data-quality check per model per run: status, failing
+  rows, rows checked, the measure of a table-level check, a JSON sample of
+  failing rows. Written with the model's data (or, for a rejected model, alone).
 - ``watermarks``: model with an incremental cursor: the highest cursor value
   loaded (a bronze model) or input ``_loaded_at`` processed (an incremental
   model), as text. Advanced in the transaction that loads the rows.
@@ -60,6 +63,7 @@ TABLES: dict[str, ibis.Schema] = {
             "status": "string",
             "error": "string",
             "notes": "string",
+            "rows_quarantined": "int64",
         }
     ),
     "batches": ibis.schema(
@@ -73,6 +77,21 @@ TABLES: dict[str, ibis.Schema] = {
         }
     ),
     "watermarks": ibis.schema({"model": "string", "value": "string", "run_id": "string"}),
+    "check_results": ibis.schema(
+        {
+            "run_id": "string",
+            "model": "string",
+            "check": "string",
+            "type": "string",
+            "action": "string",
+            "status": "string",
+            "failing_rows": "int64",
+            "total_rows": "int64",
+            "measured": "float64",
+            "message": "string",
+            "sample": "string",
+        }
+    ),
 }
 
 
@@ -186,6 +205,18 @@ def set_watermark(tx: Transaction, model: str, value: object, run_id: str) -> No
     tx.run(delete("watermarks", {"model": model}))
     if value is not None:
         tx.run(insert("watermarks", {"model": model, "value": str(value), "run_id": run_id}))
+
+
+def checked_rows(warehouse: Warehouse, model: str) -> int | None:
+    """The rows the model's checks saw in its last successful run (row_count's baseline)."""
+    if not warehouse.exists("check_results", SCHEMA):
+        return None
+    results, runs = table(warehouse, "check_results"), table(warehouse, "model_runs")
+    good = runs.filter((runs.model == model) & (runs.status == "success")).select("run_id")
+    mine = results.filter(results.model == model).semi_join(good, "run_id")
+    latest = mine.filter(mine.run_id == mine.run_id.max())
+    value: int | None = warehouse.scalar(latest.total_rows.max())
+    return value
 
 
 def latest_run_id(warehouse: Warehouse) -> str | None:
