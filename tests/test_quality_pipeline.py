@@ -1,0 +1,189 @@
+"""Checks inside wk run: warn, quarantine, reject, accounting, and wk check; on every backend."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from warehouse_kit.backends import connect
+from warehouse_kit.errors import ConfigError
+from warehouse_kit.runner import check
+
+ORDERS = """
+id,email,amount
+1,a@x.com,10
+2,bad-email,20
+3,c@x.com,-5
+4,,30
+5,bad,-1
+"""
+
+
+def pipeline(checks: str, pipeline_checks: str = "") -> str:
+    return f"""
+pipeline:
+  name: p
+  sources: [{{name: files, type: files, path: data, tables: [orders], load: replace}}]
+  transformations:
+    - stage: silver
+      models:
+        - name: orders
+          operations: [{{op: type_casting, columns: {{id: int64, amount: int64}}}}]
+          quality_checks: {checks}
+{pipeline_checks}
+"""
+
+
+def steps(target: str, run_id: str) -> dict[str, dict]:
+    wh = connect(target)
+    try:
+        runs = wh.table("model_runs", "_wk")
+        return {row["model"]: row for row in wh.rows(runs.filter(runs.run_id == run_id))}
+    finally:
+        wh.close()
+
+
+def results(target: str, run_id: str) -> dict[str, dict]:
+    wh = connect(target)
+    try:
+        table = wh.table("check_results", "_wk")
+        return {row["check"]: row for row in wh.rows(table.filter(table.run_id == run_id))}
+    finally:
+        wh.close()
+
+
+QUARANTINE = (
+    "[{name: email_valid, type: regex, field: email, pattern: '^[^@]+@[^@]+$', action: quarantine},"
+    " {name: amount_positive, type: range, field: amount, min: 0, action: quarantine},"
+    " {name: email_present, type: not_null, field: email}]"
+)
+
+
+def test_quarantined_rows_are_set_aside_with_every_check_they_failed(tiny):
+    tiny.csv("orders", ORDERS)
+    tiny.pipeline(pipeline(QUARANTINE))
+    result = tiny.run()
+    assert result.ok
+    assert sorted(row["id"] for row in tiny.rows("silver.orders")) == [1, 4]
+    quarantine = {row["id"]: row for row in tiny.rows("silver.orders__quarantine")}
+    assert sorted(quarantine) == [2, 3, 5]
+    assert quarantine[5]["_wk_failed_checks"] == ["email_valid", "amount_positive"]
+    assert quarantine[2]["_wk_failed_checks"] == ["email_valid"]
+    assert {row["_wk_run_id"] for row in quarantine.values()} == {result.run_id}
+
+
+def test_rows_in_equal_rows_published_plus_quarantined_in_the_history(tiny):
+    tiny.csv("orders", ORDERS)
+    tiny.pipeline(pipeline(QUARANTINE))
+    result = tiny.run()
+    step = steps(tiny.target, result.run_id)["silver.orders"]
+    assert (step["rows_in"], step["rows_out"], step["rows_quarantined"]) == (5, 2, 3)
+    found = results(tiny.target, result.run_id)
+    assert {name: (row["status"], row["failing_rows"]) for name, row in found.items()} == {
+        "email_valid": ("fail", 2),  # NULL passes a regex: a missing email is not_null's business
+        "amount_positive": ("fail", 2),
+        "email_present": ("warn", 1),
+    }
+    assert json.loads(found["email_valid"]["sample"])
+
+
+def test_a_warning_keeps_every_row(tiny):
+    tiny.csv("orders", ORDERS)
+    tiny.pipeline(pipeline("[{name: amount_positive, type: range, field: amount, min: 0}]"))
+    result = tiny.run()
+    assert result.ok
+    assert len(tiny.rows("silver.orders")) == 5
+    assert results(tiny.target, result.run_id)["amount_positive"]["status"] == "warn"
+
+
+REJECT = (
+    "[{name: order_amount_positive, type: range, field: amount, min: 0, max: 999999,"
+    " action: reject}]"
+)
+
+
+def test_a_failing_reject_check_leaves_the_previous_table_untouched(tiny):
+    tiny.csv("orders", "id,email,amount\n1,a@x.com,10\n")
+    tiny.pipeline(pipeline(REJECT))
+    assert tiny.run().ok
+    before = tiny.rows("silver.orders")
+    tiny.csv("orders", ORDERS)
+    result = tiny.run()
+    assert result.status == "failed"
+    [failure] = result.failures()
+    assert "rejected by checks: order_amount_positive (2 rows)" in failure.error
+    assert tiny.rows("silver.orders") == before
+    found = results(tiny.target, result.run_id)
+    assert (
+        found["order_amount_positive"]["status"],
+        found["order_amount_positive"]["failing_rows"],
+    ) == ("fail", 2)
+
+
+def test_pipeline_level_checks_apply_to_the_tables_it_publishes(tiny):
+    tiny.csv("orders", ORDERS)
+    tiny.pipeline(
+        pipeline(
+            "[]",
+            "  quality_checks:\n    - {check: null_percentage, max_allowed: 0.05}\n"
+            "    - {check: row_count, min: 10}",
+        )
+    )
+    result = tiny.run()
+    found = results(tiny.target, result.run_id)
+    assert found["null_percentage"]["status"] == "warn"  # one email in five is NULL
+    assert found["row_count"]["status"] == "warn"
+
+
+def test_row_count_compares_with_the_previous_run(tiny):
+    tiny.csv("orders", ORDERS)
+    tiny.pipeline(pipeline("[{check: row_count, threshold: 0.95}]"))
+    assert tiny.run().ok
+    tiny.csv("orders", "id,email,amount\n1,a@x.com,10\n")
+    result = tiny.run()
+    row_count = results(tiny.target, result.run_id)["row_count"]
+    assert (row_count["status"], row_count["total_rows"]) == ("warn", 1)
+
+
+@pytest.mark.parametrize(
+    ("checks", "message"),
+    [
+        (
+            "[{type: not_null, field: emial}]",
+            "check 'not_null_emial' on model silver.orders: unknown column 'emial'",
+        ),
+        ("[{type: regex, field: email, pattern: '(unclosed'}]", "quality_checks[0]"),
+        (
+            "[{type: relationships, field: id, to: nowhere, to_field: id}]",
+            "check 'relationships_id' on model silver.orders",
+        ),
+    ],
+)
+def test_a_bad_check_is_reported_before_anything_runs(tiny, checks, message):
+    tiny.csv("orders", ORDERS)
+    tiny.pipeline(pipeline(checks))
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        tiny.run()
+    wh = connect(tiny.target)
+    try:
+        assert "_wk" not in wh.con.list_databases()
+    finally:
+        wh.close()
+
+
+def test_wk_check_runs_the_checks_on_the_tables_as_they_are(tiny):
+    tiny.csv("orders", ORDERS)
+    tiny.pipeline(pipeline(QUARANTINE))
+    assert tiny.run().ok
+    found = check(tiny.root, target=tiny.target)
+    assert {r.check: r.status for r in found} == {
+        "email_valid": "pass",  # the published table holds only good rows
+        "amount_positive": "pass",
+        "email_present": "warn",
+    }
+    assert set(results(tiny.target, found.run_id)) == {
+        "email_valid",
+        "amount_positive",
+        "email_present",
+    }
