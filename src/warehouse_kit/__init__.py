@@ -25,6 +25,8 @@ _EXPORTS = {
     "model": "warehouse_kit.models",
     "Model": "warehouse_kit.models",
     "run": "warehouse_kit.runner",
+    "plan": "warehouse_kit.runner",
+    "check": "warehouse_kit.runner",
     "RunResult": "warehouse_kit.runner",
     "load_catalog": "warehouse_kit.catalog",
     "Catalog": "warehouse_kit.catalog",
@@ -43,9 +45,11 @@ __all__ = [
     "Warehouse",
     "WarehouseKitError",
     "__version__",
+    "check",
     "connect",
     "load_catalog",
     "model",
+    "plan",
     "run",
 ]
 
@@ -55,7 +59,7 @@ if TYPE_CHECKING:
     from warehouse_kit.errors import ConfigError, ModelError, WarehouseKitError
     from warehouse_kit.models import Model, model
     from warehouse_kit.project import Project
-    from warehouse_kit.runner import RunResult, run
+    from warehouse_kit.runner import RunResult, check, plan, run
 
 
 def __getattr__(name: str) -> Any:
