@@ -187,3 +187,22 @@ def test_wk_check_runs_the_checks_on_the_tables_as_they_are(tiny):
         "amount_positive",
         "email_present",
     }
+
+
+def test_python_models_declare_checks_too(tiny):
+    tiny.csv("orders", ORDERS)
+    tiny.pipeline(pipeline("[]"))
+    tiny.python_models(
+        """
+        import warehouse_kit as wk
+
+        POSITIVE = {"type": "range", "field": "amount", "min": 0, "action": "quarantine"}
+
+        @wk.model(stage="gold", checks=[POSITIVE])
+        def paid(orders):
+            return orders.select("id", "amount")
+        """
+    )
+    assert tiny.run().ok
+    assert sorted(row["id"] for row in tiny.rows("gold.paid")) == [1, 2, 4]
+    assert sorted(row["id"] for row in tiny.rows("gold.paid__quarantine")) == [3, 5]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
@@ -182,6 +182,7 @@ def model(
     inputs: Mapping[str, str] | None = None,
     dimension: Mapping[str, Any] | DimensionOptions | None = None,
     incremental: Mapping[str, Any] | IncrementalModel | None = None,
+    checks: Sequence[Mapping[str, Any] | BaseCheck] = (),
     description: str | None = None,
 ) -> Callable[[Callable[..., ir.Table]], Model]: ...
 
@@ -195,6 +196,7 @@ def model(
     inputs: Mapping[str, str] | None = None,
     dimension: Mapping[str, Any] | DimensionOptions | None = None,
     incremental: Mapping[str, Any] | IncrementalModel | None = None,
+    checks: Sequence[Mapping[str, Any] | BaseCheck] = (),
     description: str | None = None,
 ) -> Model | Callable[[Callable[..., ir.Table]], Model]:
     """Declare a Python model: a function whose parameters name its inputs.
@@ -211,7 +213,8 @@ def model(
     to an explicit reference such as ``"silver.customers"``. `dimension` makes
     it a dimension, with the options of the ``create_dimensions`` operation
     (``{"key": "customer_id", "scd": 2}``); `incremental` builds it from new
-    input rows only and merges them (``{"unique_key": "order_id"}``).
+    input rows only and merges them (``{"unique_key": "order_id"}``); `checks`
+    are data-quality checks as in a pipeline file's ``quality_checks``.
     """
 
     def declare(func: Callable[..., ir.Table]) -> Model:
@@ -242,6 +245,7 @@ def model(
             origin=origin,
             function=func,
             keys=DimensionKeys.of(model_name, options) if options else None,
+            checks=tuple(_parse_checks(checks, origin)),
         )
 
     return declare(function) if function is not None else declare
@@ -257,6 +261,12 @@ def _options(
     if given is None or isinstance(given, cls):
         return given
     return parse(cls, dict(given), file=where)
+
+
+def _parse_checks(checks: Sequence[Mapping[str, Any] | BaseCheck], origin: str) -> list[BaseCheck]:
+    from warehouse_kit.quality import parse_checks  # quality builds on models: import late
+
+    return list(parse_checks(list(checks), file=origin, key_path="checks"))
 
 
 def _valid(name: str, origin: str) -> str:
