@@ -270,3 +270,29 @@ def test_a_fact_while_its_member_is_deleted_gets_the_unknown_member(tiny, when):
     )
     load(tiny, "1,Al,Retail,Oslo,2024-04-01\n", options, sales, facts=True)
     assert [row["customer_key"] for row in tiny.rows("gold.fact_sales")] == [-1]
+
+
+def test_a_batch_older_than_the_current_version_is_ignored(tiny):
+    load(tiny, "1,Al,Retail,Oslo,2024-03-01\n")
+    load(tiny, "1,Al,SMB,Oslo,2024-04-01\n")
+    rows = load(tiny, "1,Al,Enterprise,Oslo,2024-02-01\n")  # stamped before the current version
+    assert [segment for segment, *_ in versions(rows)["1"]] == ["Retail", "SMB"]
+    assert_invariants(rows)
+
+
+def test_an_empty_snapshot_does_not_delete_every_member(tiny):
+    options = CHECK + ", deletes: invalidate"
+    load(tiny, "1,Al,Retail,Oslo,2024-01-01\n", options)
+    tiny.csv("customers", "id,name,segment,city,as_of\n")
+    [failure] = tiny.run().failures()
+    assert "the input is empty" in failure.error
+    assert versions(tiny.rows("gold.dim_customer"))["1"][0][4] is True  # still current
+
+
+def test_the_change_time_defaults_to_when_rows_were_loaded(tiny):
+    rows = load(tiny, "1,Al,Retail,Oslo,2024-01-01\n", "strategy: check")
+    assert versions(rows)["1"][0][2:] == (BEGINNING, END, True)
+    load(tiny, "1,Al,Enterprise,Oslo,2024-01-01\n", "strategy: check")
+    second = versions(tiny.rows("gold.dim_customer"))["1"][1]
+    loaded = tiny.rows("bronze.customers")[0]["_loaded_at"]
+    assert (second[0], second[2]) == ("Enterprise", loaded)

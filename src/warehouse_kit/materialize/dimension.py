@@ -34,10 +34,11 @@ def prepare(model: Model, options: DimensionOptions, table: ir.Table) -> ir.Tabl
             )
     if options.updated_at and options.updated_at not in attributes:
         attributes.append(_columns(model, table, [options.updated_at], "updated_at")[0])
-    selected = table.select(*key, *[c for c in attributes if c not in key])
+    kept = [*key, *[c for c in attributes if c not in key]]
     if options.scd == 1:
-        return selected
-    return selected.mutate(**{CHANGED_AT: _changed_at(model, options, table)})
+        return table.select(*kept)
+    # The change time may come from a column the dimension does not keep (_loaded_at).
+    return table.select(*kept, **{CHANGED_AT: _changed_at(model, options, table)})
 
 
 def _changed_at(model: Model, options: DimensionOptions, table: ir.Table) -> ir.Value:

@@ -62,7 +62,8 @@ class Layout:
     def tracked(self) -> list[str]:
         if self.options.track:
             return list(self.options.track)
-        return [c for c in self.attributes if c not in self.options.type1]
+        untracked = {*self.options.type1, self.options.changed_at}
+        return [c for c in self.attributes if c not in untracked]
 
     @property
     def names(self) -> tuple[str, str, str, str]:
@@ -135,30 +136,32 @@ def _conform(table: ir.Table, like: ir.Table) -> ir.Table:
     return table.select(**{c: table[c].cast(dtype) for c, dtype in like.schema().items()})
 
 
-def _relevant(layout: Layout, candidates: ir.Table, current: ir.Table | None) -> ir.Table:
-    """Candidates of the keys that change; every other key is left alone, unread."""
+def _fresh(layout: Layout, candidates: ir.Table, current: ir.Table | None) -> ir.Table:
+    """Candidates newer than their key's current version; older ones are stale, ignored."""
     if current is None:
         return candidates
+    start = layout.names[0]
+    column = layout.options.updated_at if layout.options.strategy == "updated_at" else None
+    last = current.select(*layout.natural, _wk_last=current[column or start])
+    joined = candidates.left_join(last, layout.natural)
+    newer = joined[column or CHANGED_AT] > joined._wk_last
+    return joined.filter(joined._wk_last.isnull() | newer).select(*candidates.columns)
+
+
+def _relevant(layout: Layout, candidates: ir.Table, current: ir.Table | None) -> ir.Table:
+    """Candidates of the keys that change; every other key is left alone, unread."""
+    if current is None or layout.options.strategy == "updated_at":
+        return candidates  # fresh rows under updated_at are changes by definition
     natural = layout.natural
     _, _, _, is_deleted = layout.names
-    compared = [
-        *layout.tracked,
-        *([layout.options.updated_at] if layout.options.updated_at else []),
-    ]
     now = current.select(
         *natural,
         _wk_has=True,
         _wk_was_deleted=current[is_deleted],
-        **{f"_wk_now_{c}": current[c] for c in compared},
+        **{f"_wk_now_{c}": current[c] for c in layout.tracked},
     )
     joined = candidates.left_join(now, natural)
     absent = joined._wk_has.isnull()
-    if layout.options.strategy == "updated_at":
-        column = layout.options.updated_at
-        newer = joined.filter(
-            absent | joined._wk_was_deleted | (joined[column] > joined[f"_wk_now_{column}"])
-        )
-        return newer.select(*candidates.columns)
     differs = [~joined[c].identical_to(joined[f"_wk_now_{c}"]) for c in layout.tracked]
     changing = (
         joined.filter(absent | joined._wk_was_deleted | ibis.or_(*differs))
@@ -218,17 +221,22 @@ def _merge(
     surrogate = layout.keys.surrogate
     members = existing.filter(existing[surrogate] != UNKNOWN_KEY)
     current = members.filter(members[is_current])
-    opened = _versions(layout, candidates, current, members)
+    fresh = _fresh(layout, candidates, current)
+    opened = _versions(layout, fresh, current, members)
     gone = _gone(layout, candidates, current, target)
     if gone is not None and layout.options.deletes == "new_record":
         opened = opened.union(_conform(_flagged(layout, gone), opened))
     last_key = wh.scalar(members[surrogate].max()) or 0
-    opened = _with_latest_type1(layout, _number(opened, layout, last_key), candidates)
+    opened = _with_latest_type1(layout, _number(opened, layout, last_key), fresh)
     staged, closing, latest = target.staging("chg"), target.staging("cls"), target.staging("t1")
     with wh.transaction() as tx:
         opened_rows = tx.write(
             sge.Create(kind="TABLE", this=staged, expression=wh.to_sqlglot(opened))
         )
+        if layout.options.type1:
+            # Staged before the closes, which change the current versions `fresh` reads.
+            query = wh.to_sqlglot(_latest(layout, fresh))
+            tx.write(sge.Create(kind="TABLE", this=latest, expression=query))
         new = ibis.table(opened.schema(), name=staged.name, database=target.schema)
         closes = _closes(layout, new, current)
         if gone is not None and layout.options.deletes == "invalidate":
@@ -237,8 +245,6 @@ def _merge(
         tx.write(sge.Create(kind="TABLE", this=closing, expression=wh.to_sqlglot(closes)))
         closed = tx.write(_close_statement(target, layout, closing))
         if layout.options.type1:
-            query = wh.to_sqlglot(_latest(layout, candidates))
-            tx.write(sge.Create(kind="TABLE", this=latest, expression=query))
             tx.write(_type1_statement(target, layout, latest))
         tx.write(_insert(target, layout, sg.select(*_quoted(layout.columns)).from_(staged)))
         for scratch in (staged, closing, latest):
@@ -266,7 +272,13 @@ def _gone(
     if layout.options.deletes == "ignore":
         return None
     is_deleted = layout.names[3]
-    when = target.warehouse.scalar(candidates[CHANGED_AT].max()) or target.started_at
+    when = target.warehouse.scalar(candidates[CHANGED_AT].max())
+    if when is None:
+        raise ModelError(
+            target.id,
+            f"the input is empty, and with deletes: {layout.options.deletes} an empty snapshot "
+            "would delete every member; check the source (or use deletes: ignore)",
+        )
     gone = current.filter(~current[is_deleted]).anti_join(candidates, layout.natural)
     return gone.mutate(_wk_gone_at=ibis.literal(when, "timestamp"))
 
