@@ -13,7 +13,8 @@ the models downstream of it are skipped; the others still run.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -123,16 +124,10 @@ def run(
 
     Returns the run's result; a failed model does not raise, check `.ok`.
     """
-    project = project if isinstance(project, Project) else Project.load(project)
-    catalog = load_catalog(project, pipelines)
-    ids = catalog.graph.select(select)
-    url = project.target(target, fallback=catalog.default_target())
-    warehouse = _open(url, project.root, dry_run)
-    try:
+    with _session(project, pipelines, target, reading=dry_run) as (catalog, warehouse):
+        ids = catalog.graph.select(select)
         runner = Runner(catalog, warehouse, reporter or Silent(), full_refresh=full_refresh)
         return runner.dry_run(ids) if dry_run else runner.run(ids, selection=" ".join(select))
-    finally:
-        warehouse.close()
 
 
 def plan(
@@ -143,15 +138,9 @@ def plan(
     select: Sequence[str] = (),
 ) -> tuple[Catalog, dict[str, Planned]]:
     """Every selected model's planned expression and output schema; nothing is written."""
-    project = project if isinstance(project, Project) else Project.load(project)
-    catalog = load_catalog(project, pipelines)
-    url = project.target(target, fallback=catalog.default_target())
-    warehouse = _open(url, project.root, dry_run=True)
-    try:
+    with _session(project, pipelines, target, reading=True) as (catalog, warehouse):
         runner = Runner(catalog, warehouse, Silent(), full_refresh=False)
         return catalog, runner.plan(catalog.graph.select(select))
-    finally:
-        warehouse.close()
 
 
 def check(
@@ -165,22 +154,32 @@ def check(
 
     The results are recorded in ``_wk.check_results`` under a run of their own.
     """
+    with _session(project, pipelines, target) as (catalog, warehouse):
+        ids = [node for node in catalog.graph.select(select) if catalog.graph.models[node].checks]
+        return Runner(catalog, warehouse, Silent(), full_refresh=False).check(ids)
+
+
+@contextmanager
+def _session(
+    project: Project | str | Path,
+    pipelines: Sequence[Path] | None,
+    target: str | None,
+    *,
+    reading: bool = False,
+) -> Iterator[tuple[Catalog, Warehouse]]:
+    """The project's catalog and its warehouse, open for the duration."""
     project = project if isinstance(project, Project) else Project.load(project)
     catalog = load_catalog(project, pipelines)
-    ids = [node for node in catalog.graph.select(select) if catalog.graph.models[node].checks]
     url = project.target(target, fallback=catalog.default_target())
-    warehouse = connect(url, base_dir=project.root)
+    if reading and engine_of(url) == "duckdb" and not Path(duckdb_path(url, project.root)).exists():
+        # Only reading: do not leave an empty warehouse file behind.
+        warehouse = Warehouse(connect("duckdb://").con, "duckdb", url)
+    else:
+        warehouse = connect(url, base_dir=project.root)
     try:
-        return Runner(catalog, warehouse, Silent(), full_refresh=False).check(ids)
+        yield catalog, warehouse
     finally:
         warehouse.close()
-
-
-def _open(url: str, root: Path, dry_run: bool) -> Warehouse:
-    if dry_run and engine_of(url) == "duckdb" and not Path(duckdb_path(url, root)).exists():
-        # A dry run only reads; it should not leave an empty warehouse file behind.
-        return Warehouse(connect("duckdb://").con, "duckdb", url)
-    return connect(url, base_dir=root)
 
 
 class Runner:
