@@ -14,12 +14,11 @@ Selectors, combined by union when several are given:
 
 from __future__ import annotations
 
-import difflib
 import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from warehouse_kit.errors import ConfigError, SelectionError
+from warehouse_kit.errors import ConfigError, SelectionError, did_you_mean
 from warehouse_kit.models import Model
 
 
@@ -59,7 +58,7 @@ class Graph:
                 candidate = f"{stage}.{reference}"
                 if candidate in self.models and candidate != referrer.id:
                     return candidate
-        hint = _suggest(reference, [*self.models, *(m.name for m in self.models.values())])
+        hint = did_you_mean(reference, [*self.models, *(m.name for m in self.models.values())])
         raise ConfigError(
             f"{referrer.id} reads {reference!r}, which is no model{hint}", file=referrer.origin
         )
@@ -114,7 +113,9 @@ class Graph:
             roots = {node for node, m in self.models.items() if name in (node, m.name)}
         if not roots:
             names = [*self.models, *self.stages, *(m.name for m in self.models.values())]
-            raise SelectionError(f"--select {selector!r} matches no model{_suggest(name, names)}")
+            raise SelectionError(
+                f"--select {selector!r} matches no model{did_you_mean(name, names)}"
+            )
         picked = set(roots)
         if up:
             picked |= self._walk(roots, self.upstream)
@@ -134,8 +135,3 @@ class Graph:
                     seen.add(nxt)
                     todo.append(nxt)
         return seen
-
-
-def _suggest(word: str, candidates: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, sorted(set(candidates)), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""

@@ -8,6 +8,9 @@ exits non-zero; `--debug` shows the traceback.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable, Sequence
+
 
 class WarehouseKitError(Exception):
     """Root of every error warehouse-kit raises on purpose."""
@@ -60,3 +63,17 @@ def first_line(exc: BaseException) -> str:
     """The first line of a foreign exception's message, for a one-line error."""
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0]
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """``"; did you mean 'deduplicate'?"`` when a candidate is close to `word`, else ``""``."""
+    options = sorted(set(candidates))
+    same = [c for c in options if c.lower() == word.lower()]
+    close = same or difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def column_hint(name: str, columns: Sequence[str]) -> str:
+    """``did you mean 'email'? available columns: a, b``, for an unknown column."""
+    suggestion = did_you_mean(name, columns).removeprefix("; ")
+    return f"{suggestion} available columns: {', '.join(columns)}".lstrip()

@@ -16,7 +16,6 @@ defaults.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Mapping
@@ -36,7 +35,7 @@ from pydantic import (
     model_validator,
 )
 
-from warehouse_kit.errors import ConfigError
+from warehouse_kit.errors import ConfigError, did_you_mean
 
 MAX_NAME_LENGTH = 55  # PostgreSQL's 63-byte limit, less room for a staging prefix
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -585,14 +584,14 @@ def _describe(error: Any) -> str:
         tag = ctx.get("tag", "")
         known = OPERATION_NAMES if ctx.get("discriminator") == "'op'" else SOURCE_TYPES
         noun = "operation" if known is OPERATION_NAMES else "source type"
-        hint = _suggest(tag, known) or f"; expected one of {', '.join(known)}"
+        hint = did_you_mean(tag, known) or f"; expected one of {', '.join(known)}"
         return f"unknown {noun} {tag!r}{hint}"
     if kind == "union_tag_not_found":
         field = ctx.get("discriminator", "").strip("'")
         return f"missing key {field!r}"
     if kind == "extra_forbidden":
         key = str(loc[-1])
-        return f"unknown key {key!r}{_suggest(key, _allowed_keys(loc[:-1]))}"
+        return f"unknown key {key!r}{did_you_mean(key, _allowed_keys(loc[:-1]))}"
     if kind == "missing":
         return f"missing required key {loc[-1]!r}"
     message = str(error["msg"])
@@ -641,11 +640,6 @@ def _tag_of(cls: Any) -> str | None:
             args = get_args(field.annotation)
             return str(args[0]) if len(args) == 1 else None
     return None
-
-
-def _suggest(word: str, candidates: Any) -> str:
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 _TAGS = set(OPERATION_NAMES) | set(SOURCE_TYPES) | {"Fill", "literal['drop','keep']", "str"}

@@ -78,7 +78,6 @@ Left to each database
 
 from __future__ import annotations
 
-import difflib
 import operator
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -98,7 +97,7 @@ from ibis.common.exceptions import IbisError
 from sqlglot.errors import ParseError, SqlglotError
 from sqlglot.tokens import TokenType
 
-from warehouse_kit.errors import ExpressionError
+from warehouse_kit.errors import ExpressionError, column_hint
 
 __all__ = [
     "AGGREGATE_FUNCTIONS",
@@ -439,20 +438,13 @@ def _column(node: sge.Column, ctx: _Ctx) -> ir.Value:
     name = node.name  # a bare name: _parse refused qualified ones
     columns = list(ctx.table.columns)
     if name not in columns:
-        ctx.fail(f"unknown column {name!r}", _column_hint(name, columns))
+        ctx.fail(f"unknown column {name!r}", column_hint(name, columns))
     if ctx.aggregate and not ctx.in_aggregate:
         ctx.fail(
             f"column {name!r} is outside an aggregate function",
             f"a measure aggregates every column, e.g. sum({name}) or max({name})",
         )
     return ctx.table[name]
-
-
-def _column_hint(name: str, columns: list[str]) -> str:
-    same = [c for c in columns if c.lower() == name.lower()]
-    close = same or difflib.get_close_matches(name, columns, n=1, cutoff=0.6)
-    suggestion = f"did you mean {close[0]!r}? " if close else ""
-    return f"{suggestion}available columns: {', '.join(columns)}"
 
 
 @_handles(sge.Literal)

@@ -8,7 +8,6 @@ before anything runs.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +19,7 @@ import ibis.expr.types as ir
 from ibis import _
 
 from warehouse_kit import sqlexpr
-from warehouse_kit.errors import ConfigError
+from warehouse_kit.errors import ConfigError, column_hint
 from warehouse_kit.models import BuildContext, DimensionKeys, Model
 from warehouse_kit.spec import (
     AggregateMetrics,
@@ -71,9 +70,7 @@ class Step:
 
 
 def unknown_column(name: str, table: ir.Table) -> str:
-    close = difflib.get_close_matches(name, table.columns, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"no column {name!r}{hint} (columns: {', '.join(table.columns)})"
+    return f"unknown column {name!r}; {column_hint(name, list(table.columns))}"
 
 
 def references(operation: Operation) -> list[str]:

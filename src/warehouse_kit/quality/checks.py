@@ -31,7 +31,6 @@ a key with a NULL part is never a duplicate.
 
 from __future__ import annotations
 
-import difflib
 import re
 import warnings
 from collections.abc import Mapping
@@ -54,7 +53,7 @@ from pydantic import (
     model_validator,
 )
 
-from warehouse_kit.errors import ConfigError, ExpressionError
+from warehouse_kit.errors import ConfigError, ExpressionError, column_hint, did_you_mean
 from warehouse_kit.sqlexpr import columns_used, to_ibis
 
 if TYPE_CHECKING:
@@ -807,17 +806,7 @@ def _inner(error: Any) -> str:
 
 
 def _suggest(word: str, candidates: Any) -> str:
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    options = f"; expected one of {', '.join(candidates)}"
-    return f"; did you mean {close[0]!r}?" if close else options
-
-
-def column_hint(name: str, columns: list[str]) -> str:
-    """``did you mean 'email'? available columns: a, b`` for an unknown column."""
-    same = [c for c in columns if c.lower() == name.lower()]
-    close = same or difflib.get_close_matches(name, columns, n=1, cutoff=0.6)
-    suggestion = f"did you mean {close[0]!r}? " if close else ""
-    return f"{suggestion}available columns: {', '.join(columns)}"
+    return did_you_mean(word, candidates) or f"; expected one of {', '.join(candidates)}"
 
 
 # --- regular expressions --------------------------------------------------------------
