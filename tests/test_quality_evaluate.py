@@ -301,12 +301,23 @@ def test_all_row_checks_in_one_query_give_the_same_counts(orders, context, queri
 
 
 def test_the_row_level_part_is_one_aggregate_over_one_scan(orders, context, queries):
-    checks = [check for check, _, _ in RULES if not isinstance(check, Relationships)]
+    checks = [
+        check for check, _, _ in RULES if not isinstance(check, Relationships | Unique | UniqueKeys)
+    ]
     evaluate(orders, checks, context(), sample_size=0)
     (query,) = queries
     sql = ibis.to_sql(query)
     assert sql.count('"orders"') == 1  # the table is read once
     assert sql.upper().count("GROUP BY") == 0  # one row: every count in one aggregate
+
+
+def test_a_uniqueness_check_adds_one_grouped_read_of_its_keys(orders, context, queries):
+    checks = [check for check, _, _ in RULES if not isinstance(check, Relationships)]
+    evaluate(orders, checks, context(), sample_size=0)
+    (query,) = queries
+    sql = ibis.to_sql(query)
+    uniqueness = [c for c in checks if isinstance(c, Unique | UniqueKeys)]
+    assert sql.upper().count("GROUP BY") == len(uniqueness)  # the keys that repeat, once each
 
 
 def test_samples_are_one_limited_query_per_failing_check(orders, context, queries):

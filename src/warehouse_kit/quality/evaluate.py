@@ -6,8 +6,10 @@
 - `evaluate` runs **one query** for every count and measure: a single
   aggregate over one scan of the table computes each row-level check's
   failing rows (``count(*) FILTER (WHERE <fails>)``) and each table-level
-  measure (NULL counts, the newest timestamp, duplicate keys). A schema
-  check needs no query. Then, for each failing check that has something to
+  measure (NULL counts, the newest timestamp, duplicate keys). A
+  uniqueness check joins that scan to its repeated keys, found by one grouped
+  read (cheaper than a window over the whole table). A schema check needs no
+  query. Then, for each failing check that has something to
   show, one small ``LIMIT`` query fetches sample rows (none with
   ``sample_size=0``). Nothing pulls the table into Python.
 - `flag` adds ``_wk_failed_checks`` (the names of every row-level check a
