@@ -104,10 +104,13 @@ def _merge_members(
     return kept.select(*columns).union(new.select(*columns)).union(gone.select(*columns))
 
 
-def require_keys(
-    target: Target, incoming: ir.Table, keys: DimensionKeys, *, order: tuple[str, ...] = ()
-) -> None:
-    """No NULL natural key, and one row per key (per key and `order` columns, for type 2)."""
+def require_keys(target: Target, incoming: ir.Table, keys: DimensionKeys) -> None:
+    """No NULL natural key, and one row per key."""
+    require_present(target, incoming, keys)
+    require_unique(target, incoming, keys)
+
+
+def require_present(target: Target, incoming: ir.Table, keys: DimensionKeys) -> None:
     natural = list(keys.natural)
     nulls = incoming.filter(ibis.or_(*(incoming[c].isnull() for c in natural))).count()
     null_rows = target.warehouse.scalar(nulls)
@@ -117,6 +120,13 @@ def require_keys(
             f"{null_rows} input rows have a NULL natural key ({', '.join(natural)}); "
             "drop or fill them before the dimension (null_handling)",
         )
+
+
+def require_unique(
+    target: Target, incoming: ir.Table, keys: DimensionKeys, *, order: tuple[str, ...] = ()
+) -> None:
+    """One row per natural key (per key and `order` columns, for type 2)."""
+    natural = list(keys.natural)
     grouping = [*natural, *order]
     repeated = incoming.group_by(grouping).aggregate(_wk_rows=incoming.count())
     sample = target.warehouse.rows(

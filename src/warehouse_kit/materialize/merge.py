@@ -51,11 +51,9 @@ def merge(
     with wh.transaction() as tx:
         tx.run(sge.Drop(kind="TABLE", this=staging, exists=True))
         written = tx.write(sge.Create(kind="TABLE", this=staging, expression=wh.to_sqlglot(rows)))
-        replaced = (
-            tx.write(_delete_matching(target, staging, options))
-            if options.strategy == "merge"
-            else 0
-        )
+        replaced = 0
+        if options.strategy == "merge":
+            replaced = tx.write(_delete_matching(tx, target, staging, options))
         tx.write(sge.insert(sg.select(*names).from_(staging), into=target.ref, columns=names))
         tx.run(sge.Drop(kind="TABLE", this=staging, exists=True))
         total = tx.run(sg.select("count(*)").from_(target.ref))[0][0]
@@ -64,8 +62,14 @@ def merge(
     return outcome
 
 
-def _delete_matching(target: Target, staging: sge.Table, options: IncrementalModel) -> sge.Delete:
-    """DELETE the target's rows whose unique key is among the staged rows."""
+def _delete_matching(
+    tx: Transaction, target: Target, staging: sge.Table, options: IncrementalModel
+) -> sge.Delete:
+    """DELETE the target's rows whose unique key is among the staged rows.
+
+    The staged keys' range, as literals, lets the engine skip the row groups
+    outside it: a small batch then touches a small part of a large table.
+    """
     same = sge.and_(
         *(
             sge.EQ(
@@ -76,7 +80,21 @@ def _delete_matching(target: Target, staging: sge.Table, options: IncrementalMod
         )
     )
     matching = sg.select(sge.Literal.number(1)).from_(staging.as_("s")).where(same)
-    return sge.Delete(this=target.ref, where=sge.Where(this=sge.Exists(this=matching)))
+    condition: sge.Expression = sge.Exists(this=matching)
+    if len(options.unique_key) == 1:
+        key = sg.column(options.unique_key[0], quoted=True)
+        low, high = tx.run(sg.select(sge.Min(this=key), sge.Max(this=key)).from_(staging))[0]
+        if low is not None:
+            column = sg.column(options.unique_key[0], table=target.name, quoted=True)
+            bounds = sge.Between(this=column, low=_literal(low), high=_literal(high))
+            condition = sge.and_(bounds, condition)
+    return sge.Delete(this=target.ref, where=sge.Where(this=condition))
+
+
+def _literal(value: object) -> sge.Expression:
+    if isinstance(value, int | float):
+        return sge.Literal.number(value)
+    return sge.Literal.string(str(value))
 
 
 def incoming(

@@ -33,7 +33,7 @@ import sqlglot as sg
 import sqlglot.expressions as sge
 
 from warehouse_kit.errors import ModelError
-from warehouse_kit.materialize.dimension import CHANGED_AT, require_keys
+from warehouse_kit.materialize.dimension import CHANGED_AT, require_present, require_unique
 from warehouse_kit.materialize.table import replace_table
 from warehouse_kit.materialize.target import Outcome, Record, Target
 from warehouse_kit.models import DimensionKeys
@@ -85,15 +85,15 @@ def scd2(
     record: Record,
 ) -> Outcome:
     run_time = ibis.literal(target.started_at, "timestamp")
-    candidates = incoming.mutate(
-        **{CHANGED_AT: incoming[CHANGED_AT].fill_null(run_time)}
-    ).distinct()
-    require_keys(target, candidates, keys, order=(CHANGED_AT,))
+    candidates = incoming.mutate(**{CHANGED_AT: incoming[CHANGED_AT].fill_null(run_time)})
+    require_present(target, candidates, keys)
     layout = Layout.of(options, keys, incoming)
     existing = target.existing(keep_on_full_refresh=True)
     if existing is None:
-        versions = _number(_versions(layout, candidates, None, None), layout, 0)
-        versions = _with_latest_type1(layout, versions, candidates)
+        fresh = candidates.distinct()  # a row sent twice is one state
+        require_unique(target, fresh, keys, order=(CHANGED_AT,))
+        versions = _number(_versions(layout, fresh, None, None), layout, 0)
+        versions = _with_latest_type1(layout, versions, fresh)
         table = versions.union(_unknown(layout, versions))
         return replace_table(target, table, rows_in, record)
     _require_layout(target, existing, layout)
@@ -178,7 +178,8 @@ def _bound(layout: Layout, opened: ir.Table, known: ir.Table | None) -> ir.Table
     order = ibis.window(group_by=natural, order_by=CHANGED_AT)
     first = ibis.row_number().over(order) == 0
     if known is not None:
-        seen = known.select(*natural).distinct().mutate(_wk_seen=True)
+        # Only the keys opening versions: not a distinct over every member.
+        seen = known.semi_join(opened, natural).select(*natural).distinct().mutate(_wk_seen=True)
         opened = opened.left_join(seen, natural).select(*opened.columns, "_wk_seen")
         new_key = opened._wk_seen.isnull()
     else:
@@ -221,15 +222,19 @@ def _merge(
     surrogate = layout.keys.surrogate
     members = existing.filter(existing[surrogate] != UNKNOWN_KEY)
     current = members.filter(members[is_current])
-    fresh = _fresh(layout, candidates, current)
-    opened = _versions(layout, fresh, current, members)
     gone = _gone(layout, candidates, current, target)
-    if gone is not None and layout.options.deletes == "new_record":
-        opened = opened.union(_conform(_flagged(layout, gone), opened))
     last_key = wh.scalar(members[surrogate].max()) or 0
-    opened = _with_latest_type1(layout, _number(opened, layout, last_key), fresh)
-    staged, closing, latest = target.staging("chg"), target.staging("cls"), target.staging("t1")
+    newer, staged, closing, latest = (target.staging(s) for s in ("frs", "chg", "cls", "t1"))
     with wh.transaction() as tx:
+        # The one pass over the whole input: the rows newer than their current version.
+        query = wh.to_sqlglot(_fresh(layout, candidates, current).distinct())
+        tx.write(sge.Create(kind="TABLE", this=newer, expression=query))
+        fresh = wh.table(newer.name, target.schema)
+        require_unique(target, fresh, layout.keys, order=(CHANGED_AT,))
+        opened = _versions(layout, fresh, current, members)
+        if gone is not None and layout.options.deletes == "new_record":
+            opened = opened.union(_conform(_flagged(layout, gone), opened))
+        opened = _with_latest_type1(layout, _number(opened, layout, last_key), fresh)
         opened_rows = tx.write(
             sge.Create(kind="TABLE", this=staged, expression=wh.to_sqlglot(opened))
         )
@@ -247,7 +252,7 @@ def _merge(
         if layout.options.type1:
             tx.write(_type1_statement(target, layout, latest))
         tx.write(_insert(target, layout, sg.select(*_quoted(layout.columns)).from_(staged)))
-        for scratch in (staged, closing, latest):
+        for scratch in (newer, staged, closing, latest):
             tx.run(sge.Drop(kind="TABLE", this=scratch, exists=True))
         rows = tx.run(sg.select("count(*)").from_(target.ref))[0][0]
         outcome = Outcome(
