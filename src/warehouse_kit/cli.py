@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.syntax import Syntax
 from rich.table import Table
+from typer.core import TyperCommand
 
 from warehouse_kit import __version__
 from warehouse_kit.errors import WarehouseKitError, first_line
@@ -24,6 +25,11 @@ demo_app = typer.Typer(
     help="Example data for trying warehouse-kit and for benchmarks.", no_args_is_help=True
 )
 app.add_typer(demo_app, name="demo")
+notebooks_app = typer.Typer(
+    help="The project's notebooks: keep them runnable and their checked outputs current.",
+    no_args_is_help=True,
+)
+app.add_typer(notebooks_app, name="notebooks")
 
 console = Console()
 errors = Console(stderr=True)
@@ -305,6 +311,90 @@ def demo_generate(
         counts = generate_changes(out, orders=orders, seed=seed, changes=changes)
     for table_name, rows in counts.items():
         console.print(f"{table_name}: {rows:,} rows", highlight=False)
+
+
+class _PairsCommand(TyperCommand):
+    """A command whose ``-p NAME VALUE`` takes two words, as papermill's does.
+
+    Typer has no repeatable option of pairs, so each pair reaches it as one
+    ``NAME=VALUE`` word (a parameter name never holds ``=``).
+    """
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        joined: list[str] = []
+        rest = iter(args)
+        for word in rest:
+            joined.append(word)
+            if word == "--":
+                joined += rest
+            elif word in ("-p", "--parameter"):
+                name, value = next(rest, None), next(rest, None)
+                if name is None or value is None:
+                    raise typer.BadParameter("takes a NAME and a VALUE", param_hint="-p")
+                joined.append(f"{name}={value}")
+        result: list[str] = super().parse_args(ctx, joined)
+        return result
+
+
+@app.command(cls=_PairsCommand)
+def report(
+    notebook: Annotated[Path, typer.Argument(help="The notebook to run.", show_default=False)],
+    parameters: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--parameter",
+            "-p",
+            metavar="NAME VALUE",
+            help="Set a parameter of the notebook (its cell tagged 'parameters'); repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    target: TargetOption = None,
+    show_code: Annotated[
+        bool, typer.Option("--show-code", help="Keep the code cells in the HTML.")
+    ] = False,
+    project: Annotated[
+        Path, typer.Option("--project", help="The project folder (default: the nearest).")
+    ] = Path("."),
+) -> None:
+    """Run a notebook with papermill into reports/, and export it to an HTML page that
+    opens offline (charts inline, nothing loaded from the network)."""
+    from warehouse_kit.project import Project
+    from warehouse_kit.reports import parse_parameters
+    from warehouse_kit.reports import report as make_report
+
+    pairs = [item.split("=", 1) for item in parameters or []]
+    values = parse_parameters(notebook, [(name, value) for name, value in pairs])
+    made = make_report(
+        notebook,
+        parameters=values,
+        target=target,
+        show_code=show_code,
+        project=Project.load(project),
+    )
+    console.print(str(made.notebook), highlight=False, soft_wrap=True)
+    console.print(str(made.html), highlight=False, soft_wrap=True)
+
+
+@notebooks_app.command("refresh")
+def notebooks_refresh(
+    notebooks: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Notebooks to refresh (default: every notebook in notebooks/).",
+            show_default=False,
+        ),
+    ] = None,
+    project: ProjectOption = Path("."),
+) -> None:
+    """Re-run each notebook against a freshly built example warehouse and keep only the
+    outputs nbval checks (cells marked # NBVAL_CHECK_OUTPUT); commit the result."""
+    from warehouse_kit.notebooks_refresh import refresh
+    from warehouse_kit.project import Project
+
+    loaded = Project.load(project)
+    for path in refresh(loaded, notebooks or ()):
+        console.print(f"refreshed {loaded.display(path)}", highlight=False, soft_wrap=True)
 
 
 def main() -> None:

@@ -103,13 +103,16 @@ def scd2(
 def _versions(
     layout: Layout, candidates: ir.Table, current: ir.Table | None, known: ir.Table | None
 ) -> ir.Table:
-    """The new versions the candidates open, given each key's current version."""
+    """The new versions the candidates open, given each key's current version.
+
+    The candidates are the rows that may change something (`_changing`): every
+    row is compared with the one before it, the current version first.
+    """
     natural = layout.natural
     start, _, _, is_deleted = layout.names
-    relevant = _relevant(layout, candidates, current)
-    states = relevant.mutate(_wk_seq=1, _wk_deleted=False)
+    states = candidates.mutate(_wk_seq=1, _wk_deleted=False)
     if current is not None:
-        before = current.semi_join(relevant, natural).mutate(
+        before = current.semi_join(candidates, natural).mutate(
             **{CHANGED_AT: current[start]}, _wk_seq=0, _wk_deleted=current[is_deleted]
         )
         states = _conform(before, states).union(states)
@@ -148,27 +151,32 @@ def _fresh(layout: Layout, candidates: ir.Table, current: ir.Table | None) -> ir
     return joined.filter(joined._wk_last.isnull() | newer).select(*candidates.columns)
 
 
-def _relevant(layout: Layout, candidates: ir.Table, current: ir.Table | None) -> ir.Table:
-    """Candidates of the keys that change; every other key is left alone, unread."""
-    if current is None or layout.options.strategy == "updated_at":
-        return candidates  # fresh rows under updated_at are changes by definition
+def _changing(layout: Layout, candidates: ir.Table, current: ir.Table) -> ir.Table:
+    """The fresh rows of the keys that change: all the merge reads of a large input.
+
+    updated_at: every fresh row is a change. check: the keys with a fresh row
+    whose tracked or type-1 columns differ from the current version (or whose
+    member is new or deleted); all their fresh rows, so a change and a change
+    back within one batch both count.
+    """
+    if layout.options.strategy == "updated_at":
+        return _fresh(layout, candidates, current)
     natural = layout.natural
-    _, _, _, is_deleted = layout.names
+    start, _, _, is_deleted = layout.names
+    compared = [*layout.tracked, *[c for c in layout.options.type1 if c not in layout.tracked]]
     now = current.select(
         *natural,
-        _wk_has=True,
+        _wk_last=current[start],
         _wk_was_deleted=current[is_deleted],
-        **{f"_wk_now_{c}": current[c] for c in layout.tracked},
+        **{f"_wk_now_{c}": current[c] for c in compared},
     )
     joined = candidates.left_join(now, natural)
-    absent = joined._wk_has.isnull()
-    differs = [~joined[c].identical_to(joined[f"_wk_now_{c}"]) for c in layout.tracked]
-    changing = (
-        joined.filter(absent | joined._wk_was_deleted | ibis.or_(*differs))
-        .select(*natural)
-        .distinct()
-    )
-    return candidates.semi_join(changing, natural)
+    absent = joined._wk_last.isnull()
+    differs = [~joined[c].identical_to(joined[f"_wk_now_{c}"]) for c in compared]
+    newer = absent | (joined[CHANGED_AT] > joined._wk_last)
+    changed = absent | joined._wk_was_deleted | ibis.or_(*differs)
+    keys = joined.filter(newer & changed).select(*natural).distinct()
+    return _fresh(layout, candidates.semi_join(keys, natural), current)
 
 
 def _bound(layout: Layout, opened: ir.Table, known: ir.Table | None) -> ir.Table:
@@ -226,8 +234,8 @@ def _merge(
     last_key = wh.scalar(members[surrogate].max()) or 0
     newer, staged, closing, latest = (target.staging(s) for s in ("frs", "chg", "cls", "t1"))
     with wh.transaction() as tx:
-        # The one pass over the whole input: the rows newer than their current version.
-        query = wh.to_sqlglot(_fresh(layout, candidates, current).distinct())
+        # The one pass over the whole input: the rows that change something.
+        query = wh.to_sqlglot(_changing(layout, candidates, current).distinct())
         tx.write(sge.Create(kind="TABLE", this=newer, expression=query))
         fresh = wh.table(newer.name, target.schema)
         require_unique(target, fresh, layout.keys, order=(CHANGED_AT,))
