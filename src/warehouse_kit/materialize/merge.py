@@ -46,11 +46,10 @@ def merge(
         raise ModelError(
             target.id, f"the table has no column {', '.join(missing)}; run with --full-refresh"
         )
-    staging = target.staging("mrg")
+    staging = target.scratch("mrg")
     names = [sg.to_identifier(c, quoted=True) for c in rows.columns]
     with wh.transaction() as tx:
-        tx.run(sge.Drop(kind="TABLE", this=staging, exists=True))
-        written = tx.write(sge.Create(kind="TABLE", this=staging, expression=wh.to_sqlglot(rows)))
+        written, _ = target.stage(tx, staging, rows)
         replaced = 0
         if options.strategy == "merge":
             replaced = tx.write(_delete_matching(tx, target, staging, options))

@@ -232,30 +232,24 @@ def _merge(
     current = members.filter(members[is_current])
     gone = _gone(layout, candidates, current, target)
     last_key = wh.scalar(members[surrogate].max()) or 0
-    newer, staged, closing, latest = (target.staging(s) for s in ("frs", "chg", "cls", "t1"))
+    newer, staged, closing, latest = (target.scratch(s) for s in ("frs", "chg", "cls", "t1"))
     with wh.transaction() as tx:
         # The one pass over the whole input: the rows that change something.
-        query = wh.to_sqlglot(_changing(layout, candidates, current).distinct())
-        tx.write(sge.Create(kind="TABLE", this=newer, expression=query))
-        fresh = wh.table(newer.name, target.schema)
+        _, fresh = target.stage(tx, newer, _changing(layout, candidates, current).distinct())
         require_unique(target, fresh, layout.keys, order=(CHANGED_AT,))
         opened = _versions(layout, fresh, current, members)
         if gone is not None and layout.options.deletes == "new_record":
             opened = opened.union(_conform(_flagged(layout, gone), opened))
         opened = _with_latest_type1(layout, _number(opened, layout, last_key), fresh)
-        opened_rows = tx.write(
-            sge.Create(kind="TABLE", this=staged, expression=wh.to_sqlglot(opened))
-        )
+        opened_rows, new = target.stage(tx, staged, opened)
         if layout.options.type1:
             # Staged before the closes, which change the current versions `fresh` reads.
-            query = wh.to_sqlglot(_latest(layout, fresh))
-            tx.write(sge.Create(kind="TABLE", this=latest, expression=query))
-        new = ibis.table(opened.schema(), name=staged.name, database=target.schema)
+            target.stage(tx, latest, _latest(layout, fresh))
         closes = _closes(layout, new, current)
         if gone is not None and layout.options.deletes == "invalidate":
             ended = gone.select(_wk_sk=gone[surrogate], _wk_to=gone._wk_gone_at)
             closes = closes.union(_conform(ended, closes))
-        tx.write(sge.Create(kind="TABLE", this=closing, expression=wh.to_sqlglot(closes)))
+        target.stage(tx, closing, closes)
         closed = tx.write(_close_statement(target, layout, closing))
         if layout.options.type1:
             tx.write(_type1_statement(target, layout, latest))

@@ -6,7 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+import ibis
 import ibis.expr.types as ir
+import sqlglot as sg
 import sqlglot.expressions as sge
 
 from warehouse_kit.backends import Transaction, Warehouse, table_ref
@@ -45,8 +47,23 @@ class Target:
         return f"{self.schema}.{self.name}"
 
     def staging(self, purpose: str) -> sge.Table:
-        """A scratch table next to the target, created and dropped inside one transaction."""
+        """A table next to the target, built before it replaces the target."""
         return table_ref(f"_wk_{purpose}_{self.name}", self.schema)
+
+    def scratch(self, purpose: str) -> sge.Table:
+        """A temporary table for intermediate rows: the session's own, never written to disk
+        with the warehouse (so committing does not pay for it)."""
+        return sg.table(f"_wk_{purpose}_{self.name}", quoted=True)
+
+    def stage(self, tx: Transaction, scratch: sge.Table, rows: ir.Table) -> tuple[int, ir.Table]:
+        """Compute `rows` into the temporary table `scratch`: (how many, the table to read)."""
+        wh = self.warehouse
+        tx.run(sge.Drop(kind="TABLE", this=scratch, exists=True))
+        temporary = sge.Properties(expressions=[sge.TemporaryProperty()])
+        create = sge.Create(
+            kind="TABLE", this=scratch, expression=wh.to_sqlglot(rows), properties=temporary
+        )
+        return tx.write(create), ibis.table(rows.schema(), name=scratch.name)
 
     def exists(self) -> bool:
         return self.warehouse.exists(self.name, self.schema)

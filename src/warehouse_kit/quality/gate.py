@@ -89,15 +89,9 @@ def inspect(
 ) -> tuple[ir.Table, Gate]:
     """(the rows to publish, the gate); raises `ModelError` when a reject check fails."""
     wh = target.warehouse
-    staging = target.staging("chk")
+    staging = target.scratch("chk")
     with wh.transaction() as tx:
-        tx.run(sge.Drop(kind="TABLE", this=staging, exists=True))
-        checked = tx.write(
-            sge.Create(
-                kind="TABLE", this=staging, expression=wh.to_sqlglot(mark(rows, checks, context))
-            )
-        )
-    marked = wh.table(staging.name, target.schema)
+        checked, marked = target.stage(tx, staging, mark(rows, checks, context))
     good, bad = split(marked)
     found = evaluate(marked.drop(FAILED_CHECKS, DIVERT), checks, context)
     results = CheckResults(found, run_id=target.run_id)
