@@ -1,0 +1,133 @@
+"""Chart builders: the encodings they promise, the house theme, and rendering offline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+from decimal import Decimal
+
+import altair as alt
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from warehouse_kit import charts
+
+RUNS = pd.DataFrame(
+    {
+        "run_started_at": pd.to_datetime(["2026-01-01 06:00", "2026-01-01 12:00"] * 2),
+        "model": ["gold.a", "gold.a", "gold.b", "gold.b"],
+        "rows_out": [10, 12, 100, 90],
+    }
+)
+SUMMARY = pd.DataFrame(
+    {
+        "model": ["bronze.x", "silver.x", "gold.y", "gold.x"],
+        "stage": ["bronze", "silver", "gold", "gold"],
+        "duration_s": [0.5, 1.25, 0.1, 2.0],
+    }
+)
+
+
+@pytest.fixture
+def offline_charts() -> Iterator[None]:
+    """charts.enable() for one test; altair's global settings are restored afterwards."""
+    theme, renderer = alt.theme.active, alt.renderers.active
+    charts.enable()
+    yield
+    alt.theme.enable(theme)
+    alt.renderers.enable(renderer)
+
+
+def test_a_time_series_draws_a_line_per_series_over_time():
+    spec = charts.time_series(
+        RUNS, x="run_started_at", y="rows_out", color="model", title="Rows"
+    ).to_dict()
+    assert spec["mark"] == {"type": "line", "point": True}
+    assert spec["encoding"]["x"]["field"] == "run_started_at"
+    assert spec["encoding"]["x"]["type"] == "temporal"
+    assert spec["encoding"]["y"] == {
+        "field": "rows_out",
+        "type": "quantitative",
+        "title": "rows out",
+    }
+    assert spec["encoding"]["color"]["field"] == "model"
+    assert spec["title"] == "Rows"
+
+
+def test_a_time_axis_can_have_its_own_labels():
+    spec = charts.time_series(RUNS, x="run_started_at", y="rows_out", time_format="%H:%M")
+    assert spec.to_dict()["encoding"]["x"]["axis"] == {"format": "%H:%M", "labelAngle": 0}
+
+
+def test_python_dates_are_a_time_axis_too():
+    months = pd.DataFrame({"month": [date(2024, 1, 1), date(2024, 2, 1)], "revenue": [1.0, 2.0]})
+    spec = charts.time_series(months, x="month", y="revenue").to_dict()
+    assert spec["encoding"]["x"]["type"] == "temporal"
+    assert "color" not in spec["encoding"]
+
+
+def test_a_bar_chart_puts_the_largest_category_first():
+    data = pd.DataFrame({"category": ["Toys", "Books"], "revenue": [5.0, 9.0]})
+    spec = charts.bar(data, category="category", value="revenue").to_dict()
+    assert spec["mark"] == {"type": "bar"}
+    assert spec["encoding"]["y"]["field"] == "category"
+    assert spec["encoding"]["y"]["sort"] == "-x"
+    assert spec["encoding"]["x"]["field"] == "revenue"
+
+
+def test_money_from_the_warehouse_becomes_plain_numbers():
+    data = pa.table({"category": ["Toys", "Books"], "revenue": [Decimal("5.10"), Decimal("9.25")]})
+    chart = charts.bar(data, category="category", value="revenue")
+    values = next(iter(chart.to_dict()["datasets"].values()))
+    assert values == [{"category": "Toys", "revenue": 5.1}, {"category": "Books", "revenue": 9.25}]
+
+
+def test_stage_timings_keep_the_run_order_and_colour_each_stage():
+    spec = charts.stage_timings(SUMMARY).to_dict()
+    assert spec["encoding"]["y"]["sort"] == ["bronze.x", "silver.x", "gold.y", "gold.x"]
+    scale = spec["encoding"]["color"]["scale"]
+    assert scale["domain"] == ["bronze", "silver", "gold"]
+    assert scale["range"] == [charts.STAGE_COLORS[s] for s in ("bronze", "silver", "gold")]
+    assert spec["title"] == "Seconds per model"
+
+
+def test_charts_refuse_rows_that_are_not_aggregated():
+    facts = pd.DataFrame({"category": ["x"] * (charts.MAX_ROWS + 1), "amount": 1.0})
+    with pytest.raises(ValueError, match="aggregate in the warehouse first"):
+        charts.bar(facts, category="category", value="amount")
+
+
+def test_a_missing_column_is_named_with_the_columns_there_are():
+    with pytest.raises(ValueError, match=r"no column duration_s in the data; its columns: model"):
+        charts.stage_timings(pd.DataFrame({"model": ["a"], "stage": ["gold"]}))
+
+
+def test_charts_take_pandas_or_pyarrow_only():
+    with pytest.raises(TypeError, match="pandas DataFrame or a pyarrow Table"):
+        charts.bar([{"category": "x", "revenue": 1}], category="category", value="revenue")
+
+
+def test_enable_applies_the_house_theme(offline_charts):
+    spec = charts.bar(
+        pd.DataFrame({"category": ["a"], "revenue": [1.0]}), category="category", value="revenue"
+    ).to_dict()
+    assert spec["config"]["range"]["category"] == charts.PALETTE
+    assert spec["config"]["font"].startswith("Helvetica")
+
+
+def test_enabled_charts_render_as_inline_svg_without_a_network(offline_charts):
+    chart = charts.stage_timings(SUMMARY)
+    bundle = chart._repr_mimebundle_()
+    bundle = bundle[0] if isinstance(bundle, tuple) else bundle
+    assert set(bundle) == {"image/svg+xml"}
+    svg = bundle["image/svg+xml"]
+    assert svg.startswith("<svg")
+    assert "silver.x" in svg
+    assert "<script" not in svg
+
+
+def test_timestamps_survive_serialisation():
+    data = pd.DataFrame({"at": [datetime(2026, 1, 1, 6)], "n": [1]})
+    values = next(iter(charts.time_series(data, x="at", y="n").to_dict()["datasets"].values()))
+    assert values[0]["at"].startswith("2026-01-01T06:00:00")

@@ -1,0 +1,334 @@
+"""The notebooks: all tested by nbval, committed clean, and the helpers they call."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from warehouse_kit.backends import ConnectionFailed
+from warehouse_kit.errors import WarehouseKitError
+from warehouse_kit.notebook import (
+    find_run,
+    gold_tables,
+    open_warehouse,
+    quality_results,
+    quarantined,
+    row_count_trend,
+    run_summary,
+)
+from warehouse_kit.notebooks_refresh import example_warehouse, is_checked, strip
+from warehouse_kit.project import Project
+from warehouse_kit.reports import parameters_of
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = REPO_ROOT / "notebooks"
+ALL_NOTEBOOKS = sorted(NOTEBOOKS.glob("*.ipynb"))
+
+
+def pytest_run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        timeout=600,
+    )
+    return result.stdout + result.stderr
+
+
+def test_pytest_collects_every_notebook():
+    """The project's pytest configuration runs nbval on every notebook in notebooks/."""
+    output = pytest_run("--collect-only", "-q", "notebooks", cwd=REPO_ROOT)
+    collected = {line.split("::")[0] for line in output.splitlines() if ".ipynb::" in line}
+    assert collected == {f"notebooks/{path.name}" for path in ALL_NOTEBOOKS}
+    assert len(ALL_NOTEBOOKS) >= 2
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=lambda path: path.name)
+def test_notebooks_are_committed_with_the_checked_outputs_only(path):
+    notebook = nbformat.read(path, as_version=4)
+    assert notebook.metadata == {"kernelspec": KERNELSPEC}
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    checked = [cell for cell in code if is_checked(cell)]
+    assert checked, "a notebook checks at least one key figure"
+    for cell in checked:  # nbval compares only cells that have a count and outputs
+        assert cell.execution_count is not None, cell.source
+        assert cell.outputs, cell.source
+    for cell in code:
+        if not is_checked(cell):
+            assert cell.execution_count is None, cell.source
+            assert not cell.outputs, cell.source
+    assert all(set(cell.metadata) <= {"tags"} for cell in notebook.cells)
+    assert path.stat().st_size < 100_000
+
+
+def test_the_report_takes_target_pipeline_and_run_id():
+    parameters = parameters_of(NOTEBOOKS / "pipeline_report.ipynb")
+    assert list(parameters) == ["target", "pipeline", "run_id"]
+    assert parameters["run_id"]["default"] == "None"
+
+
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
+
+def test_strip_keeps_what_nbval_compares_and_nothing_else():
+    notebook = nbformat.v4.new_notebook(
+        metadata={"kernelspec": KERNELSPEC, "papermill": {"duration": 1.5}},
+        cells=[
+            nbformat.v4.new_code_cell(
+                "x = 1", execution_count=7, metadata={"tags": ["parameters"]}
+            ),
+            nbformat.v4.new_code_cell("x = 2", metadata={"tags": ["injected-parameters"]}),
+            nbformat.v4.new_code_cell(
+                "chart", execution_count=8, outputs=[nbformat.v4.new_output("stream", text="big")]
+            ),
+            nbformat.v4.new_code_cell(
+                "# NBVAL_CHECK_OUTPUT\nx",
+                execution_count=9,
+                metadata={"execution": {"iopub.status.busy": "2026-01-01"}},
+                outputs=[
+                    nbformat.v4.new_output("execute_result", {"text/plain": "1"}, execution_count=9)
+                ],
+            ),
+        ],
+    )
+    stripped = strip(notebook)
+    assert stripped.metadata == {"kernelspec": KERNELSPEC}
+    assert [cell.source for cell in stripped.cells] == ["x = 1", "chart", "# NBVAL_CHECK_OUTPUT\nx"]
+    parameters, chart, checked = stripped.cells
+    assert parameters.metadata == {"tags": ["parameters"]}
+    assert parameters.execution_count is None
+    assert chart.execution_count is None
+    assert chart.outputs == []
+    assert checked.metadata == {}
+    assert checked.execution_count == 3  # its place among the code cells: stable
+    assert checked.outputs[0]["data"] == {"text/plain": "1"}
+
+
+@pytest.fixture(scope="module")
+def example() -> Iterator[str]:
+    with example_warehouse(Project.load(REPO_ROOT)) as target:
+        yield target
+
+
+def test_nbval_fails_when_a_checked_figure_changes(example, tmp_path):
+    tour = nbformat.read(NOTEBOOKS / "warehouse_tour.ipynb", as_version=4)
+    figure = next(cell for cell in tour.cells if "gold_tables(warehouse)" in cell.source)
+    table = figure.outputs[-1]["data"]  # the gold tables' row counts, as text and HTML
+    facts = next(line for line in table["text/plain"].splitlines() if "fact_orders" in line)
+    rows = facts.split()[2]
+    for kind in ("text/plain", "text/html"):
+        assert f"{rows}" in table[kind]
+        table[kind] = table[kind].replace(rows, str(int(rows) + 1))
+    nbformat.write(tour, tmp_path / "altered.ipynb")
+    (tmp_path / "unaltered.ipynb").write_text((NOTEBOOKS / "warehouse_tour.ipynb").read_text())
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")  # not the project's configuration
+    output = pytest_run(
+        "--nbval-lax",
+        "--nbval-kernel-name=python3",
+        f"--nbval-sanitize-with={NOTEBOOKS / 'nbval-sanitize.cfg'}",
+        cwd=tmp_path,
+        env={"WK_TARGET": example},
+    )
+    summary = output.split("short test summary info")[-1]
+    assert "FAILED altered.ipynb::Cell 2" in summary, output
+    assert "1 failed" in summary
+    assert "unaltered.ipynb" not in summary
+    difference = output.split("Cell outputs differ")[1]
+    assert str(int(rows) + 1) in difference  # the diff shows the altered figure
+
+
+def test_wk_notebooks_refresh_reruns_a_notebook_and_keeps_the_checked_output(tmp_path):
+    for name in ("warehouse.yml", "pipelines", "seeds"):
+        copy = shutil.copytree if (REPO_ROOT / name).is_dir() else shutil.copy
+        copy(REPO_ROOT / name, tmp_path / name)
+    (tmp_path / "notebooks").mkdir()
+    path = tmp_path / "notebooks" / "facts.ipynb"
+    cells = [
+        nbformat.v4.new_code_cell("from warehouse_kit.notebook import open_warehouse\nprint(1)"),
+        nbformat.v4.new_code_cell(
+            "# NBVAL_CHECK_OUTPUT\n"
+            "with open_warehouse() as warehouse:\n"
+            '    facts = warehouse.table("fact_orders", "gold").count().execute()\n'
+            "facts"
+        ),
+    ]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": KERNELSPEC}), path)
+    result = subprocess.run(
+        [sys.executable, "-m", "warehouse_kit.cli", "notebooks", "refresh", "--project", tmp_path],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "refreshed notebooks/facts.ipynb"
+    imports, checked = nbformat.read(path, as_version=4).cells
+    assert imports.outputs == []  # ran (printed 1), and was stripped
+    assert imports.execution_count is None
+    assert checked.execution_count == 2
+    [output] = checked.outputs
+    assert int(output["data"]["text/plain"]) > 3000  # both batches of the example's order lines
+    assert not (tmp_path / "warehouse.duckdb").exists()  # a warehouse of its own, deleted after
+
+
+# --- the helpers notebooks call --------------------------------------------------------------
+
+PEOPLE = """
+id,email,city
+1,a@x.com,Paris
+2,not-an-email,Lyon
+3,c@x.com,Lyon
+"""
+PIPELINE = """
+pipeline:
+  name: people_pipeline
+  sources: [{name: files, type: files, path: data, tables: [people], load: replace}]
+  transformations:
+    - stage: silver
+      models:
+        - name: people
+          operations: [{op: type_casting, columns: {id: int64}}]
+          quality_checks:
+            - {name: email_valid, type: regex, field: email, pattern: '^[^@]+@[^@]+$',
+               action: quarantine}
+    - stage: gold
+      models:
+        - name: people_by_city
+          from: people
+          operations: [{op: aggregate_metrics, group_by: [city], measures: {people: "count(*)"}}]
+"""
+
+
+def test_the_helpers_summarise_runs_on_every_backend(tiny):
+    tiny.csv("people", PEOPLE)
+    tiny.pipeline(PIPELINE)
+    first = tiny.run()
+    tiny.csv("people", PEOPLE + "4,d@x.com,Nice\n")
+    second = tiny.run()
+    assert first.ok
+    assert second.ok
+    with open_warehouse(tiny.target, project=tiny.root) as warehouse:
+        run = find_run(warehouse, "people_pipeline")
+        assert run.run_id == second.run_id
+        assert run.status == "success"
+        assert find_run(warehouse, run_id=first.run_id).run_id == first.run_id
+        summary = run_summary(warehouse, run.run_id)
+        checks = quality_results(warehouse, run.run_id)
+        held = quarantined(warehouse, run.run_id)
+        trend = row_count_trend(warehouse, "people_pipeline")
+        tables = gold_tables(warehouse)
+    assert list(summary.model) == ["bronze.people", "silver.people", "gold.people_by_city"]
+    people = summary.set_index("model").loc["silver.people"]
+    assert (people.rows_in, people.rows_out, people.rows_quarantined) == (4, 3, 1)
+    assert checks.to_dict("records") == [
+        {
+            "model": "silver.people",
+            "check": "email_valid",
+            "type": "regex",
+            "action": "quarantine",
+            "status": "fail",
+            "failing_rows": 1,
+            "total_rows": 4,
+        }
+    ]
+    assert held.to_dict("records") == [
+        {
+            "model": "silver.people",
+            "rows_quarantined": 1,
+            "quarantine_table": "silver.people__quarantine",
+        }
+    ]
+    assert trend[["run_id", "rows_out"]].values.tolist() == [[first.run_id, 2], [second.run_id, 3]]
+    assert tables.to_dict("records") == [{"table": "people_by_city", "rows": 3, "columns": 2}]
+
+
+def test_an_unknown_run_or_pipeline_lists_what_there_is(tiny):
+    tiny.csv("people", PEOPLE)
+    tiny.pipeline(PIPELINE)
+    run_id = tiny.run().run_id
+    with open_warehouse(tiny.target, project=tiny.root) as warehouse:
+        with pytest.raises(WarehouseKitError, match=f"no run 'nope' in the history; .*{run_id}"):
+            find_run(warehouse, run_id="nope")
+        with pytest.raises(
+            WarehouseKitError,
+            match=r"no run of pipeline 'people_pipelin' yet; did you mean 'people_pipeline'\?",
+        ):
+            find_run(warehouse, "people_pipelin")
+
+
+def test_a_target_with_nothing_built_says_run_wk_run_first(target_url, tmp_path):
+    with pytest.raises(WarehouseKitError, match="run `wk run` first") as caught:
+        open_warehouse(target_url, project=tmp_path)
+    assert "\n" not in str(caught.value)
+
+
+def test_an_empty_database_file_is_not_a_warehouse_yet(tmp_path):
+    import duckdb
+
+    duckdb.connect(str(tmp_path / "empty.duckdb")).close()
+    nothing_built = r"no warehouse built at .* yet: run `wk run` first"
+    with pytest.raises(WarehouseKitError, match=nothing_built):
+        open_warehouse(f"duckdb://{tmp_path}/empty.duckdb", project=tmp_path)
+
+
+def test_the_warehouse_is_closed_after_the_block(tmp_path):
+    """A pipeline can write again as soon as a notebook cell is done reading."""
+    target = f"duckdb://{tmp_path}/w.duckdb"
+    tiny_project(tmp_path)
+    from warehouse_kit.runner import run
+
+    assert run(tmp_path, target=target).ok
+    with open_warehouse(target, project=tmp_path) as warehouse:
+        assert find_run(warehouse).status == "success"
+    assert run(tmp_path, target=target).ok  # would fail on DuckDB's lock if still open
+
+
+def tiny_project(root: Path) -> None:
+    (root / "data").mkdir(exist_ok=True)
+    (root / "data" / "people.csv").write_text(textwrap.dedent(PEOPLE).lstrip())
+    (root / "pipelines").mkdir(exist_ok=True)
+    (root / "pipelines" / "p.yml").write_text(textwrap.dedent(PIPELINE))
+
+
+WRITER = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1])
+print("holding", flush=True)
+time.sleep(float(sys.argv[2]))
+con.close()
+"""
+
+
+def test_a_reader_waits_for_a_pipeline_holding_the_file(tmp_path):
+    """Two processes: while one holds the DuckDB file for writing, a notebook waits, then reads."""
+    target = f"duckdb://{tmp_path}/w.duckdb"
+    tiny_project(tmp_path)
+    from warehouse_kit.runner import run
+
+    assert run(tmp_path, target=target).ok
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(tmp_path / "w.duckdb"), "2"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert writer.stdout is not None
+        assert writer.stdout.readline().strip() == "holding"
+        with pytest.raises(ConnectionFailed, match="cannot open"):
+            open_warehouse(target, project=tmp_path, wait_s=0)
+        started = time.monotonic()
+        with open_warehouse(target, project=tmp_path, wait_s=30) as warehouse:
+            assert find_run(warehouse).status == "success"
+        assert time.monotonic() - started > 0.5  # it did wait for the writer
+    finally:
+        writer.wait(timeout=30)
