@@ -57,8 +57,9 @@ import sqlglot.expressions as sge
 from warehouse_kit.backends import engine_of, table_ref
 from warehouse_kit.catalog import Catalog
 from warehouse_kit.errors import ConfigError, ModelError, WarehouseKitError, first_line
+from warehouse_kit.planner import Planned
 from warehouse_kit.project import Project
-from warehouse_kit.runner import Planned, plan
+from warehouse_kit.runner import plan
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,8 @@
-"""Run a project: plan every selected model, then build them in order.
+"""Run a project: plan every selected model (`planner`), then build them in order.
 
-Planning builds each model's expression against the *schemas* its inputs
-will have, without touching data. So a typo in a column, a bad expression or
-a missing input is reported before anything is written, and ``--dry-run`` is
-simply the plan, printed with its SQL.
-
-Execution materializes each model in its own transaction, together with its
-row in ``_wk.model_runs``. A failed model leaves its previous table in place;
-the models downstream of it are skipped; the others still run.
+Each model is materialized in its own transaction, together with its row in
+``_wk.model_runs``. A failed model leaves its previous table in place; the
+models downstream of it are skipped; the others still run.
 """
 
 from __future__ import annotations
@@ -19,31 +14,23 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-import ibis
-import ibis.expr.types as ir
 import sqlglot.expressions as sge
 
 from warehouse_kit import materialize, quality, state
 from warehouse_kit.backends import Transaction, Warehouse, connect, duckdb_path, engine_of, redact
 from warehouse_kit.catalog import Catalog, load_catalog
-from warehouse_kit.errors import ConfigError, ModelError, WarehouseKitError, first_line
+from warehouse_kit.errors import WarehouseKitError, first_line
 from warehouse_kit.materialize import Outcome, Target
 from warehouse_kit.models import (
-    Batch,
-    BuildContext,
     Dimension,
-    DimensionKeys,
     Merge,
-    Model,
     SourceLoad,
 )
+from warehouse_kit.planner import Planned, Planner
 from warehouse_kit.progress import Reporter, Silent
 from warehouse_kit.project import Project
-from warehouse_kit.quality import CheckContext, CheckResult, CheckResults
+from warehouse_kit.quality import CheckResult, CheckResults
 from warehouse_kit.quality.gate import Gate, inspect, result_rows
-from warehouse_kit.spec import DimensionOptions
-
-LOAD_METADATA = ibis.schema({"_loaded_at": "timestamp", "_source": "string", "_batch_id": "string"})
 
 
 @dataclass
@@ -88,26 +75,6 @@ class RunResult:
         names = ("model", "status", "rows in", "rows out", "seconds", "error")
         head = "<tr>" + "".join(f"<th>{name}</th>" for name in names) + "</tr>"
         return f"<p>run {self.run_id}: {self.status}</p><table>{head}{rows}</table>"
-
-
-@dataclass(frozen=True)
-class Planned:
-    """A model ready to run: what it writes, where, and from which inputs."""
-
-    model: Model
-    schema: str
-    expr: ir.Table
-    inputs: dict[str, ir.Table]
-    output: ibis.Schema
-    batch: Batch | None = None
-    watermark: ir.Scalar | None = None
-    """For an incremental model: the input's highest ``_loaded_at`` once this run is done."""
-
-    def sql(self, dialect: str) -> str:
-        if self.batch is not None:
-            engine = ibis.get_backend(self.batch.table)
-            return str(ibis.to_sql(self.batch.table, dialect=engine.name))
-        return str(ibis.to_sql(self.expr, dialect=dialect))
 
 
 def run(
@@ -190,100 +157,10 @@ class Runner:
         self.warehouse = warehouse
         self.reporter = reporter
         self.full_refresh = full_refresh
-
-    # --- planning ----------------------------------------------------------------------
+        self.planner = Planner(catalog, warehouse, full_refresh=full_refresh)
 
     def plan(self, ids: Sequence[str]) -> dict[str, Planned]:
-        planned: dict[str, Planned] = {}
-        for node in ids:
-            planned[node] = self._plan_one(node, planned)
-        return planned
-
-    def _plan_one(self, node: str, planned: dict[str, Planned]) -> Planned:
-        graph = self.catalog.graph
-        model = graph.models[node]
-        upstream = dict(zip(model.inputs, graph.upstream[node], strict=True))
-        inputs = {ref: self._input(node, parent, planned) for ref, parent in upstream.items()}
-        watermark = None
-        if isinstance(model.materialization, Merge):
-            watermark = self._incremental_input(model, inputs)
-        models = {ref: graph.models[p] for ref, p in upstream.items()}
-        context = BuildContext(inputs, self.warehouse, model, models, self.full_refresh)
-        try:
-            built = model.build(context)
-        except WarehouseKitError:
-            raise
-        except Exception as exc:  # Ibis or user code: name the model
-            raise ModelError(node, f"cannot build its expression: {first_line(exc)}") from exc
-        schema = self.catalog.schema_of(node)
-        if isinstance(built, Batch):
-            if model.checks:
-                raise ConfigError(
-                    f"{node}: checks run from silver on; bronze keeps rows as they came"
-                )
-            output = self._landed_schema(model, schema, built.table.schema())
-            return Planned(model, schema, built.table, inputs, output, batch=built)
-        if isinstance(model.materialization, Dimension) and model.keys is not None:
-            built = materialize.prepare(model, model.materialization.options, built)
-            output = _dimension_schema(model.materialization.options, model.keys, built)
-        else:
-            output = built.schema()
-        if model.checks:
-            quality.validate(model.checks, built, self._check_context(model, planned))
-        return Planned(model, schema, built, inputs, output, watermark=watermark)
-
-    def _incremental_input(self, model: Model, inputs: dict[str, ir.Table]) -> ir.Scalar:
-        """Narrow an incremental model's first input to the rows it has not built from yet;
-        returns the watermark those rows take it to."""
-        assert isinstance(model.materialization, Merge)
-        primary = inputs[model.inputs[0]]
-        if "_loaded_at" not in primary.columns:
-            raise ConfigError(
-                f"incremental: its input {model.inputs[0]} has no _loaded_at to tell new rows",
-                file=model.origin,
-            )
-        schema = self.catalog.schema_of(model.id)
-        exists = not self.full_refresh and self.warehouse.exists(model.name, schema)
-        existing = self.warehouse.table(model.name, schema) if exists else None
-        mark = state.watermark(self.warehouse, model.id) if exists else None
-        keys = self._dimension_surrogate_keys(model)
-        options = model.materialization.options
-        inputs[model.inputs[0]] = materialize.incoming(primary, existing, options, mark, keys)
-        return primary._loaded_at.max()
-
-    def _dimension_surrogate_keys(self, model: Model) -> list[str]:
-        graph = self.catalog.graph
-        found = []
-        for reference in model.dimensions:
-            keys = graph.models[graph.resolve(reference, model)].keys
-            if keys is not None:
-                found.append(keys.surrogate)
-        return found
-
-    def _input(self, node: str, parent: str, planned: dict[str, Planned]) -> ir.Table:
-        name = self.catalog.graph.models[parent].name
-        schema = self.catalog.schema_of(parent)
-        if parent in planned:
-            return ibis.table(planned[parent].output, name=name, database=schema)
-        if self.warehouse.exists(name, schema):
-            return ibis.table(
-                self.warehouse.table(name, schema).schema(), name=name, database=schema
-            )
-        raise ModelError(
-            node, f"its input {parent} is not built yet; select it too (--select +{node})"
-        )
-
-    def _landed_schema(self, model: Model, schema: str, incoming: ibis.Schema) -> ibis.Schema:
-        columns = dict(incoming.items())
-        appending = (
-            isinstance(model.materialization, SourceLoad) and model.materialization.mode == "append"
-        )
-        if appending and not self.full_refresh and self.warehouse.exists(model.name, schema):
-            existing = dict(self.warehouse.table(model.name, schema).schema().items())
-            columns = {**existing, **{k: v for k, v in columns.items() if k not in existing}}
-        return ibis.schema({**columns, **dict(LOAD_METADATA.items())})
-
-    # --- running -----------------------------------------------------------------------
+        return self.planner.plan(ids)
 
     def dry_run(self, ids: Sequence[str]) -> RunResult:
         started = time.perf_counter()
@@ -356,7 +233,7 @@ class Runner:
         for node in ids:
             model = self.catalog.graph.models[node]
             table = self.warehouse.table(model.name, self.catalog.schema_of(node))
-            context = self._check_context(model)
+            context = self.planner.check_context(model)
             if model.keys is not None:  # a dimension table: one row per surrogate key
                 context = replace(context, key=(model.keys.surrogate,))
             found += quality.evaluate(table, model.checks, context)
@@ -402,7 +279,7 @@ class Runner:
             self.warehouse.ensure_schema(item.schema)
             if item.model.checks:
                 rows, gate = inspect(
-                    target, item.expr, item.model.checks, self._check_context(item.model)
+                    target, item.expr, item.model.checks, self.planner.check_context(item.model)
                 )
                 item = replace(item, expr=rows)
             self._materialize(item, target, record)
@@ -422,26 +299,6 @@ class Runner:
             if gate is not None:
                 gate.close()
         return result
-
-    def _check_context(
-        self, model: Model, planned: dict[str, Planned] | None = None
-    ) -> CheckContext:
-        """What a model's checks need: other tables (relationships), the last count, its key."""
-        graph = self.catalog.graph
-
-        def tables(reference: str) -> ir.Table:
-            parent = graph.resolve(reference, model)
-            if planned is not None:
-                return self._input(model.id, parent, planned)
-            return self.warehouse.table(graph.models[parent].name, self.catalog.schema_of(parent))
-
-        key: tuple[str, ...] = ()
-        if model.keys is not None:
-            key = model.keys.natural
-        elif isinstance(model.materialization, Merge):
-            key = tuple(model.materialization.options.unique_key)
-        previous = None if planned is not None else state.checked_rows(self.warehouse, model.id)
-        return CheckContext(model.id, self.warehouse, tables, previous_rows=previous, key=key)
 
     def _materialize(self, item: Planned, target: Target, record: materialize.Record) -> Outcome:
         model = item.model
@@ -469,7 +326,7 @@ class Runner:
 
     def _unknown_members(self, item: Planned) -> str:
         """How many of a fact's rows point to each dimension's unknown member."""
-        keys = self._dimension_surrogate_keys(item.model)
+        keys = self.planner.surrogate_keys(item.model)
         if not keys:
             return ""
         table = self.warehouse.table(item.model.name, item.schema)
@@ -505,18 +362,3 @@ class Runner:
                 "rows_quarantined": result.rows_quarantined,
             },
         )
-
-
-def _dimension_schema(
-    options: DimensionOptions, keys: DimensionKeys, incoming: ir.Table
-) -> ibis.Schema:
-    """The columns a dimension table has: its surrogate key first, then the input's."""
-    columns = {keys.surrogate: "int64", **dict(incoming.schema().items())}
-    if options.scd == 1:
-        return ibis.schema(columns)
-    columns.pop(materialize.dimension.CHANGED_AT)
-    names = options.history_columns
-    history = {names.effective_from: "timestamp", names.effective_to: "timestamp"}
-    return ibis.schema(
-        {**columns, **history, names.is_current: "boolean", names.is_deleted: "boolean"}
-    )

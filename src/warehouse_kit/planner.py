@@ -1,0 +1,185 @@
+"""Planning: every selected model's expression, built against its inputs' schemas.
+
+Nothing is read but sources' column names and the warehouse's catalog, and
+nothing is written; so a typo in a column, a bad expression or a missing input
+stops a run before it starts, and ``--dry-run`` is the plan printed with its SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+
+from warehouse_kit import materialize, quality, state
+from warehouse_kit.backends import Warehouse
+from warehouse_kit.catalog import Catalog
+from warehouse_kit.errors import ConfigError, ModelError, WarehouseKitError, first_line
+from warehouse_kit.models import (
+    Batch,
+    BuildContext,
+    Dimension,
+    DimensionKeys,
+    Merge,
+    Model,
+    SourceLoad,
+)
+from warehouse_kit.quality import CheckContext
+from warehouse_kit.spec import DimensionOptions
+from warehouse_kit.transforms import LOAD_METADATA
+
+METADATA_TYPES = ibis.schema(
+    dict(zip(LOAD_METADATA, ("timestamp", "string", "string"), strict=True))
+)
+"""The types of the load metadata columns bronze adds."""
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A model ready to run: what it writes, where, and from which inputs."""
+
+    model: Model
+    schema: str
+    expr: ir.Table
+    inputs: dict[str, ir.Table]
+    output: ibis.Schema
+    batch: Batch | None = None
+    watermark: ir.Scalar | None = None
+    """For an incremental model: the input's highest ``_loaded_at`` once this run is done."""
+
+    def sql(self, dialect: str) -> str:
+        if self.batch is not None:
+            engine = ibis.get_backend(self.batch.table)
+            return str(ibis.to_sql(self.batch.table, dialect=engine.name))
+        return str(ibis.to_sql(self.expr, dialect=dialect))
+
+
+class Planner:
+    def __init__(self, catalog: Catalog, warehouse: Warehouse, *, full_refresh: bool):
+        self.catalog = catalog
+        self.warehouse = warehouse
+        self.full_refresh = full_refresh
+
+    def plan(self, ids: Sequence[str]) -> dict[str, Planned]:
+        """Each model's expression and output schema, in order; raises on the first problem."""
+        planned: dict[str, Planned] = {}
+        for node in ids:
+            planned[node] = self._plan_one(node, planned)
+        return planned
+
+    def _plan_one(self, node: str, planned: dict[str, Planned]) -> Planned:
+        graph = self.catalog.graph
+        model = graph.models[node]
+        upstream = dict(zip(model.inputs, graph.upstream[node], strict=True))
+        inputs = {ref: self._input(node, parent, planned) for ref, parent in upstream.items()}
+        watermark = None
+        if isinstance(model.materialization, Merge):
+            watermark = self._incremental_input(model, inputs)
+        models = {ref: graph.models[p] for ref, p in upstream.items()}
+        context = BuildContext(inputs, self.warehouse, model, models, self.full_refresh)
+        try:
+            built = model.build(context)
+        except WarehouseKitError:
+            raise
+        except Exception as exc:  # Ibis or user code: name the model
+            raise ModelError(node, f"cannot build its expression: {first_line(exc)}") from exc
+        schema = self.catalog.schema_of(node)
+        if isinstance(built, Batch):
+            if model.checks:
+                raise ConfigError(
+                    f"{node}: checks run from silver on; bronze keeps rows as they came"
+                )
+            output = self._landed_schema(model, schema, built.table.schema())
+            return Planned(model, schema, built.table, inputs, output, batch=built)
+        if isinstance(model.materialization, Dimension) and model.keys is not None:
+            built = materialize.prepare(model, model.materialization.options, built)
+            output = _dimension_schema(model.materialization.options, model.keys, built)
+        else:
+            output = built.schema()
+        if model.checks:
+            quality.validate(model.checks, built, self.check_context(model, planned))
+        return Planned(model, schema, built, inputs, output, watermark=watermark)
+
+    def _incremental_input(self, model: Model, inputs: dict[str, ir.Table]) -> ir.Scalar:
+        """Narrow an incremental model's first input to the rows it has not built from yet;
+        returns the watermark those rows take it to."""
+        assert isinstance(model.materialization, Merge)
+        primary = inputs[model.inputs[0]]
+        if "_loaded_at" not in primary.columns:
+            raise ConfigError(
+                f"incremental: its input {model.inputs[0]} has no _loaded_at to tell new rows",
+                file=model.origin,
+            )
+        schema = self.catalog.schema_of(model.id)
+        exists = not self.full_refresh and self.warehouse.exists(model.name, schema)
+        existing = self.warehouse.table(model.name, schema) if exists else None
+        mark = state.watermark(self.warehouse, model.id) if exists else None
+        keys = self.surrogate_keys(model)
+        options = model.materialization.options
+        inputs[model.inputs[0]] = materialize.incoming(primary, existing, options, mark, keys)
+        return primary._loaded_at.max()
+
+    def _input(self, node: str, parent: str, planned: dict[str, Planned]) -> ir.Table:
+        name = self.catalog.graph.models[parent].name
+        schema = self.catalog.schema_of(parent)
+        if parent in planned:
+            return ibis.table(planned[parent].output, name=name, database=schema)
+        if self.warehouse.exists(name, schema):
+            return ibis.table(
+                self.warehouse.table(name, schema).schema(), name=name, database=schema
+            )
+        raise ModelError(
+            node, f"its input {parent} is not built yet; select it too (--select +{node})"
+        )
+
+    def _landed_schema(self, model: Model, schema: str, incoming: ibis.Schema) -> ibis.Schema:
+        columns = dict(incoming.items())
+        appending = (
+            isinstance(model.materialization, SourceLoad) and model.materialization.mode == "append"
+        )
+        if appending and not self.full_refresh and self.warehouse.exists(model.name, schema):
+            existing = dict(self.warehouse.table(model.name, schema).schema().items())
+            columns = {**existing, **{k: v for k, v in columns.items() if k not in existing}}
+        return ibis.schema({**columns, **dict(METADATA_TYPES.items())})
+
+    def check_context(
+        self, model: Model, planned: dict[str, Planned] | None = None
+    ) -> CheckContext:
+        """What a model's checks need: other tables (relationships), the last count, its key."""
+        graph = self.catalog.graph
+
+        def tables(reference: str) -> ir.Table:
+            parent = graph.resolve(reference, model)
+            if planned is not None:
+                return self._input(model.id, parent, planned)
+            return self.warehouse.table(graph.models[parent].name, self.catalog.schema_of(parent))
+
+        previous = None if planned is not None else state.checked_rows(self.warehouse, model.id)
+        return CheckContext(model.id, self.warehouse, tables, previous_rows=previous, key=model.key)
+
+    def surrogate_keys(self, model: Model) -> list[str]:
+        """The surrogate-key columns a fact holds, one per dimension it references."""
+        graph = self.catalog.graph
+        found = []
+        for reference in model.dimensions:
+            keys = graph.models[graph.resolve(reference, model)].keys
+            if keys is not None:
+                found.append(keys.surrogate)
+        return found
+
+
+def _dimension_schema(
+    options: DimensionOptions, keys: DimensionKeys, incoming: ir.Table
+) -> ibis.Schema:
+    """The columns a dimension table has: its surrogate key first, then the input's."""
+    columns = {keys.surrogate: "int64", **dict(incoming.schema().items())}
+    if options.scd == 1:
+        return ibis.schema(columns)
+    columns.pop(materialize.dimension.CHANGED_AT)
+    names = options.history_columns
+    history = {names.effective_from: "timestamp", names.effective_to: "timestamp"}
+    return ibis.schema(
+        {**columns, **history, names.is_current: "boolean", names.is_deleted: "boolean"}
+    )
