@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from warehouse_kit.dag import Graph
+from warehouse_kit.dag import Graph, merge_stage_orders
 from warehouse_kit.errors import ConfigError, SelectionError
 from warehouse_kit.models import Model
 
@@ -30,7 +30,7 @@ def graph() -> Graph:
             node("gold.fact_orders", "silver.orders", "dim_customer"),
             node("gold.mart", "fact_orders"),
         ],
-        STAGES,
+        [STAGES],
     )
 
 
@@ -83,14 +83,32 @@ def test_an_unknown_reference_names_the_model_and_suggests():
     with pytest.raises(
         ConfigError, match=r"silver.x reads 'custmers', which is no model; did you mean 'customers'"
     ):
-        Graph.build([node("bronze.customers"), node("silver.x", "custmers")], STAGES)
+        Graph.build([node("bronze.customers"), node("silver.x", "custmers")], [STAGES])
 
 
 def test_a_cycle_is_refused():
     with pytest.raises(ConfigError, match=r"cycle: gold\.a, gold\.b"):
-        Graph.build([node("gold.a", "b"), node("gold.b", "a")], STAGES)
+        Graph.build([node("gold.a", "b"), node("gold.b", "a")], [STAGES])
 
 
 def test_a_model_declared_twice_is_refused():
     with pytest.raises(ConfigError, match=r"gold\.a is declared twice"):
-        Graph.build([node("gold.a"), node("gold.a")], STAGES)
+        Graph.build([node("gold.a"), node("gold.a")], [STAGES])
+
+
+def test_pipelines_with_fewer_stages_keep_every_pipelines_stage_order():
+    orders = [["bronze", "gold"], ["bronze", "silver", "gold"], ["raw", "bronze"]]
+    assert merge_stage_orders(orders) == ["raw", "bronze", "silver", "gold"]
+
+
+def test_pipelines_that_order_stages_differently_are_refused():
+    with pytest.raises(ConfigError, match="order the stages silver, gold differently"):
+        merge_stage_orders([["silver", "gold"], ["gold", "silver"]])
+
+
+def test_a_bare_name_reaches_a_stage_another_pipeline_puts_in_between():
+    graph = Graph.build(
+        [node("silver.orders"), node("gold.exposures"), node("gold.fact", "orders")],
+        [["bronze", "gold"], ["bronze", "silver", "gold"]],
+    )
+    assert graph.upstream["gold.fact"] == ("silver.orders",)

@@ -63,8 +63,7 @@ def load_catalog(project: Project, pipeline_files: Sequence[Path] | None = None)
     ]
     models = [model for pipeline in pipelines for model in pipeline.models]
     models += load_python_models(project.model_files())
-    stages = [stage for pipeline in pipelines for stage in pipeline.stages]
-    graph = Graph.build(models, stages)
+    graph = Graph.build(models, [pipeline.stages for pipeline in pipelines])
     schemas: dict[str, str] = {}
     for pipeline in pipelines:
         for stage, schema in pipeline.schemas.items():

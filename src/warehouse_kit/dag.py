@@ -32,7 +32,8 @@ class Graph:
     """model id -> ids of its inputs, in the order of `Model.inputs`."""
 
     @classmethod
-    def build(cls, models: Iterable[Model], stages: Sequence[str]) -> Graph:
+    def build(cls, models: Iterable[Model], stage_orders: Sequence[Sequence[str]]) -> Graph:
+        """The graph of `models`, with `stage_orders` (one per pipeline) merged into one."""
         by_id: dict[str, Model] = {}
         for node in models:
             if node.id in by_id:
@@ -41,7 +42,7 @@ class Graph:
                     f"model {node.id} is declared twice (also at {other.origin})", file=node.origin
                 )
             by_id[node.id] = node
-        order = list(dict.fromkeys([*stages, *(node.stage for node in by_id.values())]))
+        order = merge_stage_orders([*stage_orders, *([node.stage] for node in by_id.values())])
         graph = cls(by_id, tuple(order), {})
         for node in by_id.values():
             graph.upstream[node.id] = tuple(graph.resolve(ref, node) for ref in node.inputs)
@@ -135,3 +136,32 @@ class Graph:
                     seen.add(nxt)
                     todo.append(nxt)
         return seen
+
+
+def merge_stage_orders(orders: Iterable[Sequence[str]]) -> list[str]:
+    """One stage order that keeps the order of every pipeline, first seen first on ties.
+
+    A pipeline of bronze and gold next to one of bronze, silver and gold gives
+    bronze, silver, gold: silver stays before gold, where its models are read.
+    """
+    first_seen: dict[str, int] = {}
+    before: dict[str, set[str]] = {}
+    for order in orders:
+        for index, stage in enumerate(order):
+            first_seen.setdefault(stage, len(first_seen))
+            before.setdefault(stage, set()).update(order[:index])
+    merged: list[str] = []
+    ready = [(first_seen[s], s) for s, earlier in before.items() if not earlier]
+    heapq.heapify(ready)
+    while ready:
+        _, stage = heapq.heappop(ready)
+        merged.append(stage)
+        for other, earlier in before.items():
+            if stage in earlier:
+                earlier.discard(stage)
+                if not earlier:
+                    heapq.heappush(ready, (first_seen[other], other))
+    if len(merged) < len(before):
+        stuck = sorted(set(before) - set(merged), key=first_seen.__getitem__)
+        raise ConfigError(f"pipelines order the stages {', '.join(stuck)} differently")
+    return merged
