@@ -28,6 +28,8 @@ from warehouse_kit.runner import plan, run
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 GOLD = [
+    "gold.exposures",  # pipelines/experiments.yml
+    "gold.events",
     "gold.dim_customer",
     "gold.dim_product",
     "gold.dim_date",
@@ -204,6 +206,8 @@ def test_dimensions_have_their_surrogate_key_as_primary_key(example):
     _, planned = example
     keys = {node: ddl.primary_key(planned[node]) for node in GOLD}
     assert keys == {
+        "gold.exposures": None,
+        "gold.events": None,
         "gold.dim_customer": "customer_key",
         "gold.dim_product": "product_key",
         "gold.dim_date": "date_key",

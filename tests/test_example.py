@@ -102,7 +102,7 @@ def test_the_history_shows_rows_in_and_out_of_each_model(duckdb_warehouse):
     finally:
         wh.close()
     by_model = {row["model"]: row for row in rows}
-    assert len(by_model) == 14
+    assert len(by_model) == 18  # 14 of the retail pipeline, 4 of the experiments
     assert all(row["status"] == "success" and row["rows_out"] > 0 for row in rows)
     assert by_model["silver.customers"]["rows_in"] > by_model["silver.customers"]["rows_out"]
 

@@ -86,7 +86,7 @@ def test_a_report_is_a_notebook_and_an_html_page_in_reports(first_run_report, ex
     assert f'run_id = "{example[1][0]}"' in injected.source
     assert f'target = "{example[0]}"' in injected.source
     text = html.read_text()
-    assert f"run {example[1][0]} of retail_pipeline: success" in text
+    assert f"run {example[1][0]} of experiments_pipeline,retail_pipeline: success" in text
     assert "open_warehouse(" not in text  # code cells are hidden by default
 
 

@@ -28,6 +28,7 @@ class PathsSpec(Spec):
     seeds: str = "seeds"
     schemas: str = "schemas"
     reports: str = "reports"
+    analytics: str = "analytics"
 
 
 class ProjectSpec(Spec):

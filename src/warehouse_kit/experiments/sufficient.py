@@ -1,0 +1,328 @@
+"""An experiment's sufficient statistics, computed in the warehouse in one query.
+
+The query, as one Ibis expression:
+
+1. **exposed units**: the exposure rows of the experiment inside its window
+   (``[start, end)``, cut at `as_of` when given), one row per unit with its
+   first exposure. A unit logged in more than one variant is a *crossover*:
+   its variant is NULL, so it is counted and kept out of every arm.
+2. **per-unit values**: each metric's events are joined to the units and
+   aggregated per unit: only events at or after the unit's first exposure and
+   before the end count. With CUPED, the same aggregate over the
+   ``pre_period_days`` before the first exposure is the unit's covariate.
+   Units without events get 0.
+3. **per-variant sums**: units, and for each metric sum(y), sum(y^2) and, as
+   needed, the sums and cross products of a ratio's denominator and of the
+   covariate: the `Sums` that `stats` works from.
+
+Only those few rows (one per variant) leave the warehouse; the rows of units
+and events never do. NULL values in a metric's `value` count as 0.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.operations as ops
+import ibis.expr.types as ir
+
+from warehouse_kit.backends import Warehouse
+from warehouse_kit.errors import ConfigError, column_hint
+from warehouse_kit.experiments.spec import (
+    BinomialMetric,
+    EventsSpec,
+    Experiment,
+    MeanMetric,
+    RatioMetric,
+)
+from warehouse_kit.experiments.stats import Sums
+from warehouse_kit.sqlexpr import to_ibis
+
+AnyMetric = BinomialMetric | MeanMetric | RatioMetric
+
+
+@dataclass(frozen=True)
+class ExperimentStats:
+    """What the warehouse returns for an experiment: a few numbers per variant."""
+
+    units: dict[str, int]
+    """Exposed units per configured variant."""
+    sums: dict[str, dict[str, Sums]]
+    """Variant -> metric -> sums."""
+    crossovers: int = 0
+    """Units logged in more than one variant (left out of every arm)."""
+    unknown: dict[str, int] = field(default_factory=dict)
+    """Units logged in variants the experiment does not declare (left out)."""
+    window: tuple[datetime, datetime] | None = None
+    """The window analysed: [start, min(end, as_of))."""
+
+
+def analysis_window(experiment: Experiment, as_of: datetime | None) -> tuple[datetime, datetime]:
+    start, end = experiment.window()
+    if as_of is not None:
+        if as_of <= start:
+            raise ConfigError(
+                f"as_of {as_of} is not after the experiment's start {start}", file=experiment.file
+            )
+        end = min(end, as_of)
+    return start, end
+
+
+def sufficient_statistics(
+    warehouse: Warehouse, experiment: Experiment, as_of: datetime | None = None
+) -> ExperimentStats:
+    """Run the one aggregation and return its sums per variant."""
+    window = analysis_window(experiment, as_of)
+    rows = warehouse.rows(statistics_expr(warehouse, experiment, window))
+    return _collect(experiment, rows, window)
+
+
+def statistics_expr(
+    warehouse: Warehouse, experiment: Experiment, window: tuple[datetime, datetime]
+) -> ir.Table:
+    """The aggregation, as an Ibis expression: one row per logged variant (NULL: crossovers)."""
+    units = exposed_units(warehouse, experiment, window)
+    values = unit_values(warehouse, experiment, units, window)
+    measures: dict[str, ir.Scalar] = {"units": values.count()}
+    for index, metric in enumerate(experiment.metrics):
+        measures.update(_metric_sums(index, metric, values, uses_cuped(experiment, metric)))
+    return values.group_by("variant").aggregate(**measures)
+
+
+def exposed_units(
+    warehouse: Warehouse, experiment: Experiment, window: tuple[datetime, datetime]
+) -> ir.Table:
+    """One row per exposed unit: ``unit``, ``variant`` (NULL for a crossover), ``first``."""
+    spec = experiment.exposures
+    path = "experiment.exposures"
+    table = _table(warehouse, spec.table, experiment, f"{path}.table")
+    unit = _column(table, spec.unit, experiment, f"{path}.unit")
+    variant = _column(table, spec.variant, experiment, f"{path}.variant").cast("string")
+    at = _timestamp(table, spec.timestamp, experiment, f"{path}.timestamp")
+    start, end = window
+    keep = (at >= ibis.literal(start)) & (at < ibis.literal(end))
+    if spec.where:
+        keep &= to_ibis(spec.where, table, where=experiment.where(f"{path}.where"))
+    rows = table.filter(keep).select(unit=unit, variant=variant, at=at)
+    grouped = rows.group_by("unit").aggregate(
+        first=rows.at.min(), low=rows.variant.min(), high=rows.variant.max()
+    )
+    single = grouped.low == grouped.high
+    return grouped.select("unit", "first", variant=ibis.ifelse(single, grouped.low, ibis.null()))
+
+
+def unit_values(
+    warehouse: Warehouse,
+    experiment: Experiment,
+    units: ir.Table,
+    window: tuple[datetime, datetime],
+) -> ir.Table:
+    """Each unit's variant and metric values (``m<i>_y``, ``m<i>_x``, ``m<i>_c``)."""
+    result = units
+    columns: list[str] = []
+    for source, indexed in _by_source(experiment).items():
+        per_unit = _aggregate_source(warehouse, experiment, source, indexed, units, window)
+        names = [name for name in per_unit.columns if name != "unit"]
+        joined = result.left_join(per_unit, result.unit == per_unit.unit)
+        result = joined.select(
+            "unit", "variant", "first", *columns, **{n: joined[n].fill_null(0) for n in names}
+        )
+        columns += names
+    for index, metric in enumerate(experiment.metrics):
+        if isinstance(metric, BinomialMetric):
+            # a unit converted when it has a matching event: 1, else 0
+            result = result.mutate(**_binary(result, f"m{index}_y"))
+            if uses_cuped(experiment, metric):
+                result = result.mutate(**_binary(result, f"m{index}_c"))
+    return result
+
+
+def _binary(table: ir.Table, name: str) -> dict[str, ir.Value]:
+    return {name: _double(ibis.ifelse(table[name] > 0, 1.0, 0.0))}
+
+
+def _double(value: ir.Value) -> ir.Value:
+    """A CAST in the query even where Ibis believes the type: PostgreSQL reads ``1.0`` as
+    numeric, whose sums are slow and come back as decimals."""
+    return ops.Cast(value, to=dt.float64).to_expr()
+
+
+def _by_source(experiment: Experiment) -> dict[EventsSpec, list[tuple[int, AnyMetric]]]:
+    groups: dict[EventsSpec, list[tuple[int, AnyMetric]]] = defaultdict(list)
+    for index, metric in enumerate(experiment.metrics):
+        groups[experiment.events_of(metric)].append((index, metric))
+    return dict(groups)
+
+
+def _aggregate_source(
+    warehouse: Warehouse,
+    experiment: Experiment,
+    source: EventsSpec,
+    metrics: list[tuple[int, AnyMetric]],
+    units: ir.Table,
+    window: tuple[datetime, datetime],
+) -> ir.Table:
+    """Per unit, each metric's post-exposure aggregate (and pre-period covariate)."""
+    first_index = metrics[0][0]
+    path = _events_path(experiment, first_index)
+    table = _table(warehouse, source.table, experiment, f"{path}.table")
+    unit = _column(table, source.unit, experiment, f"{path}.unit")
+    at = _timestamp(table, source.timestamp, experiment, f"{path}.timestamp")
+    _same_type(units.unit, unit, experiment, f"{path}.unit")
+    row_values: dict[str, ir.Value] = {"unit": unit, "at": at}
+    for index, metric in metrics:
+        row_values.update(_row_values(index, metric, table, experiment))
+    rows = table.select(**row_values)
+    pre = experiment.cuped.pre_period_days if experiment.cuped else 0
+    joined = rows.join(units, "unit")
+    joined = joined.filter(
+        (joined.at >= joined.first - ibis.interval(days=pre)) & (joined.at < window[1])
+    )
+    post = joined.at >= joined.first
+    measures: dict[str, ir.Scalar] = {}
+    for index, metric in metrics:
+        parts = ("y", "x") if isinstance(metric, RatioMetric) else ("y",)
+        for part in parts:
+            measures[f"m{index}_{part}"] = joined[f"r{index}_{part}"].sum(where=post)
+        if uses_cuped(experiment, metric):
+            measures[f"m{index}_c"] = joined[f"r{index}_y"].sum(where=~post)
+    return joined.group_by("unit").aggregate(**measures)
+
+
+def _row_values(
+    index: int, metric: AnyMetric, table: ir.Table, experiment: Experiment
+) -> dict[str, ir.Value]:
+    """The per-event values a metric sums: ``r<i>_y`` (and ``r<i>_x``), 0 where `where` fails."""
+    path = f"experiment.metrics[{index}]"
+
+    def expr(sql: str, key: str) -> ir.Value:
+        return to_ibis(sql, table, where=experiment.where(f"{path}.{key}"))
+
+    keep = expr(metric.where, "where").fill_null(False) if metric.where else ibis.literal(True)
+
+    def number(sql: str, key: str) -> ir.Value:
+        value = expr(sql, key)
+        if not value.type().is_numeric():
+            raise ConfigError(
+                f"{sql!r} is {value.type()}, not a number", file=experiment.file, key_path=path
+            )
+        return _double(ibis.ifelse(keep, value.cast("float64").fill_null(0.0), 0.0))
+
+    if isinstance(metric, BinomialMetric):
+        return {f"r{index}_y": _double(ibis.ifelse(keep, 1.0, 0.0))}
+    if isinstance(metric, MeanMetric):
+        return {f"r{index}_y": number(metric.value, "value")}
+    return {
+        f"r{index}_y": number(metric.numerator, "numerator"),
+        f"r{index}_x": number(metric.denominator, "denominator"),
+    }
+
+
+def _metric_sums(
+    index: int, metric: AnyMetric, values: ir.Table, cuped: bool
+) -> dict[str, ir.Scalar]:
+    y = values[f"m{index}_y"]
+    sums = {f"m{index}_y": y.sum(), f"m{index}_yy": (y * y).sum()}
+    if isinstance(metric, RatioMetric):
+        x = values[f"m{index}_x"]
+        sums |= {f"m{index}_x": x.sum(), f"m{index}_xx": (x * x).sum()}
+        sums[f"m{index}_xy"] = (x * y).sum()
+    if cuped:
+        c = values[f"m{index}_c"]
+        sums |= {f"m{index}_c": c.sum(), f"m{index}_cc": (c * c).sum()}
+        sums[f"m{index}_yc"] = (y * c).sum()
+    return sums
+
+
+def uses_cuped(experiment: Experiment, metric: AnyMetric) -> bool:
+    return experiment.cuped is not None and metric.cuped and not isinstance(metric, RatioMetric)
+
+
+def _collect(
+    experiment: Experiment, rows: list[dict[str, Any]], window: tuple[datetime, datetime]
+) -> ExperimentStats:
+    units: dict[str, int] = dict.fromkeys(experiment.variants, 0)
+    sums: dict[str, dict[str, Sums]] = {}
+    crossovers, unknown = 0, {}
+    for row in rows:
+        variant = row["variant"]
+        if variant is None:
+            crossovers = int(row["units"])
+        elif variant not in experiment.variants:
+            unknown[variant] = int(row["units"])
+        else:
+            units[variant] = int(row["units"])
+            sums[variant] = {
+                metric.name: _sums(row, index, int(row["units"]))
+                for index, metric in enumerate(experiment.metrics)
+            }
+    return ExperimentStats(units, sums, crossovers, unknown, window)
+
+
+_PARTS = ("y", "yy", "x", "xx", "xy", "c", "cc", "yc")
+
+
+def _sums(row: dict[str, Any], index: int, n: int) -> Sums:
+    values = {part: float(row.get(f"m{index}_{part}") or 0.0) for part in _PARTS}
+    return Sums(n=n, **values)
+
+
+# --- validation --------------------------------------------------------------------------
+
+
+def _events_path(experiment: Experiment, index: int) -> str:
+    if experiment.metrics[index].events is not None:
+        return f"experiment.metrics[{index}].events"
+    return "experiment.events"
+
+
+def _table(warehouse: Warehouse, name: str, experiment: Experiment, key_path: str) -> ir.Table:
+    schema, table = name.split(".")
+    if not warehouse.exists(table, schema):
+        raise ConfigError(
+            f"no table {name} in {warehouse!r}; build it first (wk run)",
+            file=experiment.file,
+            key_path=key_path,
+        )
+    return warehouse.table(table, schema)
+
+
+def _column(table: ir.Table, name: str, experiment: Experiment, key_path: str) -> ir.Value:
+    if name not in table.columns:
+        raise ConfigError(
+            f"unknown column {name!r}; {column_hint(name, table.columns)}",
+            file=experiment.file,
+            key_path=key_path,
+        )
+    return table[name]
+
+
+def _timestamp(table: ir.Table, name: str, experiment: Experiment, key_path: str) -> ir.Value:
+    column = _column(table, name, experiment, key_path)
+    if column.type().is_date():
+        return column.cast("timestamp")
+    if not column.type().is_timestamp():
+        raise ConfigError(
+            f"column {name!r} is {column.type()}, not a timestamp or date "
+            "(cast it with type_casting in the pipeline)",
+            file=experiment.file,
+            key_path=key_path,
+        )
+    return column
+
+
+def _same_type(exposed: ir.Value, events: ir.Value, experiment: Experiment, path: str) -> None:
+    left, right = exposed.type(), events.type()
+    comparable = (left.is_integer() and right.is_integer()) or left == right
+    if not comparable:
+        raise ConfigError(
+            f"the events' unit is {right} but the exposures' unit is {left}: "
+            "they must be the same type to be joined",
+            file=experiment.file,
+            key_path=path,
+        )
