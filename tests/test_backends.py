@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+
+import duckdb
 import pytest
 import sqlglot as sg
 import sqlglot.expressions as sge
@@ -64,3 +69,35 @@ def test_redact_hides_the_password():
 def test_unreachable_database_is_one_clear_error():
     with pytest.raises(ConnectionFailed, match=r"cannot open postgres://root@127.0.0.1:1/x: "):
         connect("postgres://root@127.0.0.1:1/x")
+
+
+HOLD_READ_ONLY = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+print("holding", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_a_writer_waits_for_a_reader_in_another_process_to_let_go(tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    duckdb.connect(str(path)).close()
+    reader = subprocess.Popen(
+        [sys.executable, "-c", HOLD_READ_ONLY, str(path), "1.0"], stdout=subprocess.PIPE, text=True
+    )
+    assert reader.stdout is not None
+    assert reader.stdout.readline() == "holding\n"
+    with pytest.raises(ConnectionFailed, match="Could not set lock"):
+        connect(f"duckdb:///{path}")
+    started = time.monotonic()
+    warehouse = connect(f"duckdb:///{path}", wait_s=30)
+    warehouse.close()
+    assert reader.wait() == 0
+    assert time.monotonic() - started < 30
+
+
+def test_an_unreachable_server_is_not_retried():
+    started = time.monotonic()
+    with pytest.raises(ConnectionFailed):
+        connect("postgres://root@127.0.0.1:1/test", wait_s=30)
+    assert time.monotonic() - started < 10

@@ -10,6 +10,7 @@ testing which engine it is. A target is a URL:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -210,8 +211,31 @@ def duckdb_path(url: str, base_dir: Path | None = None) -> str:
     return str(path)
 
 
-def connect(url: str, *, base_dir: Path | None = None, read_only: bool = False) -> Warehouse:
-    """Open the warehouse at `url`."""
+def connect(
+    url: str, *, base_dir: Path | None = None, read_only: bool = False, wait_s: float = 0.0
+) -> Warehouse:
+    """Open the warehouse at `url`.
+
+    A DuckDB file takes one writing process, or readers: while another process
+    holds it, retries for up to `wait_s` seconds (a run or a dashboard refresh
+    lets go when it ends).
+    """
+    deadline, pause = time.monotonic() + wait_s, 0.05
+    while True:
+        try:
+            return _open(url, base_dir, read_only)
+        except ConnectionFailed as exc:
+            if not _held_by_another_process(exc) or time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
+
+
+def _held_by_another_process(error: ConnectionFailed) -> bool:
+    return "Could not set lock on file" in str(error.__cause__)
+
+
+def _open(url: str, base_dir: Path | None, read_only: bool) -> Warehouse:
     kind = engine_of(url)
     try:
         if kind == "duckdb":

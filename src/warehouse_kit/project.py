@@ -82,9 +82,12 @@ class Project:
         env = os.environ if environ is None else environ
         return override or env.get("WK_TARGET") or self.spec.target or fallback or DEFAULT_TARGET
 
-    def connect(self, target: str | None = None, *, read_only: bool = False) -> Warehouse:
-        """Open the project's warehouse (or `target`)."""
-        return connect(self.target(target), base_dir=self.root, read_only=read_only)
+    def connect(
+        self, target: str | None = None, *, read_only: bool = False, wait_s: float = 0.0
+    ) -> Warehouse:
+        """Open the project's warehouse (or `target`); see `backends.connect` for `wait_s`."""
+        url = self.target(target)
+        return connect(url, base_dir=self.root, read_only=read_only, wait_s=wait_s)
 
     def pipeline_files(self) -> list[Path]:
         folder = self.path("pipelines")

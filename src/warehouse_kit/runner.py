@@ -32,6 +32,9 @@ from warehouse_kit.project import Project
 from warehouse_kit.quality import CheckResult, CheckResults
 from warehouse_kit.quality.gate import Gate, inspect, result_rows
 
+WAIT_FOR_READERS_S = 30.0
+"""How long a run waits for readers (a dashboard refresh, a notebook) to let go of a DuckDB file."""
+
 
 @dataclass
 class ModelResult:
@@ -142,7 +145,7 @@ def _session(
         # Only reading: do not leave an empty warehouse file behind.
         warehouse = Warehouse(connect("duckdb://").con, "duckdb", url)
     else:
-        warehouse = connect(url, base_dir=project.root)
+        warehouse = connect(url, base_dir=project.root, wait_s=WAIT_FOR_READERS_S)
     try:
         yield catalog, warehouse
     finally:
