@@ -17,7 +17,6 @@ frame: a row per model, check or run, never a row per fact.
 from __future__ import annotations
 
 import html
-import time
 from contextlib import AbstractContextManager, closing
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,7 +27,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from warehouse_kit import state
-from warehouse_kit.backends import ConnectionFailed, Warehouse, redact
+from warehouse_kit.backends import Warehouse, redact
 from warehouse_kit.errors import WarehouseKitError, did_you_mean
 from warehouse_kit.project import Project
 
@@ -59,7 +58,7 @@ def open_warehouse(
     __tracebackhide__ = True  # IPython shows the error at the notebook's line, not here
     project = project if isinstance(project, Project) else Project.load(project)
     try:
-        warehouse = _connect(project, target, wait_s)
+        warehouse = project.connect(target, read_only=True, wait_s=wait_s)
     except WarehouseKitError as exc:
         raise exc.with_traceback(None) from None  # the message says it all
     if not warehouse.exists("runs", state.SCHEMA):
@@ -68,20 +67,6 @@ def open_warehouse(
             f"no warehouse built at {redact(warehouse.url)} yet: run `wk run` first"
         )
     return closing(warehouse)
-
-
-def _connect(project: Project, target: str | None, wait_s: float) -> Warehouse:
-    deadline = time.monotonic() + wait_s
-    pause = 0.1
-    while True:
-        try:
-            return project.connect(target, read_only=True)
-        except ConnectionFailed:
-            # Most likely a pipeline writing the DuckDB file: it lets go when its run ends.
-            if time.monotonic() + pause > deadline:
-                raise
-            time.sleep(pause)
-            pause = min(pause * 2, 1.0)
 
 
 TIME = "%Y-%m-%d %H:%M:%S.%f"  # always with microseconds: one shape to sanitize in tests
