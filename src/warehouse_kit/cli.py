@@ -702,6 +702,49 @@ def metrics_query(
         console.print(table)
 
 
+@app.command()
+def dashboard(
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="The app: a file in the project's notebooks/apps/ (kpi_dashboard, "
+            "pipeline_health).",
+            show_default=False,
+        ),
+    ],
+    target: TargetOption = None,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", help="Port to serve on (default: marimo's).", show_default=False),
+    ] = None,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to serve on (0.0.0.0 for every interface).")
+    ] = "127.0.0.1",
+    headless: Annotated[bool, typer.Option("--headless", help="Do not open a browser.")] = False,
+    project: ProjectOption = Path("."),
+) -> None:
+    """Serve a marimo dashboard app on the warehouse, read-only: `wk run` can still write."""
+    import os
+    import subprocess
+
+    from warehouse_kit.dashboards import app_path
+    from warehouse_kit.project import Project
+
+    loaded = Project.load(project)
+    path = app_path(name, loaded)
+    command = [sys.executable, "-m", "marimo", "run", str(path), "--host", host]
+    command += ["--port", str(port)] if port is not None else []
+    command += ["--headless"] if headless else []
+    # The app reads the target from WK_TARGET, as every notebook of the project does.
+    environment = {**os.environ, "WK_TARGET": loaded.target(target)}
+    try:
+        code = subprocess.run(command, env=environment, check=False).returncode
+    except KeyboardInterrupt:
+        code = 0  # Ctrl-C is how a dashboard is stopped
+    if code:
+        raise typer.Exit(code)
+
+
 def main() -> None:
     """Entry point of the `wk` console script."""
     try:

@@ -1,0 +1,397 @@
+"""Dashboards: the marimo apps in notebooks/apps/ and the data behind them (dashboards.py).
+
+The apps show what `metrics.query` and the run history say, read the warehouse
+only while they refresh (so `wk run` can write while one is up), and change
+their charts when a picker changes.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pytest
+
+from warehouse_kit import dashboards, metrics
+from warehouse_kit.errors import WarehouseKitError
+from warehouse_kit.notebooks_refresh import example_warehouse
+from warehouse_kit.project import Project
+from warehouse_kit.runner import run
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+APPS = REPO_ROOT / "notebooks" / "apps"
+ARTIFACTS = REPO_ROOT / "reports" / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def target() -> Iterator[str]:
+    """The example warehouse (two runs), built once for the module."""
+    with example_warehouse(Project.load(REPO_ROOT)) as url:
+        yield url
+
+
+@pytest.fixture
+def wk_target(target: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """WK_TARGET pointing at the example, as `wk dashboard` sets it for an app."""
+    monkeypatch.setenv("WK_TARGET", target)
+    return target
+
+
+def kpis_per(grain: str, target: str, **options: Any) -> pd.DataFrame:
+    """What `metrics.query` says, per period, for the dashboard's KPIs."""
+    expr = metrics.query(
+        list(dashboards.KPIS), grain=grain, compare="previous_period",
+        project=REPO_ROOT, target=target, **options,
+    )  # fmt: skip
+    frame = expr.to_pandas()
+    return frame[frame[grain].notna()].sort_values(grain, ignore_index=True)
+
+
+def load_app(name: str) -> Any:
+    """The marimo `app` of notebooks/apps/NAME.py."""
+    spec = importlib.util.spec_from_file_location(f"wk_app_{name}", APPS / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.app
+
+
+# --- the data behind the KPI dashboard -------------------------------------------------
+
+
+def test_each_tile_is_the_latest_period_of_metrics_query_with_its_change(target):
+    view = dashboards.kpi_view(grain="month", project=REPO_ROOT, target=target)
+    latest = kpis_per("month", target).iloc[-1]
+    assert [tile.metric for tile in view.tiles] == list(dashboards.KPIS)
+    for tile in view.tiles:
+        assert tile.value == pytest.approx(float(latest[tile.metric]))
+        assert tile.previous == pytest.approx(float(latest[f"{tile.metric}_previous_period"]))
+        assert tile.change == pytest.approx(latest[f"{tile.metric}_previous_period_change"])
+        assert tile.period == f"{latest['month']:%b %Y}"
+    revenue = view.tiles[0]
+    assert revenue.label == "Revenue"
+    assert revenue.value_text == f"{revenue.value:,.2f}"
+    assert revenue.direction == ("increase" if revenue.change > 0 else "decrease")
+    assert f"{revenue.change:+.1%} on the month before" in revenue.caption
+
+
+def test_the_trend_has_a_row_per_period_of_the_grain_within_the_dates(target):
+    dates = (date(2023, 4, 1), date(2023, 12, 31))
+    quarters = dashboards.kpi_view(grain="quarter", dates=dates, project=REPO_ROOT, target=target)
+    assert list(quarters.trend["quarter"].dt.date) == [
+        date(2023, 4, 1), date(2023, 7, 1), date(2023, 10, 1),
+    ]  # fmt: skip
+    expected = kpis_per("quarter", target, start="2023-04-01", end="2024-01-01")
+    assert list(quarters.trend["revenue"]) == pytest.approx(list(expected["revenue"].astype(float)))
+    assert quarters.tiles[0].period == "2023 Q4"
+    months = dashboards.kpi_view(grain="month", dates=dates, project=REPO_ROOT, target=target)
+    assert len(months.trend) == 9
+
+
+def test_the_breakdown_splits_the_whole_range_by_the_chosen_column(target):
+    view = dashboards.kpi_view(by="category", project=REPO_ROOT, target=target)
+    total = metrics.query("revenue", project=REPO_ROOT, target=target).to_pandas()
+    assert view.by == "category"
+    assert list(view.breakdown.columns) == ["category", *dashboards.KPIS]
+    assert view.breakdown["revenue"].sum() == pytest.approx(float(total["revenue"][0]))
+    assert list(view.breakdown["revenue"]) == sorted(view.breakdown["revenue"], reverse=True)
+
+
+def test_facts_without_a_value_of_the_breakdown_column_are_one_named_group(target):
+    view = dashboards.kpi_view(by="segment", project=REPO_ROOT, target=target)
+    assert view.breakdown["segment"].notna().all()
+    assert view.breakdown["segment"].is_unique
+
+
+def test_the_sql_shown_is_the_sql_the_warehouse_runs(target):
+    view = dashboards.kpi_view(grain="week", by="country", project=REPO_ROOT, target=target)
+    assert set(view.sql) == {"trend", "breakdown"}
+    assert "DATE_TRUNC('WEEK'" in view.sql["trend"]
+    assert '"country"' in view.sql["breakdown"]
+    with duckdb.connect(target.removeprefix("duckdb://"), read_only=True) as con:
+        rows = con.sql(view.sql["trend"]).fetchall()
+    assert len(rows) == len(view.trend)
+
+
+def test_the_date_picker_spans_the_days_with_orders(target):
+    first, last = dashboards.date_span(REPO_ROOT, target)
+    days = metrics.query("orders", grain="day", project=REPO_ROOT, target=target).to_pandas()
+    days = days[days["day"].notna()]
+    assert (first, last) == (days["day"].min().date(), days["day"].max().date())
+
+
+def test_a_period_is_labelled_as_people_name_it():
+    day = date(2024, 11, 1)
+    labels = [dashboards.period_label(day, grain) for grain in dashboards.GRAINS]
+    assert labels == ["2024-11-01", "week of 2024-11-01", "Nov 2024", "2024 Q4", "2024"]
+
+
+# --- the data behind the pipeline health dashboard -------------------------------------
+
+
+def test_pipeline_health_lists_the_last_runs_newest_first(target):
+    health = dashboards.pipeline_health(project=REPO_ROOT, target=target)
+    with duckdb.connect(target.removeprefix("duckdb://"), read_only=True) as con:
+        ids = [r[0] for r in con.sql("SELECT run_id FROM _wk.runs ORDER BY 1 DESC").fetchall()]
+        count = "SELECT count(*) FROM _wk.{} WHERE {}"
+        models_in_latest = con.sql(count.format("model_runs", f"run_id = '{ids[0]}'")).fetchall()
+        not_passed = con.sql(count.format("check_results", "status <> 'pass'")).fetchall()
+    assert list(health.runs["run_id"]) == ids
+    assert list(health.runs.columns) == dashboards.RUN_COLUMNS
+    assert (health.runs["status"] == "success").all()
+    assert (health.runs["duration_s"] > 0).all()
+    assert health.runs["models"].iloc[0] == models_in_latest[0][0]
+    assert health.latest.run_id == ids[0]
+    assert len(health.timings) == models_in_latest[0][0]
+    assert set(health.row_counts["run_id"]) == set(ids)
+    assert len(health.failures) == not_passed[0][0] > 0
+    assert set(health.failures["status"]) <= {"fail", "warn", "error"}
+
+
+def test_pipeline_health_keeps_only_the_runs_asked_for(target):
+    health = dashboards.pipeline_health(runs=1, project=REPO_ROOT, target=target)
+    assert len(health.runs) == 1
+    assert set(health.failures["run_id"]) == {health.latest.run_id}
+
+
+def test_a_warehouse_never_built_says_run_wk_run_first(tmp_path):
+    with pytest.raises(WarehouseKitError, match="run `wk run` first"):
+        dashboards.pipeline_health(project=REPO_ROOT, target=f"duckdb:///{tmp_path}/none.duckdb")
+
+
+# --- the apps, headless ----------------------------------------------------------------
+
+
+def test_the_kpi_app_runs_headless_and_its_tiles_are_the_metrics(wk_target):
+    outputs, defs = load_app("kpi_dashboard").run()
+    view = defs["view"]
+    assert (view.grain, view.by) == ("month", "segment")  # the pickers' defaults
+    latest = kpis_per("month", wk_target).iloc[-1]
+    html = "".join(getattr(output, "text", "") for output in outputs)
+    for tile in view.tiles:
+        assert tile.value == pytest.approx(float(latest[tile.metric]))
+        assert f"data-value='&quot;{tile.value_text}&quot;'" in html
+        assert f"data-label='&quot;{tile.label}&quot;'" in html
+    assert sum(type(output).__name__ == "Chart" for output in outputs) == 2
+    assert "SQL of the trend" in html
+
+
+def test_the_pipeline_health_app_runs_headless(wk_target):
+    outputs, defs = load_app("pipeline_health").run()
+    health = defs["health"]
+    html = "".join(getattr(output, "text", "") for output in outputs)
+    assert health.latest.run_id in html
+    assert f"Quality checks that did not pass ({len(health.failures)})" in html
+
+
+# --- a dashboard and a writer ----------------------------------------------------------
+
+DASHBOARD_PROCESS = textwrap.dedent(
+    """
+    import sys, time
+    from warehouse_kit import dashboards
+
+    for line in sys.stdin:  # one refresh per line, as a browser's picker would ask
+        began = time.monotonic()
+        health = dashboards.pipeline_health(project={root!r})
+        view = dashboards.kpi_view(project={root!r})
+        print(len(health.runs), len(view.tiles), round(time.monotonic() - began, 2), flush=True)
+    """
+)
+
+
+@pytest.fixture
+def dashboard_process(target, tmp_path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+    """A process that refreshes dashboards on a copy of the example, per line of stdin."""
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(target.removeprefix("duckdb://"), path)
+    process = subprocess.Popen(
+        [sys.executable, "-c", DASHBOARD_PROCESS.format(root=str(REPO_ROOT))],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "WK_TARGET": f"duckdb://{path}"},
+    )
+    try:
+        yield process, path
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def refresh(process: subprocess.Popen[str]) -> list[str]:
+    assert process.stdin is not None
+    assert process.stdout is not None
+    process.stdin.write("refresh\n")
+    process.stdin.flush()
+    return process.stdout.readline().split()
+
+
+def test_a_pipeline_runs_while_a_dashboard_is_up_and_the_next_refresh_shows_it(
+    dashboard_process,
+):
+    process, path = dashboard_process
+    assert refresh(process)[:2] == ["2", "4"]  # the dashboard has read, and is still up
+    result = run(REPO_ROOT, target=f"duckdb://{path}")  # the writer, in this process
+    assert result.ok, [failure.error for failure in result.failures()]
+    assert refresh(process)[:2] == ["3", "4"]
+
+
+def test_a_refresh_while_a_pipeline_writes_waits_for_it(dashboard_process):
+    process, path = dashboard_process
+    assert refresh(process)[:2] == ["2", "4"]  # up and ready
+    with duckdb.connect(str(path)) as writer:  # holds the file as `wk run` does
+        writer.execute("SELECT 1")
+        assert process.stdin is not None
+        process.stdin.write("refresh\n")
+        process.stdin.flush()
+        time.sleep(1.0)  # the writer's run goes on for a while
+    assert process.stdout is not None
+    runs, tiles, seconds = process.stdout.readline().split()
+    assert (runs, tiles) == ("2", "4")
+    assert float(seconds) >= 0.9
+
+
+# --- wk dashboard ----------------------------------------------------------------------
+
+
+def wk(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "warehouse_kit.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=60,
+    )
+
+
+def test_an_unknown_dashboard_is_one_line_listing_the_apps():
+    result = wk("dashboard", "kpi_dashbord")
+    assert result.returncode == 1
+    assert result.stderr == (
+        "error: no dashboard 'kpi_dashbord' in notebooks/apps/; did you mean 'kpi_dashboard'? "
+        "the dashboards: kpi_dashboard, pipeline_health\n"
+    )
+
+
+def test_the_apps_are_the_python_files_of_notebooks_apps():
+    assert dashboards.apps(REPO_ROOT) == {
+        "kpi_dashboard": APPS / "kpi_dashboard.py",
+        "pipeline_health": APPS / "pipeline_health.py",
+    }
+
+
+# --- in a browser ----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def served_kpi_dashboard(target) -> Iterator[str]:
+    """`wk dashboard kpi_dashboard --headless` on a free port; its URL once it answers."""
+    port = free_port()
+    command = [sys.executable, "-m", "warehouse_kit.cli", "dashboard", "kpi_dashboard"]
+    command += ["--target", target, "--port", str(port), "--headless"]
+    # Its own process group: wk and the marimo server it starts stop together.
+    server = subprocess.Popen(
+        command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_until_up(url, server)
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=15)
+
+
+def wait_until_up(url: str, server: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            assert server.stderr is not None
+            pytest.fail(f"wk dashboard exited: {server.stderr.read().decode()}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)  # the server is still starting
+    pytest.fail(f"wk dashboard did not answer at {url} within {timeout_s} s")
+
+
+def points_of(svg_data_url: str) -> int:
+    """How many points a line chart (inline SVG, as vl-convert draws it) has."""
+    svg = base64.b64decode(svg_data_url.split(",", 1)[1]).decode()
+    symbols = re.search(r'class="mark-symbol role-mark[^"]*"[^>]*>(.*?)</g>', svg, re.S)
+    assert symbols is not None, "no points in the chart"
+    return symbols.group(1).count("<path")
+
+
+@pytest.mark.slow
+def test_changing_the_grain_in_a_browser_redraws_the_trend(served_kpi_dashboard, target):
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"no {CHROMIUM}: .ci/run installs Debian's chromium")
+        pytest.skip(f"needs Debian's chromium at {CHROMIUM}")
+    from playwright.sync_api import expect, sync_playwright
+
+    months, quarters = len(kpis_per("month", target)), len(kpis_per("quarter", target))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    elsewhere: list[str] = []
+    with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:
+        browser = playwright.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True,
+            viewport={"width": 1300, "height": 1000},
+        )  # fmt: skip
+        try:
+            page = browser.new_page()
+            local = served_kpi_dashboard.rstrip("/")
+            page.on(
+                "request", lambda r: None if r.url.startswith(local) else elsewhere.append(r.url)
+            )
+            page.goto(served_kpi_dashboard)
+            trend = page.locator("img[src^='data:image/svg+xml']").first
+            expect(trend).to_be_visible(timeout=30_000)
+            expect(page.locator("marimo-stat")).to_have_count(len(dashboards.KPIS))
+            before = trend.get_attribute("src") or ""
+            assert points_of(before) == months
+
+            page.locator("select").first.select_option("quarter")
+            expect(trend).not_to_have_attribute("src", before, timeout=30_000)
+            after = trend.get_attribute("src") or ""
+            assert points_of(after) == quarters
+            expect(page.get_by_text("on the quarter before").first).to_be_visible()
+            # Every cell has redrawn: none shows a stale output any more.
+            expect(page.locator(".marimo-output-stale")).to_have_count(0)
+            page.screenshot(path=str(ARTIFACTS / "kpi_dashboard.png"), full_page=True)
+            print(f"screenshot: {ARTIFACTS / 'kpi_dashboard.png'}")
+        finally:
+            browser.close()
+    assert elsewhere == []  # nothing from the network: the app and its charts are local
