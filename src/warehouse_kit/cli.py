@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, RenderableType
+from rich.measure import Measurement
 from rich.syntax import Syntax
 from rich.table import Table
 from typer.core import TyperCommand
@@ -181,7 +182,7 @@ def check(
     loaded = Project.load(project)
     results = run_checks(loaded, target=target, select=models or ())
     if output_format == "table" and output is None:
-        console.print(results.to_table())
+        show(results.to_table())
     else:
         if output_format == "html":
             warehouse = loaded.connect(target, read_only=True)
@@ -217,7 +218,7 @@ def models(project: ProjectOption = Path(".")) -> None:
         model = catalog.graph.models[node]
         inputs = ", ".join(catalog.graph.upstream[node])
         table.add_row(node, model.materialization.kind, inputs, model.origin)
-    console.print(table)
+    show(table)
 
 
 @app.command()
@@ -251,7 +252,7 @@ def history(
             f"{step['duration_s']:.2f}",
             step["error"] or "",
         )
-    console.print(table)
+    show(table)
 
 
 @app.command()
@@ -422,7 +423,7 @@ def ab_list(project: ProjectOption = Path(".")) -> None:
         metrics = f"{len(spec.metrics)}" + (f" ({', '.join(primary)} primary)" if primary else "")
         days = f"{spec.start} .. {spec.end}"
         table.add_row(key, shares, days, metrics, spec.engine, spec.file)
-    console.print(table)
+    show(table)
 
 
 @ab_app.command("analyze")
@@ -464,7 +465,7 @@ def ab_analyze(
     if output_format == "json":
         sys.stdout.write(result.to_json() + "\n")
     else:
-        console.print(result.to_table(), soft_wrap=False)
+        show(result.to_table())
 
 
 @ab_app.command("audit")
@@ -601,13 +602,13 @@ def metrics_list(project: ProjectOption = Path(".")) -> None:
     columns = ("metric", "type", "model", "format", "description")
     for row in describe(layer).to_dict("records"):
         table.add_row(*(str(row[column]) for column in columns))
-    console.print(table)
+    show(table)
     if layer.queries:
         saved = Table("query", "metrics", "description")
         for query in layer.queries.values():
             names = ", ".join(query.options.metrics)
             saved.add_row(query.name, names, query.options.description)
-        console.print(saved)
+        show(saved)
 
 
 MetricsOption = Annotated[list[str] | None, typer.Option(show_default=False)]
@@ -699,7 +700,7 @@ def metrics_query(
         table = Table(*columns)
         for row in rows:
             table.add_row(*(display.format_value(row[c], shown[c]) for c in columns))
-        console.print(table)
+        show(table)
 
 
 @app.command()
@@ -743,6 +744,19 @@ def dashboard(
         code = 0  # Ctrl-C is how a dashboard is stopped
     if code:
         raise typer.Exit(code)
+
+
+def show(table: RenderableType) -> None:
+    """Print a table, or tables; to a file or a pipe at full width (no one can widen those)."""
+    natural = Measurement.get(console, console.options.update_width(10_000), table).maximum
+    if console.is_terminal or natural <= console.width:
+        console.print(table)
+        return
+    width, console.width = console.width, natural
+    try:
+        console.print(table)
+    finally:
+        console.width = width
 
 
 def main() -> None:
