@@ -131,3 +131,65 @@ def test_timestamps_survive_serialisation():
     data = pd.DataFrame({"at": [datetime(2026, 1, 1, 6)], "n": [1]})
     values = next(iter(charts.time_series(data, x="at", y="n").to_dict()["datasets"].values()))
     assert values[0]["at"].startswith("2026-01-01T06:00:00")
+
+
+LIFTS = pd.DataFrame(
+    {
+        "metric": ["conversion", "revenue", "tickets", "orders"],
+        "relative": [0.15, 0.2, -0.01, None],
+        "relative_ci_low": [0.05, float("-inf"), -0.3, None],
+        "relative_ci_high": [0.25, 0.4, 0.28, None],
+        "verdict": ["better", "inconclusive", "inconclusive", "inconclusive"],
+    }
+)
+
+
+def test_a_forest_plot_draws_each_lift_with_its_interval_around_zero():
+    spec = charts.lift_forest(LIFTS).to_dict()
+    zero, interval, point = spec["layer"]
+    assert zero["mark"]["type"] == "rule"
+    assert interval["encoding"]["x"]["field"] == "relative_ci_low"
+    assert interval["encoding"]["x2"]["field"] == "relative_ci_high"
+    assert point["encoding"]["x"]["field"] == "relative"
+    assert point["encoding"]["y"]["sort"] == ["conversion", "revenue", "tickets"]
+    colors = point["encoding"]["color"]["scale"]
+    assert dict(zip(colors["domain"], colors["range"], strict=True))["better"] == "#3a9a5b"
+
+
+def test_a_forest_plot_leaves_out_missing_lifts_and_clips_open_bounds():
+    spec = charts.lift_forest(LIFTS).to_dict()
+    rows = next(rows for rows in spec["datasets"].values() if "metric" in rows[0])
+    assert [row["metric"] for row in rows] == ["conversion", "revenue", "tickets"]
+    assert rows[1]["relative_ci_low"] == -0.3  # -inf drawn to the lowest finite bound
+
+
+DAILY = pd.DataFrame(
+    {
+        "day": [date(2025, 3, 3), date(2025, 3, 4), date(2025, 3, 5)],
+        "relative": [None, 0.3, 0.15],
+        "relative_ci_low": [None, -0.2, 0.01],
+        "relative_ci_high": [None, 0.8, 0.29],
+    }
+)
+
+
+def test_a_cumulative_lift_is_a_line_in_a_band_over_the_days():
+    spec = charts.cumulative_lift(DAILY).to_dict()
+    band, line, zero = spec["layer"]
+    assert band["mark"]["type"] == "area"
+    assert (band["encoding"]["y"]["field"], band["encoding"]["y2"]["field"]) == (
+        "relative_ci_low",
+        "relative_ci_high",
+    )
+    assert line["encoding"]["y"]["field"] == "relative"
+    assert zero["mark"]["type"] == "rule"
+    assert band["encoding"]["x"]["type"] == "temporal"
+    rows = next(rows for rows in spec["datasets"].values() if "day" in rows[0])
+    assert len(rows) == 2  # the first day has no interval yet
+
+
+def test_lift_charts_render_offline(offline_charts):
+    for chart in (charts.lift_forest(LIFTS), charts.cumulative_lift(DAILY)):
+        bundle = chart._repr_mimebundle_()
+        svg = bundle[0]["image/svg+xml"] if isinstance(bundle, tuple) else bundle["image/svg+xml"]
+        assert svg.startswith("<svg")

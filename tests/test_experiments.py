@@ -429,9 +429,9 @@ def test_only_sums_per_variant_leave_the_warehouse(example):
 
 
 def sufficient_statistics_from(rows, spec):
-    from warehouse_kit.experiments.sufficient import _collect
+    from warehouse_kit.experiments.sufficient import collect_statistics
 
-    return _collect(spec, rows, spec.window())
+    return collect_statistics(spec, rows, spec.window())
 
 
 @pytest.mark.duckdb

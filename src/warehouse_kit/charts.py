@@ -162,3 +162,86 @@ def _titled(chart: alt.Chart, title: str | None) -> alt.Chart:
 
 def _label(column: str) -> str:
     return column.replace("_", " ")
+
+
+def lift_forest(
+    data: Any,
+    *,
+    lift: str = "relative",
+    label: str = "metric",
+    title: str | None = "Lift against control",
+) -> alt.LayerChart:
+    """Each comparison's lift as a point with its interval, against a rule at 0.
+
+    `data` has a row per comparison with columns `label`, `lift`,
+    ``<lift>_ci_low``, ``<lift>_ci_high`` and ``verdict`` (what
+    `ExperimentResult.to_frame` returns); rows without an interval are left out
+    and open bounds are drawn to the edge of the others.
+    """
+    low, high = f"{lift}_ci_low", f"{lift}_ci_high"
+    frame = _lifts(_aggregated(data, label, lift, low, high, "verdict"), lift, low, high)
+    percent = lift == "relative"
+    axis = alt.Axis(format="+%" if percent else "+~g")
+    y = alt.Y(f"{label}:N", sort=list(dict.fromkeys(frame[label])), title=None)
+    base = alt.Chart(frame).encode(y=y)
+    verdicts = ["better", "inconclusive", "worse"]
+    color = alt.Color(
+        "verdict:N", scale=alt.Scale(domain=verdicts, range=[PALETTE[2], "#7f8c8d", PALETTE[3]])
+    )
+    tooltip = [label, alt.Tooltip(f"{lift}:Q", format=".3~g"), low, high, "verdict"]
+    interval = base.mark_rule(strokeWidth=2).encode(
+        x=alt.X(f"{low}:Q", title=f"{_label(lift)} lift", axis=axis), x2=f"{high}:Q", color=color
+    )
+    point = base.mark_point(filled=True, size=80).encode(
+        x=f"{lift}:Q", color=color, tooltip=tooltip
+    )
+    zero = alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="#333", strokeDash=[4, 3])
+    return _layered([zero.encode(x="zero:Q"), interval, point], title)
+
+
+def cumulative_lift(
+    data: Any,
+    *,
+    x: str = "day",
+    lift: str = "relative",
+    title: str | None = "Lift as of each day",
+) -> alt.LayerChart:
+    """A lift over time with its interval as a band (the sequential engine's are valid at
+    every day), against a rule at 0.
+
+    `data` has a row per day with columns `x`, `lift`, ``<lift>_ci_low`` and
+    ``<lift>_ci_high`` (one metric and variant of `experiments.cumulative`);
+    days without an interval yet are left out.
+    """
+    low, high = f"{lift}_ci_low", f"{lift}_ci_high"
+    frame = _lifts(_aggregated(data, x, lift, low, high), lift, low, high)
+    if isinstance(_first(frame[x]), date):  # Python dates: a chart serializes timestamps
+        frame[x] = pd.to_datetime(frame[x])
+    axis = alt.Axis(format="+%" if lift == "relative" else "+~g")
+    kind = _x_type(frame[x])
+    labels = alt.Axis(labelAngle=0, format="%b %d") if kind == "T" else alt.Axis(labelAngle=0)
+    x_encoding = alt.X(f"{x}:{kind}", title=_label(x), axis=labels)
+    base = alt.Chart(frame).encode(x=x_encoding)
+    band = base.mark_area(opacity=0.25, color=PALETTE[0]).encode(
+        y=alt.Y(f"{low}:Q", title=f"{_label(lift)} lift", axis=axis), y2=f"{high}:Q"
+    )
+    tooltip = [x, alt.Tooltip(f"{lift}:Q", format=".3~g"), low, high]
+    line = base.mark_line(point=True, color=PALETTE[0]).encode(y=f"{lift}:Q", tooltip=tooltip)
+    zero = alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="#333", strokeDash=[4, 3])
+    return _layered([band, line, zero.encode(y="zero:Q")], title)
+
+
+def _layered(layers: list[alt.Chart], title: str | None) -> alt.LayerChart:
+    chart = alt.LayerChart(layer=layers).properties(width=WIDTH)
+    return chart.properties(title=title) if title else chart
+
+
+def _lifts(frame: pd.DataFrame, lift: str, low: str, high: str) -> pd.DataFrame:
+    """Rows that have a lift and an interval; open (infinite) bounds clipped to the others."""
+    kept = frame.dropna(subset=[lift, low, high]).astype({lift: float, low: float, high: float})
+    bounds = pd.concat([kept[low], kept[high], kept[lift]])
+    finite = bounds[bounds.abs() != float("inf")]
+    edge_low, edge_high = (finite.min(), finite.max()) if len(finite) else (0.0, 0.0)
+    return kept.assign(
+        **{low: kept[low].clip(lower=edge_low), high: kept[high].clip(upper=edge_high)}
+    )

@@ -10,12 +10,14 @@ from those sums (`stats`): no unit row ever reaches Python::
     result = experiments.analyze("checkout_redesign")            # the project's warehouse
     result = experiments.analyze("checkout_redesign", engine="sequential")
     result.comparison("conversion").absolute_ci
+    result.conclusion()                                            # in plain language
+    experiments.cumulative("checkout_redesign")                    # as of each day
     experiments.plan.sample_size(baseline=0.10, mde=0.05)         # units for a +5% lift
 
 Modules: `spec` (the file format), `assignment` (the hash), `sufficient` (the
 query), `stats` (the statistics), `analyze` (both together), `result` (what
-it returns), `plan` (power, sample size, minimum detectable effect) and
-`example` (the example data).
+it returns), `cumulative` (the analysis as of each day), `plan` (power,
+sample size, minimum detectable effect) and `example` (the example data).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from warehouse_kit.experiments.analyze import (
     load_experiments,
 )
 from warehouse_kit.experiments.assignment import assign, bucket, bucket_expr, variant_expr
+from warehouse_kit.experiments.cumulative import cumulative, daily_statistics
 from warehouse_kit.experiments.result import Comparison, ExperimentResult
 from warehouse_kit.experiments.spec import Experiment, load_experiment, parse_experiment
 from warehouse_kit.experiments.sufficient import ExperimentStats, sufficient_statistics
@@ -45,6 +48,8 @@ __all__ = [
     "audit_assignment",
     "bucket",
     "bucket_expr",
+    "cumulative",
+    "daily_statistics",
     "find_experiment",
     "load_experiment",
     "load_experiments",

@@ -64,7 +64,7 @@ def experiment_files(project: Project) -> list[Path]:
 
 def load_experiments(project: Project | str | Path = ".") -> dict[str, Experiment]:
     """Every experiment of the project (``analytics/experiments/*.yml``), by key."""
-    project = _project(project)
+    project = as_project(project)
     found: dict[str, Experiment] = {}
     for path in experiment_files(project):
         experiment = load_experiment(path, display=project.display(path))
@@ -80,7 +80,7 @@ def load_experiments(project: Project | str | Path = ".") -> dict[str, Experimen
 
 def find_experiment(key: str, project: Project | str | Path = ".") -> Experiment:
     """The experiment with this key, or in this file."""
-    project = _project(project)
+    project = as_project(project)
     path = Path(key)
     if path.suffix in (".yml", ".yaml"):
         return load_experiment(path, display=project.display(path))
@@ -95,7 +95,7 @@ def find_experiment(key: str, project: Project | str | Path = ".") -> Experiment
     return experiments[key]
 
 
-def _project(project: Project | str | Path) -> Project:
+def as_project(project: Project | str | Path) -> Project:
     return project if isinstance(project, Project) else Project.load(project)
 
 
@@ -117,10 +117,10 @@ def analyze(
     warehouse (or `target`) is opened read-only for the query. `as_of` cuts
     the data as it stood then: a peek at an earlier day.
     """
-    project = _project(project)
+    project = as_project(project)
     if isinstance(experiment, str):
         experiment = find_experiment(experiment, project)
-    with _open(project, target, warehouse) as opened:
+    with opened_warehouse(project, target, warehouse) as opened:
         sums = sufficient_statistics(opened, experiment, as_of)
     return analyze_stats(experiment, sums, engine=engine)
 
@@ -133,19 +133,20 @@ def audit_assignment(
     warehouse: Warehouse | None = None,
 ) -> AssignmentAudit:
     """Compare each exposed unit's logged variant with the one the hash assigns (one query)."""
-    project = _project(project)
+    project = as_project(project)
     if isinstance(experiment, str):
         experiment = find_experiment(experiment, project)
-    with _open(project, target, warehouse) as opened:
+    with opened_warehouse(project, target, warehouse) as opened:
         units = exposed_units(opened, experiment, analysis_window(experiment, None))
         logged = units.filter(units.variant.notnull())
         return audit(opened, logged, experiment.key, experiment.variants)
 
 
-def _open(project: Project, target: str | None, warehouse: Warehouse | None) -> Any:
+def opened_warehouse(project: Project, target: str | None, warehouse: Warehouse | None) -> Any:
+    """`warehouse` left open, or the project's opened read-only for a `with` block."""
     if warehouse is not None:
         return nullcontext(warehouse)
-    return closing(project.connect(target, read_only=True))
+    return closing(project.connect(target, read_only=True, wait_s=10.0))
 
 
 def analyze_stats(

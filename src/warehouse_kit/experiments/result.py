@@ -84,6 +84,27 @@ class Comparison:
 
 
 @dataclass(frozen=True)
+class Banner:
+    """A status line, shown large: green when `ok`, red otherwise."""
+
+    headline: str
+    detail: str
+    ok: bool
+
+    def __repr__(self) -> str:
+        return f"{self.headline}\n{self.detail}"
+
+    def _repr_html_(self) -> str:
+        color, background = ("#1e6b3a", "#e8f5ec") if self.ok else ("#b00020", "#fdecea")
+        return (
+            f'<div style="border-left:6px solid {color};background:{background};'
+            f'padding:8px 12px;margin:4px 0">'
+            f'<div style="color:{color};font-size:1.3em;font-weight:bold">'
+            f"{html.escape(self.headline)}</div><div>{html.escape(self.detail)}</div></div>"
+        )
+
+
+@dataclass(frozen=True)
 class ExperimentResult:
     """An experiment's analysis."""
 
@@ -164,6 +185,60 @@ class ExperimentResult:
             f"(chi-square {self.srm.chi2:.3g}, p = {self.srm.p_value:.3g})"
         )
 
+    @property
+    def primary_metric(self) -> str:
+        """The first primary metric (the first metric when none is primary)."""
+        primary = [c.metric for c in self.comparisons if c.role == "primary"]
+        return (primary or [c.metric for c in self.comparisons])[0]
+
+    def srm_banner(self) -> Banner:
+        """The sample ratio check, to show first: a mismatch voids every lift."""
+        if self.srm.mismatch:
+            headline = "SAMPLE RATIO MISMATCH: do not trust any lift below"
+        else:
+            headline = "Sample ratio OK"
+        return Banner(headline, self.srm_line(), ok=not self.srm.mismatch)
+
+    def conclusion(self) -> str:
+        """What the analysis says, in plain language: the sample ratio first (a mismatch
+        voids every lift), then the primary metrics, the guardrails, the rest, and what to do.
+        """
+        if self.srm.mismatch:
+            return " ".join(
+                [
+                    f"Do not use these results: the sample ratio is off ({self.srm_split()}, "
+                    f"chi-square p = {self.srm.p_value:.3g} < {self.srm.alpha}).",
+                    "The assignment or the exposure logging is broken, so every lift below "
+                    "is suspect, however significant it looks.",
+                    "Find and fix the cause, then analyse the experiment again.",
+                ]
+            )
+        primary = [c for c in self.comparisons if c.role == "primary"]
+        guardrails = [c for c in self.comparisons if c.role == "guardrail"]
+        others = [c for c in self.comparisons if c.role not in ("primary", "guardrail")]
+        lines = [f"The sample ratio is as planned ({self.srm_split()})."]
+        lines += [_finding(c, self.alpha, self.engine) for c in primary]
+        harmed = [c for c in guardrails if c.verdict == "worse"]
+        if harmed:
+            lines += [_finding(c, self.alpha, self.engine) for c in harmed]
+        elif guardrails:
+            names = ", ".join(c.metric for c in guardrails)
+            lines.append(f"No guardrail got worse ({names}).")
+        lines += [
+            _finding(c, self.alpha, self.engine) for c in others if c.verdict != "inconclusive"
+        ]
+        lines.append(_advice(primary, harmed, self.engine))
+        lines += [f"Caution: {warning}." for warning in self.warnings]
+        return " ".join(lines)
+
+    def srm_split(self) -> str:
+        """The units per variant and the share each was meant to get."""
+        total = sum(self.srm.expected.values()) or 1
+        return ", ".join(
+            f"{name} {count:,} units, {self.srm.expected.get(name, 0) / total:.0%} planned"
+            for name, count in self.units.items()
+        )
+
     def to_table(self) -> Group:
         """For the console (rich): the headline, warnings, a row per comparison, notes."""
         parts: list[Any] = [Text(self.headline(), style="bold"), Text(self.srm_line())]
@@ -219,6 +294,45 @@ class ExperimentResult:
             f"{warnings}<table><tr>{head}</tr>{rows}</table>"
             + (f"<ul><small>{notes}</small></ul>" if notes else "")
         )
+
+
+def _finding(c: Comparison, alpha: float, engine: str) -> str:
+    """One comparison as a sentence."""
+    metric = f"{c.metric} ({c.role})"
+    if c.absolute is None or c.absolute_ci is None:
+        return f"{c.variant}: {metric} not compared ({c.note or 'no data'})."
+    if c.relative is not None and c.relative_ci is not None:
+        change = f"{_percent(c.relative)} {_interval(c.relative_ci, percent=True)}"
+    else:
+        change = f"{_number(c.absolute, sign=True)} {_interval(c.absolute_ci)}"
+    evidence = f"{change}, {_evidence(c, alpha, engine)}"
+    if c.verdict in ("better", "worse"):
+        return f"{c.variant} is {c.verdict} on {metric}: {evidence}."
+    return f"{c.variant} shows no clear difference on {metric}: {evidence}."
+
+
+def _evidence(c: Comparison, alpha: float, engine: str) -> str:
+    if c.chance_to_beat is not None:
+        return f"chance to beat control {c.chance_to_beat:.1%}"
+    kind = "always-valid p" if engine == "sequential" else "p"
+    return f"adjusted {kind} = {_p(c.p_adjusted)} (alpha {alpha:g})"
+
+
+def _advice(primary: list[Comparison], harmed: list[Comparison], engine: str) -> str:
+    if harmed:
+        return "Do not ship as it is: a guardrail got worse."
+    if not primary:
+        return "No primary metric is declared: decide on the metrics above."
+    if any(c.verdict == "worse" for c in primary):
+        return "Do not ship: the primary metric got worse."
+    if all(c.verdict == "better" for c in primary):
+        return "The variant wins on its primary metric: ship it."
+    if engine == "sequential":
+        return "Not conclusive yet: keep the experiment running (the intervals stay valid)."
+    return (
+        "Not conclusive: the data cannot tell the variants apart on the primary metric "
+        "at this sample size."
+    )
 
 
 _LEFT = ("metric", "variant", "verdict")

@@ -205,9 +205,10 @@ def absolute_lift(control: Estimate, treatment: Estimate, *, welch: bool = True)
     variance = control.variance + treatment.variance
     if not welch:
         return Lift(treatment.value - control.value, variance)
-    df = variance**2 / (
-        control.variance**2 / (control.n - 1) + treatment.variance**2 / (treatment.n - 1)
-    )
+    spread = control.variance**2 / (control.n - 1) + treatment.variance**2 / (treatment.n - 1)
+    if isinstance(spread, int | float) and not spread > 0:
+        return Lift(treatment.value - control.value, variance)  # no variation in either arm yet
+    df = variance**2 / spread
     return Lift(treatment.value - control.value, variance, df)
 
 

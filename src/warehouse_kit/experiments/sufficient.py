@@ -79,7 +79,7 @@ def sufficient_statistics(
     """Run the one aggregation and return its sums per variant."""
     window = analysis_window(experiment, as_of)
     rows = warehouse.rows(statistics_expr(warehouse, experiment, window))
-    return _collect(experiment, rows, window)
+    return collect_statistics(experiment, rows, window)
 
 
 def statistics_expr(
@@ -243,7 +243,7 @@ def uses_cuped(experiment: Experiment, metric: AnyMetric) -> bool:
     return experiment.cuped is not None and metric.cuped and not isinstance(metric, RatioMetric)
 
 
-def _collect(
+def collect_statistics(
     experiment: Experiment, rows: list[dict[str, Any]], window: tuple[datetime, datetime]
 ) -> ExperimentStats:
     units: dict[str, int] = dict.fromkeys(experiment.variants, 0)
