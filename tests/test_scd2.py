@@ -236,6 +236,7 @@ def test_two_different_rows_of_a_key_at_the_same_time_are_reported(tiny):
 def test_facts_take_the_version_valid_when_they_happened(tiny):
     sales = (
         "id,sold_at,amount\n1,2023-06-01,10\n1,2024-04-15,20\n9,2024-04-15,30\n2,2024-02-15,40\n"
+        "1,,50\n"
     )
     options = CHECK + ", deletes: invalidate"
     load(
@@ -254,6 +255,7 @@ def test_facts_take_the_version_valid_when_they_happened(tiny):
         "20": key_of[("1", "Enterprise")],  # after it: the new one
         "30": -1,  # no such member: the unknown member
         "40": key_of[("2", "Retail")],  # before Bo was deleted
+        "50": key_of[("1", "Enterprise")],  # when unknown: the current version
     }
 
 
