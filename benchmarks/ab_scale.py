@@ -17,9 +17,10 @@ per-unit ones, two ways, each in a child process of its own (for its peak RSS):
 
 --repeat rounds (3 by default) alternate the sides. The script prints the best
 times, the ratio, each side's peak RSS, and whether the two agree (lifts and
-p-values to 6 significant digits).
+p-values to 6 significant digits). With --also-rows, it measures more sizes
+(each its own database) and prints time and peak RSS by size.
 
-    .venv/bin/python benchmarks/ab_scale.py --keep /tmp/wk-ab-20m.duckdb
+    .venv/bin/python benchmarks/ab_scale.py --keep /tmp/wk-ab-20m.duckdb --also-rows 5000000
     .venv/bin/python benchmarks/ab_scale.py --rows 200000 --repeat 1     # a quick smoke run
 """
 
@@ -204,8 +205,12 @@ def child(side: str, path: str, memory_limit: str | None) -> dict[str, Any]:
     command = [sys.executable, __file__, "--child", side, "--keep", path]
     if memory_limit:
         command += ["--memory-limit", memory_limit]
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        errors = [line for line in lines if "Error" in line or "Exception" in line]
+        raise SystemExit(f"the {side} side failed on {path}: {(errors or lines or ['?'])[-1]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def agree(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
@@ -219,6 +224,78 @@ def agree(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     return differences
 
 
+def database(args: argparse.Namespace, rows: int, scratch: Path) -> Path:
+    """The DuckDB file of an experiment with `rows` exposure rows, generated if missing.
+
+    With --keep, the main size is that file and another size goes next to it
+    (``ab-20m.duckdb`` -> ``ab-20m.5000000.duckdb``)."""
+    if args.keep is None:
+        path = scratch / f"ab.{rows}.duckdb"
+    elif rows == args.rows:
+        path = args.keep
+    else:
+        path = args.keep.with_name(f"{args.keep.stem}.{rows}{args.keep.suffix}")
+    if not path.exists():
+        generate(path, rows)
+    return path
+
+
+def measure(path: Path, args: argparse.Namespace) -> tuple[int, dict[str, dict[str, Any]]]:
+    """The best round of each side on one database, printing every round."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        (rows,) = con.execute("SELECT count(*) FROM silver.exposures").fetchone()
+    print(f"\n{rows:,} exposure rows ({path}):")
+    best: dict[str, dict[str, Any]] = {}
+    sides = ["wk"] if args.no_baseline else ["wk", "pandas"]
+    for round_ in range(args.repeat):
+        for side in sides if round_ % 2 == 0 else sides[::-1]:
+            result = child(side, str(path), args.memory_limit)
+            print(f"  round {round_ + 1} {side}: {result['seconds']:.2f} s, "
+                  f"peak RSS {result['peak_rss_mb']:,.0f} MB")  # fmt: skip
+            if side not in best or result["seconds"] < best[side]["seconds"]:
+                best[side] = result
+    return rows, best
+
+
+def report(rows: int, best: dict[str, dict[str, Any]]) -> None:
+    wk = best["wk"]
+    print(f"\n{rows:,} exposure rows, 5 metrics (4 with CUPED), best of each side")
+    print(f"warehouse-kit:  {wk['seconds']:7.2f} s   peak RSS {wk['peak_rss_mb']:7,.0f} MB")
+    if "pandas" in best:
+        pd_ = best["pandas"]
+        compute = pd_["seconds"] - pd_["load_seconds"]
+        print(f"pandas + scipy: {pd_['seconds']:7.2f} s   peak RSS {pd_['peak_rss_mb']:7,.0f} MB"
+              f"   (load {pd_['load_seconds']:.2f} s + analysis {compute:.2f} s)")  # fmt: skip
+        ratio = pd_["seconds"] / wk["seconds"]
+        print(f"pandas / warehouse-kit: {ratio:.1f}x (target {TARGET_RATIO:.0f}x); "
+              f"without the load {compute / wk['seconds']:.1f}x; "
+              f"peak RSS {pd_['peak_rss_mb'] / wk['peak_rss_mb']:.1f}x")  # fmt: skip
+        differences = agree(wk, pd_)
+        print("results agree" if not differences else "DIFFER: " + "; ".join(differences))
+
+
+def scaling(measured: list[tuple[int, dict[str, dict[str, Any]]]], limit: str | None) -> None:
+    """Time and peak RSS of each side at each size, side by side."""
+    print(f"\nby size (DuckDB memory_limit: {limit or 'default, 80% of RAM'}):")
+    print(f"  {'exposure rows':>14} {'wk time':>9} {'wk peak RSS':>12} "
+          f"{'pandas time':>12} {'pandas peak RSS':>16}  results")  # fmt: skip
+    for rows, best in sorted(measured, key=lambda item: item[0]):
+        wk, pd_ = best["wk"], best.get("pandas")
+        other = (
+            f"{pd_['seconds']:10.2f} s {pd_['peak_rss_mb']:13,.0f} MB"
+            if pd_
+            else f"{'-':>12} {'-':>16}"
+        )
+        verdict = "-" if pd_ is None else "DIFFER" if agree(wk, pd_) else "agree"
+        print(
+            f"  {rows:>14,} {wk['seconds']:7.2f} s {wk['peak_rss_mb']:9,.0f} MB {other}  {verdict}"
+        )
+    ordered = sorted(measured, key=lambda item: item[0])
+    (small, low), (large, high) = ordered[0], ordered[-1]
+    grew = high["wk"]["peak_rss_mb"] / low["wk"]["peak_rss_mb"]
+    print(f"  warehouse-kit's peak RSS: x{grew:.2f} for x{large / small:.1f} the rows")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=20_000_000, help="exposure rows")
@@ -226,6 +303,13 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="reuse (or create) this DuckDB file")
     parser.add_argument("--memory-limit", help="DuckDB's memory_limit for warehouse-kit's side")
     parser.add_argument("--no-baseline", action="store_true", help="skip pandas + scipy")
+    parser.add_argument(
+        "--also-rows",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also measure at these sizes, for how time and memory grow with the rows",
+    )
     parser.add_argument("--child", choices=["wk", "pandas"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -237,38 +321,16 @@ def main() -> None:
         result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps(result))
         return
-    folder = None if args.keep else tempfile.TemporaryDirectory(prefix="wk-ab-")
-    path = args.keep or Path(folder.name) / "ab.duckdb"  # type: ignore[union-attr]
-    if not path.exists():
-        generate(path, args.rows)
-    with duckdb.connect(str(path), read_only=True) as con:
-        (rows,) = con.execute("SELECT count(*) FROM silver.exposures").fetchone()
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"Python {platform.python_version()}, DuckDB {duckdb.__version__}")  # fmt: skip
-    best: dict[str, dict[str, Any]] = {}
-    for round_ in range(args.repeat):
-        sides = ["wk"] if args.no_baseline else ["wk", "pandas"]
-        for side in sides if round_ % 2 == 0 else sides[::-1]:
-            result = child(side, str(path), args.memory_limit)
-            print(f"  round {round_ + 1} {side}: {result['seconds']:.2f} s, "
-                  f"peak RSS {result['peak_rss_mb']:,.0f} MB")  # fmt: skip
-            if side not in best or result["seconds"] < best[side]["seconds"]:
-                best[side] = result
-    wk = best["wk"]
-    print(f"\n{rows:,} exposure rows, 5 metrics (4 with CUPED)")
-    print(f"warehouse-kit:  {wk['seconds']:7.2f} s   peak RSS {wk['peak_rss_mb']:7,.0f} MB")
-    if "pandas" in best:
-        pd_ = best["pandas"]
-        compute = pd_["seconds"] - pd_["load_seconds"]
-        print(f"pandas + scipy: {pd_['seconds']:7.2f} s   peak RSS {pd_['peak_rss_mb']:7,.0f} MB"
-              f"   (load {pd_['load_seconds']:.2f} s + analysis {compute:.2f} s)")  # fmt: skip
-        ratio = pd_["seconds"] / wk["seconds"]
-        print(f"pandas / warehouse-kit: {ratio:.1f}x (target {TARGET_RATIO:.0f}x); "
-              f"without the load {compute / wk['seconds']:.1f}x")  # fmt: skip
-        differences = agree(wk, pd_)
-        print("results agree" if not differences else "DIFFER: " + "; ".join(differences))
-    if folder is not None:
-        folder.cleanup()
+    with tempfile.TemporaryDirectory(prefix="wk-ab-") as scratch:
+        measured = [
+            measure(database(args, rows, Path(scratch)), args)
+            for rows in [args.rows, *args.also_rows]
+        ]
+    report(*measured[0])
+    if len(measured) > 1:
+        scaling(measured, args.memory_limit)
 
 
 if __name__ == "__main__":
