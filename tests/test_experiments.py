@@ -205,6 +205,18 @@ def test_the_aggregation_counts_each_unit_once_from_its_first_exposure(warehouse
     assert treatment["tickets"] == Sums(n=2, y=1, yy=1, c=0, cc=0, yc=0)
 
 
+def test_metrics_from_two_event_tables_sum_as_from_one(warehouse):
+    """Tickets logged in a table of their own: units with events in either table count."""
+    tiny_log(warehouse)
+    events = warehouse.table("events", "silver")
+    tickets = events.filter(events.event_type == "support").to_pyarrow()
+    warehouse.con.create_table("tickets", tickets, database="silver", overwrite=True)
+    metrics = experiment().model_dump(mode="json", exclude_none=True)["metrics"]
+    metrics[3]["events"] = {"table": "silver.tickets"}
+    split = sufficient_statistics(warehouse, experiment(metrics=metrics))
+    assert split.sums == sufficient_statistics(warehouse, experiment()).sums
+
+
 def test_as_of_analyses_the_data_as_it_stood_then(warehouse):
     tiny_log(warehouse)
     found = sufficient_statistics(warehouse, experiment(), as_of=T(2025, 1, 3, 12))

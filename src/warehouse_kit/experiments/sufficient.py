@@ -10,10 +10,10 @@ The query, as one Ibis expression:
    aggregated per unit: only events at or after the unit's first exposure and
    before the end count. With CUPED, the same aggregate over the
    ``pre_period_days`` before the first exposure is the unit's covariate.
-   Units without events get 0.
-3. **per-variant sums**: units, and for each metric sum(y), sum(y^2) and, as
-   needed, the sums and cross products of a ratio's denominator and of the
-   covariate: the `Sums` that `stats` works from.
+   Units without events have 0 everywhere, so they are left out of the sums.
+3. **per-variant sums**: units (counted from step 1), and for each metric
+   sum(y), sum(y^2) and, as needed, the sums and cross products of a ratio's
+   denominator and of the covariate: the `Sums` that `stats` works from.
 
 Only those few rows (one per variant) leave the warehouse; the rows of units
 and events never do. NULL values in a metric's `value` count as 0.
@@ -85,13 +85,23 @@ def sufficient_statistics(
 def statistics_expr(
     warehouse: Warehouse, experiment: Experiment, window: tuple[datetime, datetime]
 ) -> ir.Table:
-    """The aggregation, as an Ibis expression: one row per logged variant (NULL: crossovers)."""
+    """The aggregation, as an Ibis expression: one row per logged variant (NULL: crossovers).
+
+    Units without events add 0 to every sum, so the sums run over the units
+    with events only and the unit counts come straight from the exposures:
+    no join of every exposed unit to its (mostly empty) values.
+    """
     units = exposed_units(warehouse, experiment, window)
     values = unit_values(warehouse, experiment, units, window)
-    measures: dict[str, ir.Scalar] = {"units": values.count()}
+    measures: dict[str, ir.Scalar] = {}
     for index, metric in enumerate(experiment.metrics):
         measures.update(_metric_sums(index, metric, values, uses_cuped(experiment, metric)))
-    return values.group_by("variant").aggregate(**measures)
+    sums = values.group_by("variant").aggregate(**measures).rename(summed="variant")
+    counts = units.group_by("variant").aggregate(units=units.count())
+    joined = counts.left_join(sums, counts.variant.identical_to(sums.summed))
+    return joined.select(
+        "variant", "units", **{name: joined[name].fill_null(0) for name in measures}
+    )
 
 
 def exposed_units(
@@ -122,17 +132,15 @@ def unit_values(
     units: ir.Table,
     window: tuple[datetime, datetime],
 ) -> ir.Table:
-    """Each unit's variant and metric values (``m<i>_y``, ``m<i>_x``, ``m<i>_c``)."""
-    result = units
-    columns: list[str] = []
+    """The units with events in the window: ``unit``, ``variant`` and each metric's
+    values (``m<i>_y``, ``m<i>_x``, ``m<i>_c``). A unit without events has 0 everywhere."""
+    result: ir.Table | None = None
     for source, indexed in _by_source(experiment).items():
         per_unit = _aggregate_source(warehouse, experiment, source, indexed, units, window)
-        names = [name for name in per_unit.columns if name != "unit"]
-        joined = result.left_join(per_unit, result.unit == per_unit.unit)
-        result = joined.select(
-            "unit", "variant", "first", *columns, **{n: joined[n].fill_null(0) for n in names}
-        )
-        columns += names
+        result = per_unit if result is None else _outer_join(result, per_unit)
+    assert result is not None  # an experiment has at least one metric
+    names = [name for name in result.columns if name not in ("unit", "variant")]
+    result = result.mutate(**{name: result[name].fill_null(0) for name in names})
     for index, metric in enumerate(experiment.metrics):
         if isinstance(metric, BinomialMetric):
             # a unit converted when it has a matching event: 1, else 0
@@ -140,6 +148,18 @@ def unit_values(
             if uses_cuped(experiment, metric):
                 result = result.mutate(**_binary(result, f"m{index}_c"))
     return result
+
+
+def _outer_join(left: ir.Table, right: ir.Table) -> ir.Table:
+    """The per-unit values of two event sources, side by side (units in either)."""
+    right = right.rename(right_unit="unit", right_variant="variant")
+    joined = left.outer_join(right, left.unit == right.right_unit)
+    names = [n for n in (*left.columns, *right.columns) if n not in ("unit", "variant")]
+    return joined.select(
+        unit=ibis.coalesce(joined.unit, joined.right_unit),
+        variant=ibis.coalesce(joined.variant, joined.right_variant),
+        **{name: joined[name] for name in names if not name.startswith("right_")},
+    )
 
 
 def _binary(table: ir.Table, name: str) -> dict[str, ir.Value]:
@@ -191,7 +211,7 @@ def _aggregate_source(
             measures[f"m{index}_{part}"] = joined[f"r{index}_{part}"].sum(where=post)
         if uses_cuped(experiment, metric):
             measures[f"m{index}_c"] = joined[f"r{index}_y"].sum(where=~post)
-    return joined.group_by("unit").aggregate(**measures)
+    return joined.group_by("unit", "variant").aggregate(**measures)
 
 
 def _row_values(
