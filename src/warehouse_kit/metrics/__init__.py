@@ -32,7 +32,6 @@ version valid then); ``dim_customer.current.segment`` gives today's value.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -43,7 +42,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from warehouse_kit.backends import ConnectionFailed, Warehouse
+from warehouse_kit.backends import Warehouse
 from warehouse_kit.metrics.layer import MetricDef, SemanticLayer, load
 from warehouse_kit.metrics.spec import QueryOptions, parse
 from warehouse_kit.project import Project
@@ -122,16 +121,7 @@ def connect(
     for up to `wait_s` seconds.
     """
     project = project if isinstance(project, Project) else Project.load(project)
-    deadline, pause = time.monotonic() + wait_s, 0.1
-    while True:
-        try:
-            warehouse = project.connect(target, read_only=True)
-            break
-        except ConnectionFailed:
-            if time.monotonic() + pause > deadline:
-                raise
-            time.sleep(pause)
-            pause = min(pause * 2, 1.0)
+    warehouse = project.connect(target, read_only=True, wait_s=wait_s)
     try:
         yield warehouse
     finally:
