@@ -10,7 +10,8 @@ alternating, each time into a fresh DuckDB file:
 
 Prints the best wall-clock time of each side, their ratio, the per-model and
 per-statement times of the best runs, the peak RSS of the process, and a
-cross-check that both built the same gold tables (row counts and column sums).
+cross-check that both built the same gold and quarantine tables (row counts and
+column sums).
 
     .venv/bin/python benchmarks/pipeline_scale.py --lines 5000000 --keep /tmp/wk-bench-5m
 """
@@ -37,6 +38,14 @@ PIPELINE = ROOT / "pipelines" / "seeds-to-warehouse.yml"
 SCRIPT = Path(__file__).with_suffix(".sql")
 TABLES = ("customers", "products", "orders", "order_items")
 GOLD = ("dim_customer", "dim_product", "dim_date", "fact_orders", "mart_monthly_sales")
+CHECKED = (
+    *(f"gold.{table}" for table in GOLD),
+    "silver.customers__quarantine",
+    "silver.order_items__quarantine",
+)
+"""The tables cross-checked."""
+SKIPPED = {"_wk_run_id", "_loaded_at", "_batch_id"}
+"""Columns that differ by design: each side's run id and load time."""
 TARGET_RATIO, TARGET_LINES = 1.3, 5_000_000
 
 Breakdown = list[tuple[str, float, str]]
@@ -104,6 +113,11 @@ def run_wk(seeds: Path, database: Path) -> tuple[Timed, RunResult]:
     ]
     for m in result.models:
         note = f"{m.rows_out:>12,} rows; {m.duration_s:6.2f} s before commit"
+        if m.checks:
+            counts = [f"{c.check} {c.failing_rows:,}" for c in m.checks if c.failing_rows]
+            note += f"; {m.checks[0].total_rows:,} rows checked" + (
+                ": " + ", ".join(counts) if counts else ""
+            )
         steps.append((m.model, clock.walls[m.model], note))
     steps.append(("run record, close", started + total - clock.marks["run_finished"], ""))
     return (total, cpu, steps), result
@@ -118,8 +132,11 @@ def statements() -> list[tuple[str, str]]:
             for line in chunk.splitlines()
             if line.strip() and not line.lstrip().startswith("--")
         ]
-        if code:
-            found.append((code[0].removesuffix(" AS")[:60], chunk))
+        if not code:
+            continue
+        # A model's check aggregate says whose it is: "-- checks: gold.fact_orders".
+        named = re.search(r"^-- (checks: \S+)", chunk, flags=re.MULTILINE)
+        found.append((named[1] if named else code[0].removesuffix(" AS")[:60], chunk))
     return found
 
 
@@ -127,20 +144,31 @@ def run_sql(seeds: Path, database: Path) -> Timed:
     cpu, started = time.process_time(), time.perf_counter()
     con = duckdb.connect(str(fresh(database)))
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
+    run_id = loaded_at.strftime("%Y%m%dT%H%M%S.%fZ")
     con.execute("SET VARIABLE seeds = $value", {"value": str(seeds)})
     con.execute("SET VARIABLE loaded_at = $value::TIMESTAMP", {"value": loaded_at})
-    con.execute(
-        "SET VARIABLE batch_id = $value", {"value": loaded_at.strftime("%Y%m%dT%H%M%S.%fZ")}
-    )
+    con.execute("SET VARIABLE batch_id = $value", {"value": run_id})
+    con.execute("SET VARIABLE run_id = $value", {"value": run_id})
     steps: Breakdown = [("connect, set variables", time.perf_counter() - started, "")]
     for label, sql in statements():
         clock = time.perf_counter()
-        con.execute(sql)
-        steps.append((label, time.perf_counter() - clock, ""))
+        cursor = con.execute(sql)
+        # A check's aggregate: fetched, as warehouse-kit fetches its results.
+        rows = cursor.fetchall() if cursor.description else []
+        steps.append((label, time.perf_counter() - clock, check_note(cursor, rows)))
     clock = time.perf_counter()
     con.close()
     steps.append(("close (checkpoint)", time.perf_counter() - clock, ""))
     return time.perf_counter() - started, time.process_time() - cpu, steps
+
+
+def check_note(cursor: duckdb.DuckDBPyConnection, rows: list[tuple[object, ...]]) -> str:
+    """The counts of a check aggregate that are not zero, in short."""
+    names = [column[0] for column in cursor.description or []]
+    if not rows or names == ["Count"]:  # nothing, or the rows a CREATE TABLE wrote
+        return ""
+    found = [f"{n} {v:,}" for n, v in zip(names, rows[0], strict=True) if v and n != "rows"]
+    return f"{rows[0][0]:,} rows checked" + (": " + ", ".join(found) if found else "")
 
 
 def measure(name: str, type_name: str) -> str:
@@ -150,20 +178,21 @@ def measure(name: str, type_name: str) -> str:
         return f"count_if({column})"
     if type_name in ("DATE", "TIMESTAMP"):
         return f"sum(epoch_ms({column}))"
-    if type_name == "VARCHAR":
+    if type_name == "VARCHAR" or type_name.endswith("[]"):
         return f"sum(hash({column}))"
     return f"sum({column})"
 
 
 def summary(database: Path) -> dict[str, tuple[str, object]]:
-    """(table.column -> (type, measure)) of the gold tables, with their row counts."""
+    """(table.column -> (type, measure)) of the checked tables, with their row counts."""
     found: dict[str, tuple[str, object]] = {}
     with duckdb.connect(str(database), read_only=True) as con:
-        for table in GOLD:
+        for table in CHECKED:
             # The table and column names are our own constants, not input.
-            columns = con.execute(f"DESCRIBE gold.{table}").fetchall()
+            described = con.execute(f"DESCRIBE {table}").fetchall()
+            columns = [c for c in described if c[0] not in SKIPPED]
             aggregates = ["count(*)", *(measure(c[0], c[1]) for c in columns)]
-            query = f"SELECT {', '.join(aggregates)} FROM gold.{table}"  # noqa: S608
+            query = f"SELECT {', '.join(aggregates)} FROM {table}"  # noqa: S608
             values = con.execute(query).fetchone()
             found[f"{table} rows"] = ("", values[0])
             for (name, type_name, *_), value in zip(columns, values[1:], strict=True):
@@ -185,7 +214,7 @@ def compare(wk_db: Path, sql_db: Path) -> None:
             )
         elif wk_type != sql_type:
             notes.append(f"  {key}: {wk_type} in warehouse-kit, {sql_type} in SQL")
-    print("\ncross-check of the gold tables (row counts, column sums):")
+    print("\ncross-check of the gold and quarantine tables (row counts, column sums):")
     print("\n".join(["results DIFFER:", *problems]) if problems else "  results agree")
     if notes:
         print("  the values agree but these column types differ:\n" + "\n".join(notes))

@@ -2,11 +2,20 @@
 --
 -- The baseline of benchmarks/pipeline_scale.py: the same tables, columns and
 -- semantics as warehouse-kit builds (src/warehouse_kit/transforms.py and
--- materialize.py), without its bookkeeping. The caller sets three variables
--- with prepared-statement parameters, so no value is ever formatted into SQL:
+-- materialize/), without its bookkeeping, on a first build into an empty
+-- database. The caller sets four variables with prepared-statement
+-- parameters, so no value is ever formatted into SQL:
 --   seeds      the folder holding the four *_seed.csv files
 --   loaded_at  the load timestamp (warehouse-kit: the run's start)
 --   batch_id   the batch id (warehouse-kit: a sha256 of the files)
+--   run_id     the run id quarantined rows carry (warehouse-kit: the run's start)
+--
+-- The pipeline's quality checks are computed, not stored: a model's checks
+-- are counted in one aggregate query (a failing reject check would drop the
+-- table rather than keep it). A model with a quarantine check is computed
+-- once into a temporary table with a pass flag per check, then split into the
+-- good rows (the model) and the bad rows (<model>__quarantine).
+--
 -- Statements end with a semicolon at the end of a line: the benchmark splits
 -- the script there to time each statement.
 
@@ -24,34 +33,35 @@ CREATE OR REPLACE TEMP MACRO txt(s) AS nullif(trimmed(s), '');
 CREATE OR REPLACE TABLE bronze.customers AS
 SELECT *,
     getvariable('loaded_at')::TIMESTAMP AS _loaded_at,
-    'shop_files: ' || getvariable('seeds') || '/customers_seed.csv' AS _source,
+    'shop_snapshots: ' || getvariable('seeds') || '/customers_seed.csv' AS _source,
     getvariable('batch_id')::VARCHAR AS _batch_id
 FROM read_csv(getvariable('seeds') || '/customers_seed.csv', all_varchar = true, header = true);
 
 CREATE OR REPLACE TABLE bronze.products AS
 SELECT *,
     getvariable('loaded_at')::TIMESTAMP AS _loaded_at,
-    'shop_files: ' || getvariable('seeds') || '/products_seed.csv' AS _source,
+    'shop_snapshots: ' || getvariable('seeds') || '/products_seed.csv' AS _source,
     getvariable('batch_id')::VARCHAR AS _batch_id
 FROM read_csv(getvariable('seeds') || '/products_seed.csv', all_varchar = true, header = true);
 
 CREATE OR REPLACE TABLE bronze.orders AS
 SELECT *,
     getvariable('loaded_at')::TIMESTAMP AS _loaded_at,
-    'shop_files: ' || getvariable('seeds') || '/orders_seed.csv' AS _source,
+    'shop_orders: ' || getvariable('seeds') || '/orders_seed.csv' AS _source,
     getvariable('batch_id')::VARCHAR AS _batch_id
 FROM read_csv(getvariable('seeds') || '/orders_seed.csv', all_varchar = true, header = true);
 
 CREATE OR REPLACE TABLE bronze.order_items AS
 SELECT *,
     getvariable('loaded_at')::TIMESTAMP AS _loaded_at,
-    'shop_files: ' || getvariable('seeds') || '/order_items_seed.csv' AS _source,
+    'shop_orders: ' || getvariable('seeds') || '/order_items_seed.csv' AS _source,
     getvariable('batch_id')::VARCHAR AS _batch_id
 FROM read_csv(getvariable('seeds') || '/order_items_seed.csv', all_varchar = true, header = true);
 
 -- Silver: typed, rows without a key dropped, the latest row per key kept
 -- (the other data columns break ties, in order), then the model's rules.
-CREATE OR REPLACE TABLE silver.customers AS
+-- customers: an email that does not match is quarantined (a NULL email passes).
+CREATE OR REPLACE TEMP TABLE customers_checked AS
 WITH typed AS (
     SELECT
         TRY_CAST(trimmed(customer_id) AS BIGINT) AS customer_id,
@@ -73,11 +83,26 @@ latest AS (
         PARTITION BY customer_id
         ORDER BY updated_at DESC, first_name, last_name, email, segment, city, country, signup_date
     ) = 1
-)
-SELECT * REPLACE (lower(email) AS email),
-    coalesce(regexp_matches(lower(email), '^[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}$'), false)
-        AS email_is_valid
-FROM latest;
+),
+lowered AS (SELECT * REPLACE (lower(email) AS email) FROM latest)
+SELECT *,
+    coalesce(regexp_matches(email, '^[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}$'), true)
+        AS customer_email_valid
+FROM lowered;
+
+CREATE OR REPLACE TABLE silver.customers AS
+SELECT * EXCLUDE (customer_email_valid) FROM customers_checked WHERE customer_email_valid;
+
+-- The bad rows, with the row-level checks they fail (the model has one) and the run.
+CREATE OR REPLACE TABLE silver.customers__quarantine AS
+SELECT * EXCLUDE (customer_email_valid),
+    ['customer_email_valid'] AS _wk_failed_checks,
+    getvariable('run_id')::VARCHAR AS _wk_run_id
+FROM customers_checked WHERE NOT customer_email_valid;
+
+-- checks: silver.customers (rows checked, rows failing customer_email_valid)
+SELECT count(*) AS rows, count(*) FILTER (WHERE NOT customer_email_valid) AS customer_email_valid
+FROM customers_checked;
 
 CREATE OR REPLACE TABLE silver.products AS
 WITH typed AS (
@@ -113,8 +138,13 @@ QUALIFY row_number() OVER (
     PARTITION BY order_id ORDER BY _loaded_at DESC, customer_id, order_date, status, channel
 ) = 1;
 
--- The quantity rule applies after deduplication, as in the pipeline.
-CREATE OR REPLACE TABLE silver.order_items AS
+-- checks: silver.orders (order_date_parsed warns: its rows stay)
+SELECT count(*) AS rows, count(*) FILTER (WHERE order_date IS NULL) AS order_date_parsed
+FROM silver.orders;
+
+-- order_items: the quantity check applies after deduplication; a quantity below 1
+-- is quarantined (a NULL quantity passes).
+CREATE OR REPLACE TEMP TABLE order_items_checked AS
 WITH typed AS (
     SELECT
         TRY_CAST(trimmed(order_item_id) AS BIGINT) AS order_item_id,
@@ -134,7 +164,20 @@ latest AS (
         ORDER BY _loaded_at DESC, order_id, product_id, quantity, unit_price, discount
     ) = 1
 )
-SELECT * FROM latest WHERE quantity > 0;
+SELECT *, coalesce(quantity >= 1, true) AS quantity_positive FROM latest;
+
+CREATE OR REPLACE TABLE silver.order_items AS
+SELECT * EXCLUDE (quantity_positive) FROM order_items_checked WHERE quantity_positive;
+
+CREATE OR REPLACE TABLE silver.order_items__quarantine AS
+SELECT * EXCLUDE (quantity_positive),
+    ['quantity_positive'] AS _wk_failed_checks,
+    getvariable('run_id')::VARCHAR AS _wk_run_id
+FROM order_items_checked WHERE NOT quantity_positive;
+
+-- checks: silver.order_items (rows checked, rows failing quantity_positive)
+SELECT count(*) AS rows, count(*) FILTER (WHERE NOT quantity_positive) AS quantity_positive
+FROM order_items_checked;
 
 CREATE OR REPLACE TABLE silver.order_lines AS
 SELECT i.*, o.customer_id, o.order_date, o.status, o.channel,
@@ -144,20 +187,64 @@ SELECT i.*, o.customer_id, o.order_date, o.status, o.channel,
 FROM silver.order_items AS i
 LEFT JOIN silver.orders AS o ON o.order_id = i.order_id;
 
--- Gold: dimensions numbered by their natural key, each with an unknown member -1.
+-- Gold. The pipeline's checks run on every gold table before it is published:
+-- row_count (with no previous run to compare with: the count), null_percentage
+-- (each column's NULLs) and unique_keys (rows whose key another row shares; it
+-- rejects). A dimension's are counted on its input, as warehouse-kit does.
+--
+-- checks: gold.dim_customer (on silver.customers)
+SELECT count(*) AS rows,
+    count(*) FILTER (WHERE customer_id IS NULL) AS customer_id_nulls,
+    count(*) FILTER (WHERE first_name IS NULL) AS first_name_nulls,
+    count(*) FILTER (WHERE last_name IS NULL) AS last_name_nulls,
+    count(*) FILTER (WHERE email IS NULL) AS email_nulls,
+    count(*) FILTER (WHERE segment IS NULL) AS segment_nulls,
+    count(*) FILTER (WHERE city IS NULL) AS city_nulls,
+    count(*) FILTER (WHERE country IS NULL) AS country_nulls,
+    count(*) FILTER (WHERE signup_date IS NULL) AS signup_date_nulls,
+    count(*) FILTER (WHERE updated_at IS NULL) AS updated_at_nulls,
+    (SELECT coalesce(sum(n), 0) FROM (
+        SELECT count(*) AS n FROM silver.customers
+        WHERE customer_id IS NOT NULL GROUP BY customer_id HAVING count(*) > 1
+    )) AS unique_keys
+FROM silver.customers;
+
+-- Type-2 dimensions, first load: one version per member, valid from the
+-- pipeline's beginning of time (1900-01-01) to its end (9999-12-31), current and
+-- not deleted; surrogate keys numbered by natural key; the unknown member -1.
+-- (dim_customer's type-1 columns are each member's latest: its only row here.)
 CREATE OR REPLACE TABLE gold.dim_customer AS
 SELECT row_number() OVER (ORDER BY customer_id) AS customer_key,
-    customer_id, first_name, last_name, email, email_is_valid, segment, city, country, signup_date
+    customer_id, first_name, last_name, email, segment, city, country, signup_date, updated_at,
+    TIMESTAMP '1900-01-01' AS effective_from, TIMESTAMP '9999-12-31' AS effective_to,
+    true AS is_current, false AS is_deleted
 FROM silver.customers
 UNION ALL
-SELECT -1, NULL, 'Unknown', 'Unknown', 'Unknown', NULL, 'Unknown', 'Unknown', 'Unknown', NULL;
+SELECT -1, NULL, 'Unknown', 'Unknown', 'Unknown', 'Unknown', 'Unknown', 'Unknown', NULL, NULL,
+    TIMESTAMP '1900-01-01', TIMESTAMP '9999-12-31', true, false;
+
+-- checks: gold.dim_product (on silver.products)
+SELECT count(*) AS rows,
+    count(*) FILTER (WHERE product_id IS NULL) AS product_id_nulls,
+    count(*) FILTER (WHERE product_name IS NULL) AS product_name_nulls,
+    count(*) FILTER (WHERE category IS NULL) AS category_nulls,
+    count(*) FILTER (WHERE unit_price IS NULL) AS unit_price_nulls,
+    count(*) FILTER (WHERE updated_at IS NULL) AS updated_at_nulls,
+    (SELECT coalesce(sum(n), 0) FROM (
+        SELECT count(*) AS n FROM silver.products
+        WHERE product_id IS NOT NULL GROUP BY product_id HAVING count(*) > 1
+    )) AS unique_keys
+FROM silver.products;
 
 CREATE OR REPLACE TABLE gold.dim_product AS
 SELECT row_number() OVER (ORDER BY product_id) AS product_key,
-    product_id, product_name, category, unit_price
+    product_id, product_name, category, unit_price, updated_at,
+    TIMESTAMP '1900-01-01' AS effective_from, TIMESTAMP '9999-12-31' AS effective_to,
+    true AS is_current, false AS is_deleted
 FROM silver.products
 UNION ALL
-SELECT -1, NULL, 'Unknown', 'Unknown', NULL;
+SELECT -1, NULL, 'Unknown', 'Unknown', NULL, NULL,
+    TIMESTAMP '1900-01-01', TIMESTAMP '9999-12-31', true, false;
 
 -- Every day of the whole years with orders; the fiscal year starts in July.
 -- The unknown day -1 has "Unknown" labels, like the other dimensions' unknown members.
@@ -189,19 +276,76 @@ FROM days
 UNION ALL
 SELECT -1, NULL, NULL, NULL, NULL, 'Unknown', NULL, NULL, 'Unknown', NULL, NULL, NULL, NULL, NULL;
 
--- A fact whose member is missing points to the unknown member; the unknown
--- members' natural keys are NULL, so they never match a lookup.
+-- checks: gold.dim_date
+SELECT count(*) AS rows,
+    count(*) FILTER (WHERE date_key IS NULL) AS date_key_nulls,
+    count(*) FILTER (WHERE date IS NULL) AS date_nulls,
+    count(*) FILTER (WHERE year IS NULL) AS year_nulls,
+    count(*) FILTER (WHERE quarter IS NULL) AS quarter_nulls,
+    count(*) FILTER (WHERE month IS NULL) AS month_nulls,
+    count(*) FILTER (WHERE month_name IS NULL) AS month_name_nulls,
+    count(*) FILTER (WHERE day_of_month IS NULL) AS day_of_month_nulls,
+    count(*) FILTER (WHERE day_of_week IS NULL) AS day_of_week_nulls,
+    count(*) FILTER (WHERE weekday_name IS NULL) AS weekday_name_nulls,
+    count(*) FILTER (WHERE is_weekend IS NULL) AS is_weekend_nulls,
+    count(*) FILTER (WHERE iso_week IS NULL) AS iso_week_nulls,
+    count(*) FILTER (WHERE iso_year IS NULL) AS iso_year_nulls,
+    count(*) FILTER (WHERE fiscal_year IS NULL) AS fiscal_year_nulls,
+    count(*) FILTER (WHERE fiscal_quarter IS NULL) AS fiscal_quarter_nulls,
+    (SELECT coalesce(sum(n), 0) FROM (
+        SELECT count(*) AS n FROM gold.dim_date
+        WHERE date IS NOT NULL GROUP BY date HAVING count(*) > 1
+    )) AS unique_keys
+FROM gold.dim_date;
+
+-- Each fact points to the member version valid at its order date: the same
+-- natural key and effective_from <= t < effective_to (comparisons only, so the
+-- join hashes on the key). An unknown date means the current version: the last
+-- instant before the end lies in it alone. A member missing then points to the
+-- unknown member, whose natural key is NULL and never matches.
 CREATE OR REPLACE TABLE gold.fact_orders AS
+WITH lines AS (
+    SELECT *,
+        coalesce(order_date::TIMESTAMP, TIMESTAMP '9999-12-30 23:59:59.999999') AS at
+    FROM silver.order_lines
+)
 SELECT
     coalesce(c.customer_key, -1) AS customer_key,
     coalesce(p.product_key, -1) AS product_key,
     coalesce(d.date_key, -1) AS date_key,
     l.order_item_id, l.order_id, l.status, l.channel, l.quantity, l.unit_price, l.discount,
     l.gross_amount, l.amount
-FROM silver.order_lines AS l
-LEFT JOIN gold.dim_customer AS c ON c.customer_id = l.customer_id
-LEFT JOIN gold.dim_product AS p ON p.product_id = l.product_id
+FROM lines AS l
+LEFT JOIN gold.dim_customer AS c
+    ON c.customer_id = l.customer_id AND c.effective_from <= l.at AND l.at < c.effective_to
+LEFT JOIN gold.dim_product AS p
+    ON p.product_id = l.product_id AND p.effective_from <= l.at AND l.at < p.effective_to
 LEFT JOIN gold.dim_date AS d ON d.date = l.order_date;
+
+-- checks: gold.fact_orders (order_amount_positive rejects too), and how many facts
+-- point to each unknown member
+SELECT count(*) AS rows,
+    count(*) FILTER (WHERE amount < 0 OR amount > 999999) AS order_amount_positive,
+    count(*) FILTER (WHERE customer_key IS NULL) AS customer_key_nulls,
+    count(*) FILTER (WHERE product_key IS NULL) AS product_key_nulls,
+    count(*) FILTER (WHERE date_key IS NULL) AS date_key_nulls,
+    count(*) FILTER (WHERE order_item_id IS NULL) AS order_item_id_nulls,
+    count(*) FILTER (WHERE order_id IS NULL) AS order_id_nulls,
+    count(*) FILTER (WHERE status IS NULL) AS status_nulls,
+    count(*) FILTER (WHERE channel IS NULL) AS channel_nulls,
+    count(*) FILTER (WHERE quantity IS NULL) AS quantity_nulls,
+    count(*) FILTER (WHERE unit_price IS NULL) AS unit_price_nulls,
+    count(*) FILTER (WHERE discount IS NULL) AS discount_nulls,
+    count(*) FILTER (WHERE gross_amount IS NULL) AS gross_amount_nulls,
+    count(*) FILTER (WHERE amount IS NULL) AS amount_nulls,
+    (SELECT coalesce(sum(n), 0) FROM (
+        SELECT count(*) AS n FROM gold.fact_orders
+        WHERE order_item_id IS NOT NULL GROUP BY order_item_id HAVING count(*) > 1
+    )) AS unique_keys,
+    count(*) FILTER (WHERE customer_key = -1) AS unknown_customers,
+    count(*) FILTER (WHERE product_key = -1) AS unknown_products,
+    count(*) FILTER (WHERE date_key = -1) AS unknown_dates
+FROM gold.fact_orders;
 
 CREATE OR REPLACE TABLE gold.mart_monthly_sales AS
 SELECT d.year, d.month, p.category,
@@ -213,3 +357,13 @@ LEFT JOIN gold.dim_product AS p ON p.product_key = f.product_key
 LEFT JOIN gold.dim_date AS d ON d.date_key = f.date_key
 WHERE f.status IN ('completed', 'shipped')
 GROUP BY ALL;
+
+-- checks: gold.mart_monthly_sales (no key: row_count and null_percentage)
+SELECT count(*) AS rows,
+    count(*) FILTER (WHERE year IS NULL) AS year_nulls,
+    count(*) FILTER (WHERE month IS NULL) AS month_nulls,
+    count(*) FILTER (WHERE category IS NULL) AS category_nulls,
+    count(*) FILTER (WHERE orders IS NULL) AS orders_nulls,
+    count(*) FILTER (WHERE units IS NULL) AS units_nulls,
+    count(*) FILTER (WHERE revenue IS NULL) AS revenue_nulls
+FROM gold.mart_monthly_sales;
