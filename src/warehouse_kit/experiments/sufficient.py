@@ -194,24 +194,45 @@ def _aggregate_source(
     unit = _column(table, source.unit, experiment, f"{path}.unit")
     at = _timestamp(table, source.timestamp, experiment, f"{path}.timestamp")
     _same_type(units.unit, unit, experiment, f"{path}.unit")
-    row_values: dict[str, ir.Value] = {"unit": unit, "at": at}
+    row_values: dict[str, ir.Value] = {}
     for index, metric in metrics:
         row_values.update(_row_values(index, metric, table, experiment))
-    rows = table.select(**row_values)
+    # Metrics often sum the same per-event value (a purchase counted by a conversion, an
+    # orders-per-user mean and a ratio's denominator): each distinct value is summed once.
+    column_of = _first_equal(row_values)
+    rows = table.select(
+        unit=unit, at=at, **{c: row_values[c] for c in dict.fromkeys(column_of.values())}
+    )
     pre = experiment.cuped.pre_period_days if experiment.cuped else 0
     joined = rows.join(units, "unit")
     joined = joined.filter(
         (joined.at >= joined.first - ibis.interval(days=pre)) & (joined.at < window[1])
     )
     post = joined.at >= joined.first
-    measures: dict[str, ir.Scalar] = {}
+    sums: dict[str, tuple[str, bool]] = {}  # measure -> (summed column, after exposure)
     for index, metric in metrics:
         parts = ("y", "x") if isinstance(metric, RatioMetric) else ("y",)
         for part in parts:
-            measures[f"m{index}_{part}"] = joined[f"r{index}_{part}"].sum(where=post)
+            sums[f"m{index}_{part}"] = (column_of[f"r{index}_{part}"], True)
         if uses_cuped(experiment, metric):
-            measures[f"m{index}_c"] = joined[f"r{index}_y"].sum(where=~post)
-    return joined.group_by("unit", "variant").aggregate(**measures)
+            sums[f"m{index}_c"] = (column_of[f"r{index}_y"], False)
+    distinct = {pair: f"s_{i}" for i, pair in enumerate(dict.fromkeys(sums.values()))}
+    per_unit = joined.group_by("unit", "variant").aggregate(
+        **{
+            name: joined[column].sum(where=post if after else ~post)
+            for (column, after), name in distinct.items()
+        }
+    )
+    return per_unit.select("unit", "variant", **{m: per_unit[distinct[p]] for m, p in sums.items()})
+
+
+def _first_equal(values: dict[str, ir.Value]) -> dict[str, str]:
+    """Each name -> the first name whose expression is the same."""
+    first: dict[str, str] = {}
+    for name, value in values.items():
+        same = (kept for kept in dict.fromkeys(first.values()) if values[kept].equals(value))
+        first[name] = next(same, name)
+    return first
 
 
 def _row_values(
@@ -231,6 +252,9 @@ def _row_values(
             raise ConfigError(
                 f"{sql!r} is {value.type()}, not a number", file=experiment.file, key_path=path
             )
+        literal = value.op()
+        if isinstance(literal, ops.Literal) and literal.value is not None:
+            return _double(ibis.ifelse(keep, float(literal.value), 0.0))  # "1": a conversion's
         return _double(ibis.ifelse(keep, value.cast("float64").fill_null(0.0), 0.0))
 
     if isinstance(metric, BinomialMetric):
