@@ -101,3 +101,17 @@ def test_an_unreachable_server_is_not_retried():
     with pytest.raises(ConnectionFailed):
         connect("postgres://root@127.0.0.1:1/test", wait_s=30)
     assert time.monotonic() - started < 10
+
+
+def test_duckdb_settings_come_from_the_url(tmp_path):
+    warehouse = connect(f"duckdb:///{tmp_path}/w.duckdb?memory_limit=300MB&threads=1")
+    try:
+        setting = warehouse.con.raw_sql(
+            "SELECT current_setting('threads'), current_setting('memory_limit')"
+        ).fetchone()
+        assert setting[0] == 1
+        assert setting[1].startswith("286")  # 300 MB in MiB
+    finally:
+        warehouse.close()
+    with pytest.raises(ConnectionFailed, match="memory_limt"):
+        connect(f"duckdb:///{tmp_path}/w.duckdb?memory_limt=300MB")

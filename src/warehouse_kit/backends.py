@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import ibis
 import ibis.expr.types as ir
@@ -244,7 +244,8 @@ def _open(url: str, base_dir: Path | None, read_only: bool) -> Warehouse:
                 raise WarehouseKitError(f"no warehouse at {path}: run `wk run` first")
             if path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            con = ibis.duckdb.connect(path, read_only=read_only)
+            settings = dict(parse_qsl(urlsplit(url).query))  # ?memory_limit=2GB&threads=4
+            con = ibis.duckdb.connect(path, read_only=read_only, **settings)
         else:
             con = ibis.connect(url.replace("postgresql://", "postgres://", 1))
     except WarehouseKitError:
