@@ -20,6 +20,8 @@ import psycopg
 import pytest
 
 from warehouse_kit.backends import Warehouse, connect
+from warehouse_kit.notebooks_refresh import build_example
+from warehouse_kit.project import Project
 from warehouse_kit.runner import RunResult, run
 
 POSTGRES_SERVER = os.environ.get("WK_TEST_POSTGRES", "postgres://root@127.0.0.1:5432/test")
@@ -61,6 +63,22 @@ def shared_warehouse(
             url = f"duckdb:///{tmp_path_factory.mktemp('shared')}/warehouse.duckdb"
         else:
             url = stack.enter_context(fresh_postgres_database())
+        wh = connect(url)
+        stack.callback(wh.close)
+        yield wh
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def example_warehouse(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Warehouse]:
+    """The example warehouse after every seed batch, one per backend for a module."""
+    with ExitStack() as stack:
+        if request.param == "duckdb":
+            url = f"duckdb:///{tmp_path_factory.mktemp('example')}/warehouse.duckdb"
+        else:
+            url = stack.enter_context(fresh_postgres_database())
+        build_example(Project.load(REPO_ROOT), url)
         wh = connect(url)
         stack.callback(wh.close)
         yield wh

@@ -11,8 +11,7 @@ from __future__ import annotations
 import math
 import re
 import textwrap
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -21,11 +20,10 @@ import ibis
 import pandas as pd
 import pytest
 
-from conftest import BACKENDS, REPO_ROOT, fresh_postgres_database
+from conftest import REPO_ROOT
 from warehouse_kit import metrics
-from warehouse_kit.backends import Warehouse, connect
+from warehouse_kit.backends import Warehouse
 from warehouse_kit.errors import WarehouseKitError
-from warehouse_kit.runner import run
 
 SALE = "f.status IN ('completed', 'shipped')"
 STAR = """
@@ -46,23 +44,9 @@ FIRST_SALES = f"""
 """
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def warehouse(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Warehouse]:
-    """The example warehouse after both seed batches."""
-    with ExitStack() as stack:
-        if request.param == "duckdb":
-            url = f"duckdb:///{tmp_path_factory.mktemp('metrics')}/warehouse.duckdb"
-        else:
-            url = stack.enter_context(fresh_postgres_database())
-        with pytest.MonkeyPatch.context() as monkeypatch:
-            assert run(REPO_ROOT, target=url).ok
-            monkeypatch.setenv("WK_SEEDS", "seeds/batch2")
-            assert run(REPO_ROOT, target=url).ok
-        opened = connect(url)
-        stack.callback(opened.close)
-        yield opened
+@pytest.fixture(scope="module")
+def warehouse(example_warehouse: Warehouse) -> Warehouse:
+    return example_warehouse
 
 
 @pytest.fixture(scope="module")

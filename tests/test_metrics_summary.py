@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import ExitStack
 from datetime import date
 
 import pytest
 
-from conftest import BACKENDS, REPO_ROOT, fresh_postgres_database
+from conftest import REPO_ROOT
 from warehouse_kit import metrics
-from warehouse_kit.backends import Warehouse, connect
+from warehouse_kit.backends import Warehouse
 from warehouse_kit.errors import WarehouseKitError
 from warehouse_kit.metrics.summary import kpi_summary, previous_window, window
-from warehouse_kit.runner import run
 
 KPIS = ["revenue", "orders", "aov", "units", "active_customers"]
 
@@ -48,21 +45,9 @@ def test_an_empty_window_is_refused():
         window("2024-03-01", "2024-03-01", "month")
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def warehouse(request, tmp_path_factory) -> Iterator[Warehouse]:
-    """The example warehouse after both seed batches."""
-    with ExitStack() as stack:
-        if request.param == "duckdb":
-            url = f"duckdb:///{tmp_path_factory.mktemp('kpis')}/warehouse.duckdb"
-        else:
-            url = stack.enter_context(fresh_postgres_database())
-        with pytest.MonkeyPatch.context() as monkeypatch:
-            assert run(REPO_ROOT, target=url).ok
-            monkeypatch.setenv("WK_SEEDS", "seeds/batch2")
-            assert run(REPO_ROOT, target=url).ok
-        opened = connect(url)
-        stack.callback(opened.close)
-        yield opened
+@pytest.fixture(scope="module")
+def warehouse(example_warehouse: Warehouse) -> Warehouse:
+    return example_warehouse
 
 
 def totals(warehouse: Warehouse, start: date, end: date) -> dict:
