@@ -55,7 +55,7 @@ ProjectLike = Project | str | Path
 
 def apps(project: ProjectLike = ".") -> dict[str, Path]:
     """The project's dashboard apps by name (``kpi_dashboard`` for ``kpi_dashboard.py``)."""
-    folder = _project(project).root / APPS
+    folder = Project.of(project).root / APPS
     return {path.stem: path for path in sorted(folder.glob("*.py")) if path.stem != "__init__"}
 
 
@@ -124,7 +124,7 @@ def date_span(
     project: ProjectLike = ".", target: str | None = None, *, wait_s: float = 10.0
 ) -> tuple[date, date]:
     """The first and last day with orders: the bounds of the dashboard's date picker."""
-    layer = metrics.load(_project(project))
+    layer = metrics.load(Project.of(project))
     with metrics.connect(layer.project, target, wait_s=wait_s) as warehouse:
         days = metrics.query("orders", grain="day", warehouse=warehouse, project=layer)
         days = days.filter(days.day.notnull())
@@ -146,7 +146,7 @@ def kpi_view(
 ) -> KpiView:
     """The KPIs per `grain` period within `dates` (first and last day, both included), and
     over the whole range per value of `by`; one read-only connection, closed on return."""
-    layer = metrics.load(_project(project))
+    layer = metrics.load(Project.of(project))
     start, end = (dates[0], dates[1] + timedelta(days=1)) if dates else (None, None)
     names = list(kpis)
     with metrics.connect(layer.project, target, wait_s=wait_s) as warehouse:
@@ -233,7 +233,7 @@ def pipeline_health(
 ) -> HealthView:
     """The last `runs` runs (of `pipeline`, or of any), their models and failed checks;
     one read-only connection, closed on return."""
-    with open_warehouse(target, project=_project(project), wait_s=wait_s) as warehouse:
+    with open_warehouse(target, project=Project.of(project), wait_s=wait_s) as warehouse:
         latest = find_run(warehouse, pipeline)
         recent = _recent_runs(warehouse, pipeline, runs)
         return HealthView(
@@ -277,10 +277,6 @@ def _failures(warehouse: Warehouse, recent: ir.Table) -> pd.DataFrame:
 
 
 # --- helpers ------------------------------------------------------------------
-
-
-def _project(project: ProjectLike) -> Project:
-    return project if isinstance(project, Project) else Project.load(project)
 
 
 def _numbers(expr: ir.Table) -> pd.DataFrame:

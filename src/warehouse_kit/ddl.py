@@ -396,7 +396,7 @@ def write(
     """
     if dialect not in (None, ALL):
         dialect_named(dialect)  # a typo fails before the project is planned
-    project = project if isinstance(project, Project) else Project.load(project)
+    project = Project.of(project)
     catalog, planned = plan(project, target=target)
     names = dialects_for(dialect, project.target(target, fallback=catalog.default_target()))
     folder = out if out is not None else project.path("schemas")

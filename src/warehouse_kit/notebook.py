@@ -56,7 +56,7 @@ def open_warehouse(
     retries for up to `wait_s` seconds.
     """
     __tracebackhide__ = True  # IPython shows the error at the notebook's line, not here
-    project = project if isinstance(project, Project) else Project.load(project)
+    project = Project.of(project)
     try:
         warehouse = project.connect(target, read_only=True, wait_s=wait_s)
     except WarehouseKitError as exc:

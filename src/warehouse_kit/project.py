@@ -45,6 +45,11 @@ class Project:
     spec: ProjectSpec = field(default_factory=ProjectSpec)
 
     @classmethod
+    def of(cls, project: Project | Path | str) -> Project:
+        """`project` itself, or the project found from that folder (see `load`)."""
+        return project if isinstance(project, Project) else cls.load(project)
+
+    @classmethod
     def load(cls, start: Path | str = ".", environ: Mapping[str, str] | None = None) -> Project:
         """The project whose `warehouse.yml` is in `start` or the nearest folder above it.
 

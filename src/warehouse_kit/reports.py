@@ -127,7 +127,7 @@ def report(
     naming it; the partial notebook is kept.
     """
     notebook = Path(notebook)
-    project = project if isinstance(project, Project) else Project.load(project)
+    project = Project.of(project)
     values = dict(parameters or {})
     declared = parameters_of(notebook)
     _check_names(notebook, list(values), declared)

@@ -138,7 +138,7 @@ def _session(
     reading: bool = False,
 ) -> Iterator[tuple[Catalog, Warehouse]]:
     """The project's catalog and its warehouse, open for the duration."""
-    project = project if isinstance(project, Project) else Project.load(project)
+    project = Project.of(project)
     catalog = load_catalog(project, pipelines)
     url = project.target(target, fallback=catalog.default_target())
     if reading and engine_of(url) == "duckdb" and not Path(duckdb_path(url, project.root)).exists():

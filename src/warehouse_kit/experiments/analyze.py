@@ -64,7 +64,7 @@ def experiment_files(project: Project) -> list[Path]:
 
 def load_experiments(project: Project | str | Path = ".") -> dict[str, Experiment]:
     """Every experiment of the project (``analytics/experiments/*.yml``), by key."""
-    project = as_project(project)
+    project = Project.of(project)
     found: dict[str, Experiment] = {}
     for path in experiment_files(project):
         experiment = load_experiment(path, display=project.display(path))
@@ -80,7 +80,7 @@ def load_experiments(project: Project | str | Path = ".") -> dict[str, Experimen
 
 def find_experiment(key: str, project: Project | str | Path = ".") -> Experiment:
     """The experiment with this key, or in this file."""
-    project = as_project(project)
+    project = Project.of(project)
     path = Path(key)
     if path.suffix in (".yml", ".yaml"):
         return load_experiment(path, display=project.display(path))
@@ -93,10 +93,6 @@ def find_experiment(key: str, project: Project | str | Path = ".") -> Experiment
             f"experiments: {known}"
         )
     return experiments[key]
-
-
-def as_project(project: Project | str | Path) -> Project:
-    return project if isinstance(project, Project) else Project.load(project)
 
 
 # --- analysis ------------------------------------------------------------------------------
@@ -117,7 +113,7 @@ def analyze(
     warehouse (or `target`) is opened read-only for the query. `as_of` cuts
     the data as it stood then: a peek at an earlier day.
     """
-    project = as_project(project)
+    project = Project.of(project)
     if isinstance(experiment, str):
         experiment = find_experiment(experiment, project)
     with opened_warehouse(project, target, warehouse) as opened:
@@ -133,7 +129,7 @@ def audit_assignment(
     warehouse: Warehouse | None = None,
 ) -> AssignmentAudit:
     """Compare each exposed unit's logged variant with the one the hash assigns (one query)."""
-    project = as_project(project)
+    project = Project.of(project)
     if isinstance(experiment, str):
         experiment = find_experiment(experiment, project)
     with opened_warehouse(project, target, warehouse) as opened:

@@ -27,7 +27,6 @@ from warehouse_kit.backends import Warehouse
 from warehouse_kit.experiments.analyze import (
     Engine,
     analyze_stats,
-    as_project,
     find_experiment,
     opened_warehouse,
 )
@@ -96,7 +95,7 @@ def cumulative(
     """
     import pandas as pd
 
-    project = as_project(project)
+    project = Project.of(project)
     if isinstance(experiment, str):
         experiment = find_experiment(experiment, project)
     with opened_warehouse(project, target, warehouse) as opened:

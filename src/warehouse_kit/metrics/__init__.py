@@ -120,7 +120,7 @@ def connect(
     While a pipeline holds a DuckDB file (it lets go when its run ends), retries
     for up to `wait_s` seconds.
     """
-    project = project if isinstance(project, Project) else Project.load(project)
+    project = Project.of(project)
     warehouse = project.connect(target, read_only=True, wait_s=wait_s)
     try:
         yield warehouse

@@ -141,7 +141,7 @@ class SemanticLayer:
 
 def load(project: Project | str | Path = ".") -> SemanticLayer:
     """Read and check the project's analytics files."""
-    project = project if isinstance(project, Project) else Project.load(project)
+    project = Project.of(project)
     models: dict[str, ModelDef] = {}
     metrics: dict[str, MetricDef] = {}
     queries: dict[str, QueryDef] = {}
