@@ -34,6 +34,12 @@ from warehouse_kit.experiments import (
 from warehouse_kit.experiments import example as example_data
 from warehouse_kit.experiments.assignment import boundaries
 from warehouse_kit.experiments.stats import Sums
+from warehouse_kit.experiments.sufficient import (
+    analysis_window,
+    collect_statistics,
+    logged_variants,
+    statistics_expr,
+)
 from warehouse_kit.runner import run
 
 T = datetime
@@ -203,6 +209,40 @@ def test_the_aggregation_counts_each_unit_once_from_its_first_exposure(warehouse
     assert treatment["revenue"] == Sums(n=2, y=30, yy=900, c=7, cc=49, yc=0)
     assert treatment["order_value"] == Sums(n=2, y=30, yy=900, x=2, xx=4, xy=60)
     assert treatment["tickets"] == Sums(n=2, y=1, yy=1, c=0, cc=0, yc=0)
+
+
+def test_undeclared_variants_are_counted_apart_and_a_unit_in_two_is_a_crossover(warehouse):
+    load(warehouse, "exposures", {
+        "experiment": ["tiny"] * 6,
+        "user_id": [1, 2, 3, 4, 4, 5],
+        "variant": ["control", "purple", "purple", "orange", "purple", None],
+        "exposed_at": [T(2025, 1, 2)] * 6,
+    }, {})  # fmt: skip
+    one_purchase(warehouse)
+    found = sufficient_statistics(warehouse, experiment())
+    assert found.units == {"control": 1, "treatment": 0}
+    assert found.unknown == {"purple": 2}
+    assert found.crossovers == 2  # unit 4, and unit 5 whose variant is not logged
+
+
+def test_a_variant_column_of_ids_is_refused_by_name(warehouse):
+    units = list(range(1, 1003))
+    load(warehouse, "exposures", {
+        "experiment": ["tiny"] * len(units), "user_id": units,
+        "variant": [f"v{unit}" for unit in units], "exposed_at": [T(2025, 1, 2)] * len(units),
+    }, {})  # fmt: skip
+    one_purchase(warehouse)
+    spec = experiment()
+    spec._file = "tiny.yml"
+    with pytest.raises(ConfigError, match=r"tiny.yml: experiment.exposures.variant: .* more than"):
+        sufficient_statistics(warehouse, spec)
+
+
+def one_purchase(warehouse: Warehouse) -> None:
+    load(warehouse, "events", {
+        "user_id": [1], "event_type": ["purchase"], "event_at": [T(2025, 1, 3)],
+        "amount": [Decimal("1")],
+    }, {"amount": pa.decimal128(10, 2)})  # fmt: skip
 
 
 def test_metrics_from_two_event_tables_sum_as_from_one(warehouse):
@@ -430,20 +470,15 @@ def test_only_sums_per_variant_leave_the_warehouse(example):
     wh = connect(example)
     try:
         spec = load_experiment(REPO_ROOT / "analytics" / "experiments" / "checkout_redesign.yml")
-        from warehouse_kit.experiments.sufficient import analysis_window, statistics_expr
-
-        rows = wh.rows(statistics_expr(wh, spec, analysis_window(spec, None)))
+        window = analysis_window(spec, None)
+        logged = logged_variants(wh, spec, window)
+        rows = wh.rows(statistics_expr(wh, spec, window, logged))
     finally:
         wh.close()
-    assert sorted(row["variant"] for row in rows) == ["control", "treatment"]
-    stats_again = analyze_stats(spec, sufficient_statistics_from(rows, spec))
+    assert logged == ["control", "treatment"]
+    assert sorted(row["code"] for row in rows) == [0, 1]
+    stats_again = analyze_stats(spec, collect_statistics(spec, rows, window, logged))
     assert stats_again.units == {"control": 9978, "treatment": 10022}
-
-
-def sufficient_statistics_from(rows, spec):
-    from warehouse_kit.experiments.sufficient import collect_statistics
-
-    return collect_statistics(spec, rows, spec.window())
 
 
 @pytest.mark.duckdb

@@ -43,8 +43,10 @@ from warehouse_kit.experiments.sufficient import (
     ExperimentStats,
     analysis_window,
     exposed_units,
+    logged_variants,
     sufficient_statistics,
     uses_cuped,
+    variant_names,
 )
 from warehouse_kit.project import Project
 
@@ -133,9 +135,12 @@ def audit_assignment(
     if isinstance(experiment, str):
         experiment = find_experiment(experiment, project)
     with opened_warehouse(project, target, warehouse) as opened:
-        units = exposed_units(opened, experiment, analysis_window(experiment, None))
-        logged = units.filter(units.variant.notnull())
-        return audit(opened, logged, experiment.key, experiment.variants)
+        window = analysis_window(experiment, None)
+        logged = logged_variants(opened, experiment, window)
+        units = exposed_units(opened, experiment, window, logged)
+        units = units.filter(units.code.notnull())
+        units = units.select("unit", variant=variant_names(units.code, logged))
+        return audit(opened, units, experiment.key, experiment.variants)
 
 
 def opened_warehouse(project: Project, target: str | None, warehouse: Warehouse | None) -> Any:

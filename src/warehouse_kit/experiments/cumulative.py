@@ -35,6 +35,7 @@ from warehouse_kit.experiments.sufficient import (
     ExperimentStats,
     analysis_window,
     collect_statistics,
+    logged_variants,
     statistics_expr,
 )
 from warehouse_kit.project import Project
@@ -63,15 +64,18 @@ def daily_statistics(
 ) -> list[ExperimentStats]:
     """The sufficient statistics as of the end of each day, in one query."""
     windows = daily_windows(experiment, as_of)
+    logged = logged_variants(warehouse, experiment, analysis_window(experiment, as_of))
     parts = [
-        statistics_expr(warehouse, experiment, window).mutate(day=ibis.literal(index, "int32"))
+        statistics_expr(warehouse, experiment, window, logged).mutate(
+            day=ibis.literal(index, "int32")
+        )
         for index, window in enumerate(windows)
     ]
     rows_by_day: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for row in warehouse.rows(ibis.union(*parts, distinct=False)):
         rows_by_day[row.pop("day")].append(row)
     return [
-        collect_statistics(experiment, rows_by_day[index], window)
+        collect_statistics(experiment, rows_by_day[index], window, logged)
         for index, window in enumerate(windows)
     ]
 
