@@ -41,6 +41,8 @@ from typing import Any
 
 import duckdb
 
+from warehouse_kit.backends import use_enough_threads
+
 TARGET_RATIO = 10.0
 START, DAYS, PRE_DAYS = datetime(2025, 3, 3), 14, 28
 KEY = "big_test"
@@ -135,6 +137,7 @@ def run_pandas(path: str) -> dict[str, Any]:
 
     started = time.perf_counter()
     with duckdb.connect(path, read_only=True) as con:
+        use_enough_threads(con)  # DuckDB as warehouse-kit sets it up
         exposures = con.sql(
             "SELECT experiment, user_id, variant, exposed_at FROM silver.exposures"
         ).df()

@@ -31,6 +31,7 @@ from pathlib import Path
 import duckdb
 
 from warehouse_kit import demo
+from warehouse_kit.backends import use_enough_threads
 from warehouse_kit.runner import ModelResult, RunResult, run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -143,6 +144,7 @@ def statements() -> list[tuple[str, str]]:
 def run_sql(seeds: Path, database: Path) -> Timed:
     cpu, started = time.process_time(), time.perf_counter()
     con = duckdb.connect(str(fresh(database)))
+    use_enough_threads(con)  # DuckDB as warehouse-kit sets it up
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
     run_id = loaded_at.strftime("%Y%m%dT%H%M%S.%fZ")
     con.execute("SET VARIABLE seeds = $value", {"value": str(seeds)})

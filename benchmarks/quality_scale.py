@@ -43,7 +43,7 @@ from typing import Any, TypeVar
 import duckdb
 
 from warehouse_kit import quality
-from warehouse_kit.backends import Warehouse, connect
+from warehouse_kit.backends import Warehouse, connect, use_enough_threads
 
 TARGET_RATIO, TARGET_ROWS = 1.3, 10_000_000
 CUSTOMERS = 100_000
@@ -302,6 +302,7 @@ def wk_counts(results: quality.CheckResults, sample_size: int) -> Counts:
 
 def sql_setup(database: Path, rows: int) -> tuple[duckdb.DuckDBPyConnection, Callable[[], Counts]]:
     con = duckdb.connect(str(database), read_only=True)
+    use_enough_threads(con)  # DuckDB as warehouse-kit sets it up
     con.execute(QUIET)
     now = now_for(rows)
 
@@ -391,6 +392,7 @@ def run_pandera(database: Path, rows: int, repeat: int) -> dict[str, Any]:
 
     started = time.perf_counter()
     with duckdb.connect(str(database), read_only=True) as con:
+        use_enough_threads(con)
         con.execute(QUIET)
         # pandas has no decimal type: DECIMAL(12,2) would arrive as Python objects.
         orders = con.execute(

@@ -49,7 +49,7 @@ from typing import Any
 import duckdb
 import ibis
 
-from warehouse_kit.backends import Transaction, Warehouse
+from warehouse_kit.backends import Transaction, Warehouse, use_enough_threads
 from warehouse_kit.runner import ModelResult, RunResult, run
 
 SCRIPT = Path(__file__).with_suffix(".sql")
@@ -325,6 +325,7 @@ def statements() -> list[tuple[str, str]]:
 def scd2_sql(base: Path, work: Path) -> Timed:
     copy_database(base, work)
     with duckdb.connect(str(work)) as con:
+        use_enough_threads(con)  # DuckDB as warehouse-kit sets it up
         steps = []
         cpu, started = time.process_time(), time.perf_counter()
         for label, sql in statements():

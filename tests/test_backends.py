@@ -11,7 +11,13 @@ import pytest
 import sqlglot as sg
 import sqlglot.expressions as sge
 
-from warehouse_kit.backends import ConnectionFailed, connect, redact, table_ref
+from warehouse_kit.backends import (
+    MIN_DUCKDB_THREADS,
+    ConnectionFailed,
+    connect,
+    redact,
+    table_ref,
+)
 
 
 def create_table(name: str, schema: str) -> sge.Create:
@@ -101,6 +107,18 @@ def test_an_unreachable_server_is_not_retried():
     with pytest.raises(ConnectionFailed):
         connect("postgres://root@127.0.0.1:1/test", wait_s=30)
     assert time.monotonic() - started < 10
+
+
+def test_duckdb_runs_at_least_three_threads_and_a_plain_connection_still_opens(tmp_path):
+    path = tmp_path / "w.duckdb"
+    warehouse = connect(f"duckdb:///{path}")
+    try:
+        (threads,) = warehouse.con.raw_sql("SELECT current_setting('threads')").fetchone()
+        assert threads >= MIN_DUCKDB_THREADS
+        with duckdb.connect(str(path)) as plain:  # a notebook's own connection, same process
+            assert plain.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        warehouse.close()
 
 
 def test_duckdb_settings_come_from_the_url(tmp_path):

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
+import duckdb
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
@@ -246,6 +247,8 @@ def _open(url: str, base_dir: Path | None, read_only: bool) -> Warehouse:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             settings = dict(parse_qsl(urlsplit(url).query))  # ?memory_limit=2GB&threads=4
             con = ibis.duckdb.connect(path, read_only=read_only, **settings)
+            if "threads" not in settings:
+                use_enough_threads(con.con)
         else:
             con = ibis.connect(url.replace("postgresql://", "postgres://", 1))
     except WarehouseKitError:
@@ -253,6 +256,24 @@ def _open(url: str, base_dir: Path | None, read_only: bool) -> Warehouse:
     except Exception as exc:  # every driver raises its own class
         raise ConnectionFailed(f"cannot open {redact(url)}: {first_line(exc)}") from exc
     return Warehouse(con, kind, url)
+
+
+# DuckDB grows one hash table per thread while it runs at most two threads, and partitions
+# them once it runs more. Grouping or joining millions of keys (first exposures, dimension
+# keys, SCD2 windows) is about twice as fast partitioned on a 2-core machine
+# (benchmarks/README.md), so a warehouse runs at least three.
+MIN_DUCKDB_THREADS = 3
+
+
+def use_enough_threads(con: duckdb.DuckDBPyConnection) -> None:
+    """Raise DuckDB's thread count (its default: the cores it may use) to at least
+    `MIN_DUCKDB_THREADS`. A ``SET`` rather than a connect option, so that a plain
+    ``duckdb.connect`` to the same file in the same process still opens (DuckDB refuses
+    a second connection whose options differ). Benchmarks give their hand-written side
+    the same."""
+    row = con.execute("SELECT current_setting('threads')").fetchone()
+    if row is not None and int(row[0]) < MIN_DUCKDB_THREADS:
+        con.execute(f"SET threads = {MIN_DUCKDB_THREADS}")
 
 
 def redact(url: str) -> str:
