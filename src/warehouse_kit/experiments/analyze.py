@@ -1,4 +1,4 @@
-"""Analyse an experiment: one query for its sufficient statistics, then the statistics.
+"""Analyse an experiment: one aggregation for its sufficient statistics, then the statistics.
 
 `analyze` runs the aggregation of `sufficient` in the warehouse and hands the
 few numbers it returns to `analyze_stats`, which compares every variant with

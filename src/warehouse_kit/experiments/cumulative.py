@@ -9,7 +9,7 @@ whole path may be read, not only its end::
     daily = experiments.cumulative("checkout_redesign")   # sequential by default
     daily[daily.metric == "conversion"][["day", "relative", "relative_ci_low"]]
 
-The warehouse runs one query: the aggregation of `sufficient` once per cutoff,
+The warehouse runs one aggregation: that of `sufficient` once per cutoff,
 glued together with UNION ALL, so a row per (day, variant) comes back and
 every statistic is computed from those sums.
 """
@@ -62,7 +62,7 @@ def daily_windows(
 def daily_statistics(
     warehouse: Warehouse, experiment: Experiment, as_of: datetime | None = None
 ) -> list[ExperimentStats]:
-    """The sufficient statistics as of the end of each day, in one query."""
+    """The sufficient statistics as of the end of each day, in one aggregation."""
     windows = daily_windows(experiment, as_of)
     logged = logged_variants(warehouse, experiment, analysis_window(experiment, as_of))
     parts = [

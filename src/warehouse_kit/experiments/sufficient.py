@@ -1,4 +1,4 @@
-"""An experiment's sufficient statistics, computed in the warehouse in one query.
+"""An experiment's sufficient statistics, computed in the warehouse in one aggregation.
 
 The query, as one Ibis expression:
 
@@ -79,7 +79,7 @@ def analysis_window(experiment: Experiment, as_of: datetime | None) -> tuple[dat
 def sufficient_statistics(
     warehouse: Warehouse, experiment: Experiment, as_of: datetime | None = None
 ) -> ExperimentStats:
-    """Run the one aggregation and return its sums per variant."""
+    """List the logged variants, run the one aggregation, and return its sums per variant."""
     window = analysis_window(experiment, as_of)
     logged = logged_variants(warehouse, experiment, window)
     rows = warehouse.rows(statistics_expr(warehouse, experiment, window, logged))
