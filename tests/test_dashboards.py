@@ -192,7 +192,8 @@ def test_the_kpi_app_runs_headless_and_its_tiles_are_the_metrics(wk_target):
         assert tile.value == pytest.approx(float(latest[tile.metric]))
         assert f"data-value='&quot;{tile.value_text}&quot;'" in html
         assert f"data-label='&quot;{tile.label}&quot;'" in html
-    assert sum(type(output).__name__ == "Chart" for output in outputs) == 2
+    charts = [output for output in outputs if type(output).__name__ == "Chart"]
+    assert [chart.title for chart in charts] == ["Revenue per month", "Revenue by segment"]
     assert "SQL of the trend" in html
 
 

@@ -60,7 +60,10 @@ def _(by, dates, grain, project):
 @app.cell
 def _(metric, view):
     charts.time_series(
-        view.trend, x=view.grain, y=metric.value, title=f"{metric.value} per {view.grain}"
+        view.trend,
+        x=view.grain,
+        y=metric.value,
+        title=f"{view.label(metric.value)} per {view.grain}",
     )
     return
 
@@ -68,7 +71,10 @@ def _(metric, view):
 @app.cell
 def _(metric, view):
     charts.bar(
-        view.breakdown, category=view.by, value=metric.value, title=f"{metric.value} by {view.by}"
+        view.breakdown,
+        category=view.by,
+        value=metric.value,
+        title=f"{view.label(metric.value)} by {view.by}",
     )
     return
 

@@ -119,6 +119,10 @@ class KpiView:
     sql: dict[str, str]
     """The SQL of the ``trend`` and ``breakdown`` queries, as the warehouse runs them."""
 
+    def label(self, metric: str) -> str:
+        """The metric's label, as its tile shows it (``Average order value``)."""
+        return next(tile.label for tile in self.tiles if tile.metric == metric)
+
 
 def date_span(
     project: ProjectLike = ".", target: str | None = None, *, wait_s: float = 10.0
