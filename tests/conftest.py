@@ -53,16 +53,21 @@ def postgres_url() -> Iterator[str]:
         yield url
 
 
+def _module_url(backend: str, tmp_path_factory: pytest.TempPathFactory, stack: ExitStack) -> str:
+    """An empty warehouse on `backend` that lives as long as `stack`."""
+    if backend == "duckdb":
+        return f"duckdb:///{tmp_path_factory.mktemp('warehouse')}/warehouse.duckdb"
+    url: str = stack.enter_context(fresh_postgres_database())
+    return url
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def shared_warehouse(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Warehouse]:
     """One warehouse per backend for a whole test module, for tests that only read."""
     with ExitStack() as stack:
-        if request.param == "duckdb":
-            url = f"duckdb:///{tmp_path_factory.mktemp('shared')}/warehouse.duckdb"
-        else:
-            url = stack.enter_context(fresh_postgres_database())
+        url = _module_url(request.param, tmp_path_factory, stack)
         wh = connect(url)
         stack.callback(wh.close)
         yield wh
@@ -74,10 +79,7 @@ def example_warehouse(
 ) -> Iterator[Warehouse]:
     """The example warehouse after every seed batch, one per backend for a module."""
     with ExitStack() as stack:
-        if request.param == "duckdb":
-            url = f"duckdb:///{tmp_path_factory.mktemp('example')}/warehouse.duckdb"
-        else:
-            url = stack.enter_context(fresh_postgres_database())
+        url = _module_url(request.param, tmp_path_factory, stack)
         build_example(Project.load(REPO_ROOT), url)
         wh = connect(url)
         stack.callback(wh.close)

@@ -130,7 +130,7 @@ def audit_assignment(
     target: str | None = None,
     warehouse: Warehouse | None = None,
 ) -> AssignmentAudit:
-    """Compare each exposed unit's logged variant with the one the hash assigns (one query)."""
+    """Compare each exposed unit's logged variant with the one the hash assigns."""
     project = Project.of(project)
     if isinstance(experiment, str):
         experiment = find_experiment(experiment, project)
