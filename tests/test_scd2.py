@@ -274,12 +274,18 @@ def test_a_fact_while_its_member_is_deleted_gets_the_unknown_member(tiny, when):
     assert [row["customer_key"] for row in tiny.rows("gold.fact_sales")] == [-1]
 
 
-def test_a_batch_older_than_the_current_version_is_ignored(tiny):
+def test_a_late_batch_is_refused_when_inputs_need_not_be_full_snapshots(tiny):
     load(tiny, "1,Al,Retail,Oslo,2024-03-01\n")
     load(tiny, "1,Al,SMB,Oslo,2024-04-01\n")
-    rows = load(tiny, "1,Al,Enterprise,Oslo,2024-02-01\n")  # stamped before the current version
-    assert [segment for segment, *_ in versions(rows)["1"]] == ["Retail", "SMB"]
-    assert_invariants(rows)
+    before = tiny.rows("gold.dim_customer", order_by=["customer_key"])
+    tiny.csv("customers", "id,name,segment,city,as_of\n1,Al,Enterprise,Oslo,2024-02-01\n")
+    [failure] = tiny.run().failures()
+    assert failure.model == "gold.dim_customer"
+    assert "a snapshot of 2024-02-01 00:00:00, is older than the latest one" in failure.error
+    assert "(2024-04-01 00:00:00)" in failure.error
+    assert "with deletes: ignore" in failure.error
+    assert failure.error.startswith("model gold.dim_customer: batch ")  # names the batch
+    assert tiny.rows("gold.dim_customer", order_by=["customer_key"]) == before
 
 
 def test_an_empty_snapshot_does_not_delete_every_member(tiny):

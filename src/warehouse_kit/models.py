@@ -12,6 +12,7 @@ import hashlib
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import ibis.expr.types as ir
@@ -25,6 +26,13 @@ from warehouse_kit.spec import (
     _check_name,
     parse,
 )
+
+UNKNOWN_KEY = -1
+"""The surrogate key of every dimension's unknown member, which facts without a match get."""
+BEGINNING = datetime(1900, 1, 1)
+"""When a type-2 member's first version starts, so that older facts still find it."""
+END = datetime(9999, 12, 31)
+"""When a current version ends."""
 
 if TYPE_CHECKING:
     from warehouse_kit.backends import Warehouse
@@ -106,6 +114,15 @@ class Batch:
         return hashlib.sha256("".join(sorted(self.fingerprints)).encode()).hexdigest()[:24]
 
 
+@dataclass(frozen=True)
+class Guard:
+    """A condition the data must meet before a model is written: `offending` must be
+    empty; otherwise the model fails with `explain` of a few offending rows."""
+
+    offending: ir.Table
+    explain: Callable[[list[dict[str, Any]]], str]
+
+
 @dataclass
 class BuildContext:
     """What a model's build sees."""
@@ -117,6 +134,8 @@ class BuildContext:
     upstream: Mapping[str, Model] = field(default_factory=dict)
     """Input models, by the same references as `inputs`."""
     full_refresh: bool = False
+    guards: list[Guard] = field(default_factory=list)
+    """Conditions operations ask to be checked before the model is written."""
 
     def input(self, reference: str) -> ir.Table:
         return self.inputs[reference]

@@ -22,6 +22,7 @@ from warehouse_kit.models import (
     BuildContext,
     Dimension,
     DimensionKeys,
+    Guard,
     Merge,
     Model,
     SourceLoad,
@@ -48,6 +49,8 @@ class Planned:
     batch: Batch | None = None
     watermark: ir.Scalar | None = None
     """For an incremental model: the input's highest ``_loaded_at`` once this run is done."""
+    guards: tuple[Guard, ...] = ()
+    """What the data must meet before the model is written (`BuildContext.guards`)."""
 
     def sql(self, dialect: str) -> str:
         if self.batch is not None:
@@ -76,7 +79,7 @@ class Planner:
         inputs = {ref: self._input(node, parent, planned) for ref, parent in upstream.items()}
         watermark = None
         if isinstance(model.materialization, Merge):
-            watermark = self._incremental_input(model, inputs)
+            watermark = self._incremental_input(model, inputs, planned)
         models = {ref: graph.models[p] for ref, p in upstream.items()}
         context = BuildContext(inputs, self.warehouse, model, models, self.full_refresh)
         try:
@@ -100,11 +103,15 @@ class Planner:
             output = built.schema()
         if model.checks:
             quality.validate(model.checks, built, self.check_context(model, planned))
-        return Planned(model, schema, built, inputs, output, watermark=watermark)
+        guards = tuple(context.guards)
+        return Planned(model, schema, built, inputs, output, watermark=watermark, guards=guards)
 
-    def _incremental_input(self, model: Model, inputs: dict[str, ir.Table]) -> ir.Scalar:
-        """Narrow an incremental model's first input to the rows it has not built from yet;
-        returns the watermark those rows take it to."""
+    def _incremental_input(
+        self, model: Model, inputs: dict[str, ir.Table], planned: dict[str, Planned]
+    ) -> ir.Scalar:
+        """Narrow an incremental model's first input to the rows it has not built from yet
+        (or whose dimension versions changed since); returns the watermark those rows take
+        it to."""
         assert isinstance(model.materialization, Merge)
         primary = inputs[model.inputs[0]]
         if "_loaded_at" not in primary.columns:
@@ -118,8 +125,25 @@ class Planner:
         mark = state.watermark(self.warehouse, model.id) if exists else None
         keys = self.surrogate_keys(model)
         options = model.materialization.options
-        inputs[model.inputs[0]] = materialize.incoming(primary, existing, options, mark, keys)
+        since = state.watermark_run(self.warehouse, model.id) if exists else None
+        histories = self._histories(model, inputs)
+        inputs[model.inputs[0]] = materialize.incoming(
+            primary, existing, options, mark, keys, histories=histories, since=since
+        )
         return primary._loaded_at.max()
+
+    def _histories(self, model: Model, inputs: dict[str, ir.Table]) -> list[materialize.History]:
+        """The type-2 dimensions a fact looks up, whose versions say which run wrote them."""
+        graph = self.catalog.graph
+        found = []
+        for reference in model.dimensions:
+            keys = graph.models[graph.resolve(reference, model)].keys
+            table = inputs.get(reference)
+            if keys is None or not keys.valid_from or table is None:
+                continue
+            if materialize.history.RUN_ID in table.columns:
+                found.append(materialize.History(keys.surrogate, table))
+        return found
 
     def _input(self, node: str, parent: str, planned: dict[str, Planned]) -> ir.Table:
         name = self.catalog.graph.models[parent].name
@@ -177,9 +201,11 @@ def _dimension_schema(
     columns = {keys.surrogate: "int64", **dict(incoming.schema().items())}
     if options.scd == 1:
         return ibis.schema(columns)
-    columns.pop(materialize.dimension.CHANGED_AT)
+    for hidden in materialize.dimension.HIDDEN:
+        columns.pop(hidden)
     names = options.history_columns
     history = {names.effective_from: "timestamp", names.effective_to: "timestamp"}
-    return ibis.schema(
-        {**columns, **history, names.is_current: "boolean", names.is_deleted: "boolean"}
-    )
+    flags = {names.is_current: "boolean", names.is_deleted: "boolean"}
+    kept = materialize.history
+    bookkeeping = {kept.FIRST_SEEN: "timestamp", kept.RUN_ID: "string"}
+    return ibis.schema({**columns, **history, **flags, **bookkeeping})

@@ -19,7 +19,7 @@ import sqlglot.expressions as sge
 from warehouse_kit import materialize, quality, state
 from warehouse_kit.backends import Transaction, Warehouse, connect, duckdb_path, engine_of, redact
 from warehouse_kit.catalog import Catalog, load_catalog
-from warehouse_kit.errors import WarehouseKitError, first_line
+from warehouse_kit.errors import ModelError, WarehouseKitError, first_line
 from warehouse_kit.materialize import Outcome, Target
 from warehouse_kit.models import (
     Dimension,
@@ -279,6 +279,7 @@ class Runner:
             tx.run(self._record_row(run_id, item, result))
 
         try:
+            self._guard(item)
             self.warehouse.ensure_schema(item.schema)
             if item.model.checks:
                 rows, gate = inspect(
@@ -302,6 +303,13 @@ class Runner:
             if gate is not None:
                 gate.close()
         return result
+
+    def _guard(self, item: Planned) -> None:
+        """Fail the model, before anything is written, where its data breaks a guard."""
+        for guard in item.guards:
+            found = self.warehouse.rows(guard.offending.limit(3))
+            if found:
+                raise ModelError(item.model.id, guard.explain(found))
 
     def _materialize(self, item: Planned, target: Target, record: materialize.Record) -> Outcome:
         model = item.model

@@ -12,6 +12,10 @@ Tables (one row each per...):
 - ``check_results``: data-quality check per model per run: status, failing
   rows, rows checked, the measure of a table-level check, a JSON sample of
   failing rows. Written with the model's data (or, for a rejected model, alone).
+- ``snapshots``: batch a type-2 dimension applied, by the time it was taken
+  (``snapshot_at``): the latest says whether a new batch is late, and a late
+  full snapshot is placed in history between the ones before and after it.
+  Written with the dimension's data.
 - ``watermarks``: model with an incremental cursor: the highest cursor value
   loaded (a bronze model) or input ``_loaded_at`` processed (an incremental
   model), as text. Advanced in the transaction that loads the rows.
@@ -77,6 +81,9 @@ TABLES: dict[str, ibis.Schema] = {
         }
     ),
     "watermarks": ibis.schema({"model": "string", "value": "string", "run_id": "string"}),
+    "snapshots": ibis.schema(
+        {"model": "string", "snapshot_at": "timestamp", "run_id": "string", "rows": "int64"}
+    ),
     "check_results": ibis.schema(
         {
             "run_id": "string",
@@ -205,6 +212,35 @@ def set_watermark(tx: Transaction, model: str, value: object, run_id: str) -> No
     tx.run(delete("watermarks", {"model": model}))
     if value is not None:
         tx.run(insert("watermarks", {"model": model, "value": str(value), "run_id": run_id}))
+
+
+def watermark_run(warehouse: Warehouse, model: str) -> str | None:
+    """The run that stored a model's high-water mark: its last build."""
+    if not warehouse.exists("watermarks", SCHEMA):
+        return None
+    marks = table(warehouse, "watermarks")
+    value: str | None = warehouse.scalar(marks.filter(marks.model == model).run_id.max())
+    return value
+
+
+def snapshots(warehouse: Warehouse, model: str) -> ir.Table:
+    """The times of the snapshots a type-2 dimension has applied (column ``snapshot_at``)."""
+    found = table(warehouse, "snapshots")
+    return found.filter(found.model == model).select("snapshot_at")
+
+
+def latest_snapshot(warehouse: Warehouse, model: str) -> datetime | None:
+    if not warehouse.exists("snapshots", SCHEMA):
+        return None
+    value: datetime | None = warehouse.scalar(snapshots(warehouse, model).snapshot_at.max())
+    return value
+
+
+def add_snapshot(tx: Transaction, model: str, taken: datetime, run_id: str, rows: int) -> None:
+    """Record that a dimension applied the snapshot taken at `taken` (once per time)."""
+    tx.run(delete("snapshots", {"model": model, "snapshot_at": taken}))
+    row = {"model": model, "snapshot_at": taken, "run_id": run_id, "rows": rows}
+    tx.run(insert("snapshots", row))
 
 
 def checked_rows(warehouse: Warehouse, model: str) -> int | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 import ibis
@@ -20,7 +19,8 @@ from ibis import _
 
 from warehouse_kit import sqlexpr
 from warehouse_kit.errors import ConfigError, column_hint
-from warehouse_kit.models import BuildContext, DimensionKeys, Model
+from warehouse_kit.lookups import look_up, one_version
+from warehouse_kit.models import UNKNOWN_KEY, BuildContext, DimensionKeys, Model
 from warehouse_kit.spec import (
     AggregateMetrics,
     ApplyBusinessRules,
@@ -36,13 +36,6 @@ from warehouse_kit.spec import (
 )
 
 LOAD_METADATA = ("_loaded_at", "_source", "_batch_id")
-UNKNOWN_KEY = -1
-BEGINNING = datetime(1900, 1, 1)
-"""When a type-2 member's first version starts, so that older facts still find it."""
-END = datetime(9999, 12, 31)
-"""When a current version ends."""
-LAST_INSTANT = ibis.literal(END - timedelta(microseconds=1), type="timestamp")
-"""The last moment a current version covers."""
 
 
 @dataclass(frozen=True)
@@ -206,7 +199,10 @@ def build_facts(op: BuildFacts, table: ir.Table, step: Step) -> ir.Table:
         if at:
             step.columns(table, [at], f"dimensions[{index}].at" if spec.at else "event_time")
         members = step.context.input(spec.dimension)
-        result = _look_up(result, members, keys, list(spec.key), at)
+        if keys.valid_from:  # a type-2 dimension: a fact must match one version at most
+            dimension = step.model(spec.dimension).id
+            step.context.guards.append(one_version(result, members, keys, spec.key, dimension))
+        result = look_up(result, members, keys, list(spec.key), at)
         surrogate_keys.append(keys.surrogate)
     return result.select(*surrogate_keys, *kept)
 
@@ -221,31 +217,6 @@ def _dimension_keys(step: Step, index: int, reference: str, width: int) -> Dimen
             f"{list(dimension.keys.natural)}; give as many columns"
         )
     return dimension.keys
-
-
-def _look_up(
-    facts: ir.Table, members: ir.Table, keys: DimensionKeys, key: list[str], at: str | None
-) -> ir.Table:
-    """Each fact's surrogate key: the member version valid at `at`, or the current one
-    when there is no `at` or the fact's time is unknown (NULL); -1 if none."""
-    lookup = members.filter(members[keys.surrogate] != UNKNOWN_KEY)
-    if keys.valid_from and keys.valid_to and not at:
-        lookup = lookup.filter(lookup[keys.valid_to] == END)
-    history = [keys.valid_from, keys.valid_to] if keys.valid_from and keys.valid_to and at else []
-    lookup = lookup.select(
-        _wk_sk=lookup[keys.surrogate],
-        **{f"_wk_nk_{i}": lookup[c] for i, c in enumerate(keys.natural)},
-        **{f"_wk_valid_{i}": lookup[c] for i, c in enumerate(history)},
-    )
-    predicates = [facts[c] == lookup[f"_wk_nk_{i}"] for i, c in enumerate(key)]
-    if history:
-        # An unknown time means the current version: the last instant before END lies in
-        # it alone. Comparisons only, no OR, so that engines hash-join on the key
-        # (DuckDB turns an OR into a nested-loop join: hours at 10M facts).
-        moment = facts[at].cast("timestamp").fill_null(LAST_INSTANT)
-        predicates += [moment >= lookup._wk_valid_0, moment < lookup._wk_valid_1]
-    joined = facts.left_join(lookup, predicates)
-    return joined.select(*facts.columns, **{keys.surrogate: joined._wk_sk.fill_null(UNKNOWN_KEY)})
 
 
 def create_date_dimension(op: CreateDateDimension, table: ir.Table, step: Step) -> ir.Table:

@@ -6,22 +6,25 @@ module per materialization:
 
 - `table.replace_table`: build the new table under a staging name, swap it in;
 - `dimension.type1`: a dimension whose members keep their surrogate key;
-- `scd2.scd2`: a dimension that keeps every version;
+- `scd2.scd2`: a dimension that keeps every version (`history`: which versions);
 - `source.load_source`: land a source batch in bronze with its load metadata;
 - `merge.merge`: merge the rows built from new input into an incremental model.
 """
 
+from warehouse_kit.materialize import history
 from warehouse_kit.materialize.dimension import prepare, type1
-from warehouse_kit.materialize.merge import incoming, merge
+from warehouse_kit.materialize.merge import History, incoming, merge
 from warehouse_kit.materialize.scd2 import scd2
 from warehouse_kit.materialize.source import load_source
 from warehouse_kit.materialize.table import replace_table
 from warehouse_kit.materialize.target import Outcome, Record, Target
 
 __all__ = [
+    "History",
     "Outcome",
     "Record",
     "Target",
+    "history",
     "incoming",
     "load_source",
     "merge",

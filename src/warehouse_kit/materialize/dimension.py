@@ -12,12 +12,17 @@ import ibis.expr.types as ir
 from warehouse_kit.errors import ConfigError, ModelError
 from warehouse_kit.materialize.table import replace_table
 from warehouse_kit.materialize.target import Outcome, Record, Target
-from warehouse_kit.models import DimensionKeys, Model
+from warehouse_kit.models import UNKNOWN_KEY, DimensionKeys, Model
 from warehouse_kit.spec import DimensionOptions
-from warehouse_kit.transforms import LOAD_METADATA, UNKNOWN_KEY, unknown_member
+from warehouse_kit.transforms import LOAD_METADATA, unknown_member
 
 CHANGED_AT = "_wk_changed_at"
 """The column of a type-2 input saying when each row's state began."""
+SEEN_AT = "_wk_seen_at"
+"""The column of a type-2 input saying when each row was seen: the time of its snapshot."""
+BATCH = "_wk_batch"
+"""The column of a type-2 input naming the batch each row came in (to name it in errors)."""
+HIDDEN = (CHANGED_AT, SEEN_AT, BATCH)
 
 
 def prepare(model: Model, options: DimensionOptions, table: ir.Table) -> ir.Table:
@@ -37,14 +42,24 @@ def prepare(model: Model, options: DimensionOptions, table: ir.Table) -> ir.Tabl
     kept = [*key, *[c for c in attributes if c not in key]]
     if options.scd == 1:
         return table.select(*kept)
-    # The change time may come from a column the dimension does not keep (_loaded_at).
-    return table.select(*kept, **{CHANGED_AT: _changed_at(model, options, table)})
+    # The times may come from columns the dimension does not keep (_loaded_at).
+    seen = _seen_at(model, options, table)
+    if options.strategy == "updated_at":
+        assert options.updated_at is not None  # the spec requires it
+        began = table[options.updated_at].cast("timestamp")
+    else:
+        began = seen
+    has_batch = "_batch_id" in table.columns
+    batch = table["_batch_id"].cast("string") if has_batch else ibis.null("string")
+    return table.select(*kept, **{CHANGED_AT: began, SEEN_AT: seen, BATCH: batch})
 
 
-def _changed_at(model: Model, options: DimensionOptions, table: ir.Table) -> ir.Value:
-    column = options.updated_at if options.strategy == "updated_at" else options.changed_at
-    if column:
-        return table[_columns(model, table, [column], "changed_at")[0]].cast("timestamp")
+def _seen_at(model: Model, options: DimensionOptions, table: ir.Table) -> ir.Value:
+    """When the row was seen: `changed_at`, else when it was loaded, else (NULL) the run."""
+    if options.changed_at:
+        return table[_columns(model, table, [options.changed_at], "changed_at")[0]].cast(
+            "timestamp"
+        )
     if "_loaded_at" in table.columns:
         return table["_loaded_at"].cast("timestamp")
     return ibis.null("timestamp")  # the materialization fills in the run's time

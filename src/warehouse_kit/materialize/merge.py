@@ -8,6 +8,9 @@ the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import ibis
 import ibis.expr.types as ir
 import sqlglot as sg
@@ -16,6 +19,7 @@ import sqlglot.expressions as sge
 from warehouse_kit import state
 from warehouse_kit.backends import Transaction
 from warehouse_kit.errors import ModelError
+from warehouse_kit.materialize.history import RUN_ID
 from warehouse_kit.materialize.table import replace_table
 from warehouse_kit.materialize.target import Outcome, Record, Target
 from warehouse_kit.spec import IncrementalModel
@@ -96,22 +100,48 @@ def _literal(value: object) -> sge.Expression:
     return sge.Literal.string(str(value))
 
 
+@dataclass(frozen=True)
+class History:
+    """A type-2 dimension a fact points to, by the fact's column of its surrogate keys."""
+
+    column: str
+    dimension: ir.Table
+
+
 def incoming(
     primary: ir.Table,
     existing: ir.Table | None,
     options: IncrementalModel,
     mark: str | None,
     keys: list[str],
+    *,
+    histories: Sequence[History] = (),
+    since: str | None = None,
 ) -> ir.Table:
-    """The input rows to build from: loaded after the watermark, or behind a row whose
-    surrogate keys were unknown (-1) so a member that arrived since repairs it."""
+    """The input rows to build from: loaded after the watermark; or behind a row whose
+    surrogate keys were unknown (-1), so a member that arrived since repairs it; or that
+    points to a type-2 version written since the model's last build (run `since`), or to
+    one no longer there, so a fact always has the version valid when it happened."""
     if existing is None or mark is None:
         return primary
     new = primary._loaded_at > ibis.literal(mark).cast(primary._loaded_at.type())
-    unknown = [existing[k] == -1 for k in keys if k in existing.columns]
-    if not unknown:
+    runs = []
+    for index, history in enumerate(histories):
+        if history.column not in existing.columns or since is None:
+            continue
+        dimension = history.dimension
+        written = dimension.select(
+            **{f"_wk_sk_{index}": dimension[history.column], f"_wk_run_{index}": dimension[RUN_ID]}
+        )
+        existing = existing.left_join(
+            written, existing[history.column] == written[f"_wk_sk_{index}"]
+        )
+        runs.append(f"_wk_run_{index}")
+    stale = [existing[k] == -1 for k in keys if k in existing.columns]
+    stale += [existing[r].isnull() | (existing[r] > ibis.literal(since)) for r in runs]
+    if not stale:
         return primary.filter(new)
-    unresolved = existing.filter(ibis.or_(*unknown)).select(*options.unique_key).distinct()
+    unresolved = existing.filter(ibis.or_(*stale)).select(*options.unique_key).distinct()
     marked = primary.left_join(unresolved.mutate(_wk_repair=True), list(options.unique_key))
     marked = marked.select(*primary.columns, "_wk_repair")
     return marked.filter(new | marked._wk_repair.notnull()).drop("_wk_repair")

@@ -1,79 +1,57 @@
 """Type-2 dimensions: every change closes the current version and opens a new one.
 
-Each version is valid over [effective_from, effective_to). A member's first
-version starts at `BEGINNING` (so facts older than the first load still find
-it); the current version ends at `END`. Invariants, tested: at most one
-current version per natural key; a key's versions neither overlap nor leave
-gaps (except while a member is deleted under ``deletes: invalidate``);
-rerunning a batch changes nothing; several changes of one key in a batch
-become versions in their order.
+Each version is valid over [effective_from, effective_to); `history` says how
+versions follow from what was observed. The rules, checked before every
+publish (`history.violations`): for every member, versions never overlap and
+follow each other without a gap (but where ``deletes: invalidate`` closed a
+deleted member), each ends after it starts, at most one is current (the
+open-ended one), the first starts at the beginning of time; a version's
+surrogate key never changes.
 
-A change is found by the dimension's strategy:
+Every batch is one snapshot, taken at its latest ``changed_at`` (by default
+when it was loaded; the ``updated_at`` strategy dates its rows' changes by
+``updated_at``). A batch newer than the ones applied is merged; one taken at
+the same time as the latest changes nothing unless it differs (it is taken
+again); an older one:
 
-- ``check``: a tracked column differs from the previous state, NULL-safe
-  (a change to or from NULL is a change); it happened at the row's
-  ``changed_at`` (by default the time the row was loaded).
-- ``updated_at``: the row's ``updated_at`` is newer than the current
-  version's; it happened then. Rows not newer are stale and ignored.
+- full snapshots (``deletes: invalidate|new_record``): is placed in time: the
+  members it tells something new about have their history computed again
+  from every snapshot applied, so the order batches arrive in does not matter;
+- ``deletes: ignore``: is refused, naming it, because the input need not be a
+  full snapshot then, and nothing says how long a late state lasted.
 
-The work is proportional to the changes: new versions are computed once into
-a staging table, then the dimension is updated in place (close the versions
-that ended, overwrite type-1 columns) and the new versions are appended, all
-in one transaction. A ``--full-refresh`` keeps a type-2 dimension's history:
-drop the table to rebuild it from the input alone.
+The work is proportional to the members a batch changes: one pass over the
+input finds them; their versions are computed again, compared with the stored
+ones, and only the versions that differ are deleted and inserted, with the
+snapshot's record and the run's, in one transaction.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from datetime import datetime
 
 import ibis
 import ibis.expr.types as ir
 import sqlglot as sg
 import sqlglot.expressions as sge
 
+from warehouse_kit import state
+from warehouse_kit.backends import Transaction
 from warehouse_kit.errors import ModelError
-from warehouse_kit.materialize.dimension import CHANGED_AT, require_present, require_unique
+from warehouse_kit.materialize import history
+from warehouse_kit.materialize.dimension import (
+    BATCH,
+    CHANGED_AT,
+    SEEN_AT,
+    require_present,
+    require_unique,
+)
+from warehouse_kit.materialize.history import FIRST_SEEN, RUN_ID, SK, Layout
 from warehouse_kit.materialize.table import replace_table
 from warehouse_kit.materialize.target import Outcome, Record, Target
-from warehouse_kit.models import DimensionKeys
+from warehouse_kit.models import BEGINNING, END, UNKNOWN_KEY, DimensionKeys
 from warehouse_kit.spec import DimensionOptions
-from warehouse_kit.transforms import BEGINNING, END, UNKNOWN_KEY, unknown_member
-
-
-@dataclass(frozen=True)
-class Layout:
-    """The columns of one type-2 dimension, by role."""
-
-    options: DimensionOptions
-    keys: DimensionKeys
-    attributes: tuple[str, ...]
-
-    @classmethod
-    def of(cls, options: DimensionOptions, keys: DimensionKeys, incoming: ir.Table) -> Layout:
-        skip = {*options.key, CHANGED_AT}
-        return cls(options, keys, tuple(c for c in incoming.columns if c not in skip))
-
-    @property
-    def natural(self) -> list[str]:
-        return list(self.options.key)
-
-    @property
-    def tracked(self) -> list[str]:
-        if self.options.track:
-            return list(self.options.track)
-        untracked = {*self.options.type1, self.options.changed_at}
-        return [c for c in self.attributes if c not in untracked]
-
-    @property
-    def names(self) -> tuple[str, str, str, str]:
-        h = self.options.history_columns
-        return h.effective_from, h.effective_to, h.is_current, h.is_deleted
-
-    @property
-    def columns(self) -> list[str]:
-        """The dimension's columns, in order."""
-        return [self.keys.surrogate, *self.natural, *self.attributes, *self.names]
+from warehouse_kit.transforms import unknown_member
 
 
 def scd2(
@@ -85,288 +63,359 @@ def scd2(
     record: Record,
 ) -> Outcome:
     run_time = ibis.literal(target.started_at, "timestamp")
-    candidates = incoming.mutate(**{CHANGED_AT: incoming[CHANGED_AT].fill_null(run_time)})
-    require_present(target, candidates, keys)
+    rows = incoming.mutate(
+        **{column: incoming[column].fill_null(run_time) for column in (CHANGED_AT, SEEN_AT)}
+    )
+    require_present(target, rows, keys)
     layout = Layout.of(options, keys, incoming)
+    rows = rows.drop(BATCH)
+    taken = target.warehouse.scalar(_seen(layout, rows).max())
     existing = target.existing(keep_on_full_refresh=True)
     if existing is None:
-        fresh = candidates.distinct()  # a row sent twice is one state
-        require_unique(target, fresh, keys, order=(CHANGED_AT,))
-        versions = _number(_versions(layout, fresh, None, None), layout, 0)
-        versions = _with_latest_type1(layout, versions, fresh)
-        table = versions.union(_unknown(layout, versions))
-        return replace_table(target, table, rows_in, record)
+        return _first_load(target, layout, rows, taken, rows_in, record)
+    existing = _with_bookkeeping(target, existing, layout)
     _require_layout(target, existing, layout)
-    return _merge(target, layout, candidates, existing, rows_in, record)
+    latest = state.latest_snapshot(target.warehouse, target.id)
+    if taken is None:
+        return _nothing_new(target, layout, rows_in, record)
+    if latest is not None and taken < latest and not layout.snapshots:
+        raise ModelError(target.id, _refusal(target, incoming, taken, latest))
+    batch = Batch(target, layout, rows, taken, latest)
+    return batch.merge(existing, rows_in, record)
 
 
-def _versions(
-    layout: Layout, candidates: ir.Table, current: ir.Table | None, known: ir.Table | None
-) -> ir.Table:
-    """The new versions the candidates open, given each key's current version.
-
-    The candidates are the rows that may change something (`_changing`): every
-    row is compared with the one before it, the current version first.
-    """
-    natural = layout.natural
-    start, _, _, is_deleted = layout.names
-    states = candidates.mutate(_wk_seq=1, _wk_deleted=False)
-    if current is not None:
-        before = current.semi_join(candidates, natural).mutate(
-            **{CHANGED_AT: current[start]}, _wk_seq=0, _wk_deleted=current[is_deleted]
-        )
-        states = _conform(before, states).union(states)
-    window = ibis.window(group_by=natural, order_by=["_wk_seq", CHANGED_AT])
-    previous = {
-        c: states[c].lag().over(window) for c in (*layout.tracked, "_wk_seq", "_wk_deleted")
-    }
-    first = previous["_wk_seq"].isnull()
-    if layout.options.strategy == "updated_at":
-        column = layout.options.updated_at
-        changed = first | (states[column] > states[column].lag().over(window))
-    else:
-        differs = [~states[c].identical_to(previous[c]) for c in layout.tracked]
-        changed = first | previous["_wk_deleted"] | ibis.or_(*differs)
-    # A window in a filter compiles wrongly for PostgreSQL in Ibis 12: name it first.
-    marked = states.mutate(_wk_changed=changed)
-    opened = marked.filter((marked._wk_seq == 1) & marked._wk_changed).drop("_wk_changed")
-    return _bound(layout, opened, known)
+def _seen(layout: Layout, rows: ir.Table) -> ir.TimestampValue:
+    """When each row was observed."""
+    return rows[CHANGED_AT] if layout.by_check else rows[SEEN_AT]
 
 
-def _conform(table: ir.Table, like: ir.Table) -> ir.Table:
-    """`table`'s columns in `like`'s order and types, for a union (stored and computed
-    timestamps or decimals may differ in precision)."""
-    return table.select(**{c: table[c].cast(dtype) for c, dtype in like.schema().items()})
-
-
-def _fresh(layout: Layout, candidates: ir.Table, current: ir.Table | None) -> ir.Table:
-    """Candidates newer than their key's current version; older ones are stale, ignored."""
-    if current is None:
-        return candidates
-    start = layout.names[0]
-    column = layout.options.updated_at if layout.options.strategy == "updated_at" else None
-    last = current.select(*layout.natural, _wk_last=current[column or start])
-    joined = candidates.left_join(last, layout.natural)
-    newer = joined[column or CHANGED_AT] > joined._wk_last
-    return joined.filter(joined._wk_last.isnull() | newer).select(*candidates.columns)
-
-
-def _changing(layout: Layout, candidates: ir.Table, current: ir.Table) -> ir.Table:
-    """The fresh rows of the keys that change: all the merge reads of a large input.
-
-    updated_at: every fresh row is a change. check: the keys with a fresh row
-    whose tracked or type-1 columns differ from the current version (or whose
-    member is new or deleted); all their fresh rows, so a change and a change
-    back within one batch both count.
-    """
-    if layout.options.strategy == "updated_at":
-        return _fresh(layout, candidates, current)
-    natural = layout.natural
-    start, _, _, is_deleted = layout.names
-    compared = [*layout.tracked, *[c for c in layout.options.type1 if c not in layout.tracked]]
-    now = current.select(
-        *natural,
-        _wk_last=current[start],
-        _wk_was_deleted=current[is_deleted],
-        **{f"_wk_now_{c}": current[c] for c in compared},
-    )
-    joined = candidates.left_join(now, natural)
-    absent = joined._wk_last.isnull()
-    differs = [~joined[c].identical_to(joined[f"_wk_now_{c}"]) for c in compared]
-    newer = absent | (joined[CHANGED_AT] > joined._wk_last)
-    changed = absent | joined._wk_was_deleted | ibis.or_(*differs)
-    keys = joined.filter(newer & changed).select(*natural).distinct()
-    return _fresh(layout, candidates.semi_join(keys, natural), current)
-
-
-def _bound(layout: Layout, opened: ir.Table, known: ir.Table | None) -> ir.Table:
-    """Validity bounds: a brand-new key's first version starts at the beginning of time."""
-    natural = layout.natural
-    start, end, is_current, is_deleted = layout.names
-    order = ibis.window(group_by=natural, order_by=CHANGED_AT)
-    first = ibis.row_number().over(order) == 0
-    if known is not None:
-        # Only the keys opening versions: not a distinct over every member.
-        seen = known.semi_join(opened, natural).select(*natural).distinct().mutate(_wk_seen=True)
-        opened = opened.left_join(seen, natural).select(*opened.columns, "_wk_seen")
-        new_key = opened._wk_seen.isnull()
-    else:
-        new_key = ibis.literal(True)
-    begins = ibis.ifelse(first & new_key, BEGINNING, opened[CHANGED_AT])
-    opened = opened.mutate(**{start: begins})
-    ends = opened[start].lead().over(ibis.window(group_by=natural, order_by=start))
-    bounded = opened.mutate(
-        **{end: ends.fill_null(END), is_current: ends.isnull(), is_deleted: ibis.literal(False)}
-    )
-    return bounded.select(*natural, *layout.attributes, *layout.names)
-
-
-def _number(versions: ir.Table, layout: Layout, last_key: int) -> ir.Table:
-    """Surrogate keys for new versions, after the last one given out."""
-    start = layout.names[0]
-    numbered = ibis.row_number().over(order_by=[*layout.natural, start]) + 1 + last_key
-    return versions.mutate(**{layout.keys.surrogate: numbered}).select(*layout.columns)
-
-
-def _unknown(layout: Layout, versions: ir.Table) -> ir.Table:
-    start, end, is_current, is_deleted = layout.names
-    member = unknown_member(versions, layout.keys)
-    flags = {start: BEGINNING, end: END, is_current: True, is_deleted: False}
-    return member.mutate(**{name: ibis.literal(value) for name, value in flags.items()}).select(
-        *layout.columns
-    )
-
-
-def _merge(
+def _first_load(
     target: Target,
     layout: Layout,
-    candidates: ir.Table,
-    existing: ir.Table,
+    rows: ir.Table,
+    taken: datetime | None,
     rows_in: int,
     record: Record,
 ) -> Outcome:
-    wh = target.warehouse
-    _, _, is_current, _ = layout.names
-    surrogate = layout.keys.surrogate
-    members = existing.filter(existing[surrogate] != UNKNOWN_KEY)
-    current = members.filter(members[is_current])
-    gone = _gone(layout, candidates, current, target)
-    last_key = wh.scalar(members[surrogate].max()) or 0
-    newer, staged, closing, latest = (target.scratch(s) for s in ("frs", "chg", "cls", "t1"))
-    with wh.transaction() as tx:
-        # The one pass over the whole input: the rows that change something.
-        _, fresh = target.stage(tx, newer, _changing(layout, candidates, current).distinct())
-        require_unique(target, fresh, layout.keys, order=(CHANGED_AT,))
-        opened = _versions(layout, fresh, current, members)
-        if gone is not None and layout.options.deletes == "new_record":
-            opened = opened.union(_conform(_flagged(layout, gone), opened))
-        opened = _with_latest_type1(layout, _number(opened, layout, last_key), fresh)
-        opened_rows, new = target.stage(tx, staged, opened)
-        if layout.options.type1:
-            # Staged before the closes, which change the current versions `fresh` reads.
-            target.stage(tx, latest, _latest(layout, fresh))
-        closes = _closes(layout, new, current)
-        if gone is not None and layout.options.deletes == "invalidate":
-            ended = gone.select(_wk_sk=gone[surrogate], _wk_to=gone._wk_gone_at)
-            closes = closes.union(_conform(ended, closes))
-        target.stage(tx, closing, closes)
-        closed = tx.write(_close_statement(target, layout, closing))
-        if layout.options.type1:
-            tx.write(_type1_statement(target, layout, latest))
-        tx.write(_insert(target, layout, sg.select(*_quoted(layout.columns)).from_(staged)))
-        for scratch in (newer, staged, closing, latest):
-            tx.run(sge.Drop(kind="TABLE", this=scratch, exists=True))
-        rows = tx.run(sg.select("count(*)").from_(target.ref))[0][0]
-        outcome = Outcome(
-            rows_in, int(rows), note=f"{opened_rows} versions opened, {closed} closed"
-        )
+    rows = rows.distinct()  # a row sent twice is one observation
+    _require_unique(target, layout, rows)
+    versions = history.versions(layout, history.observations(layout, rows))
+    table = _numbered(layout, versions, 0, target.run_id)
+    table = table.union(_unknown(layout, table, target.run_id))
+
+    def checked(tx: Transaction, outcome: Outcome) -> None:
+        _require_rules(tx, target, layout, None)
+        if taken is not None:
+            state.add_snapshot(tx, target.id, taken, target.run_id, rows_in)
         record(tx, outcome)
-    return outcome
+
+    return replace_table(target, table, rows_in, checked)
 
 
-def _closes(layout: Layout, new: ir.Table, current: ir.Table) -> ir.Table:
-    """Current versions that a new version follows end where the first new one starts."""
-    start = layout.names[0]
-    firsts = new.group_by(layout.natural).aggregate(_wk_to=new[start].min())
-    ending = current.join(firsts, layout.natural)
-    return ending.select(_wk_sk=ending[layout.keys.surrogate], _wk_to=ending._wk_to)
+def _require_unique(target: Target, layout: Layout, rows: ir.Table) -> None:
+    if layout.snapshots:  # a full snapshot has one row per member
+        require_unique(target, rows, layout.keys)
+    else:
+        require_unique(target, rows, layout.keys, order=(CHANGED_AT,))
 
 
-def _gone(
-    layout: Layout, candidates: ir.Table, current: ir.Table, target: Target
-) -> ir.Table | None:
-    """Current members missing from the input (a full snapshot), and when they went."""
-    if layout.options.deletes == "ignore":
-        return None
-    is_deleted = layout.names[3]
-    when = target.warehouse.scalar(candidates[CHANGED_AT].max())
-    if when is None:
+def _nothing_new(target: Target, layout: Layout, rows_in: int, record: Record) -> Outcome:
+    if layout.snapshots:
         raise ModelError(
             target.id,
             f"the input is empty, and with deletes: {layout.options.deletes} an empty snapshot "
             "would delete every member; check the source (or use deletes: ignore)",
         )
-    gone = current.filter(~current[is_deleted]).anti_join(candidates, layout.natural)
-    return gone.mutate(_wk_gone_at=ibis.literal(when, "timestamp"))
+    wh = target.warehouse
+    with wh.transaction() as tx:
+        rows = tx.run(sg.select("count(*)").from_(target.ref))[0][0]
+        outcome = Outcome(rows_in, int(rows), note="no input: nothing changed")
+        record(tx, outcome)
+    return outcome
 
 
-def _flagged(layout: Layout, gone: ir.Table) -> ir.Table:
-    """A version saying the member was deleted, unnumbered, like `_versions` gives."""
-    start, end, is_current, is_deleted = layout.names
-    flags = {start: gone._wk_gone_at, end: ibis.literal(END), is_current: True, is_deleted: True}
-    return gone.mutate(**flags).select(*layout.natural, *layout.attributes, *layout.names)
+class Batch:
+    """One batch merged into a stored dimension."""
 
+    def __init__(
+        self,
+        target: Target,
+        layout: Layout,
+        rows: ir.Table,
+        taken: datetime,
+        latest: datetime | None,
+    ):
+        self.target, self.layout, self.rows = target, layout, rows
+        self.taken, self.latest = taken, latest
+        self.late = latest is not None and taken < latest
 
-def _with_latest_type1(layout: Layout, opened: ir.Table, candidates: ir.Table) -> ir.Table:
-    """Type-1 columns of new versions carry the key's latest value (a deleted key keeps its own)."""
-    if not layout.options.type1:
-        return opened
-    latest = _latest(layout, candidates)
-    renamed = latest.select(
-        *layout.natural, _wk_has=True, **{f"_wk_t1_{c}": latest[c] for c in layout.options.type1}
-    )
-    joined = opened.left_join(renamed, layout.natural)
-    values = {
-        c: ibis.ifelse(joined._wk_has.notnull(), joined[f"_wk_t1_{c}"], joined[c])
-        for c in layout.options.type1
-    }
-    return joined.mutate(**values).select(*layout.columns)
-
-
-def _latest(layout: Layout, candidates: ir.Table) -> ir.Table:
-    """Each key's latest type-1 values."""
-    rank = ibis.row_number().over(group_by=layout.natural, order_by=ibis.desc(CHANGED_AT))
-    ranked = candidates.mutate(_wk_rank=rank)
-    return ranked.filter(ranked._wk_rank == 0).select(*layout.natural, *layout.options.type1)
-
-
-def _close_statement(target: Target, layout: Layout, closing: sge.Table) -> sge.Update:
-    _, end, is_current, _ = layout.names
-    return sge.Update(
-        this=target.ref,
-        expressions=[
-            sge.EQ(
-                this=sg.column(end, quoted=True),
-                expression=sg.column("_wk_to", table="c", quoted=True),
-            ),
-            sge.EQ(this=sg.column(is_current, quoted=True), expression=sge.false()),
-        ],
-        from_=sge.From(this=closing.as_("c")),
-        where=sge.Where(
-            this=sge.EQ(
-                this=sg.column(layout.keys.surrogate, table=target.name, quoted=True),
-                expression=sg.column("_wk_sk", table="c", quoted=True),
-            )
-        ),
-    )
-
-
-def _type1_statement(target: Target, layout: Layout, latest: sge.Table) -> sge.Update:
-    column = lambda name, table: sg.column(name, table=table, quoted=True)  # noqa: E731
-    return sge.Update(
-        this=target.ref,
-        expressions=[
-            sge.EQ(this=sg.column(c, quoted=True), expression=column(c, "u"))
-            for c in layout.options.type1
-        ],
-        from_=sge.From(this=latest.as_("u")),
-        where=sge.Where(
-            this=sge.and_(
-                *(
-                    sge.EQ(this=column(c, target.name), expression=column(c, "u"))
-                    for c in layout.natural
+    def merge(self, existing: ir.Table, rows_in: int, record: Record) -> Outcome:
+        target, layout = self.target, self.layout
+        wh = target.warehouse
+        surrogate = layout.keys.surrogate
+        members = existing.filter(existing[surrogate] != UNKNOWN_KEY)
+        last_key = wh.scalar(members[surrogate].max()) or 0
+        scratch = {p: target.scratch(p) for p in ("chg", "gon", "aff", "old", "ver", "same")}
+        with wh.transaction() as tx:
+            # The one pass over the whole input: the members this batch changes.
+            _, changes = target.stage(tx, scratch["chg"], self._changing(members).distinct())
+            _require_unique(target, layout, changes)
+            gone = self._gone(members)
+            if gone is not None:
+                _, gone = target.stage(tx, scratch["gon"], gone)
+            affected = changes.select(*layout.natural)
+            if gone is not None:
+                affected = affected.union(gone)
+            touched, affected = target.stage(tx, scratch["aff"], affected.distinct())
+            note = "nothing changed"
+            if touched:
+                _, stored = target.stage(
+                    tx, scratch["old"], members.semi_join(affected, layout.natural)
                 )
-            )
-        ),
+                versions = self._versions(tx, changes, gone, stored, last_key)
+                _, versions = target.stage(tx, scratch["ver"], versions)
+                note = self._write(tx, versions, stored, scratch["same"], last_key)
+                _require_rules(tx, target, layout, existing.semi_join(affected, layout.natural))
+            for table in scratch.values():
+                tx.run(sge.Drop(kind="TABLE", this=table, exists=True))
+            state.add_snapshot(tx, target.id, self.taken, target.run_id, rows_in)
+            rows = tx.run(sg.select("count(*)").from_(target.ref))[0][0]
+            outcome = Outcome(rows_in, int(rows), note=note)
+            record(tx, outcome)
+        return outcome
+
+    def _changing(self, members: ir.Table) -> ir.Table:
+        """The input rows of the members this batch tells something new: new members,
+        members back, changed, with new type-1 values, or (full snapshots) observed
+        before their current version began. Under ``deletes: ignore``, a row not newer
+        than its member's current version is stale: it changes nothing."""
+        layout, rows = self.layout, self.rows
+        _, _, is_current, is_deleted = layout.names
+        current = members.filter(members[is_current])
+        compared = list(dict.fromkeys([*layout.tracked, *layout.options.type1]))
+        now = current.select(
+            *layout.natural,
+            _wk_since=current[FIRST_SEEN],
+            _wk_gone=current[is_deleted],
+            _wk_began=layout.began(current),
+            **{f"_wk_now_{c}": current[c] for c in compared},
+        )
+        joined = rows.left_join(now, layout.natural)
+        keys = joined.filter(self._news(joined)).select(*layout.natural).distinct()
+        fresh = rows.semi_join(keys, layout.natural)
+        if layout.snapshots or not layout.by_check:
+            return fresh
+        # Rows older than the current version would be placed before it: stale.
+        since = now.select(*layout.natural, "_wk_since")
+        dated = fresh.left_join(since, layout.natural)
+        newer = dated._wk_since.isnull() | (dated[CHANGED_AT] > dated._wk_since)
+        return dated.filter(newer).select(*rows.columns)
+
+    def _news(self, joined: ir.Table) -> ir.BooleanValue:
+        layout = self.layout
+
+        def differs(columns: list[str]) -> ir.BooleanValue:
+            found = [~joined[c].identical_to(joined[f"_wk_now_{c}"]) for c in columns]
+            return ibis.or_(*found) if found else ibis.literal(False)
+
+        absent = joined._wk_since.isnull() | joined._wk_gone
+        seen = _seen(layout, joined)
+        newer, before = seen > joined._wk_since, seen < joined._wk_since
+        if layout.by_check:
+            type1 = differs(list(layout.options.type1))
+            moved = differs(layout.tracked)
+            if not layout.snapshots:
+                return absent | (newer & (moved | type1))
+            return absent | before | moved | (ibis.literal(False) if self.late else type1)
+        # updated_at: a row not newer than the member's current version changes nothing.
+        newer_state = joined[CHANGED_AT] > joined._wk_began
+        if not layout.snapshots:
+            return absent | newer_state
+        return absent | before | newer_state
+
+    def _gone(self, members: ir.Table) -> ir.Table | None:
+        """Members missing from the snapshot that were there when it was taken (for a
+        late one: any member seen by then; recomputing says whether it changes)."""
+        layout = self.layout
+        if not layout.snapshots:
+            return None
+        _, _, is_current, is_deleted = layout.names
+        if self.late:
+            there = members.filter(members[FIRST_SEEN] <= self.taken)
+        else:
+            there = members.filter(members[is_current] & ~members[is_deleted])
+        keys = there.select(*layout.natural).distinct()
+        return keys.anti_join(self.rows, layout.natural)
+
+    def _versions(
+        self,
+        tx: Transaction,
+        changes: ir.Table,
+        gone: ir.Table | None,
+        stored: ir.Table,
+        last_key: int,
+    ) -> ir.Table:
+        """The affected members' versions, computed again from all they tell."""
+        layout, target = self.layout, self.target
+        taken = ibis.literal(self.taken, "timestamp")
+        parts = [history.observations(layout, changes)]
+        if gone is not None:
+            parts.append(history.absences(layout, gone, stored, taken))
+        parts.append(history.recorded_observations(layout, stored, self._samples(tx, changes)))
+        observed = history.combined(layout, *parts)
+        versions = history.versions(layout, observed)
+        return _numbered(layout, versions, last_key, target.run_id)
+
+    def _samples(self, tx: Transaction, changes: ir.Table) -> ir.Table | None:
+        """The snapshots applied since the earliest observation of this batch (full
+        snapshots only: each of them saw every member, present or not)."""
+        if not self.layout.snapshots or self.latest is None:
+            return None
+        earliest = _seen(self.layout, changes).min()
+        found = tx.run(self.target.warehouse.to_sqlglot(earliest.as_table()))[0][0]
+        since = min(found or self.taken, self.taken)
+        if since > self.latest:
+            return None  # a batch in order: the stored versions tell all that came before
+        taken = state.snapshots(self.target.warehouse, self.target.id)
+        return taken.filter(taken.snapshot_at >= ibis.literal(since, "timestamp"))
+
+    def _write(
+        self,
+        tx: Transaction,
+        versions: ir.Table,
+        stored: ir.Table,
+        unchanged: sge.Table,
+        last_key: int,
+    ) -> str:
+        """Replace the stored versions that differ from the computed ones."""
+        target, layout = self.target, self.layout
+        surrogate = layout.keys.surrogate
+        _, same = target.stage(tx, unchanged, _unchanged(layout, versions, stored))
+        doomed = stored.anti_join(same, surrogate).select(surrogate)
+        key = sg.column(surrogate, quoted=True)
+        query = target.warehouse.to_sqlglot(doomed)
+        doomed_keys = sge.In(this=key, query=sge.Subquery(this=query))
+        replaced = tx.write(sge.Delete(this=target.ref, where=sge.Where(this=doomed_keys)))
+        added = versions.anti_join(same, surrogate)
+        names = [sg.to_identifier(c, quoted=True) for c in layout.columns]
+        query = target.warehouse.to_sqlglot(added.select(*layout.columns))
+        tx.write(sge.insert(query, into=target.ref, columns=names))
+        return self._note(tx, added, stored, replaced, last_key)
+
+    def _note(
+        self, tx: Transaction, added: ir.Table, stored: ir.Table, replaced: int, last_key: int
+    ) -> str:
+        layout = self.layout
+        surrogate, is_current = layout.keys.surrogate, layout.names[2]
+        was = stored.select(_wk_old=stored[surrogate], _wk_was_current=stored[is_current])
+        paired = added.left_join(was, added[surrogate] == was._wk_old)
+        counts = paired.aggregate(
+            opened=(paired[surrogate] > last_key).sum(),
+            closed=(paired._wk_was_current & ~paired[is_current]).sum(),
+        )
+        opened, closed = tx.run(self.target.warehouse.to_sqlglot(counts))[0]
+        opened, closed = int(opened or 0), int(closed or 0)
+        note = f"{opened} versions opened, {closed} closed"
+        if replaced > closed:
+            note += f", {replaced - closed} rewritten"
+        if self.late:
+            note += f"; a late snapshot ({self.taken}) placed before {self.latest}"
+        return note
+
+
+def _unchanged(layout: Layout, versions: ir.Table, stored: ir.Table) -> ir.Table:
+    """The surrogate keys whose computed version is the stored one, column for column."""
+    surrogate = layout.keys.surrogate
+    compared = [c for c in layout.columns if c != RUN_ID]
+    old = stored.select(**{f"_wk_old_{c}": stored[c] for c in compared})
+    paired = versions.join(old, versions[surrogate] == old[f"_wk_old_{surrogate}"])
+    same = [paired[c].identical_to(paired[f"_wk_old_{c}"]) for c in compared]
+    return paired.filter(ibis.and_(*same)).select(surrogate)
+
+
+def _numbered(layout: Layout, versions: ir.Table, last_key: int, run_id: str) -> ir.Table:
+    """Surrogate keys: a version continuing a stored one keeps its key; new versions get
+    the next ones, in (natural key, effective_from) order."""
+    start = layout.names[0]
+    kept = versions.filter(versions[SK].notnull())
+    new = versions.filter(versions[SK].isnull())
+    order = ibis.row_number().over(order_by=[*layout.natural, start])
+    new = new.mutate(**{SK: order + 1 + last_key})
+    both = kept.union(new)
+    return both.mutate(
+        **{layout.keys.surrogate: both[SK], RUN_ID: ibis.literal(run_id, "string")}
+    ).select(*layout.columns)
+
+
+def _unknown(layout: Layout, versions: ir.Table, run_id: str) -> ir.Table:
+    start, end, is_current, is_deleted = layout.names
+    member = unknown_member(versions, layout.keys)
+    flags = {start: BEGINNING, end: END, is_current: True, is_deleted: False}
+    values = {name: ibis.literal(value) for name, value in flags.items()}
+    values[FIRST_SEEN] = ibis.literal(BEGINNING)
+    values[RUN_ID] = ibis.literal(run_id, "string")
+    return member.mutate(**values).select(*layout.columns)
+
+
+def _require_rules(tx: Transaction, target: Target, layout: Layout, table: ir.Table | None) -> None:
+    """Refuse to publish versions that break the dimension's rules (rolls back)."""
+    if table is None:
+        table = target.warehouse.table(target.name, target.schema)
+    wrong = history.violations(layout, table).limit(5)
+    found = tx.run(target.warehouse.to_sqlglot(wrong))
+    if not found:
+        return
+    start, end = layout.names[:2]
+    columns = [*layout.natural, layout.keys.surrogate, start, end, "is_current", "problem"]
+    shown = "; ".join(
+        ", ".join(f"{c}={v}" for c, v in zip(columns, row, strict=True) if c != "is_current")
+        for row in found
+    )
+    raise ModelError(
+        target.id,
+        f"the history would break the dimension's rules, so nothing was written: {shown} "
+        "(a bug: please report it with the batches that led here)",
     )
 
 
-def _insert(target: Target, layout: Layout, query: sge.Query) -> sge.Insert:
-    return sge.insert(query, into=target.ref, columns=_quoted(layout.columns))
+def _with_bookkeeping(target: Target, existing: ir.Table, layout: Layout) -> ir.Table:
+    """A dimension written before versions kept when they were first seen and by which run
+    gains those columns: first seen when it began, written by no run in particular."""
+    missing = [c for c in history.BOOKKEEPING if c not in existing.columns]
+    if not missing:
+        return existing
+    wh = target.warehouse
+    began = layout.names[0]
+    types = ibis.schema({FIRST_SEEN: "timestamp", RUN_ID: "string"})
+    with wh.transaction() as tx:
+        for column in types.to_sqlglot_column_defs(wh.kind):
+            if column.name in missing:
+                tx.run(sge.Alter(this=target.ref, kind="TABLE", actions=[column]))
+        values = {RUN_ID: sge.Literal.string(""), FIRST_SEEN: sg.column(began, quoted=True)}
+        tx.run(
+            sge.Update(
+                this=target.ref,
+                expressions=[
+                    sge.EQ(this=sg.column(c, quoted=True), expression=v)
+                    for c, v in values.items()
+                    if c in missing
+                ],
+            )
+        )
+    return wh.table(target.name, target.schema)
 
 
-def _quoted(names: list[str]) -> list[sge.Identifier]:
-    return [sg.to_identifier(name, quoted=True) for name in names]
+def _refusal(target: Target, incoming: ir.Table, taken: datetime, latest: datetime) -> str:
+    batches = incoming.select(BATCH).distinct().order_by(BATCH).limit(3)
+    named = [row[BATCH] for row in target.warehouse.rows(batches) if row[BATCH]]
+    which = f"batch {', '.join(named)}" if named else "the input"
+    return (
+        f"{which}, a snapshot of {taken}, is older than the latest one the dimension has "
+        f"applied ({latest}); with deletes: ignore the input need not be a full snapshot, so "
+        "nothing says how long its states lasted and it is refused: load batches in time "
+        "order, or declare full snapshots (deletes: invalidate or new_record) to have late "
+        "ones placed in history"
+    )
 
 
 def _require_layout(target: Target, existing: ir.Table, layout: Layout) -> None:
