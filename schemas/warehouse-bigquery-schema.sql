@@ -44,6 +44,12 @@ CREATE TABLE `gold`.`dim_customer` (
   `effective_to` DATETIME,
   `is_current` BOOL,
   `is_deleted` BOOL,
+  `_wk_first_seen` DATETIME OPTIONS (
+    description='When the version\'s state was first seen (kept to place late snapshots).'
+  ),
+  `_wk_run_id` STRING OPTIONS (
+    description='The warehouse-kit run that last wrote the version.'
+  ),
   PRIMARY KEY (`customer_key`) NOT ENFORCED
 )
 OPTIONS (
@@ -61,6 +67,12 @@ CREATE TABLE `gold`.`dim_product` (
   `effective_to` DATETIME,
   `is_current` BOOL,
   `is_deleted` BOOL,
+  `_wk_first_seen` DATETIME OPTIONS (
+    description='When the version\'s state was first seen (kept to place late snapshots).'
+  ),
+  `_wk_run_id` STRING OPTIONS (
+    description='The warehouse-kit run that last wrote the version.'
+  ),
   PRIMARY KEY (`product_key`) NOT ENFORCED
 )
 OPTIONS (

@@ -42,10 +42,16 @@ CREATE TABLE "gold"."dim_customer" (
   "effective_to" TIMESTAMP,
   "is_current" BOOLEAN,
   "is_deleted" BOOLEAN,
+  "_wk_first_seen" TIMESTAMP,
+  "_wk_run_id" VARCHAR,
   PRIMARY KEY ("customer_key")
 );
 
 COMMENT ON TABLE "gold"."dim_customer" IS 'Customers with history (type 2), one row per version, keyed by customer_key.';
+
+COMMENT ON COLUMN "gold"."dim_customer"."_wk_first_seen" IS 'When the version''s state was first seen (kept to place late snapshots).';
+
+COMMENT ON COLUMN "gold"."dim_customer"."_wk_run_id" IS 'The warehouse-kit run that last wrote the version.';
 
 CREATE TABLE "gold"."dim_product" (
   "product_key" BIGINT NOT NULL,
@@ -58,10 +64,16 @@ CREATE TABLE "gold"."dim_product" (
   "effective_to" TIMESTAMP,
   "is_current" BOOLEAN,
   "is_deleted" BOOLEAN,
+  "_wk_first_seen" TIMESTAMP,
+  "_wk_run_id" VARCHAR,
   PRIMARY KEY ("product_key")
 );
 
 COMMENT ON TABLE "gold"."dim_product" IS 'Products with price history (type 2); a product dropped from the catalogue gets a deleted version.';
+
+COMMENT ON COLUMN "gold"."dim_product"."_wk_first_seen" IS 'When the version''s state was first seen (kept to place late snapshots).';
+
+COMMENT ON COLUMN "gold"."dim_product"."_wk_run_id" IS 'The warehouse-kit run that last wrote the version.';
 
 CREATE TABLE "gold"."dim_date" (
   "date_key" INT NOT NULL,

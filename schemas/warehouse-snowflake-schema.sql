@@ -40,6 +40,8 @@ CREATE TABLE "gold"."dim_customer" (
   "effective_to" TIMESTAMP,
   "is_current" BOOLEAN,
   "is_deleted" BOOLEAN,
+  "_wk_first_seen" TIMESTAMP COMMENT 'When the version\'s state was first seen (kept to place late snapshots).',
+  "_wk_run_id" VARCHAR COMMENT 'The warehouse-kit run that last wrote the version.',
   PRIMARY KEY ("customer_key")
 )
 COMMENT='Customers with history (type 2), one row per version, keyed by customer_key.';
@@ -55,6 +57,8 @@ CREATE TABLE "gold"."dim_product" (
   "effective_to" TIMESTAMP,
   "is_current" BOOLEAN,
   "is_deleted" BOOLEAN,
+  "_wk_first_seen" TIMESTAMP COMMENT 'When the version\'s state was first seen (kept to place late snapshots).',
+  "_wk_run_id" VARCHAR COMMENT 'The warehouse-kit run that last wrote the version.',
   PRIMARY KEY ("product_key")
 )
 COMMENT='Products with price history (type 2); a product dropped from the catalogue gets a deleted version.';

@@ -39,7 +39,9 @@ CREATE TABLE `gold`.`dim_customer` (
   `effective_from` TIMESTAMP,
   `effective_to` TIMESTAMP,
   `is_current` BOOLEAN,
-  `is_deleted` BOOLEAN
+  `is_deleted` BOOLEAN,
+  `_wk_first_seen` TIMESTAMP COMMENT 'When the version\'s state was first seen (kept to place late snapshots).',
+  `_wk_run_id` STRING COMMENT 'The warehouse-kit run that last wrote the version.'
 )
 COMMENT 'Customers with history (type 2), one row per version, keyed by customer_key.';
 
@@ -53,7 +55,9 @@ CREATE TABLE `gold`.`dim_product` (
   `effective_from` TIMESTAMP,
   `effective_to` TIMESTAMP,
   `is_current` BOOLEAN,
-  `is_deleted` BOOLEAN
+  `is_deleted` BOOLEAN,
+  `_wk_first_seen` TIMESTAMP COMMENT 'When the version\'s state was first seen (kept to place late snapshots).',
+  `_wk_run_id` STRING COMMENT 'The warehouse-kit run that last wrote the version.'
 )
 COMMENT 'Products with price history (type 2); a product dropped from the catalogue gets a deleted version.';
 

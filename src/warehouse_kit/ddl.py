@@ -57,6 +57,7 @@ import sqlglot.expressions as sge
 from warehouse_kit.backends import engine_of, table_ref
 from warehouse_kit.catalog import Catalog
 from warehouse_kit.errors import ConfigError, ModelError, WarehouseKitError, first_line
+from warehouse_kit.materialize import history
 from warehouse_kit.planner import Planned
 from warehouse_kit.project import Project
 from warehouse_kit.runner import plan
@@ -203,7 +204,7 @@ def column_defs(item: Planned, dialect: Dialect, key: str | None) -> list[sge.Co
             definition.append(
                 "constraints", sge.ColumnConstraint(kind=sge.NotNullColumnConstraint())
             )
-        description = item.model.columns.get(name, "")
+        description = _described(item, name)
         if description and dialect.comments != "statements":
             definition.append("constraints", _column_comment(description, dialect))
         definitions.append(definition)
@@ -217,11 +218,16 @@ def comment_statements(item: Planned) -> list[sge.Comment]:
     if item.model.description:
         statements.append(_comment(table, "TABLE", item.model.description))
     for name in item.output:
-        description = item.model.columns.get(name, "")
+        description = _described(item, name)
         if description:
             column = sge.Column(this=_name(name), table=table.this, db=table.args["db"])
             statements.append(_comment(column, "COLUMN", description))
     return statements
+
+
+def _described(item: Planned, name: str) -> str:
+    """A column's description: the model's, else what warehouse-kit says of its own columns."""
+    return item.model.columns.get(name) or history.DESCRIPTIONS.get(name, "")
 
 
 def _column_def(item: Planned, name: str, dtype: dt.DataType, dialect: Dialect) -> sge.ColumnDef:

@@ -42,6 +42,11 @@ first version, which starts at the beginning of time, and an ``updated_at`` vers
 RUN_ID = "_wk_run_id"
 """The run that last wrote the version; facts rebuild the rows that point to newer ones."""
 
+DESCRIPTIONS = {
+    FIRST_SEEN: "When the version's state was first seen (kept to place late snapshots).",
+    RUN_ID: "The warehouse-kit run that last wrote the version.",
+}
+
 T, U = "_wk_t", "_wk_u"
 """An observation's time, and when its state began (its updated_at; T for ``check``)."""
 PRESENT, ANCHOR, PRIORITY = "_wk_present", "_wk_anchor", "_wk_priority"
@@ -159,23 +164,26 @@ def segments(layout: Layout, stored: ir.Table) -> ir.Table:
 
 
 def recorded_observations(
-    layout: Layout, stored: ir.Table, samples: ir.Table | None = None
+    layout: Layout, stored: ir.Table, samples: ir.Table | None = None, keys: ir.Table | None = None
 ) -> ir.Table:
     """The observations the stored versions stand for: where each began (carrying its
-    surrogate key) and each gap; and, for full snapshots, the state at each of the
-    `samples` times (snapshots applied before), so a late observation between two of
-    them ends where the next one was taken."""
+    surrogate key) and each gap; and, for full snapshots, what each of the members `keys`
+    was at each of the `samples` times (snapshots applied before: each saw every member,
+    there or not), so a late observation between two of them ends where the next was taken."""
     stretches = segments(layout, stored)
     found = stretches.drop("_wk_until")
-    if samples is None:
+    if samples is None or keys is None:
         return found
-    times = samples.select(_wk_at=samples.snapshot_at)
-    covered = stretches.join(
-        times, [stretches[T] <= times._wk_at, times._wk_at < stretches._wk_until]
+    times = keys.cross_join(samples.select(_wk_at=samples.snapshot_at))
+    same = [times[c] == stretches[c] for c in layout.natural]
+    during = [stretches[T] <= times._wk_at, times._wk_at < stretches._wk_until]
+    covered = times.left_join(stretches, [*same, *during])
+    sampled = covered.select(
+        *[covered[c] for c in layout.natural],
+        *[covered[c] for c in layout.attributes],
+        **{T: covered._wk_at, U: covered[U], PRESENT: covered[PRESENT].fill_null(False)},
+        **{ANCHOR: ibis.null("int64"), PRIORITY: SAMPLED},
     )
-    sampled = covered.mutate(
-        **{T: covered._wk_at, ANCHOR: ibis.null("int64"), PRIORITY: SAMPLED}
-    ).select(*found.columns)
     return _conformed_union((found, sampled))
 
 

@@ -172,7 +172,7 @@ class Batch:
                 _, stored = target.stage(
                     tx, scratch["old"], members.semi_join(affected, layout.natural)
                 )
-                versions = self._versions(tx, changes, gone, stored, last_key)
+                versions = self._versions(tx, changes, gone, stored, affected, last_key)
                 _, versions = target.stage(tx, scratch["ver"], versions)
                 note = self._write(tx, versions, stored, scratch["same"], last_key)
                 _require_rules(tx, target, layout, existing.semi_join(affected, layout.natural))
@@ -253,6 +253,7 @@ class Batch:
         changes: ir.Table,
         gone: ir.Table | None,
         stored: ir.Table,
+        affected: ir.Table,
         last_key: int,
     ) -> ir.Table:
         """The affected members' versions, computed again from all they tell."""
@@ -261,7 +262,8 @@ class Batch:
         parts = [history.observations(layout, changes)]
         if gone is not None:
             parts.append(history.absences(layout, gone, stored, taken))
-        parts.append(history.recorded_observations(layout, stored, self._samples(tx, changes)))
+        samples = self._samples(tx, changes)
+        parts.append(history.recorded_observations(layout, stored, samples, affected))
         observed = history.combined(layout, *parts)
         versions = history.versions(layout, observed)
         return _numbered(layout, versions, last_key, target.run_id)
