@@ -14,7 +14,9 @@
 --   - a current member missing from the snapshot ends at the snapshot's
 --     latest changed_at (deletes: invalidate: no new version);
 --   - new versions end at 9999-12-31 and are current; surrogate keys go on
---     from the largest one, in (customer_id, effective_from) order.
+--     from the largest one, in (customer_id, effective_from) order;
+--   - each version keeps when its state was first seen (_wk_first_seen: the
+--     row's changed_at) and the run that last wrote it (_wk_run_id).
 -- Statements end with a semicolon at the end of a line: the benchmark splits
 -- the script there to time each statement.
 
@@ -28,6 +30,7 @@ SELECT
         WHEN c.customer_key IS NULL AND k.customer_id IS NULL THEN TIMESTAMP '1900-01-01'
         ELSE s.changed_at
     END AS effective_from,
+    s.changed_at AS first_seen,
     c.customer_key AS replaces
 FROM bronze.customers AS s
 LEFT JOIN gold.dim_customer AS c
@@ -55,19 +58,19 @@ FROM (
 ANTI JOIN bronze.customers AS s ON s.customer_id = d.customer_id;
 
 UPDATE gold.dim_customer
-SET effective_to = closing.effective_to, is_current = false
+SET effective_to = closing.effective_to, is_current = false, _wk_run_id = 'hand-written'
 FROM closing
 WHERE dim_customer.customer_key = closing.customer_key;
 
 INSERT INTO gold.dim_customer (
     customer_key, customer_id, name, segment, city,
-    effective_from, effective_to, is_current, is_deleted
+    effective_from, effective_to, is_current, is_deleted, _wk_first_seen, _wk_run_id
 )
 SELECT
     (SELECT coalesce(max(customer_key), 0) FROM gold.dim_customer WHERE customer_key <> -1)
         + row_number() OVER (ORDER BY customer_id, effective_from),
     customer_id, name, segment, city,
-    effective_from, TIMESTAMP '9999-12-31', true, false
+    effective_from, TIMESTAMP '9999-12-31', true, false, first_seen, 'hand-written'
 FROM opened;
 
 DROP TABLE opened;

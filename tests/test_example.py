@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -185,3 +186,34 @@ def test_postgres_builds_the_same_history_from_two_batches(two_batches, postgres
     build_two_batches(postgres_url, monkeypatch)
     for name in GOLD:
         assert profile(postgres_url, name) == profile(two_batches, name), name
+
+
+def test_batches_in_another_order_restore_every_member_the_last_snapshot_holds(
+    tmp_path, monkeypatch
+):
+    """The README's batches in another order (issue 13): batch 2 into an empty warehouse,
+    then batch 1, then batch 2 again. The files say nothing of when they were exported, so
+    each counts from when it was loaded: batch 1 is the newer snapshot when it comes second.
+    At the end, what batch 2 holds is current and live; only product 11, which batch 2
+    dropped, is current and flagged deleted."""
+    target = f"duckdb:///{tmp_path}/warehouse.duckdb"
+    for seeds in ("seeds/batch2", "seeds", "seeds/batch2"):
+        monkeypatch.setenv("WK_SEEDS", seeds)
+        result = run(REPO_ROOT, target=target)
+        assert result.ok, [failure.error for failure in result.failures()]
+    wh = connect(target)
+    try:
+        products = wh.table("dim_product", "gold")
+        rows = wh.rows(products.filter(products.product_key != -1).order_by("effective_from"))
+    finally:
+        wh.close()
+    history: dict[int, list[dict]] = {}
+    for row in rows:
+        history.setdefault(row["product_id"], []).append(row)
+    current = {key: versions[-1] for key, versions in history.items()}
+    assert {key for key, v in current.items() if v["is_deleted"]} == {11}
+    assert all(v["is_current"] for v in current.values())
+    for versions in history.values():
+        assert all(v["effective_from"] < v["effective_to"] for v in versions)
+        assert all(a["effective_to"] == b["effective_from"] for a, b in pairwise(versions))
+    assert [v["is_deleted"] for v in history[31]] == [False, True, False]  # gone in batch 1

@@ -189,11 +189,13 @@ class DimensionOptions(Spec):
     type1: Columns = Field(default_factory=list)
     """Columns overwritten on every version of the member (a corrected name, say)."""
     deletes: Literal["ignore", "invalidate", "new_record"] = "ignore"
-    """What a member missing from the input (a full snapshot) means: nothing; the end of
-    its current version; or a new version flagged deleted."""
+    """What a member missing from the input means: nothing (the input need not be a full
+    snapshot); or, the input being a full snapshot, the end of its current version, or a
+    new version flagged deleted."""
     changed_at: Column | None = None
-    """When a change happened (check strategy): default ``_loaded_at`` when the input has it,
-    else the time of the run."""
+    """When each snapshot was taken: changes happen then (check strategy), deletes and
+    returns too (both strategies). Default ``_loaded_at`` when the input has it, else the
+    time of the run."""
     history_columns: HistoryColumns = Field(default_factory=HistoryColumns)
 
     @model_validator(mode="after")
