@@ -6,7 +6,8 @@ module per materialization:
 
 - `table.replace_table`: build the new table under a staging name, swap it in;
 - `dimension.type1`: a dimension whose members keep their surrogate key;
-- `scd2.scd2`: a dimension that keeps every version (`history`: which versions);
+- `scd2.scd2`: a dimension that keeps every version (`history`: which versions;
+  `snapshot`: merging a batch; `rules`: what every publish checks);
 - `source.load_source`: land a source batch in bronze with its load metadata;
 - `merge.merge`: merge the rows built from new input into an incremental model.
 """

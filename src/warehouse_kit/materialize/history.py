@@ -112,13 +112,17 @@ BOOKKEEPING = (FIRST_SEEN, RUN_ID)
 # --- observations ---------------------------------------------------------------------------
 
 
+def seen_at(layout: Layout, rows: ir.Table) -> ir.TimestampValue:
+    """When each input row was observed: the time of its snapshot."""
+    return rows[CHANGED_AT] if layout.by_check else rows[SEEN_AT]
+
+
 def observations(layout: Layout, rows: ir.Table) -> ir.Table:
     """Input rows as observations: the member there, as the row says."""
-    seen = rows[CHANGED_AT] if layout.by_check else rows[SEEN_AT]
     return rows.select(
         *layout.natural,
         *layout.attributes,
-        **{T: seen, U: rows[CHANGED_AT], PRESENT: True},
+        **{T: seen_at(layout, rows), U: rows[CHANGED_AT], PRESENT: True},
         **{ANCHOR: ibis.null("int64"), PRIORITY: NEW},
     )
 
@@ -295,6 +299,20 @@ def _with_latest_type1(layout: Layout, opened: ir.Table, observed: ir.Table) -> 
     joined = opened.left_join(latest, layout.natural)
     values = {c: joined[f"_wk_t1_{c}"] for c in layout.options.type1}
     return joined.mutate(**values).select(*opened.columns)
+
+
+def numbered(layout: Layout, versions: ir.Table, last_key: int, run_id: str) -> ir.Table:
+    """Surrogate keys: a version continuing a stored one keeps its key; new versions get
+    the next ones, in (natural key, effective_from) order."""
+    start = layout.names[0]
+    kept = versions.filter(versions[SK].notnull())
+    new = versions.filter(versions[SK].isnull())
+    order = ibis.row_number().over(order_by=[*layout.natural, start])
+    new = new.mutate(**{SK: order + 1 + last_key})
+    both = kept.union(new)
+    return both.mutate(
+        **{layout.keys.surrogate: both[SK], RUN_ID: ibis.literal(run_id, "string")}
+    ).select(*layout.columns)
 
 
 # --- the rules every dimension keeps ----------------------------------------------------------
