@@ -97,6 +97,9 @@ class Batch:
     already; None for a database, which cannot tell (each run is a new batch)."""
     filterable: bool = False
     """The source filters rows itself (a database), so an incremental load reads only new ones."""
+    explain: Callable[[Exception], Exception | None] = lambda exc: None
+    """An error raised while the rows are read, as one naming the file and line (or None):
+    a malformed row past what the source checked before the run is found while loading."""
 
     @property
     def batch_id(self) -> str | None:

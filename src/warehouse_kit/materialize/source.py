@@ -9,6 +9,8 @@ advance the watermark in the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -47,7 +49,7 @@ def load_source(
         _source=ibis.literal(batch.description, "string"),
         _batch_id=ibis.literal(batch_id, "string"),
     )
-    with wh.transaction() as tx:
+    with _explained(batch), wh.transaction() as tx:
         if replace:
             tx.run(sge.Drop(kind="TABLE", this=target.ref, exists=True))
             state.forget_batches(tx, model.id)
@@ -65,6 +67,19 @@ def load_source(
         outcome = Outcome(written, int(total), note=note)
         record(tx, outcome)
     return outcome
+
+
+@contextmanager
+def _explained(batch: Batch) -> Iterator[None]:
+    """The rows are read while they are written: a malformed row past what the source
+    checked before the run fails here, and the source says which file and line."""
+    try:
+        yield
+    except Exception as exc:
+        problem = batch.explain(exc)
+        if problem is None:
+            raise
+        raise problem from exc
 
 
 @dataclass(frozen=True)
