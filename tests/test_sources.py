@@ -231,3 +231,48 @@ def test_well_formed_csvs_keep_loading_as_before(tiny):
         ("3", '5" screen', None),
         ("4", "d", "x"),
     ]
+
+
+def recorded_batches(target: str, model: str) -> dict[str, int]:
+    wh = connect(target)
+    try:
+        batches = wh.table("batches", "_wk")
+        mine = batches.filter(batches.model == model)
+        return {row["batch_id"]: row["rows"] for row in wh.rows(mine)}
+    finally:
+        wh.close()
+
+
+def bronze_batches(tiny, table: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for row in tiny.rows(f"bronze.{table}"):
+        counts[row["_batch_id"]] = counts.get(row["_batch_id"], 0) + 1
+    return counts
+
+
+def test_each_file_is_recorded_with_its_own_rows_and_the_id_its_bronze_rows_carry(tiny):
+    folder = tiny.root / "data" / "orders"
+    folder.mkdir()
+    (folder / "1.csv").write_text("id\n1\n2\n")
+    (folder / "2.csv").write_text("id\n3\n")
+    tiny.pipeline(files_pipeline("[orders]", pattern="'{table}'"))
+    assert tiny.run().ok
+    first = recorded_batches(tiny.target, "bronze.orders")
+    assert sorted(first.values()) == [1, 2]
+    assert bronze_batches(tiny, "orders") == first
+    (folder / "3.csv").write_text("id\n4\n5\n6\n")
+    assert tiny.run().ok
+    second = recorded_batches(tiny.target, "bronze.orders")
+    assert sorted(second.values()) == [1, 2, 3]
+    assert bronze_batches(tiny, "orders") == second
+    by_id = {row["id"]: row["_batch_id"] for row in tiny.rows("bronze.orders")}
+    assert by_id["1"] == by_id["2"] != by_id["3"]
+
+
+def test_a_database_load_is_recorded_with_the_id_its_bronze_rows_carry(tiny, crm, monkeypatch):
+    monkeypatch.setenv("CRM_URL", crm)
+    tiny.pipeline(crm_pipeline("customers"))
+    result = tiny.run()
+    assert result.ok
+    assert recorded_batches(tiny.target, "bronze.customers") == {result.run_id: 3}
+    assert bronze_batches(tiny, "customers") == {result.run_id: 3}

@@ -8,7 +8,6 @@ its `materialization`.
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -100,13 +99,6 @@ class Batch:
     explain: Callable[[Exception], Exception | None] = lambda exc: None
     """An error raised while the rows are read, as one naming the file and line (or None):
     a malformed row past what the source checked before the run is found while loading."""
-
-    @property
-    def batch_id(self) -> str | None:
-        """The same id for the same files, whatever the run."""
-        if not self.fingerprints:
-            return None
-        return hashlib.sha256("".join(sorted(self.fingerprints)).encode()).hexdigest()[:24]
 
 
 @dataclass

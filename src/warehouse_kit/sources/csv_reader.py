@@ -56,19 +56,29 @@ class Layout:
 
 
 def read_csv(
-    reader: SQLBackend, files: list[Path], shown: Mapping[str, str], check: Collection[Path] = ()
+    reader: SQLBackend,
+    files: list[Path],
+    shown: Mapping[str, str],
+    check: Collection[Path] = (),
+    filename: str = "filename",
 ) -> ir.Table:
-    """The files as one table of text columns; `shown` maps each path to the name errors
-    give it. Files whose layout differs (another delimiter, a new column) are read apart
-    and stacked by column name. The files in `check` are read over the sniffer's sample
-    first, so what it saw fits before anything is written."""
+    """The files as one table of text columns, plus each row's file path in `filename`;
+    `shown` maps each path to the name errors give it. Files whose layout differs
+    (another delimiter, a new column) are read apart and stacked by column name. The
+    files in `check` are read over the sniffer's sample first, so what it saw fits
+    before anything is written."""
     layouts = {path: layout(reader, path, shown) for path in files}
     for path in check:
         _try(reader, reader.read_csv([str(path)], **layouts[path].options()), shown)
     groups: dict[Layout, list[str]] = {}
     for path in files:
         groups.setdefault(layouts[path], []).append(str(path))
-    return _stack([reader.read_csv(paths, **group.options()) for group, paths in groups.items()])
+    return _stack(
+        [
+            reader.read_csv(paths, filename=filename, **group.options())
+            for group, paths in groups.items()
+        ]
+    )
 
 
 def _try(reader: SQLBackend, table: ir.Table, shown: Mapping[str, str]) -> None:

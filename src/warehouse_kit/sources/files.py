@@ -4,6 +4,9 @@ CSV columns are read as text: bronze keeps data as it arrived, so a value
 that would not parse (a date like ``2024-02-30``) is kept for silver to judge
 instead of failing the load or vanishing. A malformed CSV file is another
 matter: it is named with its line (see `csv_reader`), not loaded.
+
+Each row carries its file's fingerprint in ``_batch_id``, the id under which
+`_wk.batches` records the file, so a bronze row leads back to its file.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 
+import ibis
 import ibis.expr.types as ir
 from ibis.backends.sql import SQLBackend
 
@@ -22,6 +26,8 @@ from warehouse_kit.models import Batch
 from warehouse_kit.sources import csv_reader
 from warehouse_kit.spec import FilesSource, FileTable
 
+FILE_COLUMN = "_wk_file"
+"""Where the reader puts each row's file path, until it becomes `_batch_id`."""
 FORMATS = {
     ".csv": "csv",
     ".parquet": "parquet",
@@ -54,7 +60,9 @@ def read_files(
         pending = [path for path in files if prints[path] not in loaded]
     read = _Read(fmt, where, shown, {str(path): _display(path, root) for path in files})
     # With nothing new, the files are still read for their columns, which plans need.
-    expr = read.table(warehouse.file_reader(), pending or files, check=pending)
+    reading = pending or files
+    expr = read.table(warehouse.file_reader(), reading, check=pending)
+    expr = _with_batch_ids(expr, {str(path): prints[path] for path in reading})
     pending_prints = tuple(prints[path] for path in pending)
     return Batch(expr, f"{source.name}: {shown}", pending_prints, explain=read.explain)
 
@@ -73,10 +81,10 @@ class _Read:
         paths = [str(path) for path in files]
         try:
             if self.fmt == "csv":
-                return csv_reader.read_csv(reader, files, self.names, check=check)
+                return csv_reader.read_csv(reader, files, self.names, check, FILE_COLUMN)
             if self.fmt == "parquet":
-                return reader.read_parquet(paths, union_by_name=True)
-            return reader.read_json(paths, union_by_name=True)
+                return reader.read_parquet(paths, union_by_name=True, filename=FILE_COLUMN)
+            return reader.read_json(paths, union_by_name=True, filename=FILE_COLUMN)
         except csv_reader.MalformedFile as exc:
             raise SourceError(f"{self.where}: {exc}") from exc
         except Exception as exc:  # the engine says what is wrong with the file
@@ -87,6 +95,14 @@ class _Read:
         """A CSV row found malformed while loading, named like those found before."""
         problem = csv_reader.explain(exc, self.names) if self.fmt == "csv" else None
         return SourceError(f"{self.where}: {problem}") if problem else None
+
+
+def _with_batch_ids(table: ir.Table, digests: dict[str, str]) -> ir.Table:
+    """Each row's file, as the fingerprint it is recorded under (DuckDB gives the path
+    as one value per chunk, so the CASE costs nothing measurable)."""
+    path = table[FILE_COLUMN]
+    batch_id = ibis.cases(*((path == name, digest) for name, digest in digests.items()))
+    return table.mutate(_batch_id=batch_id).drop(FILE_COLUMN)
 
 
 def find_files(base: Path, pattern: str) -> list[Path]:
