@@ -249,3 +249,18 @@ def test_a_postgres_source_whose_columns_are_not_null_loads_again_and_again(
     assert third.ok, [m.error for m in third.models]
     assert bronze_ids(tiny) == [(1, "a"), (2, "b"), (3, None)]
     assert watermark(tiny.target, "bronze.events") == "2024-01-03 10:00:00"
+
+
+def test_a_duckdb_source_whose_cursor_is_not_null_loads_again(tiny):
+    path = tiny.root / "data" / "app.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "CREATE TABLE events (id INT NOT NULL, updated_at TIMESTAMP NOT NULL, v VARCHAR)"
+        )
+        con.execute("INSERT INTO events VALUES (1, '2024-01-01 10:00', 'a')")
+    tiny.pipeline(pipeline())
+    assert tiny.run().ok
+    source_db(tiny, [(2, "2024-01-01 10:30", "b")])  # within the lookback: checked, then loaded
+    second = tiny.run()
+    assert second.ok, [m.error for m in second.models]
+    assert bronze_ids(tiny) == [(1, "a"), (2, "b")]
