@@ -212,3 +212,55 @@ def test_a_postgres_source_with_a_cursor(tiny, postgres_url, monkeypatch):
     result = tiny.run()
     assert next(m for m in result.models if m.model == "bronze.events").rows_in == 1
     assert bronze_ids(tiny) == [(1, "a"), (2, "b")]
+
+
+def test_a_postgres_source_whose_columns_are_not_null_loads_again_and_again(
+    tiny, postgres_url, monkeypatch
+):
+    """Bronze does not inherit the source's NOT NULL: the cursor's `!timestamp` must
+    union with the lookback rows, and a value the source later allows to be NULL lands."""
+    with psycopg.connect(postgres_url, autocommit=True) as con:
+        con.execute(
+            "CREATE TABLE events (id int NOT NULL, updated_at timestamp NOT NULL, v text NOT NULL)"
+        )
+        con.execute("INSERT INTO events VALUES (1, '2024-01-01 10:00', 'a')")
+    monkeypatch.setenv("APP_URL", postgres_url)
+    tiny.pipeline(
+        """
+        pipeline:
+          name: p
+          sources:
+            - name: app
+              type: postgres
+              connection: ${APP_URL}
+              tables: [events]
+              incremental: {cursor: updated_at, lookback: 1 day, key: [id]}
+        """
+    )
+    assert tiny.run().ok
+    with psycopg.connect(postgres_url, autocommit=True) as con:
+        con.execute("INSERT INTO events VALUES (2, '2024-01-02 10:00', 'b')")
+    second = tiny.run()
+    assert second.ok, [m.error for m in second.models]
+    with psycopg.connect(postgres_url, autocommit=True) as con:
+        con.execute("ALTER TABLE events ALTER COLUMN v DROP NOT NULL")
+        con.execute("INSERT INTO events VALUES (3, '2024-01-03 10:00', NULL)")
+    third = tiny.run()
+    assert third.ok, [m.error for m in third.models]
+    assert bronze_ids(tiny) == [(1, "a"), (2, "b"), (3, None)]
+    assert watermark(tiny.target, "bronze.events") == "2024-01-03 10:00:00"
+
+
+def test_a_duckdb_source_whose_cursor_is_not_null_loads_again(tiny):
+    path = tiny.root / "data" / "app.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "CREATE TABLE events (id INT NOT NULL, updated_at TIMESTAMP NOT NULL, v VARCHAR)"
+        )
+        con.execute("INSERT INTO events VALUES (1, '2024-01-01 10:00', 'a')")
+    tiny.pipeline(pipeline())
+    assert tiny.run().ok
+    source_db(tiny, [(2, "2024-01-01 10:30", "b")])  # within the lookback: checked, then loaded
+    second = tiny.run()
+    assert second.ok, [m.error for m in second.models]
+    assert bronze_ids(tiny) == [(1, "a"), (2, "b")]

@@ -6,6 +6,7 @@ import duckdb
 import psycopg
 import pytest
 
+from warehouse_kit.backends import connect
 from warehouse_kit.errors import SourceError
 
 
@@ -143,3 +144,135 @@ def test_a_missing_table_is_named(tiny, crm, monkeypatch):
     tiny.pipeline(crm_pipeline("nope"))
     with pytest.raises(SourceError, match="source crm, table nope: "):
         tiny.run()
+
+
+def schemas(target: str) -> list[str]:
+    wh = connect(target)
+    try:
+        return list(wh.con.list_databases())
+    finally:
+        wh.close()
+
+
+def tables(target: str, schema: str) -> list[str]:
+    wh = connect(target)
+    try:
+        return list(wh.con.list_tables(database=schema))
+    finally:
+        wh.close()
+
+
+MALFORMED = {
+    "more fields than the header": (
+        "id,name\n1,a\n2,b,extra\n3,c\n",
+        "data/t.csv, line 3: 3 fields where the header has 2: '2,b,extra'",
+    ),
+    "more fields on the last of two lines": (
+        "id,name\n1,a\n2,b,extra\n",
+        "data/t.csv, line 3: 3 fields where the header has 2: '2,b,extra'",
+    ),
+    "fewer fields than the header": (
+        "id,name\n1,a\n2\n3,c\n",
+        "data/t.csv, line 3: 1 field where the header has 2: '2'",
+    ),
+    "an unterminated quote": (
+        'id,name\n1,a\n2,"b\n3,c\n',
+        "data/t.csv, line 3: a quoted value is never closed: '2,\"b'",
+    ),
+    "no header row": (
+        "1,10.5\n2,11.0\n",
+        "data/t.csv: no header row: line 1 reads as data ('1,10.5'); "
+        "the first line must name the columns",
+    ),
+    "an empty file": ("", "data/t.csv: the file is empty; the first line must name the columns"),
+}
+
+
+@pytest.mark.parametrize("problem", MALFORMED)
+def test_a_malformed_csv_is_named_with_its_line_and_nothing_is_written(tiny, problem):
+    text, message = MALFORMED[problem]
+    tiny.csv("good", "id\n1\n")  # loads fine on its own: the run must not get that far
+    (tiny.root / "data" / "t.csv").write_text(text)
+    tiny.pipeline(files_pipeline("[good, t]"))
+    with pytest.raises(SourceError) as caught:
+        tiny.run()
+    assert str(caught.value) == f"source files, table t: {message}"
+    assert "_wk" not in schemas(tiny.target)
+    assert "bronze" not in schemas(tiny.target)
+
+
+def test_a_malformed_line_past_what_is_checked_up_front_fails_the_load_and_names_it(tiny):
+    rows = "".join(f"{i},n{i}\n" for i in range(30_000))
+    (tiny.root / "data" / "t.csv").write_text(f"id,name\n{rows}30000,x,y\n")
+    tiny.pipeline(files_pipeline("[t]"))
+    result = tiny.run()
+    [bronze] = result.models
+    assert bronze.status == "failed"
+    assert bronze.error == (
+        "source files, table t: data/t.csv, line 30002: 3 fields where the header has 2: "
+        "'30000,x,y'"
+    )
+    assert "t" not in tables(tiny.target, "bronze")  # the load was rolled back
+
+
+def test_well_formed_csvs_keep_loading_as_before(tiny):
+    """Quoted values with delimiters and doubled quotes, a quote inside a value, a
+    `;` file and a later file with a new column, in one folder."""
+    folder = tiny.root / "data" / "t"
+    folder.mkdir()
+    (folder / "1.csv").write_text('id,note\n1,"a, b"\n2,"say ""hi"""\n3,5" screen\n')
+    (folder / "2.csv").write_text("id;note;extra\n4;d;x\n")
+    tiny.pipeline(files_pipeline("[t]", pattern="'{table}'"))
+    assert tiny.run().ok
+    out = [(r["id"], r["note"], r["extra"]) for r in tiny.rows("bronze.t", order_by="id")]
+    assert out == [
+        ("1", "a, b", None),
+        ("2", 'say "hi"', None),
+        ("3", '5" screen', None),
+        ("4", "d", "x"),
+    ]
+
+
+def recorded_batches(target: str, model: str) -> dict[str, int]:
+    wh = connect(target)
+    try:
+        batches = wh.table("batches", "_wk")
+        mine = batches.filter(batches.model == model)
+        return {row["batch_id"]: row["rows"] for row in wh.rows(mine)}
+    finally:
+        wh.close()
+
+
+def bronze_batches(tiny, table: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for row in tiny.rows(f"bronze.{table}"):
+        counts[row["_batch_id"]] = counts.get(row["_batch_id"], 0) + 1
+    return counts
+
+
+def test_each_file_is_recorded_with_its_own_rows_and_the_id_its_bronze_rows_carry(tiny):
+    folder = tiny.root / "data" / "orders"
+    folder.mkdir()
+    (folder / "1.csv").write_text("id\n1\n2\n")
+    (folder / "2.csv").write_text("id\n3\n")
+    tiny.pipeline(files_pipeline("[orders]", pattern="'{table}'"))
+    assert tiny.run().ok
+    first = recorded_batches(tiny.target, "bronze.orders")
+    assert sorted(first.values()) == [1, 2]
+    assert bronze_batches(tiny, "orders") == first
+    (folder / "3.csv").write_text("id\n4\n5\n6\n")
+    assert tiny.run().ok
+    second = recorded_batches(tiny.target, "bronze.orders")
+    assert sorted(second.values()) == [1, 2, 3]
+    assert bronze_batches(tiny, "orders") == second
+    by_id = {row["id"]: row["_batch_id"] for row in tiny.rows("bronze.orders")}
+    assert by_id["1"] == by_id["2"] != by_id["3"]
+
+
+def test_a_database_load_is_recorded_with_the_id_its_bronze_rows_carry(tiny, crm, monkeypatch):
+    monkeypatch.setenv("CRM_URL", crm)
+    tiny.pipeline(crm_pipeline("customers"))
+    result = tiny.run()
+    assert result.ok
+    assert recorded_batches(tiny.target, "bronze.customers") == {result.run_id: 3}
+    assert bronze_batches(tiny, "customers") == {result.run_id: 3}

@@ -88,6 +88,46 @@ def test_type_casting_trims_and_turns_unparseable_values_into_null(tiny):
     assert values(out, "flag") == [None, True, False]
 
 
+OUT_OF_RANGE = {
+    "int32": (
+        ["2147483647", "2147483648", "-2147483649", "99999999999", "-007"],
+        [2147483647, None, None, None, -7],
+    ),
+    "int64": (
+        ["9223372036854775807", "9223372036854775808", "-9223372036854775808"],
+        [9223372036854775807, None, -9223372036854775808],
+    ),
+    "int8": (["127", "128", "-129"], [127, None, None]),
+    "decimal(4,2)": (
+        ["99.994", "99.995", "100", "-99.999", "1e1", "1e3"],
+        [Decimal("99.99"), None, None, None, Decimal("10.00"), None],
+    ),
+    "float64": (
+        ["1e400", "-1e400", "1e308", "1e-310", "1e-400", "inf", "NaN"],
+        [None, None, 1e308, 1e-310, 0.0, None, None],
+    ),
+    "float32": (["1e39", "-1e39", "1e-50", "1.5"], [None, None, 0.0, 1.5]),
+    "date": (
+        ["0000-01-01", "0001-01-01", "9999-12-31"],
+        [None, dt.date(1, 1, 1), dt.date(9999, 12, 31)],
+    ),
+    "timestamp": (
+        ["0000-01-01 10:00:00", "2024-01-01 10:00:00"],
+        [None, dt.datetime(2024, 1, 1, 10)],
+    ),
+}
+
+
+@pytest.mark.parametrize("type_name", OUT_OF_RANGE)
+def test_a_value_out_of_the_types_range_becomes_null_on_every_engine(tiny, type_name):
+    texts, expected = OUT_OF_RANGE[type_name]
+    tiny.csv("t", "n,v\n" + "".join(f"{i},{text}\n" for i, text in enumerate(texts)))
+    tiny.pipeline(silver(f"[{{op: type_casting, columns: {{n: int32, v: '{type_name}'}}}}]"))
+    result = tiny.run()
+    assert result.ok, [m.error for m in result.models]
+    assert values(tiny.rows("silver.out", order_by="n"), "v") == expected
+
+
 def test_type_casting_refuses_an_unknown_type(tiny):
     tiny.csv("t", "n\n1\n")
     tiny.pipeline(silver("[{op: type_casting, columns: {n: integer64}}]"))

@@ -8,7 +8,6 @@ its `materialization`.
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -105,13 +104,9 @@ class Batch:
     already; None for a database, which cannot tell (each run is a new batch)."""
     filterable: bool = False
     """The source filters rows itself (a database), so an incremental load reads only new ones."""
-
-    @property
-    def batch_id(self) -> str | None:
-        """The same id for the same files, whatever the run."""
-        if not self.fingerprints:
-            return None
-        return hashlib.sha256("".join(sorted(self.fingerprints)).encode()).hexdigest()[:24]
+    explain: Callable[[Exception], Exception | None] = lambda exc: None
+    """An error raised while the rows are read, as one naming the file and line (or None):
+    a malformed row past what the source checked before the run is found while loading."""
 
 
 @dataclass(frozen=True)

@@ -271,7 +271,7 @@ class _SourceBuild:
         batch = sources.read(self.source, self.table, context.warehouse, self.root, loaded)
         key_path = f"pipeline.transformations[{self.stage_index}]"
         table = _apply_all(self.operations, batch.table, context, self.file, key_path)
-        return Batch(table, batch.description, batch.fingerprints, batch.filterable)
+        return replace(batch, table=table)
 
 
 def _apply_all(

@@ -159,7 +159,8 @@ class Planner:
         )
 
     def _landed_schema(self, model: Model, schema: str, incoming: ibis.Schema) -> ibis.Schema:
-        columns = dict(incoming.items())
+        # Bronze adds the load metadata last, whatever a source gives (files: `_batch_id`).
+        columns = {k: v for k, v in incoming.items() if k not in METADATA_TYPES}
         appending = (
             isinstance(model.materialization, SourceLoad) and model.materialization.mode == "append"
         )

@@ -7,8 +7,11 @@ Tables (one row each per...):
 - ``model_runs``: model per run: rows in (of its first input; for a bronze
   model, the rows read), rows out (in the table after the run), duration,
   status (success, failed, skipped), error.
-- ``batches``: file (or database batch) landed in bronze, by fingerprint. A file
-  already here is not loaded again, which is what makes reruns add nothing.
+- ``batches``: file landed in bronze (``batch_id``: its fingerprint; ``rows``: the
+  rows it added), or database load (``batch_id``: the run id). Each bronze row's
+  ``_batch_id`` is the ``batch_id`` it was recorded under, so ``rows`` is that id's
+  count in bronze. A file already here is not loaded again, which is what makes
+  reruns add nothing.
 - ``check_results``: data-quality check per model per run: status, failing
   rows, rows checked, the measure of a table-level check, a JSON sample of
   failing rows. Written with the model's data (or, for a rejected model, alone).

@@ -275,12 +275,17 @@ def unknown_member(members: ir.Table, keys: DimensionKeys) -> ir.Table:
 
 # --- casting that never fails on a bad value ---------------------------------------------
 
-_INTEGER = r"^[+-]?[0-9]{1,18}$"
-_NUMBER = r"^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]{1,3})?$"
+_INTEGER = r"^[+-]?[0-9]+$"
+_NUMBER = r"^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]{1,4})?$"
 _DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _TIMESTAMP = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,6})?)?)?$"
 _TRUE = ("true", "t", "1", "yes", "y")
 _FALSE = ("false", "f", "0", "no", "n")
+_EXACT = dt.Decimal(None, None)
+"""An exact number of any size (PostgreSQL's NUMERIC), to compare text with a type's range."""
+_FLOAT32 = ("3.4028234663852886e38", "1.401298464324817e-45")
+_FLOAT64 = ("1.7976931348623157e308", "4.9406564584124654e-324")
+"""A float type's largest finite value, and its smallest above zero."""
 
 
 def safe_cast(value: ir.Value, target: dt.DataType, *, native: bool) -> ir.Value:
@@ -288,7 +293,11 @@ def safe_cast(value: ir.Value, target: dt.DataType, *, native: bool) -> ir.Value
 
     Text is trimmed first. Booleans accept true/false, t/f, 1/0, yes/no, y/n
     on every engine. Engines with a native TRY_CAST use it; the others check
-    the text against ISO formats (dates as yyyy-mm-dd) before casting.
+    the text against ISO formats (dates as yyyy-mm-dd) before casting. On every
+    engine a value outside the type's range is NULL too: an integer or decimal
+    that does not fit, a float past the largest finite one (DuckDB would give
+    infinity, PostgreSQL an error; text ``inf`` and ``nan`` alike), a year
+    outside 1 to 9999. A float too close to zero is 0.
     """
     if not value.type().is_string():
         return value.cast(target)
@@ -301,19 +310,42 @@ def safe_cast(value: ir.Value, target: dt.DataType, *, native: bool) -> ir.Value
             (lowered.isin(_TRUE), True), (lowered.isin(_FALSE), False), else_=ibis.null("boolean")
         )
     if native:
-        return text.try_cast(target)
+        return _in_range(text.try_cast(target), target)
     valid = _validity(text, target)
-    return ibis.ifelse(valid, text.cast(target), ibis.null(target))
+    return ibis.ifelse(valid, _cast(text, target), ibis.null(target))
+
+
+def _in_range(value: ir.Value, target: dt.DataType) -> ir.Value:
+    """A native TRY_CAST's result, NULL where the checked cast gives NULL: an infinite
+    or NaN float, a year outside 1 to 9999 (DuckDB reads ``0000`` as 1 BC)."""
+    if isinstance(value, ir.FloatingValue):
+        return ibis.ifelse(value.isinf() | value.isnan(), ibis.null(target), value)
+    if isinstance(value, ir.DateValue | ir.TimestampValue):
+        return ibis.ifelse(value.year().between(1, 9999), value, ibis.null(target))
+    return value
+
+
+def _cast(text: ir.StringValue, target: dt.DataType) -> ir.Value:
+    """Cast checked text; a float that rounds to zero is 0 (PostgreSQL would fail)."""
+    if isinstance(target, dt.Floating):
+        smallest = _exact(_float_limits(target)[1])
+        zero = ibis.literal(0.0, type=target)
+        return ibis.ifelse(text.cast(_EXACT).abs() < smallest, zero, text.cast(target))
+    return text.cast(target)
 
 
 def _validity(text: ir.StringValue, target: dt.DataType) -> ir.BooleanValue:
-    if target.is_integer():
-        return text.re_search(_INTEGER)
+    if isinstance(target, dt.Integer):
+        low, high = _exact(target.bounds.lower), _exact(target.bounds.upper)
+        return _number_where(text, _INTEGER, lambda number: number.between(low, high))
     if target.is_decimal() and target.precision is not None and target.scale is not None:
-        whole_digits = target.precision - target.scale
-        return text.re_search(_NUMBER) & text.re_search(
-            rf"^[+-]?0*[0-9]{{0,{whole_digits}}}([.][0-9]*)?$"
-        )
+        # What rounds up to 10^(precision - scale) does not fit: from 99.995 for (4,2).
+        whole, scale = target.precision - target.scale, target.scale
+        limit = _exact("9" * whole + "." + "9" * scale + "5")
+        return _number_where(text, _NUMBER, lambda number: number.abs() < limit)
+    if isinstance(target, dt.Floating):
+        largest = _exact(_float_limits(target)[0])
+        return _number_where(text, _NUMBER, lambda number: number.abs() <= largest)
     if target.is_numeric():
         return text.re_search(_NUMBER)
     if target.is_date():
@@ -321,6 +353,24 @@ def _validity(text: ir.StringValue, target: dt.DataType) -> ir.BooleanValue:
     if target.is_timestamp():
         return text.re_search(_TIMESTAMP) & _valid_day(text) & _valid_time(text)
     raise ConfigError(f"cannot cast text to {target} safely on this engine")
+
+
+def _number_where(
+    text: ir.StringValue, pattern: str, fits: Callable[[ir.NumericValue], ir.BooleanValue]
+) -> ir.BooleanValue:
+    """The text matches `pattern` and, as an exact number, `fits`. A CASE, not an AND:
+    PostgreSQL may evaluate an AND's sides in any order, and the cast fails on non-numbers."""
+    matches: ir.BooleanValue = ibis.ifelse(text.re_search(pattern), fits(text.cast(_EXACT)), False)
+    return matches
+
+
+def _float_limits(target: dt.Floating) -> tuple[str, str]:
+    return _FLOAT32 if target.nbytes <= 4 else _FLOAT64
+
+
+def _exact(number: object) -> ir.NumericValue:
+    value: ir.NumericValue = ibis.literal(str(number)).cast(_EXACT)
+    return value
 
 
 def _valid_day(text: ir.StringValue) -> ir.BooleanValue:
@@ -333,7 +383,7 @@ def _valid_day(text: ir.StringValue) -> ir.BooleanValue:
         (month == 2, ibis.ifelse(leap, 29, 28)),
         else_=31,
     )
-    return month.between(1, 12) & (day >= 1) & (day <= days_in_month)
+    return (year >= 1) & month.between(1, 12) & (day >= 1) & (day <= days_in_month)
 
 
 def _valid_time(text: ir.StringValue) -> ir.BooleanValue:

@@ -9,6 +9,8 @@ advance the watermark in the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -30,7 +32,6 @@ def load_source(
 ) -> Outcome:
     """Land a source batch in bronze with `_loaded_at`, `_source` and `_batch_id`."""
     wh = target.warehouse
-    batch_id = batch.batch_id or target.run_id
     if batch.fingerprints == () and target.exists():
         rows = wh.scalar(wh.table(target.name, target.schema).count())
         with wh.transaction() as tx:
@@ -42,12 +43,8 @@ def load_source(
     rows = batch.table
     if window is not None and batch.filterable:
         rows = window.pushdown(rows)
-    rows = rows.mutate(
-        _loaded_at=ibis.literal(target.started_at, "timestamp"),
-        _source=ibis.literal(batch.description, "string"),
-        _batch_id=ibis.literal(batch_id, "string"),
-    )
-    with wh.transaction() as tx:
+    rows = _with_metadata(rows, batch, target)
+    with _explained(batch), wh.transaction() as tx:
         if replace:
             tx.run(sge.Drop(kind="TABLE", this=target.ref, exists=True))
             state.forget_batches(tx, model.id)
@@ -60,11 +57,55 @@ def load_source(
         else:
             written, note = window.load(tx, rows)
         total = written if replace else tx.run(sg.select("count(*)").from_(target.ref))[0][0]
-        for part in batch.fingerprints or (batch_id,):
-            tx.run(state.insert("batches", _batch_row(model, batch, part, target, written)))
+        ids = batch.fingerprints or (target.run_id,)
+        for batch_id, count in _rows_per_batch(tx, target.ref, ids, written).items():
+            tx.run(state.insert("batches", _batch_row(model, batch, batch_id, target, count)))
         outcome = Outcome(written, int(total), note=note)
         record(tx, outcome)
     return outcome
+
+
+def _with_metadata(rows: ir.Table, batch: Batch, target: Target) -> ir.Table:
+    """The rows, then `_loaded_at`, `_source` and `_batch_id`: a file's fingerprint when
+    the source gives each row its file's (see `sources.files`), else the run id."""
+    given = rows["_batch_id"] if "_batch_id" in rows.columns else None
+    return rows.select(
+        *(c for c in rows.columns if c not in LOAD_METADATA),
+        _loaded_at=ibis.literal(target.started_at, "timestamp"),
+        _source=ibis.literal(batch.description, "string"),
+        _batch_id=given if given is not None else ibis.literal(target.run_id, "string"),
+    )
+
+
+def _rows_per_batch(
+    tx: Transaction, ref: sge.Table, ids: tuple[str, ...], written: int
+) -> dict[str, int]:
+    """The rows each batch id added: all of them for one id, else counted in the table
+    (an id is new to it, as a file already loaded is never read again)."""
+    if len(ids) == 1:
+        return {ids[0]: written}
+    column = sg.column("_batch_id", quoted=True)
+    query = (
+        sg.select(column, "count(*)")
+        .from_(ref)
+        .where(column.isin(*(sge.Literal.string(i) for i in ids)))
+        .group_by(column)
+    )
+    counts = dict(tx.run(query))
+    return {batch_id: int(counts.get(batch_id, 0)) for batch_id in ids}
+
+
+@contextmanager
+def _explained(batch: Batch) -> Iterator[None]:
+    """The rows are read while they are written: a malformed row past what the source
+    checked before the run fails here, and the source says which file and line."""
+    try:
+        yield
+    except Exception as exc:
+        problem = batch.explain(exc)
+        if problem is None:
+            raise
+        raise problem from exc
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Tables or queries read from another database (PostgreSQL, DuckDB).
 
 The connection URL is a secret: it may carry a password, so it is never
-printed; errors name the source instead.
+printed; errors name the source instead. Every column is read as nullable:
+a source's NOT NULL is its own constraint, not one bronze keeps.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import ibis
+import ibis.expr.types as ir
 from ibis.backends.sql import SQLBackend
 
 from warehouse_kit.errors import SourceError, first_line
@@ -29,7 +31,20 @@ def read_database(source: PostgresSource | DuckDBSource, table: DatabaseTable, r
             shown = f"{source.name}: {source.schema_}.{name}"
     except Exception as exc:  # the driver's own error says what is missing
         raise SourceError(f"{where}: {first_line(exc)}") from exc
-    return Batch(expr, shown, filterable=True)
+    return Batch(_nullable(expr), shown, filterable=True)
+
+
+def _nullable(expr: ir.Table) -> ir.Table:
+    """The same table (the same SQL), typed with every column nullable.
+
+    Ibis refuses to union `!int32` with `int32`, and its joins drop the `!`, so a
+    NOT NULL cursor broke every incremental load after the first; typed nullable,
+    bronze is also created without the source's NOT NULL, so a source that later
+    allows NULL (or drops the column) still lands.
+    """
+    op = expr.op()
+    schema = ibis.schema({name: dtype.copy(nullable=True) for name, dtype in op.schema.items()})
+    return op.copy(schema=schema).to_expr()
 
 
 def _connect(source: PostgresSource | DuckDBSource, root: Path, where: str) -> SQLBackend:

@@ -2,22 +2,32 @@
 
 CSV columns are read as text: bronze keeps data as it arrived, so a value
 that would not parse (a date like ``2024-02-30``) is kept for silver to judge
-instead of failing the load or vanishing.
+instead of failing the load or vanishing. A malformed CSV file is another
+matter: it is named with its line (see `csv_reader`), not loaded.
+
+Each row carries its file's fingerprint in ``_batch_id``, the id under which
+`_wk.batches` records the file, so a bronze row leads back to its file.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 from pathlib import Path
 
+import ibis
 import ibis.expr.types as ir
+from ibis.backends.sql import SQLBackend
 
 from warehouse_kit.backends import Warehouse
 from warehouse_kit.errors import SourceError, first_line
 from warehouse_kit.models import Batch
+from warehouse_kit.sources import csv_reader
 from warehouse_kit.spec import FilesSource, FileTable
 
+FILE_COLUMN = "_wk_file"
+"""Where the reader puts each row's file path, until it becomes `_batch_id`."""
 FORMATS = {
     ".csv": "csv",
     ".parquet": "parquet",
@@ -48,22 +58,51 @@ def read_files(
         pending = [] if set(prints.values()) == set(loaded) else files
     else:
         pending = [path for path in files if prints[path] not in loaded]
+    read = _Read(fmt, where, shown, {str(path): _display(path, root) for path in files})
     # With nothing new, the files are still read for their columns, which plans need.
-    expr = _read(warehouse, pending or files, fmt, f"{where}: cannot read {shown} as {fmt}")
-    return Batch(expr, f"{source.name}: {shown}", tuple(prints[path] for path in pending))
+    reading = pending or files
+    expr = read.table(warehouse.file_reader(), reading, check=pending)
+    expr = _with_batch_ids(expr, {str(path): prints[path] for path in reading})
+    pending_prints = tuple(prints[path] for path in pending)
+    return Batch(expr, f"{source.name}: {shown}", pending_prints, explain=read.explain)
 
 
-def _read(warehouse: Warehouse, files: list[Path], fmt: str, failure: str) -> ir.Table:
-    reader = warehouse.file_reader()
-    names = [str(path) for path in files]
-    try:
-        if fmt == "csv":
-            return reader.read_csv(names, all_varchar=True, header=True, union_by_name=True)
-        if fmt == "parquet":
-            return reader.read_parquet(names, union_by_name=True)
-        return reader.read_json(names, union_by_name=True)
-    except Exception as exc:  # the engine says what is wrong with the file
-        raise SourceError(f"{failure}: {first_line(exc)}") from exc
+@dataclass(frozen=True)
+class _Read:
+    """How one table's files are read, and how errors name them."""
+
+    fmt: str
+    where: str
+    shown: str
+    names: dict[str, str]
+    """Each file's path, as errors show it (relative to the project)."""
+
+    def table(self, reader: SQLBackend, files: list[Path], check: list[Path]) -> ir.Table:
+        paths = [str(path) for path in files]
+        try:
+            if self.fmt == "csv":
+                return csv_reader.read_csv(reader, files, self.names, check, FILE_COLUMN)
+            if self.fmt == "parquet":
+                return reader.read_parquet(paths, union_by_name=True, filename=FILE_COLUMN)
+            return reader.read_json(paths, union_by_name=True, filename=FILE_COLUMN)
+        except csv_reader.MalformedFile as exc:
+            raise SourceError(f"{self.where}: {exc}") from exc
+        except Exception as exc:  # the engine says what is wrong with the file
+            failure = f"cannot read {self.shown} as {self.fmt}: {first_line(exc)}"
+            raise SourceError(f"{self.where}: {failure}") from exc
+
+    def explain(self, exc: Exception) -> SourceError | None:
+        """A CSV row found malformed while loading, named like those found before."""
+        problem = csv_reader.explain(exc, self.names) if self.fmt == "csv" else None
+        return SourceError(f"{self.where}: {problem}") if problem else None
+
+
+def _with_batch_ids(table: ir.Table, digests: dict[str, str]) -> ir.Table:
+    """Each row's file, as the fingerprint it is recorded under (DuckDB gives the path
+    as one value per chunk, so the CASE costs nothing measurable)."""
+    path = table[FILE_COLUMN]
+    batch_id = ibis.cases(*((path == name, digest) for name, digest in digests.items()))
+    return table.mutate(_batch_id=batch_id).drop(FILE_COLUMN)
 
 
 def find_files(base: Path, pattern: str) -> list[Path]:
