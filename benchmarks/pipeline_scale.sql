@@ -211,17 +211,20 @@ FROM silver.customers;
 
 -- Type-2 dimensions, first load: one version per member, valid from the
 -- pipeline's beginning of time (1900-01-01) to its end (9999-12-31), current and
--- not deleted; surrogate keys numbered by natural key; the unknown member -1.
+-- not deleted; surrogate keys numbered by natural key; the unknown member -1;
+-- each version first seen when its row was loaded, written by this run.
 -- (dim_customer's type-1 columns are each member's latest: its only row here.)
 CREATE OR REPLACE TABLE gold.dim_customer AS
 SELECT row_number() OVER (ORDER BY customer_id) AS customer_key,
     customer_id, first_name, last_name, email, segment, city, country, signup_date, updated_at,
     TIMESTAMP '1900-01-01' AS effective_from, TIMESTAMP '9999-12-31' AS effective_to,
-    true AS is_current, false AS is_deleted
+    true AS is_current, false AS is_deleted,
+    _loaded_at AS _wk_first_seen, getvariable('run_id')::VARCHAR AS _wk_run_id
 FROM silver.customers
 UNION ALL
 SELECT -1, NULL, 'Unknown', 'Unknown', 'Unknown', 'Unknown', 'Unknown', 'Unknown', NULL, NULL,
-    TIMESTAMP '1900-01-01', TIMESTAMP '9999-12-31', true, false;
+    TIMESTAMP '1900-01-01', TIMESTAMP '9999-12-31', true, false,
+    TIMESTAMP '1900-01-01', getvariable('run_id')::VARCHAR;
 
 -- checks: gold.dim_product (on silver.products)
 SELECT count(*) AS rows,
@@ -240,11 +243,13 @@ CREATE OR REPLACE TABLE gold.dim_product AS
 SELECT row_number() OVER (ORDER BY product_id) AS product_key,
     product_id, product_name, category, unit_price, updated_at,
     TIMESTAMP '1900-01-01' AS effective_from, TIMESTAMP '9999-12-31' AS effective_to,
-    true AS is_current, false AS is_deleted
+    true AS is_current, false AS is_deleted,
+    _loaded_at AS _wk_first_seen, getvariable('run_id')::VARCHAR AS _wk_run_id
 FROM silver.products
 UNION ALL
 SELECT -1, NULL, 'Unknown', 'Unknown', NULL, NULL,
-    TIMESTAMP '1900-01-01', TIMESTAMP '9999-12-31', true, false;
+    TIMESTAMP '1900-01-01', TIMESTAMP '9999-12-31', true, false,
+    TIMESTAMP '1900-01-01', getvariable('run_id')::VARCHAR;
 
 -- Every day of the whole years with orders; the fiscal year starts in July.
 -- The unknown day -1 has "Unknown" labels, like the other dimensions' unknown members.
