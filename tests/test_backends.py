@@ -70,6 +70,17 @@ def test_arrow_batches_stream_into_a_table(warehouse):
 def test_redact_hides_the_password():
     assert redact("postgres://u:secret@h:5432/db") == "postgres://u:***@h:5432/db"
     assert redact("duckdb:///x.duckdb") == "duckdb:///x.duckdb"
+    assert redact("postgres://u@h/db?sslmode=require&password=s3&x=1") == (
+        "postgres://u@h/db?sslmode=require&password=***&x=1"
+    )
+    assert redact("duckdb:///x.duckdb?memory_limit=2GB") == "duckdb:///x.duckdb?memory_limit=2GB"
+
+
+def test_a_password_in_the_query_is_not_in_the_error():
+    with pytest.raises(ConnectionFailed) as caught:
+        connect("postgres://root@127.0.0.1:1/x?password=s3cret")
+    assert "s3cret" not in str(caught.value)
+    assert "password=***" in str(caught.value)
 
 
 def test_unreachable_database_is_one_clear_error():

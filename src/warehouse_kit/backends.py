@@ -10,6 +10,7 @@ testing which engine it is. A target is a URL:
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -276,10 +277,16 @@ def use_enough_threads(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"SET threads = {MIN_DUCKDB_THREADS}")
 
 
+_QUERY_PASSWORD = re.compile(r"(?i)(^|&)(password=)[^&]*")
+
+
 def redact(url: str) -> str:
-    """The URL with any password replaced by ``***``, safe to print or store."""
+    """The URL with any password replaced by ``***``, safe to print or store: the one in
+    ``user:password@`` and libpq's ``?password=``."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    netloc, query = parts.netloc, _QUERY_PASSWORD.sub(r"\1\2***", parts.query)
+    if parts.password is not None:
+        netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
+    if (netloc, query) == (parts.netloc, parts.query):
+        return url  # as given: urlunsplit would drop the empty host of duckdb:///path
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
