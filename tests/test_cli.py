@@ -62,13 +62,19 @@ def test_debug_shows_the_traceback(tmp_path):
     assert "Traceback" in result.stderr
 
 
-def test_an_unreachable_database_is_one_line(tmp_path):
-    result = wk(
-        "run",
-        "--target",
-        "postgres://root@127.0.0.1:1/nowhere",
-        cwd=project_with_error(tmp_path).parent,
+def a_project(root: Path) -> Path:
+    (root / "data").mkdir()
+    (root / "data" / "t.csv").write_text("n\n1\n")
+    (root / "pipelines").mkdir()
+    (root / "pipelines" / "p.yml").write_text(
+        "pipeline:\n  name: p\n  sources: [{name: files, type: files, path: data, tables: [t]}]\n"
+        "  transformations: [{stage: bronze}]\n"
     )
+    return root
+
+
+def test_an_unreachable_database_is_one_line(tmp_path):
+    result = wk("run", "--target", "postgres://root@127.0.0.1:1/nowhere", cwd=a_project(tmp_path))
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "error: cannot open postgres://root@127.0.0.1:1/nowhere: connection failed: "
@@ -100,3 +106,50 @@ def test_without_warehouse_yml_the_default_is_a_duckdb_file_in_the_project(tmp_p
     from warehouse_kit.project import Project
 
     assert Project(tmp_path).target(environ={}) == "duckdb://warehouse.duckdb"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["run"], ["run", "--dry-run"], ["check"], ["models"], ["ddl"], ["notebooks", "refresh"]],
+)
+def test_outside_a_project_a_command_says_so_and_leaves_nothing(tmp_path, command):
+    folder = tmp_path / "not-a-project"
+    folder.mkdir()
+    result = wk(*command, cwd=folder)
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    if command[0] == "notebooks":
+        assert line == f"error: no notebooks to refresh in {folder / 'notebooks'}"
+    else:
+        assert line == (
+            f"error: no warehouse-kit project in {folder}: no warehouse.yml there or above it, "
+            "and no pipelines/*.yml or models/*.py; run wk in a project folder or pass --project"
+        )
+    assert list(folder.iterdir()) == []  # no warehouse.duckdb, no schemas/, no reports/
+
+
+def test_a_target_outside_a_project_is_not_created(tmp_path):
+    result = wk("run", "--target", f"duckdb:///{tmp_path}/w.duckdb", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "no warehouse-kit project" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_project_with_nothing_to_build_says_so(tmp_path):
+    (tmp_path / "warehouse.yml").write_text("name: empty\n")
+    result = wk("run", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"error: nothing to build in {tmp_path}: no pipeline files in pipelines/ "
+        "and no Python models in models/\n"
+    )
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["warehouse.yml"]
+
+
+def test_the_python_api_refuses_a_folder_that_is_not_a_project(tmp_path):
+    from warehouse_kit import run
+    from warehouse_kit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no warehouse-kit project in"):
+        run(tmp_path)
+    assert list(tmp_path.iterdir()) == []
