@@ -18,6 +18,7 @@ from warehouse_kit.backends import (
     redact,
     table_ref,
 )
+from warehouse_kit.errors import WarehouseKitError
 
 
 def create_table(name: str, schema: str) -> sge.Create:
@@ -81,6 +82,24 @@ def test_a_password_in_the_query_is_not_in_the_error():
         connect("postgres://root@127.0.0.1:1/x?password=s3cret")
     assert "s3cret" not in str(caught.value)
     assert "password=***" in str(caught.value)
+
+
+def test_a_duckdb_file_in_a_missing_folder_is_an_error_naming_the_folder(tmp_path):
+    folder = tmp_path / "typo" / "dir"
+    with pytest.raises(WarehouseKitError) as caught:
+        connect(f"duckdb://{folder}/x.duckdb")
+    assert str(caught.value) == (
+        f"cannot create the warehouse {folder}/x.duckdb: there is no folder {folder} "
+        "(create it, or correct the target)"
+    )
+    assert not (tmp_path / "typo").exists()
+
+
+def test_a_relative_duckdb_file_is_in_the_project_folder(tmp_path):
+    connect("duckdb://w.duckdb", base_dir=tmp_path).close()
+    assert (tmp_path / "w.duckdb").is_file()
+    with pytest.raises(WarehouseKitError, match=f"there is no folder {tmp_path}/sub "):
+        connect("duckdb://sub/w.duckdb", base_dir=tmp_path)
 
 
 def test_unreachable_database_is_one_clear_error():

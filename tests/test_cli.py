@@ -63,6 +63,7 @@ def test_debug_shows_the_traceback(tmp_path):
 
 
 def a_project(root: Path) -> Path:
+    root.mkdir(exist_ok=True)
     (root / "data").mkdir()
     (root / "data" / "t.csv").write_text("n\n1\n")
     (root / "pipelines").mkdir()
@@ -153,3 +154,15 @@ def test_the_python_api_refuses_a_folder_that_is_not_a_project(tmp_path):
     with pytest.raises(ConfigError, match="no warehouse-kit project in"):
         run(tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_target_in_a_missing_folder_is_one_line_and_creates_nothing(tmp_path):
+    project = a_project(tmp_path / "project")
+    missing = tmp_path / "typo" / "dir"
+    result = wk("run", "--target", f"duckdb://{missing}/x.duckdb", cwd=project)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"error: cannot create the warehouse {missing}/x.duckdb: there is no folder {missing} "
+        "(create it, or correct the target)\n"
+    )
+    assert not (tmp_path / "typo").exists()

@@ -245,7 +245,7 @@ def _open(url: str, base_dir: Path | None, read_only: bool) -> Warehouse:
             if read_only and path != ":memory:" and not Path(path).exists():
                 raise WarehouseKitError(f"no warehouse at {path}: run `wk run` first")
             if path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                _require_folder(Path(path))
             settings = dict(parse_qsl(urlsplit(url).query))  # ?memory_limit=2GB&threads=4
             con = ibis.duckdb.connect(path, read_only=read_only, **settings)
             if "threads" not in settings:
@@ -257,6 +257,15 @@ def _open(url: str, base_dir: Path | None, read_only: bool) -> Warehouse:
     except Exception as exc:  # every driver raises its own class
         raise ConnectionFailed(f"cannot open {redact(url)}: {first_line(exc)}") from exc
     return Warehouse(con, kind, url)
+
+
+def _require_folder(path: Path) -> None:
+    # A typo in a target must not become a tree of folders with an empty warehouse in it.
+    if not path.parent.is_dir():
+        raise WarehouseKitError(
+            f"cannot create the warehouse {path}: there is no folder {path.parent} "
+            "(create it, or correct the target)"
+        )
 
 
 # DuckDB grows one hash table per thread while it runs at most two threads, and partitions
