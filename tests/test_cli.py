@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -166,3 +168,85 @@ def test_a_target_in_a_missing_folder_is_one_line_and_creates_nothing(tmp_path):
         "(create it, or correct the target)\n"
     )
     assert not (tmp_path / "typo").exists()
+
+
+HOLD = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)  # as a notebook reads the warehouse
+print("holding", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+# wk run with a shorter wait for readers than its 30 s, to see it give up
+RUN_WAITING_2_S = (
+    "import sys, warehouse_kit.runner as runner, warehouse_kit.cli as cli; "
+    "runner.WAIT_FOR_READERS_S = 2.0; sys.argv[0] = 'wk'; cli.main()"
+)
+
+
+@pytest.fixture
+def built(tmp_path: Path) -> tuple[Path, Path]:
+    """A project and its built DuckDB warehouse."""
+    project, path = a_project(tmp_path / "project"), tmp_path / "w.duckdb"
+    assert wk("run", "--target", f"duckdb://{path}", cwd=project).returncode == 0
+    return project, path
+
+
+def hold(path: Path, seconds: float) -> subprocess.Popen[str]:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(path), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None
+    assert holder.stdout.readline() == "holding\n"
+    return holder
+
+
+@pytest.fixture
+def holders() -> Iterator[list[subprocess.Popen[str]]]:
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for holder in started:
+        holder.kill()
+        holder.wait()
+
+
+def test_wk_run_says_it_waits_for_the_process_holding_the_file(built, holders):
+    project, path = built
+    holder = hold(path, 3)
+    holders.append(holder)
+    started = time.monotonic()
+    run = subprocess.Popen(
+        [*WK, "run", "--target", f"duckdb://{path}"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert run.stderr is not None
+    line = run.stderr.readline()
+    assert holder.poll() is None  # said while the holder still has the file
+    python = Path(sys.executable).resolve()
+    assert line == f"waiting up to 30 s for {path}: process {holder.pid} ({python}) has it open\n"
+    assert run.wait(timeout=60) == 0
+    assert run.stderr.read() == ""
+    assert time.monotonic() - started > 1
+
+
+def test_wk_run_gives_up_on_a_held_file_with_one_line_saying_what_to_do(built, holders):
+    project, path = built
+    holder = hold(path, 60)
+    holders.append(holder)
+    result = subprocess.run(
+        [sys.executable, "-c", RUN_WAITING_2_S, "run", "--target", f"duckdb://{path}"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    python = Path(sys.executable).resolve()
+    assert result.stderr.splitlines() == [
+        f"waiting up to 2 s for {path}: process {holder.pid} ({python}) has it open",
+        f"error: cannot open {path}: process {holder.pid} ({python}) has it open and did not "
+        "let go within 2 s; close the warehouse there (a notebook's or a dashboard's "
+        "connection) or wait for the run that holds it, then try again",
+    ]

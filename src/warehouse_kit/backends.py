@@ -10,6 +10,7 @@ testing which engine it is. A target is a URL:
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Iterator
@@ -33,6 +34,21 @@ from warehouse_kit.errors import TransientError, WarehouseKitError, first_line
 
 class ConnectionFailed(TransientError):
     """The warehouse could not be reached or opened."""
+
+
+class WarehouseBusy(ConnectionFailed):
+    """Another process holds the DuckDB file (a notebook, a dashboard, another run)."""
+
+    def __init__(self, path: str, holder: str, waited_s: float):
+        waited = f" and did not let go within {waited_s:g} s" if waited_s > 0 else ""
+        super().__init__(
+            f"cannot open {path}: {holder} has it open{waited}; close the warehouse there "
+            "(a notebook's or a dashboard's connection) or wait for the run that holds it, "
+            "then try again"
+        )
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -220,21 +236,38 @@ def connect(
 
     A DuckDB file takes one writing process, or readers: while another process
     holds it, retries for up to `wait_s` seconds (a run or a dashboard refresh
-    lets go when it ends).
+    lets go when it ends), logging once that it waits and for whom; then raises
+    `WarehouseBusy`, naming that process as DuckDB does (PID and program).
     """
-    deadline, pause = time.monotonic() + wait_s, 0.05
+    deadline, pause, told = time.monotonic() + wait_s, 0.05, False
     while True:
         try:
             return _open(url, base_dir, read_only)
         except ConnectionFailed as exc:
-            if not _held_by_another_process(exc) or time.monotonic() + pause > deadline:
+            holder = _lock_holder(exc)
+            if holder is None:
                 raise
-            time.sleep(pause)
+            path, left = duckdb_path(url, base_dir), deadline - time.monotonic()
+            if left <= 0:
+                raise WarehouseBusy(path, holder, wait_s) from exc.__cause__
+            if not told:  # a wait of many seconds must not look like a hang
+                log.warning("waiting up to %g s for %s: %s has it open", wait_s, path, holder)
+                told = True
+            time.sleep(min(pause, left))  # one last try at the deadline
             pause = min(pause * 2, 1.0)
 
 
-def _held_by_another_process(error: ConnectionFailed) -> bool:
-    return "Could not set lock on file" in str(error.__cause__)
+# DuckDB: 'Could not set lock on file "...": Conflicting lock is held in /usr/bin/python3 (PID 7)'
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+
+
+def _lock_holder(error: ConnectionFailed) -> str | None:
+    """Who holds the DuckDB file, as DuckDB says, when that is why it did not open."""
+    message = str(error.__cause__)
+    if "Could not set lock on file" not in message:
+        return None
+    found = _LOCK_HOLDER.search(message)
+    return f"process {found['pid']} ({found['program']})" if found else "another process"
 
 
 def _open(url: str, base_dir: Path | None, read_only: bool) -> Warehouse:

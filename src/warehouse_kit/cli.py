@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import sys
 from datetime import datetime
@@ -757,8 +758,18 @@ def show(table: RenderableType) -> None:
         console.width = width
 
 
+class _Notices(logging.Handler):
+    """Prints what the library logs as it happens (a wait for a locked warehouse)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        errors.print(record.getMessage(), highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     """Entry point of the `wk` console script."""
+    library = logging.getLogger("warehouse_kit")
+    library.addHandler(_Notices(logging.WARNING))
+    library.propagate = False
     try:
         app()
     except WarehouseKitError as exc:
