@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -62,13 +64,20 @@ def test_debug_shows_the_traceback(tmp_path):
     assert "Traceback" in result.stderr
 
 
-def test_an_unreachable_database_is_one_line(tmp_path):
-    result = wk(
-        "run",
-        "--target",
-        "postgres://root@127.0.0.1:1/nowhere",
-        cwd=project_with_error(tmp_path).parent,
+def a_project(root: Path) -> Path:
+    root.mkdir(exist_ok=True)
+    (root / "data").mkdir()
+    (root / "data" / "t.csv").write_text("n\n1\n")
+    (root / "pipelines").mkdir()
+    (root / "pipelines" / "p.yml").write_text(
+        "pipeline:\n  name: p\n  sources: [{name: files, type: files, path: data, tables: [t]}]\n"
+        "  transformations: [{stage: bronze}]\n"
     )
+    return root
+
+
+def test_an_unreachable_database_is_one_line(tmp_path):
+    result = wk("run", "--target", "postgres://root@127.0.0.1:1/nowhere", cwd=a_project(tmp_path))
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "error: cannot open postgres://root@127.0.0.1:1/nowhere: connection failed: "
@@ -100,3 +109,144 @@ def test_without_warehouse_yml_the_default_is_a_duckdb_file_in_the_project(tmp_p
     from warehouse_kit.project import Project
 
     assert Project(tmp_path).target(environ={}) == "duckdb://warehouse.duckdb"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["run"], ["run", "--dry-run"], ["check"], ["models"], ["ddl"], ["notebooks", "refresh"]],
+)
+def test_outside_a_project_a_command_says_so_and_leaves_nothing(tmp_path, command):
+    folder = tmp_path / "not-a-project"
+    folder.mkdir()
+    result = wk(*command, cwd=folder)
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    if command[0] == "notebooks":
+        assert line == f"error: no notebooks to refresh in {folder / 'notebooks'}"
+    else:
+        assert line == (
+            f"error: no warehouse-kit project in {folder}: no warehouse.yml there or above it, "
+            "and no pipelines/*.yml or models/*.py; run wk in a project folder or pass --project"
+        )
+    assert list(folder.iterdir()) == []  # no warehouse.duckdb, no schemas/, no reports/
+
+
+def test_a_target_outside_a_project_is_not_created(tmp_path):
+    result = wk("run", "--target", f"duckdb:///{tmp_path}/w.duckdb", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "no warehouse-kit project" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_project_with_nothing_to_build_says_so(tmp_path):
+    (tmp_path / "warehouse.yml").write_text("name: empty\n")
+    result = wk("run", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"error: nothing to build in {tmp_path}: no pipeline files in pipelines/ "
+        "and no Python models in models/\n"
+    )
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["warehouse.yml"]
+
+
+def test_the_python_api_refuses_a_folder_that_is_not_a_project(tmp_path):
+    from warehouse_kit import run
+    from warehouse_kit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no warehouse-kit project in"):
+        run(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_target_in_a_missing_folder_is_one_line_and_creates_nothing(tmp_path):
+    project = a_project(tmp_path / "project")
+    missing = tmp_path / "typo" / "dir"
+    result = wk("run", "--target", f"duckdb://{missing}/x.duckdb", cwd=project)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"error: cannot create the warehouse {missing}/x.duckdb: there is no folder {missing} "
+        "(create it, or correct the target)\n"
+    )
+    assert not (tmp_path / "typo").exists()
+
+
+HOLD = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)  # as a notebook reads the warehouse
+print("holding", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+# wk run with a shorter wait for readers than its 30 s, to see it give up
+RUN_WAITING_2_S = (
+    "import sys, warehouse_kit.runner as runner, warehouse_kit.cli as cli; "
+    "runner.WAIT_FOR_READERS_S = 2.0; sys.argv[0] = 'wk'; cli.main()"
+)
+
+
+@pytest.fixture
+def built(tmp_path: Path) -> tuple[Path, Path]:
+    """A project and its built DuckDB warehouse."""
+    project, path = a_project(tmp_path / "project"), tmp_path / "w.duckdb"
+    assert wk("run", "--target", f"duckdb://{path}", cwd=project).returncode == 0
+    return project, path
+
+
+def hold(path: Path, seconds: float) -> subprocess.Popen[str]:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(path), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None
+    assert holder.stdout.readline() == "holding\n"
+    return holder
+
+
+@pytest.fixture
+def holders() -> Iterator[list[subprocess.Popen[str]]]:
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for holder in started:
+        holder.kill()
+        holder.wait()
+
+
+def test_wk_run_says_it_waits_for_the_process_holding_the_file(built, holders):
+    project, path = built
+    holder = hold(path, 3)
+    holders.append(holder)
+    started = time.monotonic()
+    run = subprocess.Popen(
+        [*WK, "run", "--target", f"duckdb://{path}"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert run.stderr is not None
+    line = run.stderr.readline()
+    assert holder.poll() is None  # said while the holder still has the file
+    python = Path(sys.executable).resolve()
+    assert line == f"waiting up to 30 s for {path}: process {holder.pid} ({python}) has it open\n"
+    assert run.wait(timeout=60) == 0
+    assert run.stderr.read() == ""
+    assert time.monotonic() - started > 1
+
+
+def test_wk_run_gives_up_on_a_held_file_with_one_line_saying_what_to_do(built, holders):
+    project, path = built
+    holder = hold(path, 60)
+    holders.append(holder)
+    result = subprocess.run(
+        [sys.executable, "-c", RUN_WAITING_2_S, "run", "--target", f"duckdb://{path}"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    python = Path(sys.executable).resolve()
+    assert result.stderr.splitlines() == [
+        f"waiting up to 2 s for {path}: process {holder.pid} ({python}) has it open",
+        f"error: cannot open {path}: process {holder.pid} ({python}) has it open and did not "
+        "let go within 2 s; close the warehouse there (a notebook's or a dashboard's "
+        "connection) or wait for the run that holds it, then try again",
+    ]

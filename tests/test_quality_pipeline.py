@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
 
 import pytest
 
+from conftest import TinyProject
 from warehouse_kit.backends import connect
 from warehouse_kit.errors import ConfigError
 from warehouse_kit.runner import check
@@ -206,3 +211,73 @@ def test_python_models_declare_checks_too(tiny):
     assert tiny.run().ok
     assert sorted(row["id"] for row in tiny.rows("gold.paid")) == [1, 2, 4]
     assert sorted(row["id"] for row in tiny.rows("gold.paid__quarantine")) == [3, 5]
+
+
+@pytest.fixture(scope="module")
+def checked_project(tmp_path_factory: pytest.TempPathFactory) -> TinyProject:
+    """A built project on DuckDB whose checks pass and warn."""
+    root = tmp_path_factory.mktemp("checked")
+    tiny = TinyProject(root, f"duckdb:///{root}/w.duckdb")
+    tiny.csv("orders", ORDERS)
+    tiny.pipeline(pipeline(QUARANTINE))
+    assert tiny.run().ok
+    return tiny
+
+
+def wk_check(tiny: TinyProject, *args: str) -> str:
+    """`wk check ARGS` in the project; what it printed."""
+    result = subprocess.run(
+        [sys.executable, "-m", "warehouse_kit.cli", "check", "--target", tiny.target, *args],
+        capture_output=True,
+        text=True,
+        cwd=tiny.root,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def read_json(text: str) -> list[str]:
+    return [r["check"] for r in json.loads(text)["results"]]
+
+
+def read_junit(text: str) -> list[str]:
+    return [case.get("name", "") for case in ET.fromstring(text).iter("testcase")]
+
+
+def read_html(text: str) -> list[str]:
+    assert text.startswith("<!DOCTYPE html>")
+    return [name for name in ("email_valid", "amount_positive", "email_present") if name in text]
+
+
+def read_table(text: str) -> list[str]:
+    assert "CheckResults(" not in text
+    assert "1 warn" in text
+    lines = [line for line in text.splitlines() if "silver.orders" in line]
+    return [line.split("│")[2].strip() for line in lines]  # the rows' check column
+
+
+CHECKS = ["email_valid", "amount_positive", "email_present"]
+
+
+@pytest.mark.duckdb
+@pytest.mark.parametrize(
+    ("options", "file", "read"),
+    [
+        ((), "checks.json", read_json),  # the format from the file's extension
+        ((), "checks.xml", read_junit),
+        ((), "checks.html", read_html),
+        ((), "checks.txt", read_table),
+        (("--format", "json"), "checks.out", read_json),  # or as chosen
+        (("--format", "junit"), "checks.out", read_junit),
+        (("--format", "html"), "checks.out", read_html),
+        (("--format", "table"), "checks.json", read_table),
+    ],
+)
+def test_wk_check_writes_its_report_to_a_file_in_the_chosen_format(
+    checked_project, tmp_path, options, file, read
+):
+    printed = wk_check(checked_project, *options, "-o", str(tmp_path / file))
+    assert printed.strip() == f"wrote {tmp_path / file}"
+    assert read((tmp_path / file).read_text()) == CHECKS

@@ -10,6 +10,8 @@ testing which engine it is. A target is a URL:
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +34,21 @@ from warehouse_kit.errors import TransientError, WarehouseKitError, first_line
 
 class ConnectionFailed(TransientError):
     """The warehouse could not be reached or opened."""
+
+
+class WarehouseBusy(ConnectionFailed):
+    """Another process holds the DuckDB file (a notebook, a dashboard, another run)."""
+
+    def __init__(self, path: str, holder: str, waited_s: float):
+        waited = f" and did not let go within {waited_s:g} s" if waited_s > 0 else ""
+        super().__init__(
+            f"cannot open {path}: {holder} has it open{waited}; close the warehouse there "
+            "(a notebook's or a dashboard's connection) or wait for the run that holds it, "
+            "then try again"
+        )
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -219,21 +236,38 @@ def connect(
 
     A DuckDB file takes one writing process, or readers: while another process
     holds it, retries for up to `wait_s` seconds (a run or a dashboard refresh
-    lets go when it ends).
+    lets go when it ends), logging once that it waits and for whom; then raises
+    `WarehouseBusy`, naming that process as DuckDB does (PID and program).
     """
-    deadline, pause = time.monotonic() + wait_s, 0.05
+    deadline, pause, told = time.monotonic() + wait_s, 0.05, False
     while True:
         try:
             return _open(url, base_dir, read_only)
         except ConnectionFailed as exc:
-            if not _held_by_another_process(exc) or time.monotonic() + pause > deadline:
+            holder = _lock_holder(exc)
+            if holder is None:
                 raise
-            time.sleep(pause)
+            path, left = duckdb_path(url, base_dir), deadline - time.monotonic()
+            if left <= 0:
+                raise WarehouseBusy(path, holder, wait_s) from exc.__cause__
+            if not told:  # a wait of many seconds must not look like a hang
+                log.warning("waiting up to %g s for %s: %s has it open", wait_s, path, holder)
+                told = True
+            time.sleep(min(pause, left))  # one last try at the deadline
             pause = min(pause * 2, 1.0)
 
 
-def _held_by_another_process(error: ConnectionFailed) -> bool:
-    return "Could not set lock on file" in str(error.__cause__)
+# DuckDB: 'Could not set lock on file "...": Conflicting lock is held in /usr/bin/python3 (PID 7)'
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+
+
+def _lock_holder(error: ConnectionFailed) -> str | None:
+    """Who holds the DuckDB file, as DuckDB says, when that is why it did not open."""
+    message = str(error.__cause__)
+    if "Could not set lock on file" not in message:
+        return None
+    found = _LOCK_HOLDER.search(message)
+    return f"process {found['pid']} ({found['program']})" if found else "another process"
 
 
 def _open(url: str, base_dir: Path | None, read_only: bool) -> Warehouse:
@@ -244,7 +278,7 @@ def _open(url: str, base_dir: Path | None, read_only: bool) -> Warehouse:
             if read_only and path != ":memory:" and not Path(path).exists():
                 raise WarehouseKitError(f"no warehouse at {path}: run `wk run` first")
             if path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                _require_folder(Path(path))
             settings = dict(parse_qsl(urlsplit(url).query))  # ?memory_limit=2GB&threads=4
             con = ibis.duckdb.connect(path, read_only=read_only, **settings)
             if "threads" not in settings:
@@ -256,6 +290,15 @@ def _open(url: str, base_dir: Path | None, read_only: bool) -> Warehouse:
     except Exception as exc:  # every driver raises its own class
         raise ConnectionFailed(f"cannot open {redact(url)}: {first_line(exc)}") from exc
     return Warehouse(con, kind, url)
+
+
+def _require_folder(path: Path) -> None:
+    # A typo in a target must not become a tree of folders with an empty warehouse in it.
+    if not path.parent.is_dir():
+        raise WarehouseKitError(
+            f"cannot create the warehouse {path}: there is no folder {path.parent} "
+            "(create it, or correct the target)"
+        )
 
 
 # DuckDB grows one hash table per thread while it runs at most two threads, and partitions
@@ -276,10 +319,16 @@ def use_enough_threads(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"SET threads = {MIN_DUCKDB_THREADS}")
 
 
+_QUERY_PASSWORD = re.compile(r"(?i)(^|&)(password=)[^&]*")
+
+
 def redact(url: str) -> str:
-    """The URL with any password replaced by ``***``, safe to print or store."""
+    """The URL with any password replaced by ``***``, safe to print or store: the one in
+    ``user:password@`` and libpq's ``?password=``."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    netloc, query = parts.netloc, _QUERY_PASSWORD.sub(r"\1\2***", parts.query)
+    if parts.password is not None:
+        netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
+    if (netloc, query) == (parts.netloc, parts.query):
+        return url  # as given: urlunsplit would drop the empty host of duckdb:///path
+    return urlunsplit(parts._replace(netloc=netloc, query=query))

@@ -12,7 +12,7 @@ from warehouse_kit.backends import Warehouse
 from warehouse_kit.dag import Graph
 from warehouse_kit.errors import ConfigError
 from warehouse_kit.pipeline import Pipeline, load_pipeline
-from warehouse_kit.project import Project
+from warehouse_kit.project import PROJECT_FILE, Project
 from warehouse_kit.python_models import load_python_models
 
 
@@ -55,9 +55,18 @@ class Catalog:
         return None
 
 
-def load_catalog(project: Project, pipeline_files: Sequence[Path] | None = None) -> Catalog:
-    """Compile the project's pipeline files (or `pipeline_files`) and Python models."""
+def load_catalog(
+    project: Project, pipeline_files: Sequence[Path] | None = None, *, allow_empty: bool = False
+) -> Catalog:
+    """Compile the project's pipeline files (or `pipeline_files`) and Python models.
+
+    A project without any is an error (nothing to build: most likely not the
+    project's folder), unless `allow_empty`, for metrics over tables no pipeline
+    builds.
+    """
     files = list(pipeline_files) if pipeline_files is not None else project.pipeline_files()
+    if not files and not project.model_files() and not allow_empty:
+        raise _nothing_to_build(project)
     pipelines = [
         load_pipeline(path, root=project.root, display=project.display(path)) for path in files
     ]
@@ -71,3 +80,17 @@ def load_catalog(project: Project, pipeline_files: Sequence[Path] | None = None)
     for stage in graph.stages:
         schemas.setdefault(stage, stage)
     return Catalog(project, tuple(pipelines), graph, schemas)
+
+
+def _nothing_to_build(project: Project) -> ConfigError:
+    pipelines, models = (project.display(project.path(name)) for name in ("pipelines", "models"))
+    if project.has_config:
+        return ConfigError(
+            f"nothing to build in {project.root}: no pipeline files in {pipelines}/ "
+            f"and no Python models in {models}/"
+        )
+    return ConfigError(
+        f"no warehouse-kit project in {project.root}: no {PROJECT_FILE} there or above it, "
+        f"and no {pipelines}/*.yml or {models}/*.py; run wk in a project folder "
+        "or pass --project"
+    )

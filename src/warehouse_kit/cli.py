@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import sys
 from datetime import datetime
@@ -155,13 +156,15 @@ def check(
     ] = None,
     target: TargetOption = None,
     output_format: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--format",
             "-f",
-            help="table, json, junit (XML for CI) or html (a self-contained page).",
+            help="table, json, junit (XML for CI) or html (a self-contained page). "
+            "Default: by the --output file's extension (.json, .xml, .html), else table.",
+            show_default=False,
         ),
-    ] = "table",
+    ] = None,
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="Write the report to this file.", show_default=False),
@@ -174,34 +177,30 @@ def check(
     """
     from warehouse_kit.history import check_history
     from warehouse_kit.project import Project
+    from warehouse_kit.quality.report import FORMATS, format_of
     from warehouse_kit.runner import check as run_checks
 
-    formats = ("table", "json", "junit", "html")
-    if output_format not in formats:
-        raise typer.BadParameter(f"choose one of {', '.join(formats)}", param_hint="--format")
+    if output_format not in (None, *FORMATS):
+        raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--format")
+    chosen = output_format or (format_of(output) if output is not None else "table")
     loaded = Project.load(project)
     results = run_checks(loaded, target=target, select=models or ())
-    if output_format == "table" and output is None:
+    if chosen == "table" and output is None:
         show(results.to_table())
     else:
-        if output_format == "html":
+        history = []
+        if chosen == "html":
             warehouse = loaded.connect(target, read_only=True)
             try:
                 history = check_history(warehouse, sorted({r.model for r in results}))
             finally:
                 warehouse.close()
-            text = results.to_html(history)
-        else:
-            text = {
-                "json": results.to_json,
-                "junit": results.to_junit,
-                "table": lambda: str(results),
-            }[output_format]()
+        text = results.render(chosen, history)
         if output is None:
             sys.stdout.write(text + "\n")
         else:
             output.write_text(text, encoding="utf-8")
-            console.print(f"wrote {output}", highlight=False)
+            console.print(f"wrote {output}", highlight=False, soft_wrap=True)
     if any(result.status == "fail" for result in results):
         raise typer.Exit(1)
 
@@ -759,8 +758,18 @@ def show(table: RenderableType) -> None:
         console.width = width
 
 
+class _Notices(logging.Handler):
+    """Prints what the library logs as it happens (a wait for a locked warehouse)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        errors.print(record.getMessage(), highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     """Entry point of the `wk` console script."""
+    library = logging.getLogger("warehouse_kit")
+    library.addHandler(_Notices(logging.WARNING))
+    library.propagate = False
     try:
         app()
     except WarehouseKitError as exc:

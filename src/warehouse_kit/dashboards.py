@@ -250,7 +250,7 @@ def pipeline_health(
 
 
 def _recent_runs(warehouse: Warehouse, pipeline: str | None, runs: int) -> ir.Table:
-    history = state.table(warehouse, "runs")
+    history = state.pipeline_runs(warehouse)
     if pipeline is not None:
         history = history.filter(history.pipeline.split(",").contains(pipeline))
     return history.order_by(ibis.desc("run_id")).limit(runs)
@@ -259,7 +259,7 @@ def _recent_runs(warehouse: Warehouse, pipeline: str | None, runs: int) -> ir.Ta
 def _run_frame(warehouse: Warehouse, recent: ir.Table) -> pd.DataFrame:
     steps = state.table(warehouse, "model_runs")
     per_run = steps.group_by("run_id").aggregate(
-        models=steps.count(), failed=(steps.status == "error").sum()
+        models=steps.count(), failed=(steps.status == "failed").sum()
     )
     joined = recent.left_join(per_run, "run_id").select(
         "run_id", "pipeline", "status", "started_at", "finished_at", "models", "failed"

@@ -96,11 +96,13 @@ class RunInfo:
 def find_run(
     warehouse: Warehouse, pipeline: str | None = None, run_id: str | None = None
 ) -> RunInfo:
-    """A run by id, or the latest run of `pipeline` (of any pipeline when None)."""
-    runs = state.table(warehouse, "runs")
+    """A run by id, or the latest run of `pipeline` (of any pipeline when None; runs of
+    ``wk check`` build nothing and are never the latest)."""
     if run_id is not None:
+        runs = state.table(warehouse, "runs")
         chosen = runs.filter(runs.run_id == run_id)
     else:
+        runs = state.pipeline_runs(warehouse)
         mine = runs if pipeline is None else runs.filter(_runs_of(runs, pipeline))
         chosen = mine.filter(mine.run_id == mine.run_id.max())
     found = warehouse.rows(chosen.select(*RunInfo.__dataclass_fields__))
@@ -115,7 +117,7 @@ def _runs_of(runs: ir.Table, pipeline: str) -> ir.BooleanValue:
 
 
 def _no_run_message(warehouse: Warehouse, pipeline: str | None, run_id: str | None) -> str:
-    runs = state.table(warehouse, "runs")
+    runs = state.pipeline_runs(warehouse)
     if run_id is not None:
         latest = warehouse.rows(runs.select("run_id").order_by(ibis.desc("run_id")).limit(3))
         ids = ", ".join(row["run_id"] for row in latest) or "none"
@@ -160,7 +162,7 @@ def row_count_trend(
     warehouse: Warehouse, pipeline: str | None = None, *, runs: int = 10, stage: str = "gold"
 ) -> pd.DataFrame:
     """Rows in each `stage` model after each of the pipeline's last `runs` runs, oldest first."""
-    history = state.table(warehouse, "runs")
+    history = state.pipeline_runs(warehouse)
     if pipeline is not None:
         history = history.filter(_runs_of(history, pipeline))
     recent = history.order_by(ibis.desc("run_id")).limit(runs)

@@ -61,6 +61,8 @@ def example_warehouse(project: Project) -> Iterator[str]:
 def refresh(project: Project, paths: Sequence[Path] = ()) -> list[Path]:
     """Re-run `paths` (default: every notebook) and write them back stripped."""
     chosen = [Path(path).resolve() for path in paths] or notebooks(project)
+    if not chosen:
+        raise WarehouseKitError(f"no notebooks to refresh in {project.root / 'notebooks'}")
     for path in chosen:
         if not path.is_file():
             raise WarehouseKitError(f"no notebook {path}")

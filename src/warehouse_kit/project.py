@@ -65,6 +65,11 @@ class Project:
                 return cls(folder, parse(ProjectSpec, data, file=str(config)))
         return cls(start)
 
+    @property
+    def has_config(self) -> bool:
+        """Whether the project has a `warehouse.yml` (else it is just a folder)."""
+        return (self.root / PROJECT_FILE).is_file()
+
     def path(self, name: str) -> Path:
         """A configured folder (``pipelines``, ``models``, ``seeds``...) as an absolute path."""
         return self.root / getattr(self.spec.paths, name)

@@ -122,17 +122,18 @@ def report(
 ) -> Report:
     """Run `notebook` with `parameters` and export it; returns where both files are.
 
-    `target` reaches the notebook as its ``target`` parameter when it has one,
-    and as ``WK_TARGET`` in any case. A failing cell raises a `ReportError`
-    naming it; the partial notebook is kept.
+    `target` (or a ``target`` parameter) reaches the notebook as ``WK_TARGET``,
+    which its ``target = None`` default reads, never as a parameter: papermill
+    writes parameters into the notebook and its metadata, and a URL may hold a
+    password. A failing cell raises a `ReportError` naming it; the partial
+    notebook is kept.
     """
     notebook = Path(notebook)
     project = Project.of(project)
     values = dict(parameters or {})
-    declared = parameters_of(notebook)
-    _check_names(notebook, list(values), declared)
-    if target is not None and "target" in declared:
-        values.setdefault("target", target)
+    _check_names(notebook, list(values), parameters_of(notebook))
+    named = values.pop("target", None)  # -p target URL is --target URL: never written
+    target = target or named
     output = _output_path(out_dir or project.path("reports"), notebook.stem)
     execute(notebook, output, parameters=values, target=target)
     return Report(output, to_html(output, output.with_suffix(".html"), show_code=show_code))

@@ -228,7 +228,7 @@ class Runner:
         state.ensure(self.warehouse)
         started = state.now()
         run_id = state.new_run_id(started)
-        row = {"run_id": run_id, "pipeline": "check", "target": redact(self.warehouse.url)}
+        row = {"run_id": run_id, "pipeline": state.CHECK_RUN, "target": redact(self.warehouse.url)}
         self.warehouse.execute(
             state.insert("runs", {**row, "started_at": started, "status": "running"})
         )

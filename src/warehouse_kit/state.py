@@ -3,7 +3,8 @@
 Tables (one row each per...):
 
 - ``runs``: run. ``run_id`` sorts in start order; ``status`` is running,
-  success or failed.
+  success or failed. A run of ``wk check`` builds nothing: its ``pipeline`` is
+  `CHECK_RUN`, and readers of pipeline runs take `pipeline_runs`.
 - ``model_runs``: model per run: rows in (of its first input; for a bronze
   model, the rows read), rows out (in the table after the run), duration,
   status (success, failed, skipped), error.
@@ -42,6 +43,8 @@ from warehouse_kit.backends import Transaction, Warehouse, table_ref
 
 SCHEMA = "_wk"
 VERSION = 1
+CHECK_RUN = "wk check"
+"""The ``pipeline`` of a ``wk check`` run: never a pipeline's name (those are identifiers)."""
 
 TABLES: dict[str, ibis.Schema] = {
     "meta": ibis.schema({"key": "string", "value": "string"}),
@@ -258,9 +261,18 @@ def checked_rows(warehouse: Warehouse, model: str) -> int | None:
     return value
 
 
+def pipeline_runs(warehouse: Warehouse) -> ir.Table:
+    """The runs that built models: every run but those of ``wk check``."""
+    runs = table(warehouse, "runs")
+    # Before CHECK_RUN, a check run was pipeline 'check' with no selection; a pipeline
+    # run always records its selection, if only ''.
+    older_check = (runs.pipeline == "check") & runs.selection.isnull()
+    return runs.filter(runs.pipeline != CHECK_RUN, ~older_check)
+
+
 def latest_run_id(warehouse: Warehouse) -> str | None:
+    """The latest pipeline run (see `pipeline_runs`)."""
     if not warehouse.exists("runs", SCHEMA):
         return None
-    runs = table(warehouse, "runs")
-    value: str | None = warehouse.scalar(runs.run_id.max())
+    value: str | None = warehouse.scalar(pipeline_runs(warehouse).run_id.max())
     return value

@@ -52,7 +52,7 @@ def compile_query(
 ) -> ir.Table:
     """The query `options` describes, over `warehouse`."""
     closure = layer.closure(options.metrics)
-    catalog = catalog if catalog is not None else load_catalog(layer.project)
+    catalog = catalog if catalog is not None else load_catalog(layer.project, allow_empty=True)
     groups = _group_names(options)
     period = options.grain
     keys = [period, *groups] if period else list(groups)

@@ -132,7 +132,7 @@ class SemanticLayer:
     @cached_property
     def catalog(self) -> Catalog:
         """The project's models: the star schema's joins come from them."""
-        return load_catalog(self.project)
+        return load_catalog(self.project, allow_empty=True)
 
     def _hint(self, name: str) -> str:
         known = sorted(self.metrics) + sorted(self.queries)

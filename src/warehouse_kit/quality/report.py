@@ -1,6 +1,7 @@
 """Check results and how they are shown: console, JSON, JUnit XML, HTML.
 
 - `CheckResults.to_table()` (or printing it with rich): a console table;
+  `to_text()` is the same table as plain text, for a file;
 - `to_json()` / `CheckResults.from_json()`: every field, round-trips;
 - `to_junit()`: JUnit XML for CI systems: one testsuite per model, one
   testcase per check; a ``fail`` is a ``<failure>``; a ``warn`` passes (a
@@ -16,12 +17,16 @@ XML and HTML are built with `xml.etree`, which escapes every value.
 
 from __future__ import annotations
 
+import io
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Literal, overload
 
+from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -30,6 +35,15 @@ Status = Literal["pass", "warn", "fail"]
 
 HISTORY_RUNS = 20
 """How many past runs the HTML report shows per check."""
+
+FORMATS = ("table", "json", "junit", "html")
+"""What `CheckResults.render` writes."""
+_EXTENSIONS = {".json": "json", ".xml": "junit", ".html": "html", ".htm": "html"}
+
+
+def format_of(path: Path) -> str:
+    """The format a report file's name asks for (``checks.xml`` is JUnit); else a table."""
+    return _EXTENSIONS.get(path.suffix.lower(), "table")
 
 
 @dataclass(frozen=True)
@@ -125,6 +139,18 @@ class CheckResults(Sequence[CheckResult]):
     def to_table(self) -> Table:
         return to_table(self)
 
+    def to_text(self) -> str:
+        return to_text(self)
+
+    def render(self, fmt: str, history: Iterable[Mapping[str, Any]] | None = None) -> str:
+        """The results as text in `fmt`, one of `FORMATS`; `history` shows in HTML only."""
+        if fmt == "html":
+            return self.to_html(history)
+        writers = {"table": self.to_text, "json": self.to_json, "junit": self.to_junit}
+        if fmt not in writers:
+            raise ValueError(f"unknown format {fmt!r}: one of {', '.join(FORMATS)}")
+        return writers[fmt]()
+
     def __rich__(self) -> Table:
         return to_table(self)
 
@@ -154,6 +180,15 @@ def to_table(results: CheckResults) -> Table:
             Text(r.model), Text(r.check), Text(r.action), status, *numbers, Text(r.message)
         )
     return table
+
+
+def to_text(results: CheckResults) -> str:
+    """The console table as plain text, as wide as it needs (no terminal will wrap a file)."""
+    table, text = to_table(results), io.StringIO()
+    console = Console(file=text, width=10_000, color_system=None)
+    console.width = Measurement.get(console, console.options, table).maximum
+    console.print(table)
+    return "".join(line.rstrip() + "\n" for line in text.getvalue().splitlines())
 
 
 # --- JUnit ----------------------------------------------------------------------------

@@ -1,0 +1,122 @@
+"""The run history as its readers see it: `wk check` runs are not pipeline runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from warehouse_kit import dashboards, state
+from warehouse_kit.backends import connect
+from warehouse_kit.history import model_runs
+from warehouse_kit.notebook import find_run, open_warehouse, row_count_trend
+from warehouse_kit.runner import check
+
+PEOPLE = """
+id,email,city
+1,a@x.com,Paris
+2,not-an-email,Lyon
+3,c@x.com,Lyon
+"""
+PIPELINE = """
+pipeline:
+  name: people_pipeline
+  sources: [{name: files, type: files, path: data, tables: [people], load: replace}]
+  transformations:
+    - stage: silver
+      models:
+        - name: people
+          operations: [{op: type_casting, columns: {id: int64}}]
+          quality_checks:
+            - {name: email_valid, type: regex, field: email, pattern: '^[^@]+@[^@]+$',
+               action: ACTION}
+    - stage: gold
+      models:
+        - name: people_by_city
+          from: people
+          operations: [{op: aggregate_metrics, group_by: [city], measures: {people: "count(*)"}}]
+"""
+
+
+def people_project(tiny, action: str = "warn"):
+    tiny.csv("people", PEOPLE)
+    tiny.pipeline(PIPELINE.replace("ACTION", action))
+    return tiny
+
+
+def test_a_check_run_is_not_the_latest_pipeline_run(tiny):
+    built = people_project(tiny).run()
+    assert built.ok
+    checked = check(tiny.root, target=tiny.target)
+    assert [r.check for r in checked] == ["email_valid"]
+    assert checked.run_id > built.run_id
+    with open_warehouse(tiny.target, project=tiny.root) as warehouse:
+        assert state.latest_run_id(warehouse) == built.run_id
+        steps = warehouse.rows(model_runs(warehouse).select("run_id", "model"))
+        assert find_run(warehouse).run_id == built.run_id
+        assert find_run(warehouse, "people_pipeline").run_id == built.run_id
+        trend = row_count_trend(warehouse)
+        results = state.table(warehouse, "check_results")
+        recorded = warehouse.rows(results.filter(results.run_id == checked.run_id))
+    assert {row["run_id"] for row in steps} == {built.run_id}
+    assert steps[0]["model"] == "bronze.people"
+    assert set(trend["run_id"]) == {built.run_id}
+    assert [row["check"] for row in recorded] == ["email_valid"]  # still recorded
+    health = dashboards.pipeline_health(project=tiny.root, target=tiny.target)
+    assert health.latest.run_id == built.run_id
+    assert list(health.runs["run_id"]) == [built.run_id]
+
+
+def test_check_runs_are_recorded_apart_from_pipeline_runs(tiny):
+    people_project(tiny).run()
+    checked = check(tiny.root, target=tiny.target)
+    with open_warehouse(tiny.target, project=tiny.root) as warehouse:
+        runs = state.table(warehouse, "runs")
+        row = warehouse.rows(runs.filter(runs.run_id == checked.run_id))[0]
+    assert row["pipeline"] == state.CHECK_RUN
+    assert row["status"] == "success"
+
+
+def test_a_check_run_recorded_before_check_runs_had_their_own_name_is_skipped_too(tiny):
+    built = people_project(tiny).run()
+    warehouse = connect(tiny.target)
+    try:  # as `wk check` wrote it: pipeline 'check' and no selection
+        old = {"run_id": "99990101T000000.000000Z", "pipeline": "check", "status": "success"}
+        warehouse.execute(state.insert("runs", old))
+        assert state.latest_run_id(warehouse) == built.run_id
+        assert find_run(warehouse).run_id == built.run_id
+    finally:
+        warehouse.close()
+
+
+def test_the_health_dashboard_counts_the_models_that_failed(tiny):
+    result = people_project(tiny, action="reject").run()
+    assert [m.status for m in result.models] == ["success", "failed", "skipped"]
+    health = dashboards.pipeline_health(project=tiny.root, target=tiny.target)
+    assert health.runs[["status", "models", "failed"]].values.tolist() == [["failed", 3, 1]]
+
+
+@pytest.mark.duckdb
+def test_wk_history_after_wk_check_shows_the_latest_pipeline_run(tmp_path):
+    from conftest import TinyProject
+
+    tiny = people_project(TinyProject(tmp_path, f"duckdb:///{tmp_path}/w.duckdb"))
+    built = tiny.run()
+
+    def wk(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "warehouse_kit.cli", *args, "--target", tiny.target],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env={**os.environ, "COLUMNS": "200"},
+            timeout=120,
+        )
+
+    assert wk("check").returncode == 0
+    shown = wk("history")
+    assert shown.returncode == 0, shown.stderr
+    assert f"run {built.run_id}" in shown.stdout
+    assert "gold.people_by_city" in shown.stdout
