@@ -12,6 +12,7 @@ from datetime import datetime
 import pytest
 
 from warehouse_kit.backends import connect
+from warehouse_kit.runner import check
 
 BEGINNING, END = datetime(1900, 1, 1), datetime(9999, 12, 31)
 
@@ -209,3 +210,23 @@ def test_facts_fail_rather_than_match_two_versions_of_a_member(tiny):
     assert "gold.dim_customer has overlapping versions of a member" in failure.error
     assert "id=1: customer_key 1 [1900-01-01 00:00:00, 9999-12-31 00:00:00)" in failure.error
     assert tiny.rows("gold.fact_sales", order_by="sale_id") == kept
+
+
+def test_wk_check_checks_the_whole_history_against_the_rules(tiny):
+    options = f"{UPDATED_AT}, deletes: invalidate"
+    load(tiny, "1,Al,Retail,2024-01-01\n2,Bo,SMB,2024-03-01\n", options)
+    load(tiny, "1,Al,SMB,2024-02-01\n2,Bo,SMB,2024-03-01\n", options)
+    [verdict] = [r for r in check(tiny.root, target=tiny.target) if r.check == "history_rules"]
+    assert (verdict.model, verdict.status, verdict.total_rows) == ("gold.dim_customer", "pass", 3)
+    wh = connect(tiny.target)
+    try:  # Al's first version now ends before it starts
+        wh.con.raw_sql(
+            "UPDATE gold.dim_customer SET effective_to = '1899-01-01' "
+            "WHERE id = '1' AND effective_from = '1900-01-01'"
+        )
+    finally:
+        wh.close()
+    [verdict] = [r for r in check(tiny.root, target=tiny.target) if r.check == "history_rules"]
+    assert (verdict.status, verdict.failing_rows) == ("fail", 1)
+    assert verdict.sample[0]["problem"] == "ends before it starts"
+    assert "1 of 3 versions break the rules: id=1, customer_key=1" in verdict.message

@@ -7,6 +7,7 @@ models downstream of it are skipped; the others still run.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -14,16 +15,18 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
+import ibis.expr.types as ir
 import sqlglot.expressions as sge
 
 from warehouse_kit import materialize, quality, state
 from warehouse_kit.backends import Transaction, Warehouse, connect, duckdb_path, engine_of, redact
 from warehouse_kit.catalog import Catalog, load_catalog
 from warehouse_kit.errors import ModelError, WarehouseKitError, first_line
-from warehouse_kit.materialize import Outcome, Target
+from warehouse_kit.materialize import Outcome, Target, history, rules
 from warehouse_kit.models import (
     Dimension,
     Merge,
+    Model,
     SourceLoad,
 )
 from warehouse_kit.planner import Planned, Planner
@@ -31,6 +34,7 @@ from warehouse_kit.progress import Reporter, Silent
 from warehouse_kit.project import Project
 from warehouse_kit.quality import CheckResult, CheckResults
 from warehouse_kit.quality.gate import Gate, inspect, result_rows
+from warehouse_kit.spec import DimensionOptions
 
 WAIT_FOR_READERS_S = 30.0
 """How long a run waits for readers (a dashboard refresh, a notebook) to let go of a DuckDB file."""
@@ -125,8 +129,21 @@ def check(
     The results are recorded in ``_wk.check_results`` under a run of their own.
     """
     with _session(project, pipelines, target) as (catalog, warehouse):
-        ids = [node for node in catalog.graph.select(select) if catalog.graph.models[node].checks]
+        models = catalog.graph.models
+        ids = [
+            node
+            for node in catalog.graph.select(select)
+            if models[node].checks or _history_of(models[node]) is not None
+        ]
         return Runner(catalog, warehouse, Silent(), full_refresh=False).check(ids)
+
+
+def _history_of(model: Model) -> DimensionOptions | None:
+    """A type-2 dimension's options: its history keeps rules `wk check` checks too."""
+    materialization = model.materialization
+    if isinstance(materialization, Dimension) and materialization.options.scd == 2:
+        return materialization.options
+    return None
 
 
 @contextmanager
@@ -240,6 +257,7 @@ class Runner:
             if model.keys is not None:  # a dimension table: one row per surrogate key
                 context = replace(context, key=(model.keys.surrogate,))
             found += quality.evaluate(table, model.checks, context)
+            found += self._history_rules(model, table)
         results = CheckResults(found, run_id=run_id)
         status = "success" if results.ok else "failed"
         with self.warehouse.transaction() as tx:
@@ -248,6 +266,28 @@ class Runner:
             where = {"run_id": run_id}
             tx.run(state.update("runs", where, {"finished_at": state.now(), "status": status}))
         return results
+
+    def _history_rules(self, model: Model, table: ir.Table) -> list[CheckResult]:
+        """A type-2 dimension's versions against the rules every publish keeps."""
+        options = _history_of(model)
+        if options is None or model.keys is None:
+            return []
+        layout = history.Layout.of(options, model.keys, table)
+        verdict = rules.judge(self.warehouse.rows, layout, table, model.id)
+        return [
+            CheckResult(
+                model=model.id,
+                check=rules.CHECK,
+                type="history",
+                action="reject",
+                status="pass" if verdict.ok else "fail",
+                failing_rows=verdict.failing,
+                total_rows=verdict.checked,
+                measured=float(verdict.failing),
+                message=verdict.message,
+                sample=json.loads(json.dumps(verdict.sample, default=str)),
+            )
+        ]
 
     def _run_one(
         self, item: Planned, run_id: str, started_at: datetime, broken: set[str]

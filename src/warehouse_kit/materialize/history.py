@@ -33,7 +33,7 @@ import ibis
 import ibis.expr.types as ir
 
 from warehouse_kit.materialize.dimension import CHANGED_AT, HIDDEN, SEEN_AT
-from warehouse_kit.models import BEGINNING, END, DimensionKeys
+from warehouse_kit.models import BEGINNING, END, UNKNOWN_KEY, DimensionKeys
 from warehouse_kit.spec import DimensionOptions
 
 FIRST_SEEN = "_wk_first_seen"
@@ -325,7 +325,7 @@ def violations(layout: Layout, table: ir.Table) -> ir.Table:
     the first version starts at the beginning of time; one row per surrogate key."""
     start, end, is_current, _ = layout.names
     surrogate = layout.keys.surrogate
-    members = table.filter(table[surrogate] != -1)
+    members = table.filter(table[surrogate] != UNKNOWN_KEY)
     order = ibis.window(group_by=layout.natural, order_by=[start, surrogate])
     marked = members.mutate(
         _wk_next=members[start].lead().over(order),

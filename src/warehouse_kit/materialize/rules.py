@@ -20,13 +20,13 @@ from warehouse_kit import state
 from warehouse_kit.backends import Transaction
 from warehouse_kit.materialize.history import Layout, violations
 from warehouse_kit.materialize.target import Target
+from warehouse_kit.models import UNKNOWN_KEY
 
 CHECK = "history_rules"
-RULES = (
-    "a member's versions neither overlap nor leave a gap (but a member deleted under "
-    "deletes: invalidate); each ends after it starts; one is current, the open-ended one; "
-    "the first starts at the beginning of time"
-)
+"""The check's name in ``_wk.check_results`` and reports. The rules: a member's versions
+neither overlap nor leave a gap (but a member deleted under ``deletes: invalidate``); each
+ends after it starts; one is current, the open-ended one; the first starts at the beginning
+of time; one row per surrogate key."""
 
 Query = Callable[[ir.Table], list[dict[str, Any]]]
 """Runs a (small) query and gives its rows: in the run's transaction, or on its own."""
@@ -50,7 +50,7 @@ class Verdict:
     @property
     def message(self) -> str:
         if self.ok:
-            return f"{self.checked:,} versions keep the rules: {RULES}"
+            return f"{self.checked:,} versions keep the rules of a type-2 dimension"
         shown = "; ".join(", ".join(f"{c}={v}" for c, v in row.items()) for row in self.sample)
         return f"{self.failing:,} of {self.checked:,} versions break the rules: {shown}"
 
@@ -96,8 +96,9 @@ def require(tx: Transaction, target: Target, layout: Layout, versions: ir.Table)
 def judge(query: Query, layout: Layout, versions: ir.Table, model: str) -> Verdict:
     """Check `versions` (a dimension's rows, or some members' rows) against the rules."""
     wrong = violations(layout, versions)
+    members = versions.filter(versions[layout.keys.surrogate] != UNKNOWN_KEY)
     [counts] = query(
-        versions.aggregate(checked=versions.count()).cross_join(
+        members.aggregate(checked=members.count()).cross_join(
             wrong.aggregate(failing=wrong.count())
         )
     )
