@@ -57,10 +57,17 @@ FROM (
 -- DuckDB's ANTI JOIN: three times faster here than NOT EXISTS (a correlated subquery).
 ANTI JOIN bronze.customers AS s ON s.customer_id = d.customer_id;
 
-UPDATE gold.dim_customer
-SET effective_to = closing.effective_to, is_current = false, _wk_run_id = 'hand-written'
-FROM closing
-WHERE dim_customer.customer_key = closing.customer_key;
+-- The versions that end, rewritten: in DuckDB, deleting rows and inserting them again
+-- costs less than an UPDATE, whose commit rewrites every row group it touched.
+CREATE TEMP TABLE closed AS
+SELECT d.* REPLACE (c.effective_to AS effective_to, false AS is_current,
+    'hand-written' AS _wk_run_id)
+FROM gold.dim_customer AS d
+JOIN closing AS c ON c.customer_key = d.customer_key;
+
+DELETE FROM gold.dim_customer WHERE customer_key IN (SELECT customer_key FROM closing);
+
+INSERT INTO gold.dim_customer SELECT * FROM closed;
 
 INSERT INTO gold.dim_customer (
     customer_key, customer_id, name, segment, city,
@@ -75,5 +82,6 @@ FROM opened;
 
 DROP TABLE opened;
 DROP TABLE closing;
+DROP TABLE closed;
 
 COMMIT;

@@ -191,10 +191,12 @@ def recorded_observations(
     return _conformed_union((found, sampled))
 
 
-def combined(layout: Layout, *parts: ir.Table) -> ir.Table:
+def combined(layout: Layout, *parts: ir.Table, again: bool = True) -> ir.Table:
     """All observations of the members, one per member and time: a new observation
-    replaces a stored one at the same time (a snapshot taken again), keeping its key."""
+    replaces a stored one at the same time (a snapshot taken `again`), keeping its key."""
     union = _conformed_union(parts)
+    if not again:
+        return union
     same = [*layout.natural, T]
     if not layout.by_check and not layout.snapshots:
         same.append(U)  # a batch may bring several updates of a member
@@ -220,14 +222,16 @@ def versions(layout: Layout, observed: ir.Table) -> ir.Table:
     """The members' versions, given all their observations; ``_wk_sk`` is the surrogate
     key of the stored version each continues, NULL for a new one."""
     order = ibis.window(group_by=layout.natural, order_by=[T, U])
-    marked = observed.mutate(_wk_before=observed[PRESENT].lag().over(order))
-    if not layout.by_check:  # the stretches of time between deletions
-        gone = ibis.ifelse(marked[PRESENT], 0, 1).sum()
-        running = ibis.window(group_by=layout.natural, order_by=[T, U], rows=(None, 0))
-        marked = marked.mutate(_wk_stretch=gone.over(running))
+    running = ibis.window(group_by=layout.natural, order_by=[T, U], rows=(None, 0))
+    # Everything read from the observation before, in one pass.
+    before = {"_wk_before": observed[PRESENT].lag().over(order)}
+    if layout.by_check:
+        before |= {f"_wk_was_{c}": observed[c].lag().over(order) for c in layout.tracked}
+    else:  # the stretches of time between deletions
+        before["_wk_stretch"] = ibis.ifelse(observed[PRESENT], 0, 1).sum().over(running)
+    marked = observed.mutate(**before)
     marked = marked.mutate(_wk_event=_events(layout, marked))
-    runs = ibis.window(group_by=layout.natural, order_by=[T, U], rows=(None, 0))
-    marked = marked.mutate(_wk_run=ibis.ifelse(marked._wk_event, 1, 0).sum().over(runs))
+    marked = marked.mutate(_wk_run=ibis.ifelse(marked._wk_event, 1, 0).sum().over(running))
     keys = marked.group_by([*layout.natural, "_wk_run"]).aggregate(**{SK: marked[ANCHOR].max()})
     events = marked.filter(marked._wk_event)
     events = events.join(keys, [*layout.natural, "_wk_run"]).select(*events.columns, SK)
@@ -236,12 +240,11 @@ def versions(layout: Layout, observed: ir.Table) -> ir.Table:
 
 def _events(layout: Layout, marked: ir.Table) -> ir.BooleanValue:
     """Where a version starts: a change, a member new or back, or (deletes) one gone."""
-    order = ibis.window(group_by=layout.natural, order_by=[T, U])
     before = marked._wk_before
     there = marked[PRESENT]
     arrives = before.isnull() | ~before
     if layout.by_check:
-        differs = [~marked[c].identical_to(marked[c].lag().over(order)) for c in layout.tracked]
+        differs = [~marked[c].identical_to(marked[f"_wk_was_{c}"]) for c in layout.tracked]
         changed = ibis.or_(*differs) if differs else ibis.literal(False)
     else:
         stretch = ibis.window(
@@ -256,7 +259,7 @@ def _bounded(layout: Layout, events: ir.Table) -> ir.Table:
     """Validity bounds: each version ends where the next event begins."""
     start, end, is_current, is_deleted = layout.names
     order = ibis.window(group_by=layout.natural, order_by=[T, U])
-    first = ibis.row_number().over(order) == 0
+    first = events._wk_run == 1  # the first event opens run 1 (absences before it, none)
     went = (~events[PRESENT]).lag().over(order).fill_null(False)
     went_at = events[T].lag().over(order)
     if layout.by_check or not layout.snapshots:

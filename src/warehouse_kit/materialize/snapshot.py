@@ -55,14 +55,10 @@ class Batch:
         surrogate = layout.keys.surrogate
         members = existing.filter(existing[surrogate] != UNKNOWN_KEY)
         last_key = wh.scalar(members[surrogate].max()) or 0
-        scratch = {p: target.scratch(p) for p in ("chg", "gon", "aff", "old", "ver", "same")}
+        scratch = {p: target.scratch(p) for p in ("chg", "gon", "aff", "old", "obs", "ver", "same")}
         with wh.transaction() as tx:
-            # The one pass over the whole input: the members this batch changes.
-            _, changes = target.stage(tx, scratch["chg"], self._changing(members).distinct())
+            changes, gone = self._news(tx, members, scratch["chg"], scratch["gon"])
             require_unique_rows(target, layout, changes)
-            gone = self._gone(members)
-            if gone is not None:
-                _, gone = target.stage(tx, scratch["gon"], gone)
             affected = changes.select(*layout.natural)
             if gone is not None:
                 affected = affected.union(gone)
@@ -75,7 +71,8 @@ class Batch:
                 versions = self._versions(tx, changes, gone, stored, affected, last_key)
                 _, versions = target.stage(tx, scratch["ver"], versions)
                 note = self._write(tx, versions, stored, scratch["same"], last_key)
-                rules.require(tx, target, layout, existing.semi_join(affected, layout.natural))
+                # What the affected members now hold: the computed versions, written or kept.
+                rules.require(tx, target, layout, versions)
             for table in scratch.values():
                 tx.run(sge.Drop(kind="TABLE", this=table, exists=True))
             state.add_snapshot(tx, target.id, self.taken, target.run_id, rows_in)
@@ -84,26 +81,67 @@ class Batch:
             record(tx, outcome)
         return outcome
 
-    def _changing(self, members: ir.Table) -> ir.Table:
-        """The input rows of the members this batch tells something new: new members,
-        members back, changed, with new type-1 values, or (full snapshots) observed
-        before their current version began. Under ``deletes: ignore``, a row not newer
-        than its member's current version is stale: it changes nothing."""
-        layout, rows = self.layout, self.rows
+    def _news(
+        self, tx: Transaction, members: ir.Table, changing: sge.Table, missing: sge.Table
+    ) -> tuple[ir.Table, ir.Table | None]:
+        """The input rows of the members this batch changes, and (full snapshots) the
+        members it deletes: for a batch in order, both in one pass over the input."""
+        target = self.target
+        if not self.layout.snapshots or self.late:
+            _, changes = target.stage(tx, changing, self._changing(members).distinct())
+            gone = self._gone(members)
+            if gone is not None:
+                _, gone = target.stage(tx, missing, gone)
+            return changes, gone
+        _, both = target.stage(tx, changing, self._changing_or_gone(members).distinct())
+        changes = both.filter(~both._wk_missing).drop("_wk_missing")
+        return changes, both.filter(both._wk_missing).select(*self.layout.natural)
+
+    def _current(self, members: ir.Table) -> ir.Table:
+        """Each member's current version, as `_is_news` compares rows with it."""
+        layout = self.layout
         _, _, is_current, is_deleted = layout.names
         current = members.filter(members[is_current])
         compared = list(dict.fromkeys([*layout.tracked, *layout.options.type1]))
-        now = current.select(
+        return current.select(
             *layout.natural,
             _wk_since=current[FIRST_SEEN],
             _wk_gone=current[is_deleted],
             _wk_began=layout.began(current),
             **{f"_wk_now_{c}": current[c] for c in compared},
         )
+
+    def _changing_or_gone(self, members: ir.Table) -> ir.Table:
+        """A full snapshot in order: its rows with news, and the live members it lacks
+        (``_wk_missing``), from one outer join of the input with the current versions."""
+        layout, rows = self.layout, self.rows
+        now = self._current(members)
+        keyed = now.rename({f"_wk_nk_{i}": c for i, c in enumerate(layout.natural)})
+        same = [rows[c] == keyed[f"_wk_nk_{i}"] for i, c in enumerate(layout.natural)]
+        joined = rows.outer_join(keyed, same)
+        absent = joined[layout.natural[0]].isnull()  # a natural key is never NULL in the input
+        marked = joined.mutate(_wk_missing=absent, _wk_news=~absent & self._is_news(joined))
+        kept = marked.filter(marked._wk_news | (marked._wk_missing & ~marked._wk_gone))
+        keys = {
+            c: ibis.coalesce(kept[c], kept[f"_wk_nk_{i}"]) for i, c in enumerate(layout.natural)
+        }
+        others = [c for c in rows.columns if c not in layout.natural]
+        return kept.select(**keys, **{c: kept[c] for c in others}, _wk_missing=kept._wk_missing)
+
+    def _changing(self, members: ir.Table) -> ir.Table:
+        """The input rows of the members this batch tells something new: new members,
+        members back, changed, with new type-1 values, or (full snapshots) observed
+        before their current version began. Under ``deletes: ignore``, a row not newer
+        than its member's current version is stale: it changes nothing."""
+        layout, rows = self.layout, self.rows
+        now = self._current(members)
         joined = rows.left_join(now, layout.natural)
-        keys = joined.filter(self._news(joined)).select(*layout.natural).distinct()
+        news = joined.filter(self._is_news(joined))
+        if layout.snapshots:  # one row per member: the rows with news are all it brings
+            return news.select(*rows.columns)
+        keys = news.select(*layout.natural).distinct()
         fresh = rows.semi_join(keys, layout.natural)
-        if layout.snapshots or not layout.by_check:
+        if not layout.by_check:
             return fresh
         # Rows older than the current version would be placed before it: stale.
         since = now.select(*layout.natural, "_wk_since")
@@ -111,7 +149,7 @@ class Batch:
         newer = dated._wk_since.isnull() | (dated[CHANGED_AT] > dated._wk_since)
         return dated.filter(newer).select(*rows.columns)
 
-    def _news(self, joined: ir.Table) -> ir.BooleanValue:
+    def _is_news(self, joined: ir.Table) -> ir.BooleanValue:
         layout = self.layout
 
         def differs(columns: list[str]) -> ir.BooleanValue:
@@ -141,10 +179,11 @@ class Batch:
             return None
         _, _, is_current, is_deleted = layout.names
         if self.late:
-            there = members.filter(members[FIRST_SEEN] <= self.taken)
-        else:
-            there = members.filter(members[is_current] & ~members[is_deleted])
-        keys = there.select(*layout.natural).distinct()
+            seen = members.filter(members[FIRST_SEEN] <= self.taken)
+            keys = seen.select(*layout.natural).distinct()
+        else:  # one current version per member: its keys are distinct already
+            live = members.filter(members[is_current] & ~members[is_deleted])
+            keys = live.select(*layout.natural)
         return keys.anti_join(self.rows, layout.natural)
 
     def _versions(
@@ -162,22 +201,29 @@ class Batch:
         parts = [history.observations(layout, changes)]
         if gone is not None:
             parts.append(history.absences(layout, gone, stored, taken))
-        samples = self._samples(tx, changes)
+        since = self._earliest(tx, changes)
+        # A batch whose observations all come after the snapshots applied: the stored
+        # versions tell all that came before, and no observation is made again.
+        in_order = self.latest is not None and since > self.latest
+        samples = None if in_order else self._samples(since)
         parts.append(history.recorded_observations(layout, stored, samples, affected))
-        observed = history.combined(layout, *parts)
+        observed = history.combined(layout, *parts, again=not in_order)
+        # Staged: the versions' windows read it several times.
+        _, observed = target.stage(tx, target.scratch("obs"), observed)
         versions = history.versions(layout, observed)
         return history.numbered(layout, versions, last_key, target.run_id)
 
-    def _samples(self, tx: Transaction, changes: ir.Table) -> ir.Table | None:
-        """The snapshots applied since the earliest observation of this batch (full
-        snapshots only: each of them saw every member, present or not)."""
-        if not self.layout.snapshots or self.latest is None:
-            return None
+    def _earliest(self, tx: Transaction, changes: ir.Table) -> datetime:
+        """When the earliest observation this batch brings was made."""
         earliest = history.seen_at(self.layout, changes).min()
         found = tx.run(self.target.warehouse.to_sqlglot(earliest.as_table()))[0][0]
-        since = min(found or self.taken, self.taken)
-        if since > self.latest:
-            return None  # a batch in order: the stored versions tell all that came before
+        return min(found or self.taken, self.taken)
+
+    def _samples(self, since: datetime) -> ir.Table | None:
+        """The snapshots applied since `since` (full snapshots only: each of them saw every
+        member, present or not)."""
+        if not self.layout.snapshots:
+            return None
         taken = state.snapshots(self.target.warehouse, self.target.id)
         return taken.filter(taken.snapshot_at >= ibis.literal(since, "timestamp"))
 
