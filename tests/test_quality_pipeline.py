@@ -78,6 +78,20 @@ def test_quarantined_rows_are_set_aside_with_every_check_they_failed(tiny):
     assert {row["_wk_run_id"] for row in quarantine.values()} == {result.run_id}
 
 
+def test_a_rerun_sets_no_row_aside_twice_but_a_new_load_does(tiny):
+    tiny.csv("orders", ORDERS)
+    tiny.pipeline(pipeline(QUARANTINE))
+    first = tiny.run()
+    for _ in range(3):
+        assert tiny.run().ok
+    quarantine = tiny.rows("silver.orders__quarantine")
+    assert sorted(row["id"] for row in quarantine) == [2, 3, 5]
+    assert {row["_wk_run_id"] for row in quarantine} == {first.run_id}
+    tiny.csv("orders", ORDERS + "\n")  # the same rows in a new file: loaded again
+    assert tiny.run().ok
+    assert sorted(row["id"] for row in tiny.rows("silver.orders__quarantine")) == [2, 2, 3, 3, 5, 5]
+
+
 def test_rows_in_equal_rows_published_plus_quarantined_in_the_history(tiny):
     tiny.csv("orders", ORDERS)
     tiny.pipeline(pipeline(QUARANTINE))

@@ -70,13 +70,28 @@ class Gate:
             tx.run(state.insert("check_results", row))
 
     def _set_aside(self, tx: Transaction) -> None:
+        """Add the bad rows to the quarantine table, but those it holds already: a rerun on
+        the same input sets nothing aside twice (a row loaded again is a new row: its load
+        metadata differ)."""
         wh = self.target.warehouse
-        rows = self.bad.mutate(**{RUN_ID: ibis.literal(self.target.run_id)})
+        rows = self.bad
         if not wh.exists(self.quarantine.name, self.target.schema):
-            columns = rows.schema().to_sqlglot_column_defs(wh.kind)
+            columns = rows.mutate(**{RUN_ID: ibis.literal("")}).schema()
+            definitions = columns.to_sqlglot_column_defs(wh.kind)
             tx.run(
-                sge.Create(kind="TABLE", this=sge.Schema(this=self.quarantine, expressions=columns))
+                sge.Create(
+                    kind="TABLE", this=sge.Schema(this=self.quarantine, expressions=definitions)
+                )
             )
+        else:
+            held = ibis.table(
+                wh.table(self.quarantine.name, self.target.schema).schema(),
+                name=self.quarantine.name,
+                database=self.target.schema,
+            )
+            same = [rows[c].identical_to(held[c]) for c in rows.columns]
+            rows = rows.anti_join(held, same)
+        rows = rows.mutate(**{RUN_ID: ibis.literal(self.target.run_id)})
         names = [sg.to_identifier(c, quoted=True) for c in rows.columns]
         tx.write(sge.insert(wh.to_sqlglot(rows), into=self.quarantine, columns=names))
 
