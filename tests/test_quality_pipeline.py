@@ -92,6 +92,25 @@ def test_a_rerun_sets_no_row_aside_twice_but_a_new_load_does(tiny):
     assert sorted(row["id"] for row in tiny.rows("silver.orders__quarantine")) == [2, 2, 3, 3, 5, 5]
 
 
+def test_a_new_or_renamed_column_reaches_the_quarantine_table(tiny):
+    tiny.csv("orders", ORDERS)
+    tiny.pipeline(pipeline(QUARANTINE))
+    assert tiny.run().ok
+    with_channel = "".join(f"{line},web\n" for line in ORDERS.strip().splitlines())
+    tiny.csv("orders", with_channel.replace("amount,web", "amount,channel") + "6,bad,7,web\n")
+    result = tiny.run()
+    assert result.ok, [failure.error for failure in result.failures()]
+    rows = tiny.rows("silver.orders__quarantine", order_by=["_wk_run_id", "id"])
+    assert [(row["id"], row["channel"]) for row in rows] == [
+        *((key, None) for key in (2, 3, 5)),  # set aside before the column came
+        *((key, "web") for key in (2, 3, 5, 6)),  # loaded again, with it
+    ]
+    tiny.csv("orders", "id,mail,amount\n7,bad,-3\n")  # email renamed: the checks say so
+    for full_refresh in (False, True):  # one line before anything is written, not a crash
+        with pytest.raises(ConfigError, match="unknown column 'email'; did you mean 'mail'"):
+            tiny.run(full_refresh=full_refresh)
+
+
 def test_rows_in_equal_rows_published_plus_quarantined_in_the_history(tiny):
     tiny.csv("orders", ORDERS)
     tiny.pipeline(pipeline(QUARANTINE))

@@ -72,26 +72,28 @@ class Gate:
     def _set_aside(self, tx: Transaction) -> None:
         """Add the bad rows to the quarantine table, but those it holds already: a rerun on
         the same input sets nothing aside twice (a row loaded again is a new row: its load
-        metadata differ)."""
-        wh = self.target.warehouse
+        metadata differ). A column the rows bring is added to the table (older rows get
+        NULL); one they lack stays, NULL for them. ``--full-refresh`` starts it again."""
+        wh, target = self.target.warehouse, self.target
         rows = self.bad
-        if not wh.exists(self.quarantine.name, self.target.schema):
-            columns = rows.mutate(**{RUN_ID: ibis.literal("")}).schema()
+        exists = wh.exists(self.quarantine.name, target.schema)
+        if exists and target.full_refresh:
+            tx.run(sge.Drop(kind="TABLE", this=self.quarantine, exists=True))
+            exists = False
+        columns = rows.mutate(**{RUN_ID: ibis.literal("")}).schema()
+        if not exists:
             definitions = columns.to_sqlglot_column_defs(wh.kind)
-            tx.run(
-                sge.Create(
-                    kind="TABLE", this=sge.Schema(this=self.quarantine, expressions=definitions)
-                )
-            )
+            table = sge.Schema(this=self.quarantine, expressions=definitions)
+            tx.run(sge.Create(kind="TABLE", this=table))
         else:
-            held = ibis.table(
-                wh.table(self.quarantine.name, self.target.schema).schema(),
-                name=self.quarantine.name,
-                database=self.target.schema,
-            )
-            same = [rows[c].identical_to(held[c]) for c in rows.columns]
-            rows = rows.anti_join(held, same)
-        rows = rows.mutate(**{RUN_ID: ibis.literal(self.target.run_id)})
+            held = wh.table(self.quarantine.name, target.schema).schema()
+            for column in columns.to_sqlglot_column_defs(wh.kind):
+                if column.name not in held:
+                    tx.run(sge.Alter(this=self.quarantine, kind="TABLE", actions=[column]))
+            kept = ibis.table(held, name=self.quarantine.name, database=target.schema)
+            same = [rows[c].identical_to(kept[c]) for c in rows.columns if c in held]
+            rows = rows.anti_join(kept, same)
+        rows = rows.mutate(**{RUN_ID: ibis.literal(target.run_id)})
         names = [sg.to_identifier(c, quoted=True) for c in rows.columns]
         tx.write(sge.insert(wh.to_sqlglot(rows), into=self.quarantine, columns=names))
 
