@@ -108,7 +108,8 @@ class Replay:
       version starts when the snapshot was taken;
     - updated_at strategy: a change when its updated_at (``as_of``) is newer than the
       current version's; the version starts then, but (with deletes) never after the
-      snapshot that shows it; a row no newer changes nothing, type-1 columns included;
+      snapshot that shows it; a row no newer changes nothing, type-1 columns included,
+      and a state (an updated_at) seen again keeps the attributes it was first seen with;
     - type-1 columns hold the member's latest values on every version;
     - a member missing from a snapshot is left alone (``ignore``), has its current
       version ended (``invalidate``), or gets a current version flagged deleted, with
@@ -122,6 +123,8 @@ class Replay:
     history: dict[int, list[Version]] = field(default_factory=dict)
     latest_type1: dict[int, dict[str, Any]] = field(default_factory=dict)
     went: dict[int, datetime] = field(default_factory=dict)
+    first_seen: dict[tuple[int, datetime], dict[str, Any]] = field(default_factory=dict)
+    """updated_at: each member's state by its updated_at, as first seen."""
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -165,6 +168,9 @@ class Replay:
 
     def _updated_at(self, key: int, row: Row, at: datetime) -> None:
         now, began = self.current(key), row["as_of"]
+        # A state seen again keeps the attributes it was first seen with.
+        row = {**row, **self.first_seen.setdefault((key, began), dict(row))}
+        row["id"] = key
         capped = min(began, at) if self.deletes != "ignore" else began
         if now is not None and not now.is_deleted:
             if began <= now.attributes["as_of"]:
@@ -515,10 +521,26 @@ BACK_UNCHANGED: Arrival = (  # Bo goes and comes back unchanged; the last snapsh
 )
 
 
+def later(taken: datetime, *rows: Row) -> Snapshot:
+    return taken, [{**row, "as_of": datetime(2024, 1, 1), "taken": taken} for row in rows]
+
+
+BACK_CORRECTED: Arrival = (  # Al, gone in February, is back in March with the updated_at he
+    [  # had and other attributes (a correction): back as he was; February arrives last
+        later(JAN, customer(1, "Al", "Retail")),
+        later(FEB, customer(2, "Bo", "")),
+        later(MAR, customer(1, "Alan", None), customer(2, "Bo", "")),
+    ],
+    [0, 2, 1],
+    [{"sale_id": 1, "id": 1, "sold_at": datetime(2024, 3, 15)}],
+)
+
+
 @pytest.mark.parametrize("deletes", ["invalidate", "new_record"])
 @pytest.mark.parametrize("strategy", ["check", "updated_at"])
 @budget(examples=4)
 @example(arrived=BACK_UNCHANGED, type1=("name",))
+@example(arrived=BACK_CORRECTED, type1=())
 @given(arrived=arrivals(), type1=st.sampled_from([("name",), ()]))
 def test_full_snapshots_give_the_history_of_their_time_order_whatever_their_arrival(
     warehouses, strategy, deletes, arrived, type1

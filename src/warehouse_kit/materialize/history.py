@@ -223,6 +223,8 @@ def versions(layout: Layout, observed: ir.Table) -> ir.Table:
     key of the stored version each continues, NULL for a new one."""
     order = ibis.window(group_by=layout.natural, order_by=[T, U])
     running = ibis.window(group_by=layout.natural, order_by=[T, U], rows=(None, 0))
+    if not layout.by_check:
+        observed = _first_seen_states(layout, observed)
     # Everything read from the observation before, in one pass.
     before = {"_wk_before": observed[PRESENT].lag().over(order)}
     if layout.by_check:
@@ -236,6 +238,16 @@ def versions(layout: Layout, observed: ir.Table) -> ir.Table:
     events = marked.filter(marked._wk_event)
     events = events.join(keys, [*layout.natural, "_wk_run"]).select(*events.columns, SK)
     return _with_latest_type1(layout, _bounded(layout, events), observed)
+
+
+def _first_seen_states(layout: Layout, observed: ir.Table) -> ir.Table:
+    """updated_at: a state is its updated_at. Seen again with other attributes (a correction
+    without a newer updated_at), it keeps those it was first seen with, so a member back
+    with the updated_at it had is back as it was, whatever order its snapshots came in."""
+    state = ibis.window(group_by=[*layout.natural, U], order_by=T)
+    first = {c: observed[c].first(include_null=True).over(state) for c in layout.attributes}
+    kept = {c: ibis.ifelse(observed[PRESENT], first[c], observed[c]) for c in layout.attributes}
+    return observed.mutate(**kept)
 
 
 def _events(layout: Layout, marked: ir.Table) -> ir.BooleanValue:
