@@ -51,6 +51,8 @@ class Planned:
     """For an incremental model: the input's highest ``_loaded_at`` once this run is done."""
     guards: tuple[Guard, ...] = ()
     """What the data must meet before the model is written (`BuildContext.guards`)."""
+    definition: ir.Table | None = None
+    """An incremental model's expression over all its input, apart from which rows are new."""
 
     def sql(self, dialect: str) -> str:
         if self.batch is not None:
@@ -77,17 +79,15 @@ class Planner:
         model = graph.models[node]
         upstream = dict(zip(model.inputs, graph.upstream[node], strict=True))
         inputs = {ref: self._input(node, parent, planned) for ref, parent in upstream.items()}
-        watermark = None
-        if isinstance(model.materialization, Merge):
-            watermark = self._incremental_input(model, inputs, planned)
         models = {ref: graph.models[p] for ref, p in upstream.items()}
+        watermark, definition = None, None
+        if isinstance(model.materialization, Merge):
+            # What the model is, apart from which rows are new: whether it is up to date.
+            whole = BuildContext(dict(inputs), self.warehouse, model, models, self.full_refresh)
+            definition = _expression(self._build(model, whole))
+            watermark = self._incremental_input(model, inputs, planned)
         context = BuildContext(inputs, self.warehouse, model, models, self.full_refresh)
-        try:
-            built = model.build(context)
-        except WarehouseKitError:
-            raise
-        except Exception as exc:  # Ibis or user code: name the model
-            raise ModelError(node, f"cannot build its expression: {first_line(exc)}") from exc
+        built = self._build(model, context)
         schema = self.catalog.schema_of(node)
         if isinstance(built, Batch):
             if model.checks:
@@ -104,7 +104,24 @@ class Planner:
         if model.checks:
             quality.validate(model.checks, built, self.check_context(model, planned))
         guards = tuple(context.guards)
-        return Planned(model, schema, built, inputs, output, watermark=watermark, guards=guards)
+        return Planned(
+            model,
+            schema,
+            built,
+            inputs,
+            output,
+            watermark=watermark,
+            guards=guards,
+            definition=definition,
+        )
+
+    def _build(self, model: Model, context: BuildContext) -> ir.Table | Batch:
+        try:
+            return model.build(context)
+        except WarehouseKitError:
+            raise
+        except Exception as exc:  # Ibis or user code: name the model
+            raise ModelError(model.id, f"cannot build its expression: {first_line(exc)}") from exc
 
     def _incremental_input(
         self, model: Model, inputs: dict[str, ir.Table], planned: dict[str, Planned]
@@ -193,6 +210,12 @@ class Planner:
             if keys is not None:
                 found.append(keys.surrogate)
         return found
+
+
+def _expression(built: ir.Table | Batch) -> ir.Table:
+    if isinstance(built, Batch):
+        raise ConfigError("an incremental model reads other models, not a source")
+    return built
 
 
 def _dimension_schema(

@@ -7,7 +7,9 @@ models downstream of it are skipped; the others still run.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import pickle
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import sqlglot.expressions as sge
 
@@ -36,6 +39,9 @@ from warehouse_kit.quality import CheckResult, CheckResults
 from warehouse_kit.quality.gate import Gate, inspect, result_rows
 from warehouse_kit.spec import DimensionOptions
 
+VOLATILE = (ops.DateNow, ops.TimestampNow, ops.RandomScalar, ops.RandomUUID)
+"""What makes an expression read the clock or draw at random: its model is built every run."""
+
 WAIT_FOR_READERS_S = 30.0
 """How long a run waits for readers (a dashboard refresh, a notebook) to let go of a DuckDB file."""
 
@@ -55,6 +61,8 @@ class ModelResult:
     started_at: datetime | None = None
     rows_quarantined: int | None = None
     checks: CheckResults | None = None
+    fingerprint: str | None = None
+    """Of the model's definition and its inputs' last writes, when it was built."""
 
 
 @dataclass
@@ -178,6 +186,8 @@ class Runner:
         self.reporter = reporter
         self.full_refresh = full_refresh
         self.planner = Planner(catalog, warehouse, full_refresh=full_refresh)
+        self._builds: dict[str, tuple[str, str | None]] = {}
+        """Each model's last successful write (run id, fingerprint), kept up to date."""
 
     def plan(self, ids: Sequence[str]) -> dict[str, Planned]:
         return self.planner.plan(ids)
@@ -205,6 +215,7 @@ class Runner:
         run_id = state.new_run_id(started_at)
         target = redact(self.warehouse.url)
         state.ensure(self.warehouse)
+        self._builds = state.last_builds(self.warehouse)
         pipelines = ",".join(p.name for p in self.catalog.pipelines)
         self.warehouse.execute(
             state.insert(
@@ -225,7 +236,7 @@ class Runner:
         for node in ids:
             outcome = self._run_one(plan[node], run_id, started_at, broken)
             result.models.append(outcome)
-            if outcome.status != "success":
+            if outcome.status in ("failed", "skipped"):
                 broken.add(node)
             self.reporter.model_finished(outcome)
         result.status = "failed" if result.failures() else "success"
@@ -302,6 +313,12 @@ class Runner:
         self.reporter.model_started(node)
         clock = time.perf_counter()
         result.started_at = state.now()
+        result.fingerprint = self._fingerprint(item)
+        if self._up_to_date(item, result.fingerprint):
+            result.status, result.note = "up_to_date", "its definition and inputs are unchanged"
+            result.duration_s = time.perf_counter() - clock
+            self.warehouse.execute(self._record_row(run_id, item, result))
+            return result
         target = Target(
             self.warehouse, item.schema, item.model.name, run_id, started_at, self.full_refresh
         )
@@ -309,6 +326,10 @@ class Runner:
         gate: Gate | None = None
 
         def record(tx: Transaction, outcome: Outcome) -> None:
+            if outcome.loaded:
+                self._builds[node] = (run_id, result.fingerprint)
+            else:  # a source with nothing new: its table is as it was
+                result.status = "up_to_date"
             result.rows_in, result.rows_out = outcome.rows_in, outcome.rows_out
             result.duration_s = time.perf_counter() - clock
             result.note = outcome.note
@@ -343,6 +364,33 @@ class Runner:
             if gate is not None:
                 gate.close()
         return result
+
+    def _fingerprint(self, item: Planned) -> str | None:
+        """What the model's table is a function of: its definition (SQL, materialization,
+        checks) and the runs that last wrote its inputs. None for a source, whose files
+        or tables say themselves what is new, and for an expression that reads the clock."""
+        if item.batch is not None:
+            return None
+        expr = item.definition if item.definition is not None else item.expr
+        if expr.op().find(VOLATILE):
+            return None
+        upstream = self.catalog.graph.upstream[item.model.id]
+        facts = [
+            # Ibis expressions pickle the same way in every process: a cheap, exact digest.
+            hashlib.sha256(pickle.dumps(expr.op())).hexdigest(),
+            repr(item.model.materialization),
+            [check.model_dump_json() for check in item.model.checks],
+            repr(item.output),
+            [f"{parent}@{self._builds.get(parent, ('', None))[0]}" for parent in upstream],
+        ]
+        return hashlib.sha256(json.dumps(facts).encode()).hexdigest()[:24]
+
+    def _up_to_date(self, item: Planned, fingerprint: str | None) -> bool:
+        """Built before from the same definition and inputs, and still there."""
+        if fingerprint is None or self.full_refresh:
+            return False
+        _, last = self._builds.get(item.model.id, ("", None))
+        return last == fingerprint and self.warehouse.exists(item.model.name, item.schema)
 
     def _guard(self, item: Planned) -> None:
         """Fail the model, before anything is written, where its data breaks a guard."""
@@ -411,5 +459,6 @@ class Runner:
                 "error": result.error,
                 "notes": result.note or None,
                 "rows_quarantined": result.rows_quarantined,
+                "fingerprint": result.fingerprint,
             },
         )

@@ -7,7 +7,9 @@ Tables (one row each per...):
   `CHECK_RUN`, and readers of pipeline runs take `pipeline_runs`.
 - ``model_runs``: model per run: rows in (of its first input; for a bronze
   model, the rows read), rows out (in the table after the run), duration,
-  status (success, failed, skipped), error.
+  status (success: it wrote; up_to_date: it had nothing to write; failed;
+  skipped: an input failed), error, and the fingerprint of its definition and
+  inputs when it was built (an unchanged fingerprint means up to date).
 - ``batches``: file landed in bronze (``batch_id``: its fingerprint; ``rows``: the
   rows it added), or database load (``batch_id``: the run id). Each bronze row's
   ``_batch_id`` is the ``batch_id`` it was recorded under, so ``rows`` is that id's
@@ -74,6 +76,7 @@ TABLES: dict[str, ibis.Schema] = {
             "error": "string",
             "notes": "string",
             "rows_quarantined": "int64",
+            "fingerprint": "string",
         }
     ),
     "batches": ibis.schema(
@@ -218,6 +221,19 @@ def set_watermark(tx: Transaction, model: str, value: object, run_id: str) -> No
     tx.run(delete("watermarks", {"model": model}))
     if value is not None:
         tx.run(insert("watermarks", {"model": model, "value": str(value), "run_id": run_id}))
+
+
+def last_builds(warehouse: Warehouse) -> dict[str, tuple[str, str | None]]:
+    """Each model's last successful write: (run id, fingerprint)."""
+    if not warehouse.exists("model_runs", SCHEMA):
+        return {}
+    runs = table(warehouse, "model_runs")
+    built = runs.filter(runs.status == "success")
+    # A window in a filter compiles wrongly for PostgreSQL in Ibis 12: name it first.
+    marked = built.mutate(_wk_last=built.run_id.max().over(group_by="model"))
+    latest = marked.filter(marked.run_id == marked._wk_last)
+    rows = warehouse.rows(latest.select("model", "run_id", "fingerprint"))
+    return {row["model"]: (row["run_id"], row["fingerprint"]) for row in rows}
 
 
 def watermark_run(warehouse: Warehouse, model: str) -> str | None:
