@@ -11,7 +11,13 @@ from rich.table import Table
 if TYPE_CHECKING:
     from warehouse_kit.runner import ModelResult, RunResult
 
-STATUS_STYLE = {"success": "green", "failed": "bold red", "skipped": "yellow", "planned": "cyan"}
+STATUS_STYLE = {
+    "success": "green",
+    "up_to_date": "dim green",
+    "failed": "bold red",
+    "skipped": "yellow",
+    "planned": "cyan",
+}
 
 
 class Reporter(Protocol):
@@ -124,6 +130,8 @@ def describe(result: ModelResult, *, status: bool = True) -> str:
         return f"{head}: {result.error or 'an input failed'}"
     if result.status == "planned":
         return f"{head}: {result.note}"
+    if result.status == "up_to_date":
+        return f"{head}: {result.note}" if result.note else head
     notes = [result.note] if result.note else []
     if result.rows_quarantined:
         notes.append(f"{format_count(result.rows_quarantined)} quarantined")
