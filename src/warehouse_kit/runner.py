@@ -186,8 +186,8 @@ class Runner:
         self.reporter = reporter
         self.full_refresh = full_refresh
         self.planner = Planner(catalog, warehouse, full_refresh=full_refresh)
-        self._builds: dict[str, tuple[str, str | None]] = {}
-        """Each model's last successful write (run id, fingerprint), kept up to date."""
+        self._builds: dict[str, tuple[str, str | None, int | None]] = {}
+        """Each model's last successful write (run id, fingerprint, rows), kept up to date."""
 
     def plan(self, ids: Sequence[str]) -> dict[str, Planned]:
         return self.planner.plan(ids)
@@ -316,6 +316,7 @@ class Runner:
         result.fingerprint = self._fingerprint(item)
         if self._up_to_date(item, result.fingerprint):
             result.status, result.note = "up_to_date", "its definition and inputs are unchanged"
+            result.rows_out = self._builds[node][2]  # the table is as that build left it
             result.duration_s = time.perf_counter() - clock
             self.warehouse.execute(self._record_row(run_id, item, result))
             return result
@@ -327,7 +328,7 @@ class Runner:
 
         def record(tx: Transaction, outcome: Outcome) -> None:
             if outcome.loaded:
-                self._builds[node] = (run_id, result.fingerprint)
+                self._builds[node] = (run_id, result.fingerprint, outcome.rows_out)
             else:  # a source with nothing new: its table is as it was
                 result.status = "up_to_date"
             result.rows_in, result.rows_out = outcome.rows_in, outcome.rows_out
@@ -381,7 +382,7 @@ class Runner:
             repr(item.model.materialization),
             [check.model_dump_json() for check in item.model.checks],
             repr(item.output),
-            [f"{parent}@{self._builds.get(parent, ('', None))[0]}" for parent in upstream],
+            [f"{parent}@{self._builds.get(parent, ('', None, None))[0]}" for parent in upstream],
         ]
         return hashlib.sha256(json.dumps(facts).encode()).hexdigest()[:24]
 
@@ -389,7 +390,7 @@ class Runner:
         """Built before from the same definition and inputs, and still there."""
         if fingerprint is None or self.full_refresh:
             return False
-        _, last = self._builds.get(item.model.id, ("", None))
+        _, last, _ = self._builds.get(item.model.id, ("", None, None))
         return last == fingerprint and self.warehouse.exists(item.model.name, item.schema)
 
     def _guard(self, item: Planned) -> None:

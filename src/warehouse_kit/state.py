@@ -223,8 +223,8 @@ def set_watermark(tx: Transaction, model: str, value: object, run_id: str) -> No
         tx.run(insert("watermarks", {"model": model, "value": str(value), "run_id": run_id}))
 
 
-def last_builds(warehouse: Warehouse) -> dict[str, tuple[str, str | None]]:
-    """Each model's last successful write: (run id, fingerprint)."""
+def last_builds(warehouse: Warehouse) -> dict[str, tuple[str, str | None, int | None]]:
+    """Each model's last successful write: (run id, fingerprint, rows in its table)."""
     if not warehouse.exists("model_runs", SCHEMA):
         return {}
     runs = table(warehouse, "model_runs")
@@ -232,8 +232,8 @@ def last_builds(warehouse: Warehouse) -> dict[str, tuple[str, str | None]]:
     # A window in a filter compiles wrongly for PostgreSQL in Ibis 12: name it first.
     marked = built.mutate(_wk_last=built.run_id.max().over(group_by="model"))
     latest = marked.filter(marked.run_id == marked._wk_last)
-    rows = warehouse.rows(latest.select("model", "run_id", "fingerprint"))
-    return {row["model"]: (row["run_id"], row["fingerprint"]) for row in rows}
+    rows = warehouse.rows(latest.select("model", "run_id", "fingerprint", "rows_out"))
+    return {row["model"]: (row["run_id"], row["fingerprint"], row["rows_out"]) for row in rows}
 
 
 def watermark_run(warehouse: Warehouse, model: str) -> str | None:
