@@ -228,7 +228,7 @@ def history(
     ] = None,
     project: ProjectOption = Path("."),
 ) -> None:
-    """Show what a run did: each model's status, rows in and out, duration."""
+    """Show what a run did: each model's status, rows in, out, quarantined and dropped."""
     from warehouse_kit.history import model_runs
     from warehouse_kit.progress import format_count
     from warehouse_kit.project import Project
@@ -240,14 +240,19 @@ def history(
     finally:
         warehouse.close()
     table = Table(title=f"run {steps[0]['run_id']}")
-    for column in ("model", "status", "rows in", "rows out", "seconds", "error"):
-        table.add_column(column, justify="right" if column.startswith(("rows", "sec")) else "left")
+    columns = ("model", "status", "rows in", "rows out", "quarantined", "dropped", "seconds")
+    for column in (*columns, "error"):
+        table.add_column(
+            column, justify="left" if column in ("model", "status", "error") else "right"
+        )
     for step in steps:
         table.add_row(
             step["model"],
             step["status"],
             format_count(step["rows_in"]),
             format_count(step["rows_out"]),
+            format_count(step.get("rows_quarantined")),
+            format_count(step.get("rows_dropped")),
             f"{step['duration_s']:.2f}",
             step["error"] or "",
         )

@@ -118,6 +118,17 @@ class Guard:
     explain: Callable[[list[dict[str, Any]]], str]
 
 
+@dataclass(frozen=True)
+class Tally:
+    """Rows an operation set apart (``dropped``: a NULL key, a duplicate, a filter rule) or
+    values it could not read (``unparsed``: text that did not cast), counted for the run
+    record so every row is accounted for."""
+
+    kind: Literal["dropped", "unparsed"]
+    reason: str
+    count: ir.Scalar
+
+
 @dataclass
 class BuildContext:
     """What a model's build sees."""
@@ -131,6 +142,11 @@ class BuildContext:
     full_refresh: bool = False
     guards: list[Guard] = field(default_factory=list)
     """Conditions operations ask to be checked before the model is written."""
+    tallies: list[Tally] = field(default_factory=list)
+    """What operations set apart or could not read, counted when the model is written."""
+    keeps_rows: bool = True
+    """Every input row ends in the output, or is set apart and counted (no operation
+    groups or joins rows), so rows in = rows out + quarantined + dropped."""
 
     def input(self, reference: str) -> ir.Table:
         return self.inputs[reference]

@@ -39,6 +39,7 @@ SUMMARY_COLUMNS = [
     "rows_in",
     "rows_out",
     "rows_quarantined",
+    "rows_dropped",
     "duration_s",
     "notes",
     "error",
@@ -133,8 +134,8 @@ def _no_run_message(warehouse: Warehouse, pipeline: str | None, run_id: str | No
 
 
 def run_summary(warehouse: Warehouse, run_id: str) -> pd.DataFrame:
-    """Each model of a run, in the order they ran: status, rows in, out and quarantined,
-    seconds, notes."""
+    """Each model of a run, in the order they ran: status, rows in, out, quarantined and
+    dropped, seconds, notes."""
     steps = state.table(warehouse, "model_runs")
     chosen = steps.filter(steps.run_id == run_id).order_by("started_at", "model")
     frame = _frame(chosen.select(*SUMMARY_COLUMNS))

@@ -26,6 +26,8 @@ from warehouse_kit.models import (
     Merge,
     Model,
     SourceLoad,
+    Table,
+    Tally,
 )
 from warehouse_kit.quality import CheckContext
 from warehouse_kit.spec import DimensionOptions
@@ -53,6 +55,10 @@ class Planned:
     """What the data must meet before the model is written (`BuildContext.guards`)."""
     definition: ir.Table | None = None
     """An incremental model's expression over all its input, apart from which rows are new."""
+    tallies: tuple[Tally, ...] = ()
+    """What its operations set apart or could not read, counted when it is written."""
+    keeps_rows: bool = False
+    """Rows in = rows out + quarantined + dropped (`BuildContext.keeps_rows`)."""
 
     def sql(self, dialect: str) -> str:
         if self.batch is not None:
@@ -113,6 +119,8 @@ class Planner:
             watermark=watermark,
             guards=guards,
             definition=definition,
+            tallies=tuple(context.tallies),
+            keeps_rows=context.keeps_rows and isinstance(model.materialization, Table),
         )
 
     def _build(self, model: Model, context: BuildContext) -> ir.Table | Batch:

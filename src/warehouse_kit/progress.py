@@ -135,6 +135,7 @@ def describe(result: ModelResult, *, status: bool = True) -> str:
     notes = [result.note] if result.note else []
     if result.rows_quarantined:
         notes.append(f"{format_count(result.rows_quarantined)} quarantined")
+    notes += [f"{count:,} dropped: {reason}" for reason, count in result.dropped.items() if count]
     notes += [
         f"check {check.check} {check.status}: {format_count(check.failing_rows)} rows"
         for check in result.checks or ()

@@ -63,6 +63,9 @@ class ModelResult:
     checks: CheckResults | None = None
     fingerprint: str | None = None
     """Of the model's definition and its inputs' last writes, when it was built."""
+    rows_dropped: int | None = None
+    dropped: dict[str, int] = field(default_factory=dict)
+    """Rows its operations set apart, by reason (a NULL key, a duplicate, a filter rule)."""
 
 
 @dataclass
@@ -338,6 +341,8 @@ class Runner:
                 gate.record(tx)
                 result.rows_quarantined = gate.quarantined
                 result.checks = gate.results
+            if outcome.loaded:
+                self._account(tx, item, result)
             tx.run(self._record_row(run_id, item, result))
 
         try:
@@ -365,6 +370,30 @@ class Runner:
             if gate is not None:
                 gate.close()
         return result
+
+    def _account(self, tx: Transaction, item: Planned, result: ModelResult) -> None:
+        """Count what the model's operations set apart or could not read (in its
+        transaction), and say where rows in do not add up to rows out + quarantined +
+        dropped, for a model whose operations neither group nor join rows."""
+        if not item.tallies:
+            return
+        counts = [tally.count.name(f"_wk_{i}").as_table() for i, tally in enumerate(item.tallies)]
+        table = counts[0]
+        for other in counts[1:]:
+            table = table.cross_join(other)
+        values = tx.run(self.warehouse.to_sqlglot(table))[0]
+        notes = []
+        for tally, value in zip(item.tallies, values, strict=True):
+            if tally.kind == "dropped":
+                result.dropped[tally.reason] = int(value or 0)
+            elif value:
+                notes.append(f"{value:,} {tally.reason} did not parse (NULL)")
+        result.rows_dropped = sum(result.dropped.values())
+        if item.keeps_rows and result.rows_in is not None and result.rows_out is not None:
+            kept = result.rows_out + (result.rows_quarantined or 0) + result.rows_dropped
+            if kept != result.rows_in:
+                notes.append(f"{result.rows_in - kept:,} rows in are not accounted for")
+        result.note = "; ".join(part for part in (result.note, *notes) if part)
 
     def _fingerprint(self, item: Planned) -> str | None:
         """What the model's table is a function of: its definition (SQL, materialization,
@@ -461,5 +490,7 @@ class Runner:
                 "notes": result.note or None,
                 "rows_quarantined": result.rows_quarantined,
                 "fingerprint": result.fingerprint,
+                "rows_dropped": result.rows_dropped,
+                "dropped": json.dumps(result.dropped) if result.dropped else None,
             },
         )

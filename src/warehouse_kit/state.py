@@ -8,8 +8,10 @@ Tables (one row each per...):
 - ``model_runs``: model per run: rows in (of its first input; for a bronze
   model, the rows read), rows out (in the table after the run), duration,
   status (success: it wrote; up_to_date: it had nothing to write; failed;
-  skipped: an input failed), error, and the fingerprint of its definition and
-  inputs when it was built (an unchanged fingerprint means up to date).
+  skipped: an input failed), error, the fingerprint of its definition and
+  inputs when it was built (an unchanged fingerprint means up to date), and
+  the rows its operations set apart (``rows_dropped``; ``dropped``: JSON, by
+  reason).
 - ``batches``: file landed in bronze (``batch_id``: its fingerprint; ``rows``: the
   rows it added), or database load (``batch_id``: the run id). Each bronze row's
   ``_batch_id`` is the ``batch_id`` it was recorded under, so ``rows`` is that id's
@@ -77,6 +79,8 @@ TABLES: dict[str, ibis.Schema] = {
             "notes": "string",
             "rows_quarantined": "int64",
             "fingerprint": "string",
+            "rows_dropped": "int64",
+            "dropped": "string",
         }
     ),
     "batches": ibis.schema(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -18,9 +18,10 @@ import ibis.expr.types as ir
 from ibis import _
 
 from warehouse_kit import sqlexpr
+from warehouse_kit.casting import safe_cast
 from warehouse_kit.errors import ConfigError, column_hint
 from warehouse_kit.lookups import look_up, one_version
-from warehouse_kit.models import UNKNOWN_KEY, BuildContext, DimensionKeys, Model
+from warehouse_kit.models import UNKNOWN_KEY, BuildContext, DimensionKeys, Model, Tally
 from warehouse_kit.spec import (
     AggregateMetrics,
     ApplyBusinessRules,
@@ -63,6 +64,9 @@ class Step:
     def model(self, reference: str) -> Model:
         return self.context.upstream[reference]
 
+    def tally(self, kind: Literal["dropped", "unparsed"], reason: str, count: ir.Scalar) -> None:
+        self.context.tallies.append(Tally(kind, reason, count))
+
 
 def unknown_column(name: str, table: ir.Table) -> str:
     return f"unknown column {name!r}; {column_hint(name, list(table.columns))}"
@@ -96,6 +100,8 @@ def deduplicate(op: Deduplicate, table: ir.Table, step: Step) -> ir.Table:
     )
     missing_key = ibis.or_(*(table[c].isnull() for c in key))
     ranked = table.mutate(_wk_rank=rank)
+    later = (ranked._wk_rank > 0) & ~ibis.or_(*(ranked[c].isnull() for c in key))
+    step.tally("dropped", f"duplicate ({', '.join(key)})", ranked.count(where=later))
     return ranked.filter((ranked._wk_rank == 0) | missing_key).drop("_wk_rank")
 
 
@@ -110,6 +116,10 @@ def type_casting(op: TypeCasting, table: ir.Table, step: Step) -> ir.Table:
         casts[name] = safe_cast(
             table[name], target, native=step.context.warehouse.capabilities.try_cast
         )
+        value = table[name]
+        given = value.notnull() & (value.cast("string").strip() != "")
+        lost = table.count(where=given & casts[name].isnull())
+        step.tally("unparsed", f"{name} as {target}", lost)
     return table.mutate(**casts)
 
 
@@ -128,8 +138,12 @@ def null_handling(op: NullHandling, table: ir.Table, step: Step) -> ir.Table:
         if isinstance(rule, Fill)
     }
     table = table.mutate(**fills) if fills else table
-    dropped = [table[name].notnull() for name, rule in op.columns.items() if rule == "drop"]
-    return table.filter(*dropped) if dropped else table
+    keys = [name for name, rule in op.columns.items() if rule == "drop"]
+    if not keys:
+        return table
+    missing = ibis.or_(*(table[name].isnull() for name in keys))
+    step.tally("dropped", f"NULL {', '.join(keys)}", table.count(where=missing))
+    return table.filter(*(table[name].notnull() for name in keys))
 
 
 def join_tables(op: JoinTables, table: ir.Table, step: Step) -> ir.Table:
@@ -148,6 +162,7 @@ def join_tables(op: JoinTables, table: ir.Table, step: Step) -> ir.Table:
         **{names[c]: other[c] for c in taken},
     )
     predicates = [table[left] == right[f"_wk_key_{i}"] for i, (left, _) in enumerate(pairs)]
+    step.context.keeps_rows = False  # a join may match a row more than once, or not at all
     joined = table.join(right, predicates, how=op.how)
     keys = {
         left: joined[left].fill_null(joined[f"_wk_key_{i}"]) for i, (left, _) in enumerate(pairs)
@@ -161,6 +176,8 @@ def apply_business_rules(op: ApplyBusinessRules, table: ir.Table, step: Step) ->
         where = f"{step.where}.rules[{index}].condition"
         condition = sqlexpr.to_ibis(rule.condition, table, where=where)
         if rule.action == "filter":
+            kept = condition.fill_null(False)
+            step.tally("dropped", f"rule {rule.name}", table.count(where=~kept))
             table = table.filter(condition)
         else:
             table = table.mutate(**{rule.name: condition.fill_null(False)})
@@ -180,6 +197,7 @@ def aggregate_metrics(op: AggregateMetrics, table: ir.Table, step: Step) -> ir.T
         name: sqlexpr.to_ibis_aggregate(expression, table, where=f"{step.where}.measures.{name}")
         for name, expression in op.measures.items()
     }
+    step.context.keeps_rows = False
     return (
         table.group_by(group_by).aggregate(**measures) if group_by else table.aggregate(**measures)
     )
@@ -271,132 +289,6 @@ def unknown_member(members: ir.Table, keys: DimensionKeys) -> ir.Table:
             values[name] = ibis.null(dtype)
     # An aggregate without groups always has exactly one row, whatever the input.
     return members.aggregate(_wk_rows=members.count()).select(**values)
-
-
-# --- casting that never fails on a bad value ---------------------------------------------
-
-_INTEGER = r"^[+-]?[0-9]+$"
-_NUMBER = r"^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]{1,4})?$"
-_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
-_TIMESTAMP = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,6})?)?)?$"
-_TRUE = ("true", "t", "1", "yes", "y")
-_FALSE = ("false", "f", "0", "no", "n")
-_EXACT = dt.Decimal(None, None)
-"""An exact number of any size (PostgreSQL's NUMERIC), to compare text with a type's range."""
-_FLOAT32 = ("3.4028234663852886e38", "1.401298464324817e-45")
-_FLOAT64 = ("1.7976931348623157e308", "4.9406564584124654e-324")
-"""A float type's largest finite value, and its smallest above zero."""
-
-
-def safe_cast(value: ir.Value, target: dt.DataType, *, native: bool) -> ir.Value:
-    """Cast `value` to `target`; a value that does not parse becomes NULL.
-
-    Text is trimmed first. Booleans accept true/false, t/f, 1/0, yes/no, y/n
-    on every engine. Engines with a native TRY_CAST use it; the others check
-    the text against ISO formats (dates as yyyy-mm-dd) before casting. On every
-    engine a value outside the type's range is NULL too: an integer or decimal
-    that does not fit, a float past the largest finite one (DuckDB would give
-    infinity, PostgreSQL an error; text ``inf`` and ``nan`` alike), a year
-    outside 1 to 9999. A float too close to zero is 0.
-    """
-    if not value.type().is_string():
-        return value.cast(target)
-    text = value.strip()
-    if target.is_string():
-        return text
-    if target.is_boolean():
-        lowered = text.lower()
-        return ibis.cases(
-            (lowered.isin(_TRUE), True), (lowered.isin(_FALSE), False), else_=ibis.null("boolean")
-        )
-    if native:
-        return _in_range(text.try_cast(target), target)
-    valid = _validity(text, target)
-    return ibis.ifelse(valid, _cast(text, target), ibis.null(target))
-
-
-def _in_range(value: ir.Value, target: dt.DataType) -> ir.Value:
-    """A native TRY_CAST's result, NULL where the checked cast gives NULL: an infinite
-    or NaN float, a year outside 1 to 9999 (DuckDB reads ``0000`` as 1 BC)."""
-    if isinstance(value, ir.FloatingValue):
-        return ibis.ifelse(value.isinf() | value.isnan(), ibis.null(target), value)
-    if isinstance(value, ir.DateValue | ir.TimestampValue):
-        return ibis.ifelse(value.year().between(1, 9999), value, ibis.null(target))
-    return value
-
-
-def _cast(text: ir.StringValue, target: dt.DataType) -> ir.Value:
-    """Cast checked text; a float that rounds to zero is 0 (PostgreSQL would fail)."""
-    if isinstance(target, dt.Floating):
-        smallest = _exact(_float_limits(target)[1])
-        zero = ibis.literal(0.0, type=target)
-        return ibis.ifelse(text.cast(_EXACT).abs() < smallest, zero, text.cast(target))
-    return text.cast(target)
-
-
-def _validity(text: ir.StringValue, target: dt.DataType) -> ir.BooleanValue:
-    if isinstance(target, dt.Integer):
-        low, high = _exact(target.bounds.lower), _exact(target.bounds.upper)
-        return _number_where(text, _INTEGER, lambda number: number.between(low, high))
-    if target.is_decimal() and target.precision is not None and target.scale is not None:
-        # What rounds up to 10^(precision - scale) does not fit: from 99.995 for (4,2).
-        whole, scale = target.precision - target.scale, target.scale
-        limit = _exact("9" * whole + "." + "9" * scale + "5")
-        return _number_where(text, _NUMBER, lambda number: number.abs() < limit)
-    if isinstance(target, dt.Floating):
-        largest = _exact(_float_limits(target)[0])
-        return _number_where(text, _NUMBER, lambda number: number.abs() <= largest)
-    if target.is_numeric():
-        return text.re_search(_NUMBER)
-    if target.is_date():
-        return text.re_search(_DATE) & _valid_day(text)
-    if target.is_timestamp():
-        return text.re_search(_TIMESTAMP) & _valid_day(text) & _valid_time(text)
-    raise ConfigError(f"cannot cast text to {target} safely on this engine")
-
-
-def _number_where(
-    text: ir.StringValue, pattern: str, fits: Callable[[ir.NumericValue], ir.BooleanValue]
-) -> ir.BooleanValue:
-    """The text matches `pattern` and, as an exact number, `fits`. A CASE, not an AND:
-    PostgreSQL may evaluate an AND's sides in any order, and the cast fails on non-numbers."""
-    matches: ir.BooleanValue = ibis.ifelse(text.re_search(pattern), fits(text.cast(_EXACT)), False)
-    return matches
-
-
-def _float_limits(target: dt.Floating) -> tuple[str, str]:
-    return _FLOAT32 if target.nbytes <= 4 else _FLOAT64
-
-
-def _exact(number: object) -> ir.NumericValue:
-    value: ir.NumericValue = ibis.literal(str(number)).cast(_EXACT)
-    return value
-
-
-def _valid_day(text: ir.StringValue) -> ir.BooleanValue:
-    year = _number(text, 0, 4)
-    month = _number(text, 5, 2)
-    day = _number(text, 8, 2)
-    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
-    days_in_month = ibis.cases(
-        (month.isin([4, 6, 9, 11]), 30),
-        (month == 2, ibis.ifelse(leap, 29, 28)),
-        else_=31,
-    )
-    return (year >= 1) & month.between(1, 12) & (day >= 1) & (day <= days_in_month)
-
-
-def _valid_time(text: ir.StringValue) -> ir.BooleanValue:
-    has_time = text.length() > 10
-    hour, minute = _number(text, 11, 2), _number(text, 14, 2)
-    second = ibis.ifelse(text.length() >= 19, _number(text, 17, 2), 0)
-    return ~has_time | ((hour < 24) & (minute < 60) & (second < 60))
-
-
-def _number(text: ir.StringValue, start: int, length: int) -> ir.IntegerValue:
-    # Only evaluated on text that matched a digits-only pattern at these positions.
-    digits = text.substr(start, length)
-    return ibis.ifelse(digits.re_search("^[0-9]+$"), digits, "0").cast("int32")
 
 
 OPERATIONS: dict[type, Callable[[Any, ir.Table, Step], ir.Table]] = {

@@ -1,0 +1,74 @@
+"""Every row accounted for: rows in = rows out + quarantined + dropped, by reason; on every
+backend. A value that does not parse is counted in the run's notes."""
+
+from __future__ import annotations
+
+import json
+
+from warehouse_kit.backends import connect
+
+ORDERS = """id,customer,amount,status
+1,a,10,paid
+2,b,20,paid
+2,b,20,paid
+,c,5,paid
+4,d,x,paid
+5,e,-3,paid
+6,f,7,void
+"""
+
+PIPELINE = """
+pipeline:
+  name: p
+  sources: [{name: shop, type: files, path: data, tables: [orders], load: replace}]
+  transformations:
+    - stage: silver
+      models:
+        - name: orders
+          operations:
+            - {op: type_casting, columns: {id: int64, amount: int64}}
+            - {op: null_handling, columns: {id: drop}}
+            - {op: deduplicate, key: id}
+            - op: apply_business_rules
+              rules: [{name: not_void, condition: "status <> 'void'", action: filter}]
+          quality_checks:
+            - {name: amount_positive, type: range, field: amount, min: 0, action: quarantine}
+"""
+
+
+def record(tiny, run_id: str) -> dict:
+    wh = connect(tiny.target)
+    try:
+        runs = wh.table("model_runs", "_wk")
+        [row] = wh.rows(runs.filter((runs.run_id == run_id) & (runs.model == "silver.orders")))
+        return row
+    finally:
+        wh.close()
+
+
+def test_rows_in_are_rows_out_plus_quarantined_plus_dropped_by_reason(tiny):
+    tiny.csv("orders", ORDERS)
+    tiny.pipeline(PIPELINE)
+    result = tiny.run()
+    assert result.ok
+    step = record(tiny, result.run_id)
+    assert (step["rows_in"], step["rows_out"], step["rows_quarantined"]) == (7, 3, 1)
+    assert json.loads(step["dropped"]) == {
+        "NULL id": 1,
+        "duplicate (id)": 1,
+        "rule not_void": 1,
+    }
+    assert step["rows_dropped"] == 3
+    assert step["rows_in"] == step["rows_out"] + step["rows_quarantined"] + step["rows_dropped"]
+    assert "1 amount as int64 did not parse (NULL)" in step["notes"]
+    [model] = [m for m in result.models if m.model == "silver.orders"]
+    assert model.dropped == {"NULL id": 1, "duplicate (id)": 1, "rule not_void": 1}
+
+
+def test_a_file_of_another_dialect_says_its_values_did_not_parse(tiny):
+    """Decimal commas in a ;-separated file: every amount is NULL, and the run says so."""
+    tiny.csv("orders", "id;customer;amount;status\n1;a;10,5;paid\n2;b;20,25;paid\n")
+    tiny.pipeline(PIPELINE.replace("amount: int64", "amount: 'decimal(10,2)'"))
+    result = tiny.run()
+    step = record(tiny, result.run_id)
+    assert "2 amount as decimal(10, 2) did not parse (NULL)" in step["notes"]
