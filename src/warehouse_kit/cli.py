@@ -60,6 +60,17 @@ TargetOption = Annotated[
         show_default=False,
     ),
 ]
+WAIT_S = 300.0
+"""`runlock.DEFAULT_WAIT_S`, written out so that `wk --help` does not import the engines."""
+WaitOption = Annotated[
+    float,
+    typer.Option(
+        "--wait",
+        metavar="SECONDS",
+        help="How long to wait while another run holds the target (or, on DuckDB, "
+        "a notebook has the file open), then fail.",
+    ),
+]
 ProjectOption = Annotated[
     Path,
     typer.Option(
@@ -115,9 +126,12 @@ def run(
         bool,
         typer.Option("--dry-run", help="Print the plan and the SQL of every model; write nothing."),
     ] = False,
+    wait: WaitOption = WAIT_S,
     project: ProjectOption = Path("."),
 ) -> None:
-    """Build the warehouse: load sources into bronze, then silver and gold, in DAG order."""
+    """Build the warehouse: load sources into bronze, then silver and gold, in DAG order.
+
+    One run at a time per target: a second run says which run holds it and waits."""
     from warehouse_kit.progress import reporter_for
     from warehouse_kit.project import Project
     from warehouse_kit.runner import run as run_project
@@ -132,6 +146,7 @@ def run(
         full_refresh=full_refresh,
         dry_run=dry_run,
         reporter=reporter_for(console),
+        wait=wait,
     )
     if dry_run:
         for model in result.models:
@@ -169,6 +184,7 @@ def check(
         Path | None,
         typer.Option("--output", "-o", help="Write the report to this file.", show_default=False),
     ] = None,
+    wait: WaitOption = WAIT_S,
     project: ProjectOption = Path("."),
 ) -> None:
     """Run the data-quality checks on the tables as they are, without rebuilding them.
@@ -184,7 +200,7 @@ def check(
         raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--format")
     chosen = output_format or (format_of(output) if output is not None else "table")
     loaded = Project.load(project)
-    results = run_checks(loaded, target=target, select=models or ())
+    results = run_checks(loaded, target=target, select=models or (), wait=wait)
     if chosen == "table" and output is None:
         show(results.to_table())
     else:
