@@ -251,3 +251,58 @@ def test_a_run_whose_lock_connection_dropped_still_keeps_the_next_out(postgres_u
     holder.wait()
     with runlock.hold(postgres_url, wait_s=30):
         pass
+
+
+STEP = {"model": "bronze.t", "status": "success", "rows_in": 2, "rows_out": 2, "duration_s": 0.1}
+
+
+def dead_run(target: str, run_id: str, step: dict | None = STEP) -> None:
+    """A run recorded as running by a process that is gone (as `wk run` leaves one when
+    it is killed: see the test above)."""
+    wh = connect(target)
+    try:
+        state.ensure(wh)
+        started = state.now()
+        wh.execute(
+            state.insert("runs", {"run_id": run_id, "status": "running", "started_at": started})
+        )
+        if step is not None:  # else killed before its first model committed
+            row = {**step, "run_id": run_id, "started_at": started}
+            wh.execute(state.insert("model_runs", row))
+    finally:
+        wh.close()
+
+
+def wk_history(target: str, cwd: Path, run_id: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*WK, "history", "--target", target, "--run", run_id],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+@pytest.mark.parametrize("step", [STEP, None], ids=["mid-run", "before-any-model"])
+def test_wk_history_marks_a_dead_run_aborted_when_the_target_is_free(target_url, tmp_path, step):
+    dead_run(target_url, "20200101T000000.000000Z", step)
+    shown = wk_history(target_url, tmp_path, "20200101T000000.000000Z")
+    assert shown.returncode == 0, shown.stderr
+    assert "run 20200101T000000.000000Z: aborted" in shown.stdout
+    assert ("bronze.t" in shown.stdout) == (step is not None)
+    assert shown.stdout.splitlines()[-1] == (
+        "aborted: its process ended before the run finished (found by wk history)"
+    )
+    assert shown.stderr == ""
+    assert runs(target_url)["20200101T000000.000000Z"]["status"] == "aborted"
+
+
+@pytest.mark.postgres
+def test_wk_history_leaves_a_run_alone_while_the_target_is_held(postgres_url, tmp_path, processes):
+    dead_run(postgres_url, "20200101T000000.000000Z")
+    hold(postgres_url, processes)
+    shown = wk_history(postgres_url, tmp_path, "20200101T000000.000000Z")
+    assert shown.returncode == 0, shown.stderr
+    assert "run 20200101T000000.000000Z: running" in shown.stdout
+    assert shown.stderr == ""
+    assert runs(postgres_url)["20200101T000000.000000Z"]["status"] == "running"

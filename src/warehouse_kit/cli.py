@@ -244,18 +244,23 @@ def history(
     ] = None,
     project: ProjectOption = Path("."),
 ) -> None:
-    """Show what a run did: each model's status, rows in, out, quarantined and dropped."""
-    from warehouse_kit.history import model_runs
+    """Show what a run did: each model's status, rows in, out, quarantined and dropped.
+
+    A run whose process died before it finished shows as aborted."""
+    from warehouse_kit.history import model_runs, recover
+    from warehouse_kit.notebook import find_run
     from warehouse_kit.progress import format_count
     from warehouse_kit.project import Project
 
     loaded = Project.load(project)
+    recover(loaded, target)
     warehouse = loaded.connect(target, read_only=True)
     try:
         steps = model_runs(warehouse, run_id).to_pyarrow().to_pylist()
+        shown = find_run(warehouse, run_id=run_id) if run_id else find_run(warehouse)
     finally:
         warehouse.close()
-    table = Table(title=f"run {steps[0]['run_id']}")
+    table = Table(title=f"run {shown.run_id}: {shown.status}")
     columns = ("model", "status", "rows in", "rows out", "quarantined", "dropped", "seconds")
     for column in (*columns, "error"):
         table.add_column(
@@ -273,6 +278,8 @@ def history(
             step["error"] or "",
         )
     show(table)
+    if shown.status == "aborted":  # its error says why, and which run found it
+        console.print(f"aborted: {shown.error}", highlight=False, soft_wrap=True)
 
 
 @app.command()
