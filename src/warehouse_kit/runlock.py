@@ -93,7 +93,12 @@ def me() -> Holder:
 class Held:
     """A target this process holds, open in `warehouse`; `announce` the run it records."""
 
-    def __init__(self, warehouse: Warehouse, note: Path | None = None, lock: Any = None):
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        note: Path | None = None,
+        lock: psycopg.Connection[Any] | None = None,
+    ):
         self.warehouse = warehouse
         self._note = note
         self._lock = lock  # PostgreSQL: the connection holding the advisory lock
@@ -104,11 +109,11 @@ class Held:
             _write_note(self._note, replace(me(), run_id=run_id, started_at=started_at))
 
     def release(self) -> None:
+        if self._note is not None:  # while the file is still ours: no one else writes it
+            self._note.unlink(missing_ok=True)
         self.warehouse.close()
         if self._lock is not None:
             self._lock.close()
-        if self._note is not None and _read_note(self._note, os.getpid()) is not None:
-            self._note.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -134,7 +139,11 @@ def _hold_file(url: str, base_dir: Path | None, wait_s: float) -> Held:
     note = Path(path + NOTE_SUFFIX)
     named = partial(_read_note, note)
     warehouse = connect(url, base_dir=base_dir, wait_s=wait_s, name_holder=named)
-    _write_note(note, me())
+    try:
+        _write_note(note, me())
+    except OSError:  # the note is a courtesy to waiters; the file lock is the lock
+        log.debug("cannot write %s", note, exc_info=True)
+        return Held(warehouse)
     return Held(warehouse, note)
 
 
@@ -150,11 +159,12 @@ def _read_note(note: Path, pid: int) -> str | None:
 
 
 def _write_note(note: Path, holder: Holder) -> None:
+    """Write the note whole (a waiter never reads half of one)."""
     started = holder.started_at.isoformat() if holder.started_at else None
     data = {"host": holder.host, "pid": holder.pid, "run_id": holder.run_id, "started_at": started}
     partial_note = note.with_name(f"{note.name}.{os.getpid()}")
     partial_note.write_text(json.dumps(data), encoding="utf-8")
-    partial_note.replace(note)  # a waiter never reads half a note
+    partial_note.replace(note)
 
 
 def _hold_advisory(url: str, wait_s: float) -> Held:
@@ -205,14 +215,16 @@ def _take(
     lock: psycopg.Connection[Any], url: str, key: int, deadline: float, wait_s: float
 ) -> None:
     """Take one advisory lock, polling until `deadline`; say who holds it while waiting."""
-    pause, told = 0.05, ""
+    pause, told = 0.05, None
     while not _try(lock, key):
         holder, left = _holder(lock, key), deadline - time.monotonic()
+        named = str(holder) if holder else "another run"  # gone meanwhile, or an older version
         if left <= 0:
-            raise WarehouseBusy(redact(url), holder, wait_s, RUN_ADVICE)
-        if holder != told:  # once, and again only if another run takes over
-            log.warning("waiting up to %g s for %s: %s has it open", wait_s, redact(url), holder)
-            told = holder
+            raise WarehouseBusy(redact(url), named, wait_s, RUN_ADVICE)
+        if told is None or (holder and (holder.host, holder.pid) != told):
+            # Once, and again if another process takes over.
+            log.warning("waiting up to %g s for %s: %s has it open", wait_s, redact(url), named)
+            told = (holder.host, holder.pid) if holder else ("", 0)
         time.sleep(min(pause, left))  # one last try at the deadline
         pause = min(pause * 2, 1.0)
 
@@ -235,18 +247,15 @@ WHERE status = 'running' AND host = %s AND pid = %s ORDER BY run_id DESC LIMIT 1
 """
 
 
-def _holder(lock: psycopg.Connection[Any], key: int) -> str:
+def _holder(lock: psycopg.Connection[Any], key: int) -> Holder | None:
     """The run holding `key`: host and pid from its session, run id from ``_wk.runs``."""
     row = lock.execute(_HOLDER, (NAMESPACE, key)).fetchone()
     name = (row[0] or "") if row else ""
     pid, _, host = name.removeprefix(_APP_PREFIX).partition("@")
     if not (name.startswith(_APP_PREFIX) and pid.isdigit()):
-        return "another run"  # gone meanwhile, or not one that says who it is
-    holder = Holder(host, int(pid))
+        return None
     try:
-        recorded = lock.execute(_HOLDER_RUN, (holder.host, holder.pid)).fetchone()
+        recorded = lock.execute(_HOLDER_RUN, (host, int(pid))).fetchone()
     except psycopg.Error:  # no history yet, or one from before hosts were recorded
         recorded = None
-    if recorded:
-        holder = Holder(holder.host, holder.pid, recorded[0], recorded[1])
-    return str(holder)
+    return Holder(host, int(pid), *(recorded or ()))

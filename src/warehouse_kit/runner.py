@@ -1,5 +1,8 @@
 """Run a project: plan every selected model (`planner`), then build them in order.
 
+A run holds its target from before it plans until it ends (`runlock`): one run
+at a time per target, and a run found ``running`` then is dead (`state.start_run`).
+
 Each model is materialized in its own transaction, together with its row in
 ``_wk.model_runs``. A failed model leaves its previous table in place; the
 models downstream of it are skipped; the others still run.
