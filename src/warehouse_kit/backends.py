@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,16 +36,23 @@ class ConnectionFailed(TransientError):
     """The warehouse could not be reached or opened."""
 
 
-class WarehouseBusy(ConnectionFailed):
-    """Another process holds the DuckDB file (a notebook, a dashboard, another run)."""
+READER_ADVICE = (
+    "close the warehouse there (a notebook's or a dashboard's connection) or wait for "
+    "the run that holds it, then try again"
+)
+RUN_ADVICE = "wait for that run to finish (or longer: --wait SECONDS), then try again"
 
-    def __init__(self, path: str, holder: str, waited_s: float):
+
+class WarehouseBusy(ConnectionFailed):
+    """Another process holds the target: a notebook, a dashboard, another run."""
+
+    def __init__(self, place: str, holder: str, waited_s: float, advice: str = READER_ADVICE):
         waited = f" and did not let go within {waited_s:g} s" if waited_s > 0 else ""
-        super().__init__(
-            f"cannot open {path}: {holder} has it open{waited}; close the warehouse there "
-            "(a notebook's or a dashboard's connection) or wait for the run that holds it, "
-            "then try again"
-        )
+        super().__init__(f"cannot open {place}: {holder} has it open{waited}; {advice}")
+
+
+HolderName = Callable[[int], "str | None"]
+"""Names what the process with this PID does, when it can tell (`runlock`: a run)."""
 
 
 log = logging.getLogger(__name__)
@@ -61,11 +68,16 @@ class Capabilities:
     """A native cast that yields NULL instead of failing on a bad value."""
     reads_files: bool
     """Reads CSV, Parquet and JSON files itself (no transfer needed)."""
+    run_lock: str
+    """How a run holds its target (`runlock`): ``file``, the lock a writer of the database
+    file takes; ``advisory``, a lock the server keeps for a session."""
 
 
 ENGINES: dict[str, Capabilities] = {
-    "duckdb": Capabilities(transactions=True, try_cast=True, reads_files=True),
-    "postgres": Capabilities(transactions=True, try_cast=False, reads_files=False),
+    "duckdb": Capabilities(transactions=True, try_cast=True, reads_files=True, run_lock="file"),
+    "postgres": Capabilities(
+        transactions=True, try_cast=False, reads_files=False, run_lock="advisory"
+    ),
 }
 
 
@@ -230,26 +242,33 @@ def duckdb_path(url: str, base_dir: Path | None = None) -> str:
 
 
 def connect(
-    url: str, *, base_dir: Path | None = None, read_only: bool = False, wait_s: float = 0.0
+    url: str,
+    *,
+    base_dir: Path | None = None,
+    read_only: bool = False,
+    wait_s: float = 0.0,
+    name_holder: HolderName | None = None,
 ) -> Warehouse:
     """Open the warehouse at `url`.
 
     A DuckDB file takes one writing process, or readers: while another process
     holds it, retries for up to `wait_s` seconds (a run or a dashboard refresh
     lets go when it ends), logging once that it waits and for whom; then raises
-    `WarehouseBusy`, naming that process as DuckDB does (PID and program).
+    `WarehouseBusy`, naming that process as DuckDB does (PID and program), or
+    as `name_holder` does when it knows the process (a run).
     """
     deadline, pause, told = time.monotonic() + wait_s, 0.05, False
     while True:
         try:
             return _open(url, base_dir, read_only)
         except ConnectionFailed as exc:
-            holder = _lock_holder(exc)
-            if holder is None:
+            found = _lock_holder(exc, name_holder)
+            if found is None:
                 raise
-            path, left = duckdb_path(url, base_dir), deadline - time.monotonic()
+            (holder, advice), path = found, duckdb_path(url, base_dir)
+            left = deadline - time.monotonic()
             if left <= 0:
-                raise WarehouseBusy(path, holder, wait_s) from exc.__cause__
+                raise WarehouseBusy(path, holder, wait_s, advice) from exc.__cause__
             if not told:  # a wait of many seconds must not look like a hang
                 log.warning("waiting up to %g s for %s: %s has it open", wait_s, path, holder)
                 told = True
@@ -261,13 +280,19 @@ def connect(
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
 
 
-def _lock_holder(error: ConnectionFailed) -> str | None:
-    """Who holds the DuckDB file, as DuckDB says, when that is why it did not open."""
+def _lock_holder(error: ConnectionFailed, name_holder: HolderName | None) -> tuple[str, str] | None:
+    """Who holds the DuckDB file, as DuckDB says (or `name_holder`), and what to do about
+    it, when that is why it did not open."""
     message = str(error.__cause__)
     if "Could not set lock on file" not in message:
         return None
     found = _LOCK_HOLDER.search(message)
-    return f"process {found['pid']} ({found['program']})" if found else "another process"
+    if not found:
+        return "another process", READER_ADVICE
+    named = name_holder(int(found["pid"])) if name_holder is not None else None
+    if named:
+        return named, RUN_ADVICE
+    return f"process {found['pid']} ({found['program']})", READER_ADVICE
 
 
 def _open(url: str, base_dir: Path | None, read_only: bool) -> Warehouse:

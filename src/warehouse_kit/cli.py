@@ -60,6 +60,17 @@ TargetOption = Annotated[
         show_default=False,
     ),
 ]
+WAIT_S = 300.0
+"""`runlock.DEFAULT_WAIT_S`, written out so that `wk --help` does not import the engines."""
+WaitOption = Annotated[
+    float,
+    typer.Option(
+        "--wait",
+        metavar="SECONDS",
+        help="How long to wait while another run holds the target (or, on DuckDB, "
+        "a notebook has the file open), then fail.",
+    ),
+]
 ProjectOption = Annotated[
     Path,
     typer.Option(
@@ -115,9 +126,12 @@ def run(
         bool,
         typer.Option("--dry-run", help="Print the plan and the SQL of every model; write nothing."),
     ] = False,
+    wait: WaitOption = WAIT_S,
     project: ProjectOption = Path("."),
 ) -> None:
-    """Build the warehouse: load sources into bronze, then silver and gold, in DAG order."""
+    """Build the warehouse: load sources into bronze, then silver and gold, in DAG order.
+
+    One run at a time per target: a second run says which run holds it and waits."""
     from warehouse_kit.progress import reporter_for
     from warehouse_kit.project import Project
     from warehouse_kit.runner import run as run_project
@@ -132,6 +146,7 @@ def run(
         full_refresh=full_refresh,
         dry_run=dry_run,
         reporter=reporter_for(console),
+        wait=wait,
     )
     if dry_run:
         for model in result.models:
@@ -169,6 +184,7 @@ def check(
         Path | None,
         typer.Option("--output", "-o", help="Write the report to this file.", show_default=False),
     ] = None,
+    wait: WaitOption = WAIT_S,
     project: ProjectOption = Path("."),
 ) -> None:
     """Run the data-quality checks on the tables as they are, without rebuilding them.
@@ -184,7 +200,7 @@ def check(
         raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="--format")
     chosen = output_format or (format_of(output) if output is not None else "table")
     loaded = Project.load(project)
-    results = run_checks(loaded, target=target, select=models or ())
+    results = run_checks(loaded, target=target, select=models or (), wait=wait)
     if chosen == "table" and output is None:
         show(results.to_table())
     else:
@@ -228,18 +244,23 @@ def history(
     ] = None,
     project: ProjectOption = Path("."),
 ) -> None:
-    """Show what a run did: each model's status, rows in, out, quarantined and dropped."""
-    from warehouse_kit.history import model_runs
+    """Show what a run did: each model's status, rows in, out, quarantined and dropped.
+
+    A run whose process died before it finished shows as aborted."""
+    from warehouse_kit.history import model_runs, recover
+    from warehouse_kit.notebook import find_run
     from warehouse_kit.progress import format_count
     from warehouse_kit.project import Project
 
     loaded = Project.load(project)
+    recover(loaded, target)
     warehouse = loaded.connect(target, read_only=True)
     try:
         steps = model_runs(warehouse, run_id).to_pyarrow().to_pylist()
+        shown = find_run(warehouse, run_id=run_id) if run_id else find_run(warehouse)
     finally:
         warehouse.close()
-    table = Table(title=f"run {steps[0]['run_id']}")
+    table = Table(title=f"run {shown.run_id}: {shown.status}")
     columns = ("model", "status", "rows in", "rows out", "quarantined", "dropped", "seconds")
     for column in (*columns, "error"):
         table.add_column(
@@ -257,6 +278,8 @@ def history(
             step["error"] or "",
         )
     show(table)
+    if shown.status == "aborted":  # its error says why, and which run found it
+        console.print(f"aborted: {shown.error}", highlight=False, soft_wrap=True)
 
 
 @app.command()

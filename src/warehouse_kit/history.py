@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 
-from warehouse_kit import state
-from warehouse_kit.backends import Warehouse
+from warehouse_kit import runlock, state
+from warehouse_kit.backends import Warehouse, WarehouseBusy, duckdb_path, engine_of
 from warehouse_kit.errors import WarehouseKitError
+from warehouse_kit.project import Project
 
 
 def runs(warehouse: Warehouse) -> ir.Table:
@@ -23,11 +25,30 @@ def model_runs(warehouse: Warehouse, run_id: str | None = None) -> ir.Table:
     """Each model of one run (default: the latest), in the order they ran."""
     _require_history(warehouse)
     run_id = run_id or state.latest_run_id(warehouse)
-    steps = state.table(warehouse, "model_runs")
-    chosen = steps.filter(steps.run_id == run_id)
-    if not warehouse.scalar(chosen.count()):
+    recorded = state.table(warehouse, "runs")
+    if not warehouse.scalar(recorded.filter(recorded.run_id == run_id).count()):
         raise WarehouseKitError(f"no run {run_id!r} in the history")
+    steps = state.table(warehouse, "model_runs")
+    chosen = steps.filter(steps.run_id == run_id)  # none, for a run aborted early
     return chosen.order_by(chosen.started_at, chosen.model)
+
+
+def recover(project: Project | str | Path = ".", target: str | None = None) -> list[str]:
+    """Mark aborted the runs whose process died before they finished, if the target is
+    free right now (else a run holds it, and marks them itself); returns their ids."""
+    project = Project.of(project)
+    url = project.target(target)
+    if engine_of(url) == "duckdb" and not Path(duckdb_path(url, project.root)).exists():
+        return []  # nothing to mark, and no empty warehouse to leave behind
+    try:
+        with runlock.hold(url, base_dir=project.root, wait_s=0) as held:
+            dead = state.running(held.warehouse)
+            if dead:
+                with held.warehouse.transaction() as tx:
+                    state.abort(tx, dead, found_by="wk history")
+            return dead
+    except WarehouseBusy:
+        return []
 
 
 def _require_history(warehouse: Warehouse) -> None:

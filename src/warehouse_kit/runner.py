@@ -1,5 +1,8 @@
 """Run a project: plan every selected model (`planner`), then build them in order.
 
+A run holds its target from before it plans until it ends (`runlock`): one run
+at a time per target, and a run found ``running`` then is dead (`state.start_run`).
+
 Each model is materialized in its own transaction, together with its row in
 ``_wk.model_runs``. A failed model leaves its previous table in place; the
 models downstream of it are skipped; the others still run.
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import pickle
 import time
 from collections.abc import Iterator, Sequence
@@ -21,7 +25,7 @@ import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import sqlglot.expressions as sge
 
-from warehouse_kit import materialize, quality, state
+from warehouse_kit import materialize, quality, runlock, state
 from warehouse_kit.backends import Transaction, Warehouse, connect, duckdb_path, engine_of, redact
 from warehouse_kit.catalog import Catalog, load_catalog
 from warehouse_kit.errors import ModelError, WarehouseKitError, first_line
@@ -42,8 +46,7 @@ from warehouse_kit.spec import DimensionOptions
 VOLATILE = (ops.DateNow, ops.TimestampNow, ops.RandomScalar, ops.RandomUUID)
 """What makes an expression read the clock or draw at random: its model is built every run."""
 
-WAIT_FOR_READERS_S = 30.0
-"""How long a run waits for readers (a dashboard refresh, a notebook) to let go of a DuckDB file."""
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -104,14 +107,21 @@ def run(
     full_refresh: bool = False,
     dry_run: bool = False,
     reporter: Reporter | None = None,
+    wait: float = runlock.DEFAULT_WAIT_S,
 ) -> RunResult:
     """Build the project's warehouse (or the `select`ed part of it).
 
-    Returns the run's result; a failed model does not raise, check `.ok`.
+    One run at a time per target: while another holds it (or, on DuckDB, a
+    reader has the file open), waits up to `wait` seconds, logging who holds
+    it, then raises `WarehouseBusy`. Returns the run's result; a failed model
+    does not raise, check `.ok`.
     """
-    with _session(project, pipelines, target, reading=dry_run) as (catalog, warehouse):
+    with _session(project, pipelines, target, reading=dry_run, wait=wait) as session:
+        catalog, warehouse, held = session
         ids = catalog.graph.select(select)
-        runner = Runner(catalog, warehouse, reporter or Silent(), full_refresh=full_refresh)
+        runner = Runner(
+            catalog, warehouse, reporter or Silent(), full_refresh=full_refresh, held=held
+        )
         return runner.dry_run(ids) if dry_run else runner.run(ids, selection=" ".join(select))
 
 
@@ -123,7 +133,7 @@ def plan(
     select: Sequence[str] = (),
 ) -> tuple[Catalog, dict[str, Planned]]:
     """Every selected model's planned expression and output schema; nothing is written."""
-    with _session(project, pipelines, target, reading=True) as (catalog, warehouse):
+    with _session(project, pipelines, target, reading=True) as (catalog, warehouse, _):
         runner = Runner(catalog, warehouse, Silent(), full_refresh=False)
         return catalog, runner.plan(catalog.graph.select(select))
 
@@ -134,19 +144,21 @@ def check(
     pipelines: Sequence[Path] | None = None,
     target: str | None = None,
     select: Sequence[str] = (),
+    wait: float = runlock.DEFAULT_WAIT_S,
 ) -> CheckResults:
     """Run the selected models' checks on what the warehouse holds now, without rebuilding.
 
-    The results are recorded in ``_wk.check_results`` under a run of their own.
+    The results are recorded in ``_wk.check_results`` under a run of their own,
+    which holds the target as a run does (see `run` for `wait`).
     """
-    with _session(project, pipelines, target) as (catalog, warehouse):
+    with _session(project, pipelines, target, wait=wait) as (catalog, warehouse, held):
         models = catalog.graph.models
         ids = [
             node
             for node in catalog.graph.select(select)
             if models[node].checks or _history_of(models[node]) is not None
         ]
-        return Runner(catalog, warehouse, Silent(), full_refresh=False).check(ids)
+        return Runner(catalog, warehouse, Silent(), full_refresh=False, held=held).check(ids)
 
 
 def _history_of(model: Model) -> DimensionOptions | None:
@@ -164,30 +176,44 @@ def _session(
     target: str | None,
     *,
     reading: bool = False,
-) -> Iterator[tuple[Catalog, Warehouse]]:
-    """The project's catalog and its warehouse, open for the duration."""
+    wait: float = runlock.DEFAULT_WAIT_S,
+) -> Iterator[tuple[Catalog, Warehouse, runlock.Held | None]]:
+    """The project's catalog and its warehouse, open for the duration; held (no other
+    run at the same time) unless only `reading`."""
     project = Project.of(project)
     catalog = load_catalog(project, pipelines)
     url = project.target(target, fallback=catalog.default_target())
-    if reading and engine_of(url) == "duckdb" and not Path(duckdb_path(url, project.root)).exists():
+    if not reading:
+        with runlock.hold(url, base_dir=project.root, wait_s=wait) as held:
+            yield catalog, held.warehouse, held
+        return
+    if engine_of(url) == "duckdb" and not Path(duckdb_path(url, project.root)).exists():
         # Only reading: do not leave an empty warehouse file behind.
         warehouse = Warehouse(connect("duckdb://").con, "duckdb", url)
     else:
-        warehouse = connect(url, base_dir=project.root, wait_s=WAIT_FOR_READERS_S)
+        warehouse = connect(url, base_dir=project.root, wait_s=wait)
     try:
-        yield catalog, warehouse
+        yield catalog, warehouse, None
     finally:
         warehouse.close()
 
 
 class Runner:
     def __init__(
-        self, catalog: Catalog, warehouse: Warehouse, reporter: Reporter, *, full_refresh: bool
+        self,
+        catalog: Catalog,
+        warehouse: Warehouse,
+        reporter: Reporter,
+        *,
+        full_refresh: bool,
+        held: runlock.Held | None = None,
     ):
         self.catalog = catalog
         self.warehouse = warehouse
         self.reporter = reporter
         self.full_refresh = full_refresh
+        self.held = held
+        """The target's lock, when this runner holds it: a run announces itself there."""
         self.planner = Planner(catalog, warehouse, full_refresh=full_refresh)
         self._builds: dict[str, tuple[str, str | None, int | None]] = {}
         """Each model's last successful write (run id, fingerprint, rows), kept up to date."""
@@ -220,19 +246,8 @@ class Runner:
         state.ensure(self.warehouse)
         self._builds = state.last_builds(self.warehouse)
         pipelines = ",".join(p.name for p in self.catalog.pipelines)
-        self.warehouse.execute(
-            state.insert(
-                "runs",
-                {
-                    "run_id": run_id,
-                    "pipeline": pipelines,
-                    "target": target,
-                    "selection": selection,
-                    "started_at": started_at,
-                    "status": "running",
-                },
-            )
-        )
+        row = {"pipeline": pipelines, "target": target, "selection": selection}
+        self._start(run_id, started_at, row)
         result = RunResult(run_id, "running", target)
         self.reporter.run_started(run_id, target, list(ids))
         broken: set[str] = set()
@@ -259,10 +274,8 @@ class Runner:
         state.ensure(self.warehouse)
         started = state.now()
         run_id = state.new_run_id(started)
-        row = {"run_id": run_id, "pipeline": state.CHECK_RUN, "target": redact(self.warehouse.url)}
-        self.warehouse.execute(
-            state.insert("runs", {**row, "started_at": started, "status": "running"})
-        )
+        row = {"pipeline": state.CHECK_RUN, "target": redact(self.warehouse.url)}
+        self._start(run_id, started, row)
         found: list[CheckResult] = []
         for node in ids:
             model = self.catalog.graph.models[node]
@@ -280,6 +293,15 @@ class Runner:
             where = {"run_id": run_id}
             tx.run(state.update("runs", where, {"finished_at": state.now(), "status": status}))
         return results
+
+    def _start(self, run_id: str, started_at: datetime, row: dict[str, str]) -> None:
+        """Record the run as running, and any run it finds dead as aborted."""
+        holder = runlock.me()
+        mine = {"run_id": run_id, "started_at": started_at, "host": holder.host, "pid": holder.pid}
+        for dead in state.start_run(self.warehouse, {**row, **mine}, found_by=f"run {run_id}"):
+            log.warning("run %s ended before it finished: marked aborted", dead)
+        if self.held is not None:
+            self.held.announce(run_id, started_at)
 
     def _history_rules(self, model: Model, table: ir.Table) -> list[CheckResult]:
         """A type-2 dimension's versions against the rules every publish keeps."""

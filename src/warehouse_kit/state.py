@@ -3,7 +3,11 @@
 Tables (one row each per...):
 
 - ``runs``: run. ``run_id`` sorts in start order; ``status`` is running,
-  success or failed. A run of ``wk check`` builds nothing: its ``pipeline`` is
+  success, failed or aborted; ``host`` and ``pid`` name the process. A run
+  is recorded only by a process that holds the target (`runlock`), so once
+  another process holds it, a run still ``running`` is dead (killed, or its
+  connection lost): `start_run` marks it aborted, ``finished_at`` being when
+  that was found. A run of ``wk check`` builds nothing: its ``pipeline`` is
   `CHECK_RUN`, and readers of pipeline runs take `pipeline_runs`.
 - ``model_runs``: model per run: rows in (of its first input; for a bronze
   model, the rows read), rows out (in the table after the run), duration,
@@ -62,6 +66,8 @@ TABLES: dict[str, ibis.Schema] = {
             "finished_at": "timestamp",
             "status": "string",
             "error": "string",
+            "host": "string",
+            "pid": "int64",
         }
     ),
     "model_runs": ibis.schema(
@@ -141,6 +147,37 @@ def ensure(warehouse: Warehouse) -> None:
                 )
     if "meta" not in existing:
         warehouse.execute(insert("meta", {"key": "state_version", "value": str(VERSION)}))
+
+
+def start_run(warehouse: Warehouse, row: Mapping[str, Any], found_by: str) -> list[str]:
+    """Record a run as ``running``; return the runs it found dead and marked aborted.
+
+    The caller holds the target (`runlock`): no other run can be alive, so any
+    other ``running`` row is one whose process ended without finishing. Both
+    writes are one transaction, so no reader sees two runs running.
+    """
+    dead = running(warehouse)
+    with warehouse.transaction() as tx:
+        abort(tx, dead, found_by)
+        tx.run(insert("runs", {**row, "status": "running"}))
+    return dead
+
+
+def running(warehouse: Warehouse) -> list[str]:
+    """The runs recorded as running, oldest first."""
+    if not warehouse.exists("runs", SCHEMA):
+        return []
+    runs = table(warehouse, "runs")
+    found = warehouse.rows(runs.filter(runs.status == "running").select("run_id"))
+    return sorted(row["run_id"] for row in found)
+
+
+def abort(tx: Transaction, run_ids: list[str], found_by: str) -> None:
+    """Mark runs found dead (see `start_run`) aborted; the caller holds the target."""
+    error = f"its process ended before the run finished (found by {found_by})"
+    for run_id in run_ids:
+        change = {"status": "aborted", "finished_at": now(), "error": error}
+        tx.run(update("runs", {"run_id": run_id, "status": "running"}, change))
 
 
 def insert(table: str, row: Mapping[str, Any]) -> sge.Insert:
