@@ -13,7 +13,8 @@ PIPELINE = """
 pipeline:
   name: p
   sources:
-    - {{name: shop, type: files, path: data, tables: [orders, products], load: replace}}
+    - {{name: shop, type: files, path: data, tables: [orders]}}            # appended
+    - {{name: catalog, type: files, path: data, tables: [products], load: replace}}
   transformations:
     - stage: bronze
     - stage: silver
@@ -21,6 +22,7 @@ pipeline:
         - name: orders
           operations:
             - {{op: type_casting, columns: {{id: int64, amount: int64}}}}
+            - {{op: deduplicate, key: id}}     # ordered by _loaded_at
             - {{op: calculate_metrics, columns: {{net: "{net}"}}}}
         - name: products
           operations: [{{op: type_casting, columns: {{id: int64}}}}]

@@ -10,10 +10,8 @@ models downstream of it are skipped; the others still run.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import pickle
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,7 +19,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import sqlglot.expressions as sge
 
@@ -29,6 +26,7 @@ from warehouse_kit import materialize, quality, runlock, state
 from warehouse_kit.backends import Transaction, Warehouse, connect, duckdb_path, engine_of, redact
 from warehouse_kit.catalog import Catalog, load_catalog
 from warehouse_kit.errors import ModelError, WarehouseKitError, first_line
+from warehouse_kit.fingerprint import fingerprint
 from warehouse_kit.materialize import Outcome, Target, history, rules
 from warehouse_kit.models import (
     Dimension,
@@ -42,9 +40,6 @@ from warehouse_kit.project import Project
 from warehouse_kit.quality import CheckResult, CheckResults
 from warehouse_kit.quality.gate import Gate, inspect, result_rows
 from warehouse_kit.spec import DimensionOptions
-
-VOLATILE = (ops.DateNow, ops.TimestampNow, ops.RandomScalar, ops.RandomUUID)
-"""What makes an expression read the clock or draw at random: its model is built every run."""
 
 log = logging.getLogger(__name__)
 
@@ -418,24 +413,18 @@ class Runner:
         result.note = "; ".join(part for part in (result.note, *notes) if part)
 
     def _fingerprint(self, item: Planned) -> str | None:
-        """What the model's table is a function of: its definition (SQL, materialization,
-        checks) and the runs that last wrote its inputs. None for a source, whose files
-        or tables say themselves what is new, and for an expression that reads the clock."""
+        """See `fingerprint`; None for a source, whose files or tables say themselves
+        what is new."""
         if item.batch is not None:
             return None
-        expr = item.definition if item.definition is not None else item.expr
-        if expr.op().find(VOLATILE):
-            return None
         upstream = self.catalog.graph.upstream[item.model.id]
-        facts = [
-            # Ibis expressions pickle the same way in every process: a cheap, exact digest.
-            hashlib.sha256(pickle.dumps(expr.op())).hexdigest(),
-            repr(item.model.materialization),
-            [check.model_dump_json() for check in item.model.checks],
-            repr(item.output),
-            [f"{parent}@{self._builds.get(parent, ('', None, None))[0]}" for parent in upstream],
-        ]
-        return hashlib.sha256(json.dumps(facts).encode()).hexdigest()[:24]
+        return fingerprint(
+            item.definition if item.definition is not None else item.expr,
+            item.model.materialization,
+            item.model.checks,
+            item.output,
+            {parent: self._builds.get(parent, ("", None, None))[0] for parent in upstream},
+        )
 
     def _up_to_date(self, item: Planned, fingerprint: str | None) -> bool:
         """Built before from the same definition and inputs, and still there."""
