@@ -9,7 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from warehouse_kit.runner import ModelResult, RunResult
+    from warehouse_kit.results import ModelResult, RunResult
 
 STATUS_STYLE = {
     "success": "green",

@@ -15,82 +15,32 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-import ibis.expr.types as ir
 import sqlglot.expressions as sge
 
 from warehouse_kit import materialize, quality, runlock, state
+from warehouse_kit.accounting import account
 from warehouse_kit.backends import Transaction, Warehouse, connect, duckdb_path, engine_of, redact
 from warehouse_kit.catalog import Catalog, load_catalog
 from warehouse_kit.errors import ModelError, WarehouseKitError, first_line
 from warehouse_kit.fingerprint import fingerprint
-from warehouse_kit.materialize import Outcome, Target, history, rules
+from warehouse_kit.materialize import Outcome, Target
 from warehouse_kit.models import (
     Dimension,
     Merge,
-    Model,
     SourceLoad,
 )
 from warehouse_kit.planner import Planned, Planner
 from warehouse_kit.progress import Reporter, Silent
 from warehouse_kit.project import Project
-from warehouse_kit.quality import CheckResult, CheckResults
+from warehouse_kit.quality import CheckResult, CheckResults, history_rules
 from warehouse_kit.quality.gate import Gate, inspect, result_rows
-from warehouse_kit.spec import DimensionOptions
+from warehouse_kit.results import ModelResult, RunResult
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ModelResult:
-    model: str
-    stage: str
-    status: str
-    """success, failed, skipped, or planned (dry run)."""
-    rows_in: int | None = None
-    rows_out: int | None = None
-    duration_s: float = 0.0
-    error: str | None = None
-    note: str = ""
-    sql: str = ""
-    started_at: datetime | None = None
-    rows_quarantined: int | None = None
-    checks: CheckResults | None = None
-    fingerprint: str | None = None
-    """Of the model's definition and its inputs' last writes, when it was built."""
-    rows_dropped: int | None = None
-    dropped: dict[str, int] = field(default_factory=dict)
-    """Rows its operations set apart, by reason (a NULL key, a duplicate, a filter rule)."""
-
-
-@dataclass
-class RunResult:
-    run_id: str
-    status: str
-    target: str
-    models: list[ModelResult] = field(default_factory=list)
-    duration_s: float = 0.0
-    dry_run: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.status in ("success", "planned")
-
-    def failures(self) -> list[ModelResult]:
-        return [m for m in self.models if m.status == "failed"]
-
-    def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><td>{m.model}</td><td>{m.status}</td><td>{m.rows_in}</td>"
-            f"<td>{m.rows_out}</td><td>{m.duration_s:.2f}</td><td>{m.error or ''}</td></tr>"
-            for m in self.models
-        )
-        names = ("model", "status", "rows in", "rows out", "seconds", "error")
-        head = "<tr>" + "".join(f"<th>{name}</th>" for name in names) + "</tr>"
-        return f"<p>run {self.run_id}: {self.status}</p><table>{head}{rows}</table>"
 
 
 def run(
@@ -151,17 +101,9 @@ def check(
         ids = [
             node
             for node in catalog.graph.select(select)
-            if models[node].checks or _history_of(models[node]) is not None
+            if models[node].checks or history_rules.of(models[node]) is not None
         ]
         return Runner(catalog, warehouse, Silent(), full_refresh=False, held=held).check(ids)
-
-
-def _history_of(model: Model) -> DimensionOptions | None:
-    """A type-2 dimension's options: its history keeps rules `wk check` checks too."""
-    materialization = model.materialization
-    if isinstance(materialization, Dimension) and materialization.options.scd == 2:
-        return materialization.options
-    return None
 
 
 @contextmanager
@@ -279,7 +221,7 @@ class Runner:
             if model.keys is not None:  # a dimension table: one row per surrogate key
                 context = replace(context, key=(model.keys.surrogate,))
             found += quality.evaluate(table, model.checks, context)
-            found += self._history_rules(model, table)
+            found += history_rules.check(self.warehouse, model, table)
         results = CheckResults(found, run_id=run_id)
         status = "success" if results.ok else "failed"
         with self.warehouse.transaction() as tx:
@@ -297,28 +239,6 @@ class Runner:
             log.warning("run %s ended before it finished: marked aborted", dead)
         if self.held is not None:
             self.held.announce(run_id, started_at)
-
-    def _history_rules(self, model: Model, table: ir.Table) -> list[CheckResult]:
-        """A type-2 dimension's versions against the rules every publish keeps."""
-        options = _history_of(model)
-        if options is None or model.keys is None:
-            return []
-        layout = history.Layout.of(options, model.keys, table)
-        verdict = rules.judge(self.warehouse.rows, layout, table, model.id)
-        return [
-            CheckResult(
-                model=model.id,
-                check=rules.CHECK,
-                type="history",
-                action="reject",
-                status="pass" if verdict.ok else "fail",
-                failing_rows=verdict.failing,
-                total_rows=verdict.checked,
-                measured=float(verdict.failing),
-                message=verdict.message,
-                sample=json.loads(json.dumps(verdict.sample, default=str)),
-            )
-        ]
 
     def _run_one(
         self, item: Planned, run_id: str, started_at: datetime, broken: set[str]
@@ -359,7 +279,7 @@ class Runner:
                 result.rows_quarantined = gate.quarantined
                 result.checks = gate.results
             if outcome.loaded:
-                self._account(tx, item, result)
+                account(tx, self.warehouse, item, result)
             tx.run(self._record_row(run_id, item, result))
 
         try:
@@ -387,30 +307,6 @@ class Runner:
             if gate is not None:
                 gate.close()
         return result
-
-    def _account(self, tx: Transaction, item: Planned, result: ModelResult) -> None:
-        """Count what the model's operations set apart or could not read (in its
-        transaction), and say where rows in do not add up to rows out + quarantined +
-        dropped, for a model whose operations neither group nor join rows."""
-        if not item.tallies:
-            return
-        counts = [tally.count.name(f"_wk_{i}").as_table() for i, tally in enumerate(item.tallies)]
-        table = counts[0]
-        for other in counts[1:]:
-            table = table.cross_join(other)
-        values = tx.run(self.warehouse.to_sqlglot(table))[0]
-        notes = []
-        for tally, value in zip(item.tallies, values, strict=True):
-            if tally.kind == "dropped":
-                result.dropped[tally.reason] = int(value or 0)
-            elif value:
-                notes.append(f"{value:,} {tally.reason} did not parse (NULL)")
-        result.rows_dropped = sum(result.dropped.values())
-        if item.keeps_rows and result.rows_in is not None and result.rows_out is not None:
-            kept = result.rows_out + (result.rows_quarantined or 0) + result.rows_dropped
-            if kept != result.rows_in:
-                notes.append(f"{result.rows_in - kept:,} rows in are not accounted for")
-        result.note = "; ".join(part for part in (result.note, *notes) if part)
 
     def _fingerprint(self, item: Planned) -> str | None:
         """See `fingerprint`; None for a source, whose files or tables say themselves
