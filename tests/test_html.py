@@ -1,0 +1,90 @@
+"""Every page and `_repr_html_` is a Jinja2 template with autoescape: a name from users' data
+(a model, a column, a check, a metric label, a variant) shows as text, never as markup."""
+
+from __future__ import annotations
+
+import doctest
+import re
+from datetime import datetime
+from html.parser import HTMLParser
+from pathlib import Path
+
+import warehouse_kit.html
+from warehouse_kit.notebook import RunInfo
+from warehouse_kit.results import ModelResult, RunResult
+
+SOURCE = Path(warehouse_kit.html.__file__).parent
+TEMPLATES = SOURCE / "templates"
+
+
+def evil(role: str) -> str:
+    """A name that is markup if a page pastes it in: a script, an ampersand, both quotes."""
+    return f"<script>alert(\"{role}\")</script> & '{role}'"
+
+
+def escaped(role: str) -> str:
+    return f"&lt;script&gt;alert(&#34;{role}&#34;)&lt;/script&gt; &amp; &#39;{role}&#39;"
+
+
+class _Page(HTMLParser):
+    def __init__(self, html: str):
+        super().__init__()
+        self.tags: list[str] = []
+        self.text = ""
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+
+    def handle_data(self, data: str) -> None:
+        self.text += data
+
+
+def assert_shown_as_text(html: str, *roles: str) -> None:
+    """No script reaches the page; each role's name is in it escaped, and reads as written."""
+    assert "<script" not in html.lower()
+    page = _Page(html)
+    assert "script" not in page.tags
+    for role in roles:
+        assert escaped(role) in html
+        assert evil(role) in page.text
+
+
+# --- the pages ----------------------------------------------------------------------------
+
+
+def test_a_run_result_shows_model_names_and_errors_as_text():
+    failed = ModelResult(
+        evil("model"), "silver", "failed", error=f"column {evil('column')} is missing"
+    )
+    result = RunResult("20250101T000000.000000Z", "failed", "duckdb://w", [failed])
+    html = result._repr_html_()
+    assert_shown_as_text(html, "model", "column")
+    assert "<table>" in html
+
+
+def test_a_run_info_shows_the_pipeline_and_its_error_as_text():
+    info = RunInfo("r1", evil("pipeline"), "failed", datetime(2025, 1, 1), None, evil("error"))
+    html = info._repr_html_()
+    assert_shown_as_text(html, "pipeline", "error")
+    assert html.count("<br>") == 1  # its two lines
+
+
+# --- the templates ------------------------------------------------------------------------
+
+
+def test_the_module_example_runs():
+    found = doctest.testmod(warehouse_kit.html)
+    assert (found.failed, found.attempted) == (0, 1)
+
+
+def test_each_template_is_used_and_each_one_used_exists():
+    templates = {path.name for path in TEMPLATES.glob("*.j2")}
+    rendered = set()
+    for path in SOURCE.rglob("*.py"):
+        rendered |= set(re.findall(r'render\(\s*"([^"]+)"', path.read_text()))
+    included = set()
+    for path in TEMPLATES.glob("*.j2"):
+        included |= set(re.findall(r'{% include "([^"]+)" %}', path.read_text()))
+    assert rendered | included == templates
