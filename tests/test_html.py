@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import doctest
 import re
-from datetime import datetime
+from datetime import date, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 import warehouse_kit.html
+from warehouse_kit.experiments import analyze_stats, parse_experiment
+from warehouse_kit.experiments.stats import Sums
+from warehouse_kit.experiments.sufficient import ExperimentStats
+from warehouse_kit.metrics.summary import KpiSummary
 from warehouse_kit.notebook import RunInfo
 from warehouse_kit.results import ModelResult, RunResult
 
@@ -69,6 +76,41 @@ def test_a_run_info_shows_the_pipeline_and_its_error_as_text():
     html = info._repr_html_()
     assert_shown_as_text(html, "pipeline", "error")
     assert html.count("<br>") == 1  # its two lines
+
+
+def test_a_kpi_summary_shows_metric_labels_as_text():
+    frame = pd.DataFrame(
+        [{"metric": "revenue", "label": evil("label"), "value": 1200.0, "previous": 1000.0,
+          "change": 0.2, "format": ",.2f"}]
+    )  # fmt: skip
+    summary = KpiSummary(frame, (date(2025, 1, 1), date(2025, 2, 1)),
+                         (date(2024, 12, 1), date(2025, 1, 1)), "month")  # fmt: skip
+    html = summary._repr_html_()
+    assert_shown_as_text(html, "label")
+    assert "<td>1,200.00</td><td>1,000.00</td><td>+20.0%</td>" in html
+
+
+def test_an_experiment_result_and_its_banner_show_variant_names_as_text():
+    spec = {
+        "key": "tiny",
+        "variants": {"control": 1, evil("variant"): 1},
+        "start": "2025-01-01",
+        "end": "2025-01-10",
+        "exposures": {"table": "silver.exposures"},
+        "events": {"table": "silver.events"},
+        "metrics": [{"name": "revenue", "type": "mean", "value": "amount"}],
+    }
+    experiment = parse_experiment({"experiment": spec}, file="tiny.yml")
+    rng = np.random.default_rng(7)
+    arms = {"control": rng.normal(10, 2, 500), evil("variant"): rng.normal(11, 2, 500)}
+    sums = ExperimentStats(
+        units={arm: 500 for arm in arms},
+        sums={arm: {"revenue": Sums.of(values)} for arm, values in arms.items()},
+    )
+    result = analyze_stats(experiment, sums)
+    assert [c.variant for c in result.comparisons] == [evil("variant")]
+    assert_shown_as_text(result._repr_html_(), "variant")
+    assert_shown_as_text(result.srm_banner()._repr_html_(), "variant")  # in its units line
 
 
 # --- the templates ------------------------------------------------------------------------

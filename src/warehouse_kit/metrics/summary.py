@@ -19,7 +19,6 @@ of monthly values.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -30,6 +29,7 @@ import pandas as pd
 from warehouse_kit import metrics as metrics_api
 from warehouse_kit.backends import Warehouse
 from warehouse_kit.errors import WarehouseKitError
+from warehouse_kit.html import render
 from warehouse_kit.metrics import periods
 from warehouse_kit.metrics.display import CHANGE_FORMAT, format_value
 from warehouse_kit.metrics.layer import SemanticLayer, load
@@ -107,14 +107,7 @@ class KpiSummary:
         return "\n".join([self.headline(), *lines])
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{h}</th>" for h in ("", "value", "previous", "change"))
-        body = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(label)}</th>"
-            + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells)
-            + "</tr>"
-            for label, *cells in self.rows()
-        )
-        return f"<p><b>{html.escape(self.headline())}</b></p><table><tr>{head}</tr>{body}</table>"
+        return render("kpi_summary.html.j2", summary=self)
 
 
 def kpi_summary(
