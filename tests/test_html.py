@@ -3,21 +3,29 @@
 
 from __future__ import annotations
 
+import ast
 import doctest
+import json
+import os
 import re
+import subprocess
+import sys
 from datetime import date, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import warehouse_kit.html
+from conftest import TinyProject
 from warehouse_kit.experiments import analyze_stats, parse_experiment
 from warehouse_kit.experiments.stats import Sums
 from warehouse_kit.experiments.sufficient import ExperimentStats
 from warehouse_kit.metrics.summary import KpiSummary
 from warehouse_kit.notebook import RunInfo
+from warehouse_kit.quality import CheckResult, CheckResults
 from warehouse_kit.results import ModelResult, RunResult
 
 SOURCE = Path(warehouse_kit.html.__file__).parent
@@ -78,6 +86,30 @@ def test_a_run_info_shows_the_pipeline_and_its_error_as_text():
     assert html.count("<br>") == 1  # its two lines
 
 
+def check_results() -> CheckResults:
+    failing = CheckResult(
+        model=evil("model"),
+        check=evil("check"),
+        type="not_null",
+        action="warn",
+        status="warn",
+        failing_rows=1,
+        total_rows=3,
+        measured=None,
+        message=f"1 of 3 rows fail: {evil('column')} is not NULL",
+        sample=[{"id": 2, evil("column"): evil("value")}],
+    )
+    return CheckResults([failing], run_id="r1")
+
+
+def test_the_check_report_and_table_show_every_name_as_text():
+    history = [{"run_id": "r0", "model": evil("model"), "check": evil("check"), "status": "warn",
+                "failing_rows": 1}]  # fmt: skip
+    results = check_results()
+    assert_shown_as_text(results.to_html(history), "model", "check", "column", "value")
+    assert_shown_as_text(results._repr_html_(), "model", "check", "column", "value")
+
+
 def test_a_kpi_summary_shows_metric_labels_as_text():
     frame = pd.DataFrame(
         [{"metric": "revenue", "label": evil("label"), "value": 1200.0, "previous": 1000.0,
@@ -113,6 +145,42 @@ def test_an_experiment_result_and_its_banner_show_variant_names_as_text():
     assert_shown_as_text(result.srm_banner()._repr_html_(), "variant")  # in its units line
 
 
+@pytest.mark.duckdb
+def test_names_from_a_pipeline_are_escaped_in_wk_check_html_and_the_run_result(tmp_path):
+    """A CSV column and a check named like markup, through `wk run` and `wk check --format html`."""
+    tiny = TinyProject(tmp_path / "project", f"duckdb:///{tmp_path}/w.duckdb")
+    column = evil("column")
+    tiny.csv("orders", f'id,"{column.replace(chr(34), chr(34) * 2)}"\n1,a\n2,\n3,c\n')
+    check = f"{{name: {json.dumps(evil('check'))}, type: not_null, field: {json.dumps(column)}, "
+    check += "action: ACTION}"
+    pipeline = f"""
+pipeline:
+  name: p
+  sources: [{{name: files, type: files, path: data, tables: [orders], load: replace}}]
+  transformations:
+    - stage: silver
+      models:
+        - name: orders
+          operations: [{{op: type_casting, columns: {{id: int64}}}}]
+          quality_checks: [{check}]
+"""
+    tiny.pipeline(pipeline.replace("ACTION", "warn"))
+    assert tiny.run().ok
+    report = tmp_path / "checks.html"
+    wk = [sys.executable, "-m", "warehouse_kit.cli", "check", "--target", tiny.target]
+    done = subprocess.run(
+        [*wk, "--format", "html", "-o", str(report)],
+        capture_output=True, text=True, cwd=tiny.root, env=os.environ, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert_shown_as_text(report.read_text(), "check", "column")
+
+    tiny.pipeline(pipeline.replace("ACTION", "reject"))  # now the check fails the model
+    failed = tiny.run()
+    assert not failed.ok
+    assert_shown_as_text(failed._repr_html_(), "check")  # named in the model's error
+
+
 # --- the templates ------------------------------------------------------------------------
 
 
@@ -130,3 +198,31 @@ def test_each_template_is_used_and_each_one_used_exists():
     for path in TEMPLATES.glob("*.j2"):
         included |= set(re.findall(r'{% include "([^"]+)" %}', path.read_text()))
     assert rendered | included == templates
+
+
+_TAG = re.compile(
+    r"</?(html|head|body|table|thead|tbody|tr|td|th|div|span|p|br|b|i|small|ul|ol|li|h[1-6]"
+    r"|svg|rect|details|summary|style|script|a|img|pre|code)\b",
+    re.IGNORECASE,
+)  # the start of a tag: an f-string's pieces rarely hold a whole one
+
+
+def test_no_python_string_holds_an_html_tag():
+    """HTML lives in templates only (a docstring may mention `<table>`: it builds nothing)."""
+    found = []
+    for path in SOURCE.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        docstrings = {
+            id(node.value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+        }
+        found += [
+            f"{path.relative_to(SOURCE)}:{node.lineno}: {node.value!r}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in docstrings
+            and _TAG.search(node.value)
+        ]
+    assert found == []
