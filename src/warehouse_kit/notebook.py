@@ -28,8 +28,8 @@ import pandas as pd
 from warehouse_kit import state
 from warehouse_kit.backends import Warehouse, redact
 from warehouse_kit.errors import WarehouseKitError, did_you_mean
-from warehouse_kit.html import render
 from warehouse_kit.project import Project
+from warehouse_kit.templating import render
 
 SUMMARY_COLUMNS = [
     "model",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from warehouse_kit.html import render
 from warehouse_kit.quality import CheckResults
+from warehouse_kit.templating import render
 
 
 @dataclass

@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from warehouse_kit.experiments.stats import SrmTest
-from warehouse_kit.html import render
+from warehouse_kit.templating import render
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -29,11 +29,11 @@ import pandas as pd
 from warehouse_kit import metrics as metrics_api
 from warehouse_kit.backends import Warehouse
 from warehouse_kit.errors import WarehouseKitError
-from warehouse_kit.html import render
 from warehouse_kit.metrics import periods
 from warehouse_kit.metrics.display import CHANGE_FORMAT, format_value
 from warehouse_kit.metrics.layer import SemanticLayer, load
 from warehouse_kit.project import Project
+from warehouse_kit.templating import render
 
 Window = tuple[date, date]
 """[first day, day after the last)."""

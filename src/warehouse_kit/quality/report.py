@@ -13,7 +13,7 @@
   offline; every value is escaped.
 
 XML is built with `xml.etree` and HTML from the templates ``check_report.html.j2``
-and ``check_table.html.j2`` (`warehouse_kit.html`); both escape every value.
+and ``check_table.html.j2`` (`warehouse_kit.templating`); both escape every value.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from warehouse_kit.html import render
+from warehouse_kit.templating import render
 
 Status = Literal["pass", "warn", "fail"]
 """pass; warn: a warn check failed; fail: a quarantine or reject check failed."""

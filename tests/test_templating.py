@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import warehouse_kit.html
+import warehouse_kit.templating
 from conftest import TinyProject
 from warehouse_kit.experiments import analyze_stats, parse_experiment
 from warehouse_kit.experiments.stats import Sums
@@ -28,7 +28,7 @@ from warehouse_kit.notebook import RunInfo
 from warehouse_kit.quality import CheckResult, CheckResults
 from warehouse_kit.results import ModelResult, RunResult
 
-SOURCE = Path(warehouse_kit.html.__file__).parent
+SOURCE = Path(warehouse_kit.templating.__file__).parent
 TEMPLATES = SOURCE / "templates"
 
 
@@ -185,7 +185,7 @@ pipeline:
 
 
 def test_the_module_example_runs():
-    found = doctest.testmod(warehouse_kit.html)
+    found = doctest.testmod(warehouse_kit.templating)
     assert (found.failed, found.attempted) == (0, 1)
 
 

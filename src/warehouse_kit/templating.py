@@ -7,6 +7,9 @@ value (``<``, ``>``, ``&`` and both quotes) unless the template says otherwise.
 
     >>> render("run_info.html.j2", lines=["run <1>", "started"])
     '<p>run &lt;1&gt;<br>started</p>\\n'
+
+(Not named ``html.py``: run as a script from this folder, that would shadow the
+standard library's ``html`` for every module that imports it.)
 """
 
 from __future__ import annotations
