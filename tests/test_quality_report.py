@@ -179,7 +179,7 @@ def test_html_is_self_contained():
 def test_html_escapes_every_value():
     html = RESULTS.to_html(HISTORY)
     assert "<script>" not in html
-    assert "&lt;script&gt;alert('x')&lt;/script&gt;" in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html  # quotes escaped too
     assert "a&amp;b" in html
     assert EVIL in "".join(_Page(html).text)  # shown as text
 

@@ -16,7 +16,6 @@ frame: a row per model, check or run, never a row per fact.
 
 from __future__ import annotations
 
-import html
 from contextlib import AbstractContextManager, closing
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +29,7 @@ from warehouse_kit import state
 from warehouse_kit.backends import Warehouse, redact
 from warehouse_kit.errors import WarehouseKitError, did_you_mean
 from warehouse_kit.project import Project
+from warehouse_kit.templating import render
 
 SUMMARY_COLUMNS = [
     "model",
@@ -91,7 +91,7 @@ class RunInfo:
         return f"{status}\nstarted {self.started_at:{TIME}} UTC, {end}"
 
     def _repr_html_(self) -> str:
-        return "<p>" + html.escape(str(self)).replace("\n", "<br>") + "</p>"
+        return render("run_info.html.j2", lines=str(self).splitlines())
 
 
 def find_run(

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from warehouse_kit.quality import CheckResults
+from warehouse_kit.templating import render
 
 
 @dataclass
@@ -47,11 +48,4 @@ class RunResult:
         return [m for m in self.models if m.status == "failed"]
 
     def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><td>{m.model}</td><td>{m.status}</td><td>{m.rows_in}</td>"
-            f"<td>{m.rows_out}</td><td>{m.duration_s:.2f}</td><td>{m.error or ''}</td></tr>"
-            for m in self.models
-        )
-        names = ("model", "status", "rows in", "rows out", "seconds", "error")
-        head = "<tr>" + "".join(f"<th>{name}</th>" for name in names) + "</tr>"
-        return f"<p>run {self.run_id}: {self.status}</p><table>{head}{rows}</table>"
+        return render("run_result.html.j2", run=self)

@@ -9,7 +9,6 @@ loss. A `Comparison` whose `note` is set lacks what the note explains.
 
 from __future__ import annotations
 
-import html
 import io
 import json
 import math
@@ -22,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from warehouse_kit.experiments.stats import SrmTest
+from warehouse_kit.templating import render
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -95,13 +95,7 @@ class Banner:
         return f"{self.headline}\n{self.detail}"
 
     def _repr_html_(self) -> str:
-        color, background = ("#1e6b3a", "#e8f5ec") if self.ok else ("#b00020", "#fdecea")
-        return (
-            f'<div style="border-left:6px solid {color};background:{background};'
-            f'padding:8px 12px;margin:4px 0">'
-            f'<div style="color:{color};font-size:1.3em;font-weight:bold">'
-            f"{html.escape(self.headline)}</div><div>{html.escape(self.detail)}</div></div>"
-        )
+        return render("experiment_banner.html.j2", banner=self)
 
 
 @dataclass(frozen=True)
@@ -277,22 +271,12 @@ class ExperimentResult:
 
     def _repr_html_(self) -> str:
         bayesian = self.engine == "bayesian"
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in _HEADERS[bayesian])
-        rows = "".join(
-            "<tr>"
-            + "".join(f"<td>{html.escape(cell)}</td>" for cell in _cells(c, bayesian))
-            + "</tr>"
-            for c in self.comparisons
-        )
-        warnings = "".join(
-            f'<p style="color:#b00020;font-weight:bold">&#9888; {html.escape(w)}</p>'
-            for w in self.warnings
-        )
-        notes = "".join(f"<li>{html.escape(note)}</li>" for note in self.notes())
-        return (
-            f"<p><b>{html.escape(self.headline())}</b><br>{html.escape(self.srm_line())}</p>"
-            f"{warnings}<table><tr>{head}</tr>{rows}</table>"
-            + (f"<ul><small>{notes}</small></ul>" if notes else "")
+        return render(
+            "experiment_result.html.j2",
+            result=self,
+            headers=_HEADERS[bayesian],
+            rows=[_cells(c, bayesian) for c in self.comparisons],
+            notes=self.notes(),
         )
 
 

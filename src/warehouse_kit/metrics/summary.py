@@ -19,7 +19,6 @@ of monthly values.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -34,6 +33,7 @@ from warehouse_kit.metrics import periods
 from warehouse_kit.metrics.display import CHANGE_FORMAT, format_value
 from warehouse_kit.metrics.layer import SemanticLayer, load
 from warehouse_kit.project import Project
+from warehouse_kit.templating import render
 
 Window = tuple[date, date]
 """[first day, day after the last)."""
@@ -107,14 +107,7 @@ class KpiSummary:
         return "\n".join([self.headline(), *lines])
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{h}</th>" for h in ("", "value", "previous", "change"))
-        body = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(label)}</th>"
-            + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells)
-            + "</tr>"
-            for label, *cells in self.rows()
-        )
-        return f"<p><b>{html.escape(self.headline())}</b></p><table><tr>{head}</tr>{body}</table>"
+        return render("kpi_summary.html.j2", summary=self)
 
 
 def kpi_summary(

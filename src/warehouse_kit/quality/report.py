@@ -12,7 +12,8 @@
   last runs as an inline SVG sparkline, and sample failing rows. It opens
   offline; every value is escaped.
 
-XML and HTML are built with `xml.etree`, which escapes every value.
+XML is built with `xml.etree` and HTML from the templates ``check_report.html.j2``
+and ``check_table.html.j2`` (`warehouse_kit.templating`); both escape every value.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
+
+from warehouse_kit.templating import render
 
 Status = Literal["pass", "warn", "fail"]
 """pass; warn: a warn check failed; fail: a quarantine or reject check failed."""
@@ -134,7 +137,7 @@ class CheckResults(Sequence[CheckResult]):
         return to_html(self, history, title=title)
 
     def _repr_html_(self) -> str:
-        return _tostring(_results_table(self, []))
+        return render("check_table.html.j2", rows=_rows(self, []))
 
     def to_table(self) -> Table:
         return to_table(self)
@@ -243,20 +246,41 @@ def _by_model(results: Iterable[CheckResult]) -> dict[str, list[CheckResult]]:
 
 # --- HTML -----------------------------------------------------------------------------
 
-_CSS = """
-body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }
-table { border-collapse: collapse; }
-th, td { border-bottom: 1px solid #ddd; padding: 4px 8px; text-align: left; vertical-align: top; }
-td.n { text-align: right; font-variant-numeric: tabular-nums; }
-.status { font-weight: bold; text-transform: uppercase; font-size: 12px; }
-.pass .status { color: #1a7f37; }
-.warn .status { color: #9a6700; }
-.fail .status { color: #cf222e; }
-details table { font-size: 12px; margin-top: 4px; }
-.history { white-space: nowrap; font-size: 12px; color: #666; }
-"""
-
 _COLOURS = {"pass": "#1a7f37", "warn": "#d4a72c", "fail": "#cf222e"}
+_SPARKLINE_HEIGHT = 20
+"""Pixels; a bar is 6 wide, 8 apart, and at least 4 high (a run without failures shows)."""
+
+
+@dataclass(frozen=True)
+class _Bar:
+    """One past run in a check's history sparkline."""
+
+    x: int
+    y: int
+    height: int
+    fill: str
+    title: str
+
+
+@dataclass(frozen=True)
+class _History:
+    bars: list[_Bar]
+    not_passing: int
+    height: int = _SPARKLINE_HEIGHT
+
+    @property
+    def width(self) -> int:
+        return 8 * len(self.bars)
+
+
+@dataclass(frozen=True)
+class _Row:
+    """What check_table.html.j2 shows of one result."""
+
+    result: CheckResult
+    history: _History | None
+    columns: list[str]
+    """The sample rows' columns, in the order first seen."""
 
 
 def to_html(
@@ -272,43 +296,16 @@ def to_html(
     should show, the current one; run ids sort in start order.
     """
     title = title or (f"Data quality: run {results.run_id}" if results.run_id else "Data quality")
-    html = ET.Element("html", lang="en")
-    head = ET.SubElement(html, "head")
-    ET.SubElement(head, "meta", charset="utf-8")
-    ET.SubElement(head, "title").text = title
-    ET.SubElement(head, "style").text = _CSS
-    body = ET.SubElement(html, "body")
-    ET.SubElement(body, "h1").text = title
-    ET.SubElement(body, "p").text = f"{len(results)} checks: {_summary(results.counts())}"
-    body.append(_results_table(results, list(history or [])))
-    return "<!DOCTYPE html>\n" + _tostring(html) + "\n"
+    summary = f"{len(results)} checks: {_summary(results.counts())}"
+    rows = _rows(results, list(history or []))
+    return render("check_report.html.j2", title=title, summary=summary, rows=rows)
 
 
-def _tostring(element: ET.Element) -> str:
-    return ET.tostring(element, encoding="unicode", method="html")
-
-
-def _results_table(results: CheckResults, history: list[Mapping[str, Any]]) -> ET.Element:
-    table = ET.Element("table", {"class": "checks"})
-    head = ET.SubElement(ET.SubElement(table, "thead"), "tr")
-    headers = ("model", "check", "type", "action", "status", "failing rows", "rows")
-    for header in (*headers, "measured", "history", "details"):
-        ET.SubElement(head, "th").text = header
-    body = ET.SubElement(table, "tbody")
-    for r in results:
-        row = ET.SubElement(body, "tr", {"class": r.status})
-        for text in (r.model, r.check, r.type, r.action):
-            ET.SubElement(row, "td").text = text
-        ET.SubElement(row, "td", {"class": "status"}).text = r.status
-        for number in (f"{r.failing_rows:,}", f"{r.total_rows:,}", _number(r.measured)):
-            ET.SubElement(row, "td", {"class": "n"}).text = number
-        _history_cell(ET.SubElement(row, "td", {"class": "history"}), _runs_of(r, history))
-        _details_cell(ET.SubElement(row, "td"), r)
-    return table
-
-
-def _number(value: float | None) -> str:
-    return "" if value is None else f"{value:,.4g}"
+def _rows(results: CheckResults, history: list[Mapping[str, Any]]) -> list[_Row]:
+    return [
+        _Row(r, _history(_runs_of(r, history)), list(dict.fromkeys(k for s in r.sample for k in s)))
+        for r in results
+    ]
 
 
 def _runs_of(r: CheckResult, history: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -316,46 +313,18 @@ def _runs_of(r: CheckResult, history: list[Mapping[str, Any]]) -> list[Mapping[s
     return sorted(mine, key=lambda h: str(h.get("run_id")))[-HISTORY_RUNS:]
 
 
-def _history_cell(cell: ET.Element, runs: list[Mapping[str, Any]]) -> None:
-    """Bars, oldest first: colour is the status, height the failing rows; titles on hover."""
+def _history(runs: list[Mapping[str, Any]]) -> _History | None:
+    """A bar per run, oldest first: its colour the status, its height the failing rows."""
     if not runs:
-        cell.text = "no history"
-        return
+        return None
     peak = max(int(h.get("failing_rows") or 0) for h in runs) or 1
-    width, height = 8 * len(runs), 20
-    svg = ET.SubElement(
-        cell, "svg", width=str(width), height=str(height), viewBox=f"0 0 {width} {height}"
-    )
-    svg.set("role", "img")
-    svg.set("aria-label", f"{len(runs)} runs")
+    bars = []
     for i, run in enumerate(runs):
         failing, status = int(run.get("failing_rows") or 0), str(run.get("status"))
-        bar = 4 + round(16 * failing / peak)
-        rect = ET.SubElement(
-            svg, "rect", x=str(8 * i), y=str(height - bar), width="6", height=str(bar)
+        height = 4 + round((_SPARKLINE_HEIGHT - 4) * failing / peak)
+        title = f"run {run.get('run_id')}: {status}, {failing:,} failing rows"
+        bars.append(
+            _Bar(8 * i, _SPARKLINE_HEIGHT - height, height, _COLOURS.get(status, "#888"), title)
         )
-        rect.set("fill", _COLOURS.get(status, "#888"))
-        ET.SubElement(
-            rect, "title"
-        ).text = f"run {run.get('run_id')}: {status}, {failing:,} failing rows"
-    failed = sum(str(h.get("status")) != "pass" for h in runs)
-    ET.SubElement(cell, "div").text = f"{len(runs)} runs, {failed} not passing"
-
-
-def _details_cell(cell: ET.Element, r: CheckResult) -> None:
-    cell.text = r.message
-    if not r.sample:
-        return
-    details = ET.SubElement(cell, "details")
-    rows = "row" if len(r.sample) == 1 else "rows"
-    ET.SubElement(details, "summary").text = f"{len(r.sample)} sample failing {rows}"
-    table = ET.SubElement(details, "table")
-    columns = list(dict.fromkeys(k for row in r.sample for k in row))
-    head = ET.SubElement(table, "tr")
-    for column in columns:
-        ET.SubElement(head, "th").text = column
-    for sample_row in r.sample:
-        tr = ET.SubElement(table, "tr")
-        for column in columns:
-            value = sample_row.get(column)
-            ET.SubElement(tr, "td").text = "NULL" if value is None else str(value)
+    not_passing = sum(str(h.get("status")) != "pass" for h in runs)
+    return _History(bars, not_passing)
