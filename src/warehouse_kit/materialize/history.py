@@ -281,11 +281,12 @@ def _bounded(layout: Layout, events: ir.Table) -> ir.Table:
         began = ibis.least(events[U], events[T])
         began = ibis.ifelse(went & (events[U] <= went_at), events[T], began)
     begins = ibis.ifelse(events[PRESENT], began, events[T])
-    # A version flagged deleted keeps the attributes the member had.
-    kept = {
-        c: ibis.ifelse(events[PRESENT], events[c], events[c].lag().over(order))
-        for c in layout.attributes
-    }
+    kept = {}
+    if layout.options.deletes == "new_record":  # a version flagged deleted keeps what it had
+        kept = {
+            c: ibis.ifelse(events[PRESENT], events[c], events[c].lag().over(order))
+            for c in layout.attributes
+        }
     opened = events.mutate(**kept, **{start: ibis.ifelse(first, BEGINNING, begins)})
     ends = opened[start].lead().over(order)
     bounded = opened.mutate(
