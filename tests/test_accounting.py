@@ -72,3 +72,23 @@ def test_a_file_of_another_dialect_says_its_values_did_not_parse(tiny):
     result = tiny.run()
     step = record(tiny, result.run_id)
     assert "2 amount as decimal(10, 2) did not parse (NULL)" in step["notes"]
+
+
+def test_a_single_reason_and_a_clean_input_are_accounted_for_without_counting_again(tiny):
+    tiny.csv("orders", "id,customer,amount,status\n1,a,10,paid\n1,a,10,paid\n2,b,5,paid\n")
+    tiny.pipeline(
+        PIPELINE.replace(
+            """            - {op: null_handling, columns: {id: drop}}
+""",
+            "",
+        )
+    )
+    first = record(tiny, tiny.run().run_id)
+    assert json.loads(first["dropped"]) == {"duplicate (id)": 1, "rule not_void": 0}
+    assert (first["rows_in"], first["rows_out"], first["rows_dropped"]) == (3, 2, 1)
+    tiny.csv("orders", "id,customer,amount,status\n1,a,10,paid\n2,b,5,paid\n")
+    clean = record(tiny, tiny.run().run_id)
+    assert (clean["rows_dropped"], json.loads(clean["dropped"])) == (
+        0,
+        {"duplicate (id)": 0, "rule not_void": 0},
+    )

@@ -125,8 +125,9 @@ class Tally:
     record so every row is accounted for."""
 
     kind: Literal["dropped", "unparsed"]
-    reason: str
-    count: ir.Scalar
+    counts: ir.Table
+    """One row; a column per reason (``NULL id``, ``amount as int64``), one scan of the
+    operation's input for all of them."""
 
 
 @dataclass

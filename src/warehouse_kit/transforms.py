@@ -64,8 +64,11 @@ class Step:
     def model(self, reference: str) -> Model:
         return self.context.upstream[reference]
 
-    def tally(self, kind: Literal["dropped", "unparsed"], reason: str, count: ir.Scalar) -> None:
-        self.context.tallies.append(Tally(kind, reason, count))
+    def tally(
+        self, kind: Literal["dropped", "unparsed"], table: ir.Table, counts: dict[str, ir.Scalar]
+    ) -> None:
+        """Count, by reason, what the operation sets apart from `table` (one aggregate)."""
+        self.context.tallies.append(Tally(kind, table.aggregate(**counts)))
 
 
 def unknown_column(name: str, table: ir.Table) -> str:
@@ -99,9 +102,12 @@ def deduplicate(op: Deduplicate, table: ir.Table, step: Step) -> ir.Table:
         order_by=[direction(table[c]) for c in order] + [table[c] for c in tie_breakers],
     )
     missing_key = ibis.or_(*(table[c].isnull() for c in key))
+    # The rows set apart: those with a key, but one row per key. A hash aggregate: no sort.
+    keyed = table.filter(~missing_key)
+    groups = keyed.group_by(key).aggregate(_wk_rows=keyed.count())
+    counts = groups.aggregate(**{f"duplicate ({', '.join(key)})": (groups._wk_rows - 1).sum()})
+    step.context.tallies.append(Tally("dropped", counts))
     ranked = table.mutate(_wk_rank=rank)
-    later = (ranked._wk_rank > 0) & ~ibis.or_(*(ranked[c].isnull() for c in key))
-    step.tally("dropped", f"duplicate ({', '.join(key)})", ranked.count(where=later))
     return ranked.filter((ranked._wk_rank == 0) | missing_key).drop("_wk_rank")
 
 
@@ -116,10 +122,11 @@ def type_casting(op: TypeCasting, table: ir.Table, step: Step) -> ir.Table:
         casts[name] = safe_cast(
             table[name], target, native=step.context.warehouse.capabilities.try_cast
         )
-        value = table[name]
-        given = value.notnull() & (value.cast("string").strip() != "")
-        lost = table.count(where=given & casts[name].isnull())
-        step.tally("unparsed", f"{name} as {target}", lost)
+    lost = {}
+    for name, cast in casts.items():
+        given = table[name].notnull() & (table[name].cast("string").strip() != "")
+        lost[f"{name} as {cast.type()}"] = table.count(where=given & cast.isnull())
+    step.tally("unparsed", table, lost)
     return table.mutate(**casts)
 
 
@@ -142,7 +149,7 @@ def null_handling(op: NullHandling, table: ir.Table, step: Step) -> ir.Table:
     if not keys:
         return table
     missing = ibis.or_(*(table[name].isnull() for name in keys))
-    step.tally("dropped", f"NULL {', '.join(keys)}", table.count(where=missing))
+    step.tally("dropped", table, {f"NULL {', '.join(keys)}": table.count(where=missing)})
     return table.filter(*(table[name].notnull() for name in keys))
 
 
@@ -177,7 +184,7 @@ def apply_business_rules(op: ApplyBusinessRules, table: ir.Table, step: Step) ->
         condition = sqlexpr.to_ibis(rule.condition, table, where=where)
         if rule.action == "filter":
             kept = condition.fill_null(False)
-            step.tally("dropped", f"rule {rule.name}", table.count(where=~kept))
+            step.tally("dropped", table, {f"rule {rule.name}": table.count(where=~kept)})
             table = table.filter(condition)
         else:
             table = table.mutate(**{rule.name: condition.fill_null(False)})
