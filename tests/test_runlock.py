@@ -238,7 +238,9 @@ def test_a_run_whose_lock_connection_dropped_still_keeps_the_next_out(postgres_u
     with psycopg.connect(postgres_url, autocommit=True) as admin:
         ended = admin.execute(
             "SELECT pg_terminate_backend(l.pid) FROM pg_locks l "
-            "WHERE l.locktype = 'advisory' AND l.classid = %s AND l.objid = %s AND l.granted",
+            "WHERE l.locktype = 'advisory' AND l.classid = %s AND l.objid = %s AND l.granted "
+            # Only this test's database: tests running beside it hold the same key in theirs.
+            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
             (runlock.NAMESPACE, runlock.RUN),
         ).fetchall()
     assert ended == [(True,)]
