@@ -284,7 +284,7 @@ def test_a_late_batch_is_refused_when_inputs_need_not_be_full_snapshots(tiny):
     assert "a snapshot of 2024-02-01 00:00:00, is older than the latest one" in failure.error
     assert "(2024-04-01 00:00:00)" in failure.error
     assert "with deletes: ignore" in failure.error
-    assert failure.error.startswith("model gold.dim_customer: batch ")  # names the batch
+    assert failure.error.startswith("batch ")  # names the batch
     assert tiny.rows("gold.dim_customer", order_by=["customer_key"]) == before
 
 

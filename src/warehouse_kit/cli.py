@@ -242,17 +242,28 @@ def history(
     run_id: Annotated[
         str | None, typer.Option("--run", help="A run id (default: the latest run).")
     ] = None,
+    schema_of: Annotated[
+        str | None,
+        typer.Option(
+            "--schema",
+            help="A table (silver.customers): every set of columns it has had, instead.",
+        ),
+    ] = None,
     project: ProjectOption = Path("."),
 ) -> None:
     """Show what a run did: each model's status, rows in, out, quarantined and dropped.
 
-    A run whose process died before it finished shows as aborted."""
+    A run whose process died before it finished shows as aborted. With --schema,
+    show instead how a table's columns changed, run by run."""
     from warehouse_kit.history import model_runs, recover
     from warehouse_kit.notebook import find_run
     from warehouse_kit.progress import format_count
     from warehouse_kit.project import Project
 
     loaded = Project.load(project)
+    if schema_of is not None:
+        _schema_history(loaded, target, schema_of)
+        return
     recover(loaded, target)
     warehouse = loaded.connect(target, read_only=True)
     try:
@@ -280,6 +291,23 @@ def history(
     show(table)
     if shown.status == "aborted":  # its error says why, and which run found it
         console.print(f"aborted: {shown.error}", highlight=False, soft_wrap=True)
+
+
+def _schema_history(project: Any, target: str | None, table_name: str) -> None:
+    from warehouse_kit.history import schema_versions
+
+    warehouse = project.connect(target, read_only=True)
+    try:
+        versions = schema_versions(warehouse, table_name)
+    finally:
+        warehouse.close()
+    table = Table(title=f"{table_name}: {len(versions)} schema versions")
+    for column in ("version", "run", "change", "columns"):
+        table.add_column(column, justify="right" if column == "version" else "left")
+    for row in versions:
+        columns = ", ".join(f"{name} {kind}" for name, kind in row["columns"])
+        table.add_row(str(row["version"]), row["run_id"], row["change"], columns)
+    show(table)
 
 
 @app.command()

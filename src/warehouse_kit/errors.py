@@ -48,6 +48,7 @@ class ModelError(WarehouseKitError):
 
     def __init__(self, model: str, message: str):
         self.model = model
+        self.message = message
         super().__init__(f"model {model}: {message}")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import ibis.expr.types as ir
 
 from warehouse_kit import runlock, state
 from warehouse_kit.backends import Warehouse, WarehouseBusy, duckdb_path, engine_of
-from warehouse_kit.errors import WarehouseKitError
+from warehouse_kit.errors import WarehouseKitError, did_you_mean
 from warehouse_kit.project import Project
 
 
@@ -31,6 +32,26 @@ def model_runs(warehouse: Warehouse, run_id: str | None = None) -> ir.Table:
     steps = state.table(warehouse, "model_runs")
     chosen = steps.filter(steps.run_id == run_id)  # none, for a run aborted early
     return chosen.order_by(chosen.started_at, chosen.model)
+
+
+def schema_versions(warehouse: Warehouse, table: str) -> list[dict[str, Any]]:
+    """Every set of columns `table` (``schema.name``) has had, oldest first, each with
+    its columns as (name, type) pairs and what changed from the version before."""
+    _require_history(warehouse)
+    if "." not in table:
+        raise WarehouseKitError(f"name the table with its schema: silver.{table}, say")
+    recorded = warehouse.exists("schema_versions", state.SCHEMA)
+    found = warehouse.rows(state.schema_versions(warehouse, table)) if recorded else []
+    if not found:
+        versions = state.table(warehouse, "schema_versions") if recorded else None
+        known = [] if versions is None else warehouse.rows(versions.select("table_name").distinct())
+        names = [row["table_name"] for row in known]
+        raise WarehouseKitError(
+            f"no schema versions recorded for {table}{did_you_mean(table, names)}"
+        )
+    for row in found:
+        row["columns"] = [tuple(pair) for pair in json.loads(row["columns"])]
+    return found
 
 
 def recover(project: Project | str | Path = ".", target: str | None = None) -> list[str]:

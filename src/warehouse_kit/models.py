@@ -22,6 +22,7 @@ from warehouse_kit.spec import (
     DimensionOptions,
     Incremental,
     IncrementalModel,
+    SchemaContract,
     _check_name,
     parse,
 )
@@ -180,6 +181,8 @@ class Model:
     """For a fact: references to the dimensions whose surrogate keys it holds."""
     checks: tuple[BaseCheck, ...] = ()
     """Data-quality checks of its rows, run before it is published."""
+    contract: SchemaContract = "evolve"
+    """What its table does when the columns written to it change (`materialize.schema`)."""
 
     @property
     def id(self) -> str:
@@ -215,6 +218,7 @@ def model(
     incremental: Mapping[str, Any] | IncrementalModel | None = None,
     checks: Sequence[Mapping[str, Any] | BaseCheck] = (),
     description: str | None = None,
+    schema_contract: SchemaContract = "evolve",
 ) -> Callable[[Callable[..., ir.Table]], Model]: ...
 
 
@@ -229,6 +233,7 @@ def model(
     incremental: Mapping[str, Any] | IncrementalModel | None = None,
     checks: Sequence[Mapping[str, Any] | BaseCheck] = (),
     description: str | None = None,
+    schema_contract: SchemaContract = "evolve",
 ) -> Model | Callable[[Callable[..., ir.Table]], Model]:
     """Declare a Python model: a function whose parameters name its inputs.
 
@@ -245,7 +250,8 @@ def model(
     it a dimension, with the options of the ``create_dimensions`` operation
     (``{"key": "customer_id", "scd": 2}``); `incremental` builds it from new
     input rows only and merges them (``{"unique_key": "order_id"}``); `checks`
-    are data-quality checks as in a pipeline file's ``quality_checks``.
+    are data-quality checks as in a pipeline file's ``quality_checks``;
+    `schema_contract` is ``evolve``, ``freeze`` or ``discard`` as in a pipeline file.
     """
 
     def declare(func: Callable[..., ir.Table]) -> Model:
@@ -277,6 +283,7 @@ def model(
             function=func,
             keys=DimensionKeys.of(model_name, options) if options else None,
             checks=tuple(_parse_checks(checks, origin)),
+            contract=schema_contract,
         )
 
     return declare(function) if function is not None else declare

@@ -152,6 +152,9 @@ class _Compiler:
                         description=f"{source.name}.{table.name}, as loaded",
                         origin=origin,
                         pipeline=self.spec.name,
+                        contract=table.schema_contract
+                        or source.schema_contract
+                        or self.spec.schema_contract,
                     )
                 )
         return models
@@ -213,6 +216,7 @@ class _Compiler:
             columns=dict(spec.columns),
             keys=keys,
             dimensions=tuple(dimensions),
+            contract=spec.schema_contract or self.spec.schema_contract,
             checks=tuple(
                 quality.parse_checks(
                     spec.quality_checks, file=self.file, key_path=f"{key_path}.quality_checks"

@@ -8,7 +8,7 @@ stops a run before it starts, and ``--dry-run`` is the plan printed with its SQL
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import ibis
 import ibis.expr.types as ir
@@ -17,6 +17,7 @@ from warehouse_kit import materialize, quality, state
 from warehouse_kit.backends import Warehouse
 from warehouse_kit.catalog import Catalog
 from warehouse_kit.errors import ConfigError, ModelError, WarehouseKitError, first_line
+from warehouse_kit.materialize.schema import Fitted, Place, held
 from warehouse_kit.models import (
     Batch,
     BuildContext,
@@ -25,7 +26,6 @@ from warehouse_kit.models import (
     Guard,
     Merge,
     Model,
-    SourceLoad,
     Table,
     Tally,
 )
@@ -59,6 +59,9 @@ class Planned:
     """What its operations set apart or could not read, counted when it is written."""
     keeps_rows: bool = False
     """Rows in = rows out + quarantined + dropped (`BuildContext.keeps_rows`)."""
+    fitted: Fitted | None = None
+    """How the rows were held to the table's schema contract, and what the write changes
+    in the table first."""
 
     def sql(self, dialect: str) -> str:
         if self.batch is not None:
@@ -100,10 +103,19 @@ class Planner:
                 raise ConfigError(
                     f"{node}: checks run from silver on; bronze keeps rows as they came"
                 )
-            output = self._landed_schema(model, schema, built.table.schema())
-            return Planned(model, schema, built.table, inputs, output, batch=built)
+            if built.fingerprints == () and self.warehouse.exists(model.name, schema):
+                # No new file: the table stays as it is (see `materialize.load_source`).
+                output = _landed_schema(self.warehouse.table(model.name, schema).schema())
+                return Planned(model, schema, built.table, inputs, output, batch=built)
+            fitted = held(self._place(model, schema), model, built.table, where=built.description)
+            built = replace(built, table=fitted.rows)
+            output = _landed_schema(fitted.rows.schema())
+            return Planned(model, schema, built.table, inputs, output, batch=built, fitted=fitted)
         if isinstance(model.materialization, Dimension) and model.keys is not None:
             built = materialize.prepare(model, model.materialization.options, built)
+        fitted = held(self._place(model, schema), model, built, where="the model's rows")
+        built = fitted.rows
+        if isinstance(model.materialization, Dimension) and model.keys is not None:
             output = _dimension_schema(model.materialization.options, model.keys, built)
         else:
             output = built.schema()
@@ -121,6 +133,7 @@ class Planner:
             definition=definition,
             tallies=tuple(context.tallies),
             keeps_rows=context.keeps_rows and isinstance(model.materialization, Table),
+            fitted=fitted,
         )
 
     def _build(self, model: Model, context: BuildContext) -> ir.Table | Batch:
@@ -183,16 +196,8 @@ class Planner:
             node, f"its input {parent} is not built yet; select it too (--select +{node})"
         )
 
-    def _landed_schema(self, model: Model, schema: str, incoming: ibis.Schema) -> ibis.Schema:
-        # Bronze adds the load metadata last, whatever a source gives (files: `_batch_id`).
-        columns = {k: v for k, v in incoming.items() if k not in METADATA_TYPES}
-        appending = (
-            isinstance(model.materialization, SourceLoad) and model.materialization.mode == "append"
-        )
-        if appending and not self.full_refresh and self.warehouse.exists(model.name, schema):
-            existing = dict(self.warehouse.table(model.name, schema).schema().items())
-            columns = {**existing, **{k: v for k, v in columns.items() if k not in existing}}
-        return ibis.schema({**columns, **dict(METADATA_TYPES.items())})
+    def _place(self, model: Model, schema: str) -> Place:
+        return Place(self.warehouse, schema, model.name, model.id, self.full_refresh)
 
     def check_context(
         self, model: Model, planned: dict[str, Planned] | None = None
@@ -241,3 +246,9 @@ def _dimension_schema(
     kept = materialize.history
     bookkeeping = {kept.FIRST_SEEN: "timestamp", kept.RUN_ID: "string"}
     return ibis.schema({**columns, **history, **flags, **bookkeeping})
+
+
+def _landed_schema(incoming: ibis.Schema) -> ibis.Schema:
+    """Bronze adds the load metadata last, whatever a source gives (files: `_batch_id`)."""
+    columns = {k: v for k, v in incoming.items() if k not in METADATA_TYPES}
+    return ibis.schema({**columns, **dict(METADATA_TYPES.items())})

@@ -27,7 +27,7 @@ from warehouse_kit.backends import Transaction, Warehouse, connect, duckdb_path,
 from warehouse_kit.catalog import Catalog, load_catalog
 from warehouse_kit.errors import ModelError, WarehouseKitError, first_line
 from warehouse_kit.fingerprint import fingerprint
-from warehouse_kit.materialize import Outcome, Target
+from warehouse_kit.materialize import Outcome, Target, schema
 from warehouse_kit.models import (
     Dimension,
     Merge,
@@ -265,6 +265,7 @@ class Runner:
         )
 
         gate: Gate | None = None
+        warnings: tuple[str, ...] = ()
 
         def record(tx: Transaction, outcome: Outcome) -> None:
             if outcome.loaded:
@@ -273,18 +274,25 @@ class Runner:
                 result.status = "up_to_date"
             result.rows_in, result.rows_out = outcome.rows_in, outcome.rows_out
             result.duration_s = time.perf_counter() - clock
-            result.note = outcome.note
+            result.note = "; ".join(part for part in (*warnings, outcome.note) if part)
             if gate is not None:
                 gate.record(tx)
                 result.rows_quarantined = gate.quarantined
                 result.checks = gate.results
             if outcome.loaded:
                 account(tx, self.warehouse, item, result)
+                for name in (item.model.name, *([gate.quarantine.name] if gate else [])):
+                    schema.record_version(tx, item.schema, name, run_id)
             tx.run(self._record_row(run_id, item, result))
 
         try:
             self._guard(item)
             self.warehouse.ensure_schema(item.schema)
+            if item.fitted is not None:
+                target = replace(target, changes=item.fitted.changes)
+                warnings = item.fitted.notes
+                for note in warnings[: item.fitted.warnings]:
+                    log.warning("%s: %s", node, note)
             if item.model.checks:
                 rows, gate = inspect(
                     target, item.expr, item.model.checks, self.planner.check_context(item.model)
@@ -300,7 +308,7 @@ class Runner:
             self.warehouse.execute(state.update("model_runs", where, changes))
         except Exception as exc:
             result.status = "failed"
-            result.error = str(exc) if isinstance(exc, WarehouseKitError) else first_line(exc)
+            result.error = _message(exc, node)
             result.duration_s = time.perf_counter() - clock
             self.warehouse.execute(self._record_row(run_id, item, result))
         finally:
@@ -401,3 +409,10 @@ class Runner:
                 "dropped": json.dumps(result.dropped) if result.dropped else None,
             },
         )
+
+
+def _message(exc: Exception, node: str) -> str:
+    """The error in one line, without naming the model again where it is this one."""
+    if isinstance(exc, ModelError) and exc.model == node:
+        return exc.message
+    return str(exc) if isinstance(exc, WarehouseKitError) else first_line(exc)

@@ -310,6 +310,12 @@ def parse_duration(value: Any) -> timedelta:
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
+SchemaContract = Literal["evolve", "freeze", "discard"]
+"""What a table does when the columns written to it change (see `materialize.schema`):
+evolve adds new columns and widens types; freeze fails on any change; discard ignores
+new columns. Missing columns are NULL under evolve and discard."""
+
+
 class Incremental(Spec):
     """Load only rows past the stored watermark of `cursor`.
 
@@ -335,6 +341,8 @@ class FileTable(Spec):
     """A file, folder or glob, relative to the source path (default: from `pattern`)."""
     format: Literal["csv", "parquet", "json"] | None = None
     incremental: Incremental | None = None
+    schema_contract: SchemaContract | None = None
+    """Default: the source's."""
 
 
 def _table_entry(value: Any) -> Any:
@@ -356,10 +364,12 @@ class FilesSource(Spec):
     """Default: from each file's extension (.csv, .parquet, .json, .ndjson, .jsonl)."""
     tables: list[Annotated[FileTable, BeforeValidator(_table_entry)]] = Field(min_length=1)
     load: Literal["append", "replace"] = "append"
-    incremental: Incremental | None = None
-    """For every table (a table's own `incremental` wins)."""
     """append keeps every batch of files (a batch already loaded is skipped);
     replace keeps only the latest batch."""
+    incremental: Incremental | None = None
+    """For every table (a table's own `incremental` wins)."""
+    schema_contract: SchemaContract | None = None
+    """For every table (a table's own wins); default: the pipeline's."""
 
 
 class DatabaseTable(Spec):
@@ -369,6 +379,8 @@ class DatabaseTable(Spec):
     query: Expression | None = None
     """A SELECT to read instead of a table."""
     incremental: Incremental | None = None
+    schema_contract: SchemaContract | None = None
+    """Default: the source's."""
 
     @model_validator(mode="after")
     def _table_or_query(self) -> DatabaseTable:
@@ -385,6 +397,8 @@ class DatabaseSource(Spec):
     load: Literal["append", "replace"] = "replace"
     incremental: Incremental | None = None
     """For every table (a table's own `incremental` wins); implies appending."""
+    schema_contract: SchemaContract | None = None
+    """For every table (a table's own wins); default: the pipeline's."""
 
 
 class PostgresSource(DatabaseSource):
@@ -431,6 +445,8 @@ class ModelSpec(Spec):
     incremental: IncrementalModel | None = None
     quality_checks: list[QualityCheckSpec] = Field(default_factory=list)
     """Checks of this model's rows, run before it is published (see warehouse_kit.quality)."""
+    schema_contract: SchemaContract | None = None
+    """Default: the pipeline's."""
 
 
 class StageSpec(Spec):
@@ -476,6 +492,8 @@ class PipelineSpec(Spec):
     type: Literal["ELT", "ETL"] = "ELT"
     description: str = ""
     schedule: str | None = None
+    schema_contract: SchemaContract = "evolve"
+    """The default of every source and model."""
     sources: list[Source] = Field(default_factory=list)
     transformations: list[StageSpec] = Field(default_factory=list)
     destination: DestinationSpec = Field(default_factory=DestinationSpec)

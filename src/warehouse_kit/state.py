@@ -28,6 +28,9 @@ Tables (one row each per...):
   (``snapshot_at``): the latest says whether a new batch is late, and a late
   full snapshot is placed in history between the ones before and after it.
   Written with the dimension's data.
+- ``schema_versions``: set of columns a table took (``columns``: JSON, name and
+  type in order; ``change``: what differs from the version before), recorded by
+  the write that changed them, in its transaction (`materialize.schema`).
 - ``watermarks``: model with an incremental cursor: the highest cursor value
   loaded (a bronze model) or input ``_loaded_at`` processed (an incremental
   model), as text. Advanced in the transaction that loads the rows.
@@ -100,6 +103,16 @@ TABLES: dict[str, ibis.Schema] = {
         }
     ),
     "watermarks": ibis.schema({"model": "string", "value": "string", "run_id": "string"}),
+    "schema_versions": ibis.schema(
+        {
+            "table_name": "string",
+            "version": "int64",
+            "columns": "string",
+            "change": "string",
+            "run_id": "string",
+            "recorded_at": "timestamp",
+        }
+    ),
     "snapshots": ibis.schema(
         {"model": "string", "snapshot_at": "timestamp", "run_id": "string", "rows": "int64"}
     ),
@@ -297,6 +310,25 @@ def latest_snapshot(warehouse: Warehouse, model: str) -> datetime | None:
         return None
     value: datetime | None = warehouse.scalar(snapshots(warehouse, model).snapshot_at.max())
     return value
+
+
+def latest_schema(tx: Transaction, table_name: str) -> tuple[int, str] | None:
+    """The latest recorded version of a table's columns: (version, columns as JSON)."""
+    query = (
+        sg.select("version", "columns")
+        .from_(table_ref("schema_versions", SCHEMA))
+        .where(sg.column("table_name").eq(sge.Literal.string(table_name)))
+        .order_by(sge.Ordered(this=sg.column("version"), desc=True))
+        .limit(1)
+    )
+    found = tx.run(query)
+    return (int(found[0][0]), str(found[0][1])) if found else None
+
+
+def schema_versions(warehouse: Warehouse, table_name: str) -> ir.Table:
+    """Every recorded version of a table's columns, oldest first."""
+    versions = table(warehouse, "schema_versions")
+    return versions.filter(versions.table_name == table_name).order_by("version")
 
 
 def add_snapshot(tx: Transaction, model: str, taken: datetime, run_id: str, rows: int) -> None:

@@ -18,7 +18,6 @@ import sqlglot.expressions as sge
 
 from warehouse_kit import state
 from warehouse_kit.backends import Transaction
-from warehouse_kit.errors import ModelError
 from warehouse_kit.materialize.history import RUN_ID
 from warehouse_kit.materialize.table import replace_table
 from warehouse_kit.materialize.target import Outcome, Record, Target
@@ -45,14 +44,9 @@ def merge(
     existing = target.existing()
     if existing is None:
         return replace_table(target, rows, rows_in, record_with_mark)
-    missing = [c for c in rows.columns if c not in existing.columns]
-    if missing:
-        raise ModelError(
-            target.id, f"the table has no column {', '.join(missing)}; run with --full-refresh"
-        )
     staging = target.scratch("mrg")
     names = [sg.to_identifier(c, quoted=True) for c in rows.columns]
-    with wh.transaction() as tx:
+    with target.transaction() as tx:
         written, _ = target.stage(tx, staging, rows)
         replaced = 0
         if options.strategy == "merge":

@@ -38,7 +38,7 @@ import sqlglot.expressions as sge
 from warehouse_kit import state
 from warehouse_kit.backends import Transaction
 from warehouse_kit.errors import ModelError
-from warehouse_kit.materialize import history, rules
+from warehouse_kit.materialize import history, rules, schema
 from warehouse_kit.materialize.dimension import (
     BATCH,
     CHANGED_AT,
@@ -75,6 +75,7 @@ def scd2(
         if existing is None:
             return _first_load(target, layout, rows, taken, rows_in, record)
         existing = _with_bookkeeping(target, existing, layout)
+        existing, rows = _aligned(target, existing, rows)
         _require_layout(target, existing, layout)
         latest = state.latest_snapshot(target.warehouse, target.id)
         if taken is None:
@@ -116,8 +117,7 @@ def _nothing_new(target: Target, layout: Layout, rows_in: int, record: Record) -
             f"the input is empty, and with deletes: {layout.options.deletes} an empty snapshot "
             "would delete every member; check the source (or use deletes: ignore)",
         )
-    wh = target.warehouse
-    with wh.transaction() as tx:
+    with target.transaction() as tx:
         rows = tx.run(sg.select("count(*)").from_(target.ref))[0][0]
         outcome = Outcome(rows_in, int(rows), note="no input: nothing changed")
         record(tx, outcome)
@@ -182,6 +182,25 @@ def _refusal(target: Target, incoming: ir.Table, taken: datetime, latest: dateti
         "nothing says how long its states lasted and it is refused: load batches in time "
         "order, or declare full snapshots (deletes: invalidate or new_record) to have late "
         "ones placed in history"
+    )
+
+
+def _aligned(target: Target, existing: ir.Table, rows: ir.Table) -> tuple[ir.Table, ir.Table]:
+    """The stored versions and the input with the same columns and types: a column the
+    write adds (`schema.fit`) is NULL in the stored versions, and a column whose type
+    the input widens is read as the wider type on both sides."""
+    added = {c: ibis.null(rows[c].type()) for c in target.adding() if c not in existing.columns}
+    existing = existing.mutate(**added) if added else existing
+    wider = {}
+    for column in set(existing.columns) & set(rows.columns):
+        old, new = existing[column].type(), rows[column].type()
+        if schema.plain(old) != schema.plain(new):
+            wider[column] = schema.widen(old, new) or old
+    if not wider:
+        return existing, rows
+    return (
+        existing.mutate(**{c: existing[c].cast(t) for c, t in wider.items()}),
+        rows.mutate(**{c: rows[c].cast(t) for c, t in wider.items()}),
     )
 
 

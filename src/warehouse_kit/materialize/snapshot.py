@@ -56,7 +56,7 @@ class Batch:
         members = existing.filter(existing[surrogate] != UNKNOWN_KEY)
         last_key = wh.scalar(members[surrogate].max()) or 0
         scratch = {p: target.scratch(p) for p in ("chg", "gon", "aff", "old", "obs", "ver", "same")}
-        with wh.transaction() as tx:
+        with target.transaction() as tx:
             changes, gone = self._news(tx, members, scratch["chg"], scratch["gon"])
             require_unique_rows(target, layout, changes)
             affected = changes.select(*layout.natural)

@@ -44,13 +44,11 @@ def load_source(
     if window is not None and batch.filterable:
         rows = window.pushdown(rows)
     rows = _with_metadata(rows, batch, target)
-    with _explained(batch), wh.transaction() as tx:
+    with _explained(batch), target.transaction() as tx:
         if replace:
             tx.run(sge.Drop(kind="TABLE", this=target.ref, exists=True))
             state.forget_batches(tx, model.id)
             _create(tx, wh, target.ref, rows.schema())
-        else:
-            _add_new_columns(tx, target, rows)
         note = ""
         if window is None:
             written = _append(tx, wh, target.ref, rows)
@@ -221,11 +219,3 @@ def _batch_row(
         "loaded_at": target.started_at,
         "description": batch.description,
     }
-
-
-def _add_new_columns(tx: Transaction, target: Target, rows: ir.Table) -> None:
-    """A batch may bring columns the table has not seen: add them (older rows get NULL)."""
-    existing = target.warehouse.table(target.name, target.schema).columns
-    for column in rows.schema().to_sqlglot_column_defs(target.warehouse.kind):
-        if column.name not in existing:
-            tx.run(sge.Alter(this=target.ref, kind="TABLE", actions=[column]))

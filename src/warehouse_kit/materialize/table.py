@@ -15,7 +15,7 @@ def replace_table(
     """Build the table under a staging name, then swap it in, in one transaction."""
     staging = target.staging("new")
     query = target.warehouse.to_sqlglot(expr)
-    with target.warehouse.transaction() as tx:
+    with target.transaction() as tx:
         tx.run(sge.Drop(kind="TABLE", this=staging, exists=True))
         rows = tx.write(sge.Create(kind="TABLE", this=staging, expression=query))
         tx.run(sge.Drop(kind="TABLE", this=target.ref, exists=True))

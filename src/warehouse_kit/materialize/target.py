@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -37,6 +38,25 @@ class Target:
     run_id: str
     started_at: datetime
     full_refresh: bool = False
+    changes: tuple[sge.Expression, ...] = ()
+    """Changes to the table's columns the write makes first (`schema.fit`)."""
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """The write's transaction, the table's column changes made first."""
+        with self.warehouse.transaction() as tx:
+            for change in self.changes:
+                tx.run(change)
+            yield tx
+
+    def adding(self) -> list[str]:
+        """The columns the changes add."""
+        return [
+            action.name
+            for change in self.changes
+            for action in change.args.get("actions") or []
+            if isinstance(action, sge.ColumnDef)
+        ]
 
     @property
     def ref(self) -> sge.Table:
