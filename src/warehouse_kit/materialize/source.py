@@ -21,6 +21,7 @@ import sqlglot.expressions as sge
 
 from warehouse_kit import state
 from warehouse_kit.backends import Transaction, Warehouse
+from warehouse_kit.errors import ModelError
 from warehouse_kit.materialize.target import Outcome, Record, Target
 from warehouse_kit.models import Batch, Model, SourceLoad
 from warehouse_kit.spec import Incremental
@@ -130,12 +131,17 @@ class Window:
         """The watermark and the lookback's floor, typed like the cursor."""
         mark = ibis.literal(self.mark).cast(cursor.type())
         lookback = self.spec.lookback
-        step = (
-            ibis.interval(seconds=int(lookback.total_seconds()))
-            if isinstance(lookback, timedelta)
-            else lookback
-        )
-        return mark, mark - step
+        if not isinstance(lookback, timedelta):
+            return mark, mark - lookback
+        if cursor.type().is_numeric():
+            if lookback:
+                raise ModelError(
+                    self.model.id,
+                    f"incremental.lookback is a duration ({lookback}) but the cursor "
+                    f"{self.spec.cursor} is a number: give the lookback as a number",
+                )
+            return mark, mark  # no lookback: the default, a zero duration
+        return mark, mark - ibis.interval(seconds=int(lookback.total_seconds()))
 
     def pushdown(self, rows: ir.Table) -> ir.Table:
         """A database source reads only rows past the floor."""
