@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -88,7 +89,8 @@ def test_a_new_column_reaches_every_table_that_keeps_rows(tiny):
     quarantine = tiny.rows("silver.orders__quarantine", order_by="id")
     assert [(row["id"], row["channel"]) for row in quarantine] == [(2, None), (4, "shop")]
     dimension = tiny.rows("gold.dim_order", order_by="order_key")
-    assert [(row["id"], row["channel"]) for row in dimension] == [(None, None), (1, None), (3, "web")]
+    unknown = (None, None)  # the unknown member, key -1
+    assert [(row["id"], row["channel"]) for row in dimension] == [unknown, (1, None), (3, "web")]
     assert versions(tiny.target, "gold.dim_order") == [
         (1, "created"),
         (2, "added channel (string)"),
@@ -188,7 +190,8 @@ def test_a_model_frozen_fails_when_its_definition_changes_its_columns(tiny):
     metric = "\n                - {op: calculate_metrics, columns: {twice: id * 2}}"
     tiny.pipeline(frozen.replace("{id: int64}}", "{id: int64}}" + metric))
     with pytest.raises(
-        ModelError, match="model silver.orders_log: the model's rows has a new column twice"
+        ModelError,
+        match=re.escape("model silver.orders_log: the model's rows has a new column twice"),
     ):
         tiny.run()
 
@@ -268,7 +271,8 @@ def test_a_postgres_source_adds_widens_and_refuses_columns(tiny, crm, monkeypatc
         con.execute("ALTER TABLE customers ALTER COLUMN score TYPE text")
         con.execute("INSERT INTO customers VALUES (4, 'Di', 'high', NULL)")
     with pytest.raises(
-        ModelError, match="column score is string in crm: public.customers but int64 in the table"
+        ModelError,
+        match=re.escape("column score is string in crm: public.customers but int64 in the table"),
     ):
         tiny.run()
     assert len(tiny.rows("bronze.customers")) == 3
