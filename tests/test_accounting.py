@@ -60,7 +60,7 @@ def test_rows_in_are_rows_out_plus_quarantined_plus_dropped_by_reason(tiny):
     }
     assert step["rows_dropped"] == 3
     assert step["rows_in"] == step["rows_out"] + step["rows_quarantined"] + step["rows_dropped"]
-    assert "1 amount as int64 did not parse (NULL)" in step["notes"]
+    assert "amount as int64: 1 of 7 non-empty values (14.3%) did not parse (NULL)" in step["notes"]
     [model] = [m for m in result.models if m.model == "silver.orders"]
     assert model.dropped == {"NULL id": 1, "duplicate (id)": 1, "rule not_void": 1}
 
@@ -71,7 +71,38 @@ def test_a_file_of_another_dialect_says_its_values_did_not_parse(tiny):
     tiny.pipeline(PIPELINE.replace("amount: int64", "amount: 'decimal(10,2)'"))
     result = tiny.run()
     step = record(tiny, result.run_id)
-    assert "2 amount as decimal(10, 2) did not parse (NULL)" in step["notes"]
+    assert (
+        "amount as decimal(10, 2): 2 of 2 non-empty values (100.0%) did not parse"
+        in (step["notes"])
+    )
+
+
+def test_a_cast_that_loses_more_than_allowed_warns_and_fails_under_freeze(tiny, caplog):
+    many = "id,customer,amount,status\n" + "".join(f"{i},c,{i},paid\n" for i in range(1, 40))
+    tiny.csv("orders", many + "40,c,x,paid\n")  # 1 in 40: within the 5% allowed
+    tiny.pipeline(PIPELINE)
+    step = record(tiny, tiny.run().run_id)
+    assert "1 amount as int64 did not parse (NULL)" in step["notes"]
+    assert "did not parse" not in caplog.text
+    tiny.csv("orders", many + "40,c,x,paid\n41,c,y,paid\n42,c,z,paid\n")  # 3 in 42
+    step = record(tiny, tiny.run().run_id)
+    warning = "amount as int64: 3 of 42 non-empty values (7.1%) did not parse"
+    assert f"{warning} (NULL)" in step["notes"]
+    assert f"silver.orders: {warning}, over the 5% type_casting allows (max_unparsed)" in (
+        caplog.text
+    )
+    tiny.pipeline(PIPELINE.replace("amount: int64}}", "amount: int64}, max_unparsed: 0.1}"))
+    # The limit says nothing about what the table holds: the model is up to date till rebuilt.
+    step = record(tiny, tiny.run(full_refresh=True).run_id)
+    assert "3 amount as int64 did not parse (NULL)" in step["notes"]
+    frozen = PIPELINE.replace("  name: p\n", "  name: p\n  schema_contract: freeze\n")
+    tiny.pipeline(frozen)
+    before = tiny.rows("silver.orders", order_by="id")
+    [failure] = tiny.run(full_refresh=True).failures()
+    assert failure.error == f"{warning}, over the 5% type_casting allows (max_unparsed), and " + (
+        "schema_contract: freeze fails it"
+    )
+    assert tiny.rows("silver.orders", order_by="id") == before
 
 
 def test_a_single_reason_and_a_clean_input_are_accounted_for_without_counting_again(tiny):

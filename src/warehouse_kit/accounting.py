@@ -9,32 +9,56 @@ count, and a single reason needs none either.
 
 from __future__ import annotations
 
+import logging
+
 from warehouse_kit.backends import Transaction, Warehouse
+from warehouse_kit.errors import ModelError
 from warehouse_kit.models import Tally
 from warehouse_kit.planner import Planned
 from warehouse_kit.results import ModelResult
 
+log = logging.getLogger(__name__)
+
 
 def account(tx: Transaction, warehouse: Warehouse, item: Planned, result: ModelResult) -> None:
     """Count what the model's operations set apart or could not read, and say where
-    rows in do not add up to rows out + quarantined + dropped."""
+    rows in do not add up to rows out + quarantined + dropped. Raises `ModelError`
+    where a cast lost more than its operation allows and the model's schema contract
+    is freeze."""
     drops = [t for t in item.tallies if t.kind == "dropped"]
     reasons = [name for tally in drops for name in tally.counts.columns]
     unaccounted = _unaccounted(item, result)
     if unaccounted is not None and (unaccounted == 0 or len(reasons) == 1):
         result.dropped = dict.fromkeys(reasons, unaccounted)
         drops = []
-    counted = _count(tx, warehouse, [*drops, *(t for t in item.tallies if t.kind == "unparsed")])
+    counted = [*drops, *(t for t in item.tallies if t.kind == "unparsed")]
     notes = []
-    for (kind, reason), value in counted:
-        if kind == "dropped":
-            result.dropped[reason] = value
-        elif value:
-            notes.append(f"{value:,} {reason} did not parse (NULL)")
+    for tally, counts in zip(counted, _count(tx, warehouse, counted), strict=True):
+        if tally.kind == "dropped":
+            result.dropped.update(counts)
+            continue
+        for reason, base in tally.out_of.items():
+            notes += _unparsed(item, reason, counts[reason], counts[base], tally.limit)
     result.rows_dropped = sum(result.dropped.values())
     if unaccounted is not None and unaccounted != result.rows_dropped:
         notes.append(f"{unaccounted - result.rows_dropped:,} rows in are not accounted for")
     result.note = "; ".join(part for part in (result.note, *notes) if part)
+
+
+def _unparsed(item: Planned, reason: str, lost: int, given: int, limit: float) -> list[str]:
+    """A note of the values a cast could not read; a warning past the limit, or under
+    freeze an error."""
+    if not lost:
+        return []
+    note = f"{lost:,} {reason} did not parse (NULL)"
+    if lost <= limit * given:
+        return [note]
+    share = f"{lost:,} of {given:,} non-empty values ({lost / given:.1%}) did not parse"
+    problem = f"{reason}: {share}, over the {limit:.0%} type_casting allows (max_unparsed)"
+    if item.model.contract == "freeze":
+        raise ModelError(item.model.id, f"{problem}, and schema_contract: freeze fails it")
+    log.warning("%s: %s", item.model.id, problem)
+    return [f"{reason}: {share} (NULL)"]
 
 
 def _unaccounted(item: Planned, result: ModelResult) -> int | None:
@@ -44,19 +68,16 @@ def _unaccounted(item: Planned, result: ModelResult) -> int | None:
     return result.rows_in - result.rows_out - (result.rows_quarantined or 0)
 
 
-def _count(
-    tx: Transaction, warehouse: Warehouse, tallies: list[Tally]
-) -> list[tuple[tuple[str, str], int]]:
-    """Every count of the tallies, in one query."""
+def _count(tx: Transaction, warehouse: Warehouse, tallies: list[Tally]) -> list[dict[str, int]]:
+    """Every count of the tallies, in one query: for each tally, its counts by name."""
     if not tallies:
         return []
-    parts, reasons = [], []
+    parts = []
     for i, tally in enumerate(tallies):
         names = list(tally.counts.columns)
         parts.append(tally.counts.rename({f"_wk_{i}_{j}": n for j, n in enumerate(names)}))
-        reasons += [(tally.kind, name) for name in names]
     table = parts[0]
     for other in parts[1:]:
         table = table.cross_join(other)
-    values = tx.run(warehouse.to_sqlglot(table))[0]
-    return [(reason, int(value or 0)) for reason, value in zip(reasons, values, strict=True)]
+    values = iter(tx.run(warehouse.to_sqlglot(table))[0])
+    return [{name: int(next(values) or 0) for name in tally.counts.columns} for tally in tallies]

@@ -129,6 +129,11 @@ class Tally:
     counts: ir.Table
     """One row; a column per reason (``NULL id``, ``amount as int64``), one scan of the
     operation's input for all of them."""
+    out_of: Mapping[str, str] = field(default_factory=dict)
+    """For an unparsed reason, the column of `counts` with the values it was read from
+    (the non-empty ones)."""
+    limit: float = 1.0
+    """The share of those that may fail to parse before the run warns."""
 
 
 @dataclass

@@ -96,6 +96,9 @@ class TypeCasting(Spec):
 
     op: Literal["type_casting"]
     columns: dict[Column, str] = Field(min_length=1)
+    max_unparsed: float = Field(default=0.05, ge=0, le=1)
+    """The share of a column's non-empty values that may fail to parse before the run
+    warns with the count (and, under ``schema_contract: freeze``, fails the model)."""
 
 
 class Fill(Spec):

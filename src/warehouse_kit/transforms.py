@@ -122,11 +122,15 @@ def type_casting(op: TypeCasting, table: ir.Table, step: Step) -> ir.Table:
         casts[name] = safe_cast(
             table[name], target, native=step.context.warehouse.capabilities.try_cast
         )
-    lost = {}
-    for name, cast in casts.items():
+    counts: dict[str, ir.Scalar] = {}
+    out_of: dict[str, str] = {}
+    for index, (name, cast) in enumerate(casts.items()):
         given = table[name].notnull() & (table[name].cast("string").strip() != "")
-        lost[f"{name} as {cast.type()}"] = table.count(where=given & cast.isnull())
-    step.tally("unparsed", table, lost)
+        reason = f"{name} as {cast.type()}"
+        counts[reason] = table.count(where=given & cast.isnull())
+        counts[out_of.setdefault(reason, f"_wk_given_{index}")] = table.count(where=given)
+    tally = Tally("unparsed", table.aggregate(**counts), out_of, op.max_unparsed)
+    step.context.tallies.append(tally)
     return table.mutate(**casts)
 
 
