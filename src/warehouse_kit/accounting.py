@@ -4,7 +4,7 @@ the values they could not read, counted in the model's transaction for its run r
 Counting costs a pass over each counting operation's input, so it is skipped where the
 run's own counts say enough: for a model whose operations neither group nor join rows,
 rows in - rows out - quarantined are the rows dropped, so nothing dropped needs no
-count, and a single reason needs none either.
+count, and of several reasons one (the costliest to count) is what the others leave.
 """
 
 from __future__ import annotations
@@ -28,17 +28,23 @@ def account(tx: Transaction, warehouse: Warehouse, item: Planned, result: ModelR
     drops = [t for t in item.tallies if t.kind == "dropped"]
     reasons = [name for tally in drops for name in tally.counts.columns]
     unaccounted = _unaccounted(item, result)
-    if unaccounted is not None and (unaccounted == 0 or len(reasons) == 1):
-        result.dropped = dict.fromkeys(reasons, unaccounted)
-        drops = []
-    counted = [*drops, *(t for t in item.tallies if t.kind == "unparsed")]
+    derived = _derivable(drops) if unaccounted is not None else None
+    if unaccounted == 0:
+        drops, derived = [], None
+    counted = [*(t for t in drops if t is not derived), *_unparsed_tallies(item)]
+    dropped: dict[str, int] = dict.fromkeys(reasons, 0)
     notes = []
     for tally, counts in zip(counted, _count(tx, warehouse, counted), strict=True):
         if tally.kind == "dropped":
-            result.dropped.update(counts)
+            dropped.update(counts)
             continue
         for reason, base in tally.out_of.items():
             notes += _unparsed(item, reason, counts[reason], counts[base], tally.limit)
+    if derived is not None and unaccounted is not None:
+        # Drops by one operation after another are disjoint: the last reason is the rest.
+        [reason] = derived.counts.columns
+        dropped[reason] = unaccounted - (sum(dropped.values()) - dropped[reason])
+    result.dropped = dropped
     result.rows_dropped = sum(result.dropped.values())
     if unaccounted is not None and unaccounted != result.rows_dropped:
         notes.append(f"{unaccounted - result.rows_dropped:,} rows in are not accounted for")
@@ -59,6 +65,16 @@ def _unparsed(item: Planned, reason: str, lost: int, given: int, limit: float) -
         raise ModelError(item.model.id, f"{problem}, and schema_contract: freeze fails it")
     log.warning("%s: %s", item.model.id, problem)
     return [f"{reason}: {share} (NULL)"]
+
+
+def _derivable(drops: list[Tally]) -> Tally | None:
+    """The tally of one reason worth not counting, the costliest (a count per group)."""
+    single = [t for t in drops if len(t.counts.columns) == 1]
+    return max(single, key=lambda t: t.grouped) if single else None
+
+
+def _unparsed_tallies(item: Planned) -> list[Tally]:
+    return [t for t in item.tallies if t.kind == "unparsed"]
 
 
 def _unaccounted(item: Planned, result: ModelResult) -> int | None:

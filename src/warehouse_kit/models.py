@@ -134,6 +134,8 @@ class Tally:
     (the non-empty ones)."""
     limit: float = 1.0
     """The share of those that may fail to parse before the run warns."""
+    grouped: bool = False
+    """Counting it takes a count per group (duplicates): the costliest to count."""
 
 
 @dataclass

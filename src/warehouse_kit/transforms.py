@@ -106,7 +106,7 @@ def deduplicate(op: Deduplicate, table: ir.Table, step: Step) -> ir.Table:
     keyed = table.filter(~missing_key)
     groups = keyed.group_by(key).aggregate(_wk_rows=keyed.count())
     counts = groups.aggregate(**{f"duplicate ({', '.join(key)})": (groups._wk_rows - 1).sum()})
-    step.context.tallies.append(Tally("dropped", counts))
+    step.context.tallies.append(Tally("dropped", counts, grouped=True))
     ranked = table.mutate(_wk_rank=rank)
     return ranked.filter((ranked._wk_rank == 0) | missing_key).drop("_wk_rank")
 
@@ -125,12 +125,17 @@ def type_casting(op: TypeCasting, table: ir.Table, step: Step) -> ir.Table:
     counts: dict[str, ir.Scalar] = {}
     out_of: dict[str, str] = {}
     for index, (name, cast) in enumerate(casts.items()):
-        given = table[name].notnull() & (table[name].cast("string").strip() != "")
+        if cast.type().is_string():
+            continue  # text is only trimmed: it always parses
+        # Non-empty values, and those of them the cast read (an empty one casts to NULL):
+        # two plain counts, the trimmed text shared with the cast.
+        given = table[name].cast("string").strip().nullif("").count()
         reason = f"{name} as {cast.type()}"
-        counts[reason] = table.count(where=given & cast.isnull())
-        counts[out_of.setdefault(reason, f"_wk_given_{index}")] = table.count(where=given)
-    tally = Tally("unparsed", table.aggregate(**counts), out_of, op.max_unparsed)
-    step.context.tallies.append(tally)
+        counts[reason] = given - cast.count()
+        counts[out_of.setdefault(reason, f"_wk_given_{index}")] = given
+    if counts:
+        tally = Tally("unparsed", table.aggregate(**counts), out_of, op.max_unparsed)
+        step.context.tallies.append(tally)
     return table.mutate(**casts)
 
 

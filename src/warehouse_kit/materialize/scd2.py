@@ -97,7 +97,10 @@ def _first_load(
 ) -> Outcome:
     rows = rows.distinct()  # a row sent twice is one observation
     require_unique_rows(target, layout, rows)
-    versions = history.versions(layout, history.observations(layout, rows))
+    if _seen_once(target, layout, rows):  # one snapshot: a version per member, no history
+        versions = history.first_versions(layout, rows)
+    else:
+        versions = history.versions(layout, history.observations(layout, rows))
     table = history.numbered(layout, versions, 0, target.run_id)
     table = table.union(_unknown(layout, table, target.run_id))
 
@@ -108,6 +111,13 @@ def _first_load(
         record(tx, outcome)
 
     return replace_table(target, table, rows_in, checked)
+
+
+def _seen_once(target: Target, layout: Layout, rows: ir.Table) -> bool:
+    """Whether every member is in the input once."""
+    wh = target.warehouse
+    members = rows.select(*layout.natural).distinct().count()
+    return bool(wh.scalar(members) == wh.scalar(rows.count()))
 
 
 def _nothing_new(target: Target, layout: Layout, rows_in: int, record: Record) -> Outcome:
