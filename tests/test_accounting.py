@@ -123,3 +123,37 @@ def test_a_single_reason_and_a_clean_input_are_accounted_for_without_counting_ag
         0,
         {"duplicate (id)": 0, "rule not_void": 0},
     )
+
+
+def test_models_that_make_their_own_rows_are_not_held_to_rows_in(tiny):
+    """A date dimension has a row per day, a Python model whatever its function returns:
+    neither is short of rows it dropped."""
+    tiny.csv("days", "day\n2024-01-05\n2024-03-01\n")
+    tiny.pipeline(
+        """
+        pipeline:
+          name: p
+          sources: [{name: shop, type: files, path: data, tables: [days]}]
+          transformations:
+            - stage: bronze
+            - stage: gold
+              models:
+                - name: dim_date
+                  from: days
+                  operations: [{op: create_date_dimension, column: day}]
+        """
+    )
+    tiny.python_models(
+        """
+        import warehouse_kit as wk
+
+        @wk.model(stage="gold")
+        def early(days):
+            return days.filter(days.day < "2024-02-01")
+        """
+    )
+    result = tiny.run()
+    assert result.ok, [m.error for m in result.failures()]
+    notes = {m.model: m.note for m in result.models}
+    assert "not accounted for" not in notes["gold.dim_date"]
+    assert "not accounted for" not in notes["gold.early"]

@@ -277,6 +277,7 @@ def model(
             raise ConfigError("a model is a dimension or incremental, not both", file=origin)
 
         def build(ctx: BuildContext) -> ir.Table:
+            ctx.keeps_rows = False  # a function may do anything with its rows
             return func(**{param: ctx.input(ref) for param, ref in refs.items()})
 
         return Model(

@@ -256,6 +256,7 @@ def _dimension_keys(step: Step, index: int, reference: str, width: int) -> Dimen
 def create_date_dimension(op: CreateDateDimension, table: ir.Table, step: Step) -> ir.Table:
     """One row per day of the whole years the column's dates fall in, plus the unknown day."""
     column = step.columns(table, [op.column], "column")[0]
+    step.context.keeps_rows = False  # a row per day, whatever the rows in
     dates = table[column].cast("date")
     start = ibis.date(dates.min().year(), 1, 1)
     end = ibis.date(dates.max().year() + 1, 1, 1)
