@@ -8,7 +8,6 @@ match a fact twice and multiply it, so the fact fails instead, naming them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -46,16 +45,12 @@ def look_up(
     return joined.select(*facts.columns, **{keys.surrogate: joined._wk_sk.fill_null(UNKNOWN_KEY)})
 
 
-def one_version(
-    facts: ir.Table, members: ir.Table, keys: DimensionKeys, key: Sequence[str], dimension: str
-) -> Guard:
-    """The guard that no fact matches two versions of a member: among the members the
-    facts name, no two versions overlap (two current ones included)."""
+def one_version(members: ir.Table, keys: DimensionKeys, dimension: str) -> Guard:
+    """The guard that no fact matches two versions of a member: no two versions of a
+    member overlap (two current ones included). Checked over the whole dimension, which
+    is smaller than the facts: a member no fact names yet would be met by the next one."""
     start, end, surrogate = keys.valid_from or "", keys.valid_to or "", keys.surrogate
-    used = facts.select(**{f"_wk_nk_{i}": facts[c] for i, c in enumerate(key)}).distinct()
-    versions = members.filter(members[surrogate] != UNKNOWN_KEY)
-    same = [versions[c] == used[f"_wk_nk_{i}"] for i, c in enumerate(keys.natural)]
-    named = versions.semi_join(used, same)
+    named = members.filter(members[surrogate] != UNKNOWN_KEY)
     # Sorted by start, a version overlapping any later one overlaps the next one.
     order = ibis.window(group_by=list(keys.natural), order_by=[start, surrogate])
     marked = named.mutate(

@@ -235,7 +235,7 @@ def build_facts(op: BuildFacts, table: ir.Table, step: Step) -> ir.Table:
         members = step.context.input(spec.dimension)
         if keys.valid_from:  # a type-2 dimension: a fact must match one version at most
             dimension = step.model(spec.dimension).id
-            step.context.guards.append(one_version(result, members, keys, spec.key, dimension))
+            step.context.guards.append(one_version(members, keys, dimension))
         result = look_up(result, members, keys, list(spec.key), at)
         surrogate_keys.append(keys.surrogate)
     return result.select(*surrogate_keys, *kept)
