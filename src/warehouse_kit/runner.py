@@ -3,14 +3,15 @@
 A run holds its target from before it plans until it ends (`runlock`): one run
 at a time per target, and a run found ``running`` then is dead (`state.start_run`).
 
-Each model is materialized in its own transaction, together with its row in
-``_wk.model_runs``. A failed model leaves its previous table in place; the
-models downstream of it are skipped; the others still run.
+A model whose definition and inputs are unchanged since its last build is up
+to date and not written; the others are written by the `executor`, each in its
+own transaction together with its row in ``_wk.model_runs``. A failed model
+leaves its previous table in place; the models downstream of it are skipped;
+the others still run.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterator, Sequence
@@ -19,25 +20,16 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-import sqlglot.expressions as sge
-
-from warehouse_kit import materialize, quality, runlock, state
-from warehouse_kit.accounting import account
-from warehouse_kit.backends import Transaction, Warehouse, connect, duckdb_path, engine_of, redact
+from warehouse_kit import quality, runlock, state
+from warehouse_kit.backends import Warehouse, connect, duckdb_path, engine_of, redact
 from warehouse_kit.catalog import Catalog, load_catalog
-from warehouse_kit.errors import ModelError, WarehouseKitError, first_line
+from warehouse_kit.executor import Executor, record_row
 from warehouse_kit.fingerprint import fingerprint
-from warehouse_kit.materialize import Outcome, Target, schema
-from warehouse_kit.models import (
-    Dimension,
-    Merge,
-    SourceLoad,
-)
 from warehouse_kit.planner import Planned, Planner
 from warehouse_kit.progress import Reporter, Silent
 from warehouse_kit.project import Project
 from warehouse_kit.quality import CheckResult, CheckResults, history_rules
-from warehouse_kit.quality.gate import Gate, inspect, result_rows
+from warehouse_kit.quality.gate import result_rows
 from warehouse_kit.results import ModelResult, RunResult
 
 log = logging.getLogger(__name__)
@@ -248,7 +240,7 @@ class Runner:
         failed_inputs = [p for p in self.catalog.graph.upstream[node] if p in broken]
         if failed_inputs:
             result.status, result.error = "skipped", f"input {failed_inputs[0]} did not build"
-            self.warehouse.execute(self._record_row(run_id, item, result))
+            self.warehouse.execute(record_row(run_id, item, result))
             return result
         self.reporter.model_started(node)
         clock = time.perf_counter()
@@ -258,62 +250,13 @@ class Runner:
             result.status, result.note = "up_to_date", "its definition and inputs are unchanged"
             result.rows_out = self._builds[node][2]  # the table is as that build left it
             result.duration_s = time.perf_counter() - clock
-            self.warehouse.execute(self._record_row(run_id, item, result))
+            self.warehouse.execute(record_row(run_id, item, result))
             return result
-        target = Target(
-            self.warehouse, item.schema, item.model.name, run_id, started_at, self.full_refresh
+        Executor(self.warehouse, self.planner, self.full_refresh).write(
+            item, result, run_id, started_at, clock
         )
-
-        gate: Gate | None = None
-        warnings: tuple[str, ...] = ()
-
-        def record(tx: Transaction, outcome: Outcome) -> None:
-            if outcome.loaded:
-                self._builds[node] = (run_id, result.fingerprint, outcome.rows_out)
-            else:  # a source with nothing new: its table is as it was
-                result.status = "up_to_date"
-            result.rows_in, result.rows_out = outcome.rows_in, outcome.rows_out
-            result.duration_s = time.perf_counter() - clock
-            result.note = "; ".join(part for part in (*warnings, outcome.note) if part)
-            if gate is not None:
-                gate.record(tx)
-                result.rows_quarantined = gate.quarantined
-                result.checks = gate.results
-            if outcome.loaded:
-                account(tx, self.warehouse, item, result)
-                for name in (item.model.name, *([gate.quarantine.name] if gate else [])):
-                    schema.record_version(tx, item.schema, name, run_id)
-            tx.run(self._record_row(run_id, item, result))
-
-        try:
-            self._guard(item)
-            self.warehouse.ensure_schema(item.schema)
-            if item.fitted is not None:
-                target = replace(target, changes=item.fitted.changes)
-                warnings = item.fitted.notes
-                for note in warnings[: item.fitted.warnings]:
-                    log.warning("%s: %s", node, note)
-            if item.model.checks:
-                rows, gate = inspect(
-                    target, item.expr, item.model.checks, self.planner.check_context(item.model)
-                )
-                item = replace(item, expr=rows)
-            self._materialize(item, target, record)
-            unknown = self._unknown_members(item)
-            result.note = "; ".join(part for part in (result.note, unknown) if part)
-            # The record was written before the commit; the commit is part of the work.
-            result.duration_s = time.perf_counter() - clock
-            where = {"run_id": run_id, "model": node}
-            changes = {"duration_s": round(result.duration_s, 6), "notes": result.note or None}
-            self.warehouse.execute(state.update("model_runs", where, changes))
-        except Exception as exc:
-            result.status = "failed"
-            result.error = _message(exc, node)
-            result.duration_s = time.perf_counter() - clock
-            self.warehouse.execute(self._record_row(run_id, item, result))
-        finally:
-            if gate is not None:
-                gate.close()
+        if result.status == "success":
+            self._builds[node] = (run_id, result.fingerprint, result.rows_out)
         return result
 
     def _fingerprint(self, item: Planned) -> str | None:
@@ -336,83 +279,3 @@ class Runner:
             return False
         _, last, _ = self._builds.get(item.model.id, ("", None, None))
         return last == fingerprint and self.warehouse.exists(item.model.name, item.schema)
-
-    def _guard(self, item: Planned) -> None:
-        """Fail the model, before anything is written, where its data breaks a guard."""
-        for guard in item.guards:
-            found = self.warehouse.rows(guard.offending.limit(3))
-            if found:
-                raise ModelError(item.model.id, guard.explain(found))
-
-    def _materialize(self, item: Planned, target: Target, record: materialize.Record) -> Outcome:
-        model = item.model
-        if item.batch is not None:
-            assert isinstance(model.materialization, SourceLoad)
-            return materialize.load_source(target, item.batch, model.materialization, model, record)
-        rows_in = self._rows_in(item)
-        if isinstance(model.materialization, Merge) and item.watermark is not None:
-            merging = model.materialization.options
-            return materialize.merge(
-                target,
-                item.expr,
-                merging,
-                rows_in,
-                record,
-                model=model.id,
-                watermark=item.watermark,
-            )
-        if isinstance(model.materialization, Dimension) and model.keys is not None:
-            options = model.materialization.options
-            if options.scd == 2:
-                return materialize.scd2(target, item.expr, options, model.keys, rows_in, record)
-            return materialize.type1(target, item.expr, model.keys, rows_in, record)
-        return materialize.replace_table(target, item.expr, rows_in, record)
-
-    def _unknown_members(self, item: Planned) -> str:
-        """How many of a fact's rows point to each dimension's unknown member."""
-        keys = self.planner.surrogate_keys(item.model)
-        if not keys:
-            return ""
-        table = self.warehouse.table(item.model.name, item.schema)
-        counts = {key: (table[key] == -1).sum() for key in keys if key in table.columns}
-        found = self.warehouse.rows(table.aggregate(**counts)) if counts else [{}]
-        missing = {key: count for key, count in found[0].items() if count}
-        if not missing:
-            return ""
-        return "unknown members: " + ", ".join(f"{key} {count:,}" for key, count in missing.items())
-
-    def _rows_in(self, item: Planned) -> int:
-        if not item.model.inputs:
-            return 0
-        first = item.inputs[item.model.inputs[0]]
-        rows: int = self.warehouse.scalar(first.count())
-        return rows
-
-    def _record_row(self, run_id: str, item: Planned, result: ModelResult) -> sge.Insert:
-        return state.insert(
-            "model_runs",
-            {
-                "run_id": run_id,
-                "model": item.model.id,
-                "stage": item.model.stage,
-                "materialization": item.model.materialization.kind,
-                "rows_in": result.rows_in,
-                "rows_out": result.rows_out,
-                "started_at": result.started_at or state.now(),
-                "duration_s": round(result.duration_s, 6),
-                "status": result.status,
-                "error": result.error,
-                "notes": result.note or None,
-                "rows_quarantined": result.rows_quarantined,
-                "fingerprint": result.fingerprint,
-                "rows_dropped": result.rows_dropped,
-                "dropped": json.dumps(result.dropped) if result.dropped else None,
-            },
-        )
-
-
-def _message(exc: Exception, node: str) -> str:
-    """The error in one line, without naming the model again where it is this one."""
-    if isinstance(exc, ModelError) and exc.model == node:
-        return exc.message
-    return str(exc) if isinstance(exc, WarehouseKitError) else first_line(exc)

@@ -1,8 +1,10 @@
 """Materializations: how a model's expression becomes a table, atomically.
 
-Every write happens in one transaction together with the model's run record,
-so a failure leaves the previous table, and the history, as they were. One
-module per materialization:
+Every write happens in one transaction (`Target.transaction`) together with the
+model's run record, so a failure leaves the previous table, and the history, as
+they were; `warehouse_kit.executor` carries every one out the same way, and
+`schema` holds the rows to the table's schema contract. One module per
+materialization:
 
 - `table.replace_table`: build the new table under a staging name, swap it in;
 - `dimension.type1`: a dimension whose members keep their surrogate key;
