@@ -7,9 +7,12 @@ import subprocess
 import sys
 
 import pytest
+import sqlglot as sg
+import sqlglot.expressions as sge
 
 from warehouse_kit import dashboards, state
-from warehouse_kit.backends import connect
+from warehouse_kit.backends import connect, table_ref
+from warehouse_kit.errors import WarehouseKitError
 from warehouse_kit.history import model_runs
 from warehouse_kit.notebook import find_run, open_warehouse, row_count_trend
 from warehouse_kit.runner import check
@@ -120,3 +123,32 @@ def test_wk_history_after_wk_check_shows_the_latest_pipeline_run(tmp_path):
     assert shown.returncode == 0, shown.stderr
     assert f"run {built.run_id}" in shown.stdout
     assert "gold.people_by_city" in shown.stdout
+
+
+def test_an_older_run_history_is_upgraded_in_place_and_a_newer_one_refused(warehouse):
+    """Layout 1 had no schema versions and no row accounting: ensure adds them, keeps what
+    was recorded, and records layout 2; a layout newer than the code is refused."""
+    state.ensure(warehouse)
+    old_runs = state.TABLES["model_runs"].items()
+    warehouse.execute(sge.Drop(kind="TABLE", this=table_ref("schema_versions", "_wk")))
+    for column in ("rows_dropped", "dropped", "fingerprint"):
+        warehouse.execute(
+            sge.Alter(
+                this=table_ref("model_runs", "_wk"),
+                kind="TABLE",
+                actions=[sge.Drop(kind="COLUMN", this=sg.to_identifier(column, quoted=True))],
+            )
+        )
+    warehouse.execute(state.update("meta", {"key": "state_version"}, {"value": "1"}))
+    row = {"run_id": "r1", "model": "bronze.t", "status": "success", "rows_in": 3}
+    warehouse.execute(state.insert("model_runs", row))
+    state.ensure(warehouse)
+    assert state.layout_version(warehouse) == state.VERSION == 2
+    assert warehouse.exists("schema_versions", "_wk")
+    upgraded = warehouse.table("model_runs", "_wk").columns
+    assert set(upgraded) == {name for name, _ in old_runs}
+    [kept] = warehouse.rows(state.table(warehouse, "model_runs"))
+    assert (kept["run_id"], kept["rows_in"], kept["rows_dropped"]) == ("r1", 3, None)
+    warehouse.execute(state.update("meta", {"key": "state_version"}, {"value": "3"}))
+    with pytest.raises(WarehouseKitError, match="has layout 3, newer than the 2 this"):
+        state.ensure(warehouse)

@@ -2,6 +2,8 @@
 
 Tables (one row each per...):
 
+- ``meta``: setting; ``state_version`` is the layout of these tables (`VERSION`),
+  brought up to date in place by `ensure`.
 - ``runs``: run. ``run_id`` sorts in start order; ``status`` is running,
   success, failed or aborted; ``host`` and ``pid`` name the process. A run
   is recorded only by a process that holds the target (`runlock`), so once
@@ -51,9 +53,17 @@ import sqlglot as sg
 import sqlglot.expressions as sge
 
 from warehouse_kit.backends import Transaction, Warehouse, table_ref
+from warehouse_kit.errors import WarehouseKitError
 
 SCHEMA = "_wk"
-VERSION = 1
+VERSION = 2
+"""The layout of ``_wk`` this code writes, recorded in ``meta`` (``state_version``).
+Version 2 added ``schema_versions`` and the row accounting and fingerprint columns of
+``model_runs``. A new table or column is added to an older warehouse by `ensure`
+itself; any other change bumps the version with its statements in `MIGRATIONS`."""
+MIGRATIONS: dict[int, tuple[sge.Expression, ...]] = {}
+"""For a layout version, what brings a warehouse from the version before to it, after
+the new tables and columns are added."""
 CHECK_RUN = "wk check"
 """The ``pipeline`` of a ``wk check`` run: never a pipeline's name (those are identifiers)."""
 
@@ -145,9 +155,18 @@ def new_run_id(started: datetime) -> str:
 
 
 def ensure(warehouse: Warehouse) -> None:
-    """Create the state schema and tables when missing; add columns a newer version has."""
+    """Create the state schema and tables when missing, or bring an older layout up to
+    `VERSION` in place: new tables and columns are added, then the `MIGRATIONS` past the
+    warehouse's version run, and the version is recorded. A layout newer than this code
+    knows is refused: an older warehouse-kit must not write what it does not understand."""
     warehouse.ensure_schema(SCHEMA)
     existing = set(warehouse.con.list_tables(database=SCHEMA))
+    found = layout_version(warehouse) if "meta" in existing else None
+    if found is not None and found > VERSION:
+        raise WarehouseKitError(
+            f"this warehouse's run history (schema {SCHEMA}) has layout {found}, newer than "
+            f"the {VERSION} this warehouse-kit knows: upgrade warehouse-kit to run on it"
+        )
     for name, schema in TABLES.items():
         if name not in existing:
             warehouse.con.create_table(name, schema=schema, database=SCHEMA)
@@ -158,8 +177,20 @@ def ensure(warehouse: Warehouse) -> None:
                 warehouse.execute(
                     sge.Alter(this=table_ref(name, SCHEMA), kind="TABLE", actions=[column])
                 )
-    if "meta" not in existing:
-        warehouse.execute(insert("meta", {"key": "state_version", "value": str(VERSION)}))
+    for version in range((found or VERSION) + 1, VERSION + 1):
+        for step in MIGRATIONS.get(version, ()):
+            warehouse.execute(step)
+    if found != VERSION:
+        with warehouse.transaction() as tx:
+            tx.run(delete("meta", {"key": "state_version"}))
+            tx.run(insert("meta", {"key": "state_version", "value": str(VERSION)}))
+
+
+def layout_version(warehouse: Warehouse) -> int | None:
+    """The layout of ``_wk`` the warehouse has (see `VERSION`)."""
+    meta = table(warehouse, "meta")
+    value = warehouse.scalar(meta.filter(meta.key == "state_version").value.max())
+    return int(value) if value is not None else None
 
 
 def start_run(warehouse: Warehouse, row: Mapping[str, Any], found_by: str) -> list[str]:
