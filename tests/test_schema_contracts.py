@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 
+import duckdb
 import ibis.expr.datatypes as dt
 import psycopg
 import pytest
@@ -297,3 +298,28 @@ def test_a_postgres_source_adds_widens_and_refuses_columns(tiny, crm, monkeypatc
 def test_a_type_widens_only_where_no_value_is_lost(old, new, wider):
     found = widen(dt.dtype(old), dt.dtype(new))
     assert found == (None if wider is None else dt.dtype(wider))
+
+
+def test_a_file_whose_column_changes_type_is_refused_or_widened(tiny):
+    """Parquet keeps its types: a column that widens (int32 to int64) widens bronze; one
+    that turns to text is refused, naming the file, the column and both types."""
+    folder = tiny.root / "data" / "sales"
+    folder.mkdir()
+    duckdb.sql("SELECT 1 AS id, 10::INT AS qty").write_parquet(str(folder / "1.parquet"))
+    tiny.pipeline(
+        "pipeline:\n  name: p\n"
+        "  sources: [{name: shop, type: files, path: data, pattern: '{table}/*.parquet',"
+        " tables: [sales]}]\n"
+    )
+    assert tiny.run().ok
+    duckdb.sql("SELECT 2 AS id, 3000000000::BIGINT AS qty").write_parquet(str(folder / "2.parquet"))
+    result = tiny.run()
+    assert result.ok, [m.error for m in result.failures()]
+    assert "widened qty int32 -> int64" in note(result, "bronze.sales")
+    assert [row["qty"] for row in tiny.rows("bronze.sales", order_by="id")] == [10, 3000000000]
+    duckdb.sql("SELECT 3 AS id, 'many' AS qty").write_parquet(str(folder / "3.parquet"))
+    with pytest.raises(ModelError) as refused:
+        tiny.run()
+    assert "column qty is string in shop: data/sales/*.parquet but int64 in the table" in str(
+        refused.value
+    )
