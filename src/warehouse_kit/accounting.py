@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 
+import ibis.expr.operations as ops
+
 from warehouse_kit.backends import Transaction, Warehouse
 from warehouse_kit.errors import ModelError
 from warehouse_kit.models import Tally
@@ -85,15 +87,46 @@ def _unaccounted(item: Planned, result: ModelResult) -> int | None:
 
 
 def _count(tx: Transaction, warehouse: Warehouse, tallies: list[Tally]) -> list[dict[str, int]]:
-    """Every count of the tallies, in one query: for each tally, its counts by name."""
+    """Every count of the tallies, in one query: for each tally, its counts by name. The
+    tallies over one relation (an operation's input, or a projection of it: the casts of
+    a type_casting) are one aggregate, so their counts share a scan."""
     if not tallies:
         return []
-    parts = []
+    by_relation: dict[ops.Relation, dict[str, ops.Value]] = {}
     for i, tally in enumerate(tallies):
-        names = list(tally.counts.columns)
-        parts.append(tally.counts.rename({f"_wk_{i}_{j}": n for j, n in enumerate(names)}))
+        aggregate = _unprojected(tally.counts.op())
+        metrics = by_relation.setdefault(aggregate.parent, {})
+        for j, value in enumerate(aggregate.metrics.values()):
+            metrics[f"_wk_{i}_{j}"] = value
+    parts = [
+        ops.Aggregate(parent, groups={}, metrics=m).to_expr() for parent, m in by_relation.items()
+    ]
     table = parts[0]
     for other in parts[1:]:
         table = table.cross_join(other)
-    values = iter(tx.run(warehouse.to_sqlglot(table))[0])
+    [row] = tx.run(warehouse.to_sqlglot(table.select(*sorted(table.columns, key=_order))))
+    values = iter(row)
     return [{name: int(next(values) or 0) for name in tally.counts.columns} for tally in tallies]
+
+
+def _order(name: str) -> tuple[int, int]:
+    """``_wk_{tally}_{count}`` in the tallies' order."""
+    _, _, tally, count = name.split("_")
+    return int(tally), int(count)
+
+
+def _unprojected(aggregate: ops.Aggregate) -> ops.Aggregate:
+    """The same counts over the relation a projection reads, where that is the same
+    thing: no grouping, and columns computed row by row (no window, no aggregate)."""
+    while not aggregate.groups and isinstance(aggregate.parent, ops.Project):
+        projection = aggregate.parent
+        values = projection.values.values()
+        if any(v.find((ops.WindowFunction, ops.Reduction), filter=ops.Value) for v in values):
+            break
+        replaced: dict[ops.Node, ops.Node] = {
+            ops.Field(projection, name): value for name, value in projection.values.items()
+        }
+        replaced[projection] = projection.parent
+        metrics = {name: v.replace(replaced) for name, v in aggregate.metrics.items()}
+        aggregate = ops.Aggregate(projection.parent, groups={}, metrics=metrics)
+    return aggregate
