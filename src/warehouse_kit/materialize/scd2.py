@@ -96,10 +96,10 @@ def _first_load(
     record: Record,
 ) -> Outcome:
     rows = rows.distinct()  # a row sent twice is one observation
-    require_unique_rows(target, layout, rows)
     if _seen_once(target, layout, rows):  # one snapshot: a version per member, no history
         versions = history.first_versions(layout, rows)
     else:
+        require_unique_rows(target, layout, rows)
         versions = history.versions(layout, history.observations(layout, rows))
     table = history.numbered(layout, versions, 0, target.run_id)
     table = table.union(_unknown(layout, table, target.run_id))
@@ -114,10 +114,14 @@ def _first_load(
 
 
 def _seen_once(target: Target, layout: Layout, rows: ir.Table) -> bool:
-    """Whether every member is in the input once."""
-    wh = target.warehouse
-    members = rows.select(*layout.natural).distinct().count()
-    return bool(wh.scalar(members) == wh.scalar(rows.count()))
+    """Whether every member is in the input once (its keys are not NULL: `require_present`)."""
+    natural = layout.natural
+    if len(natural) == 1:
+        members = rows[natural[0]].nunique()
+    else:
+        members = rows.select(*natural).distinct().count().as_scalar()
+    [found] = target.warehouse.rows(rows.aggregate(rows=rows.count(), members=members))
+    return bool(found["rows"] == found["members"])
 
 
 def _nothing_new(target: Target, layout: Layout, rows_in: int, record: Record) -> Outcome:
