@@ -323,3 +323,37 @@ def test_a_file_whose_column_changes_type_is_refused_or_widened(tiny):
     assert "column qty is string in shop: data/sales/*.parquet but int64 in the table" in str(
         refused.value
     )
+
+
+def test_a_quarantine_table_widens_with_its_model(tiny):
+    """The model's amount goes from int32 to int64: the rows it sets aside may not fit
+    the quarantine table's int32, which widens too."""
+    tiny.csv("orders", FIRST)
+    narrow = pipeline().replace("amount: int64}}", "amount: int32}}")
+    tiny.pipeline(narrow)
+    assert tiny.run().ok
+    tiny.pipeline(pipeline())
+    tiny.csv("orders", "id,customer,amount\n5,ed,-3000000000\n")
+    result = tiny.run()
+    assert result.ok, [m.error for m in result.failures()]
+    quarantine = tiny.rows("silver.orders__quarantine", order_by="id")
+    assert [(row["id"], row["amount"]) for row in quarantine] == [(2, -5), (5, -3000000000)]
+    assert versions(tiny.target, "silver.orders__quarantine")[-1] == (2, "amount: int32 -> int64")
+    # A type the quarantine cannot hold is refused, and --full-refresh starts it again.
+    tiny.pipeline(
+        pipeline()
+        .replace(
+            "{op: type_casting, columns: {id: int64, amount: int64}}",
+            "{op: type_casting, columns: {id: int64}}",
+        )
+        .replace(
+            "type: range, field: amount, min: 0", "type: regex, field: amount, pattern: '^[0-9]+$'"
+        )
+    )
+    tiny.csv("orders", "id,customer,amount\n6,fy,x\n")
+    [failure] = tiny.run(select=["silver.orders"]).failures()  # (the dimension refuses it)
+    assert failure.error == (
+        "the rows it sets aside have amount as string, which the quarantine table's int64 "
+        "cannot hold: rebuild it with --full-refresh"
+    )
+    assert tiny.run(select=["silver.orders"], full_refresh=True).ok

@@ -236,7 +236,7 @@ def fit(
     warnings = len(notes)
     added = drift.new if contract == "evolve" else {}
     widened = {n: widen(old, new) for n, (old, new) in drift.retyped.items()}
-    changes = [] if rebuilt else _alterations(place, added, widened)
+    changes = [] if rebuilt else alterations(place.ref, place.warehouse.kind, added, widened)
     if added:
         notes.append(f"new columns added: {', '.join(added)}")
     if widened:
@@ -253,18 +253,18 @@ def fit(
     return Fitted(rows.select(**values), tuple(changes), tuple(notes), warnings)
 
 
-def _alterations(
-    place: Place, added: dict[str, dt.DataType], widened: dict[str, dt.DataType | None]
+def alterations(
+    ref: sge.Table, kind: str, added: dict[str, dt.DataType], widened: dict[str, dt.DataType | None]
 ) -> list[sge.Expression]:
-    kind = place.warehouse.kind
+    """The ALTER TABLE statements that add the columns `added` and widen `widened`."""
     changes: list[sge.Expression] = []
     for column in ibis.schema(added).to_sqlglot_column_defs(kind):
-        changes.append(sge.Alter(this=place.ref, kind="TABLE", actions=[column]))
+        changes.append(sge.Alter(this=ref, kind="TABLE", actions=[column]))
     for name, dtype in widened.items():
-        assert dtype is not None  # _refuse let only widening changes through
+        assert dtype is not None  # only widening changes come here
         definition = ibis.schema({name: dtype}).to_sqlglot_column_defs(kind)[0]
         column = sge.AlterColumn(this=definition.this, dtype=definition.args["kind"])
-        changes.append(sge.Alter(this=place.ref, kind="TABLE", actions=[column]))
+        changes.append(sge.Alter(this=ref, kind="TABLE", actions=[column]))
     return changes
 
 

@@ -24,6 +24,7 @@ import sqlglot.expressions as sge
 from warehouse_kit import state
 from warehouse_kit.backends import Transaction, table_ref
 from warehouse_kit.errors import ModelError
+from warehouse_kit.materialize import schema
 from warehouse_kit.materialize.target import Target
 from warehouse_kit.quality.checks import BaseCheck
 from warehouse_kit.quality.evaluate import (
@@ -87,9 +88,21 @@ class Gate:
             tx.run(sge.Create(kind="TABLE", this=table))
         else:
             held = wh.table(self.quarantine.name, target.schema).schema()
-            for column in columns.to_sqlglot_column_defs(wh.kind):
-                if column.name not in held:
-                    tx.run(sge.Alter(this=self.quarantine, kind="TABLE", actions=[column]))
+            # It follows its model's columns: those the rows bring are added, and a type
+            # the model's table widened is widened here too.
+            drift = schema.compare(held, columns)
+            widened = {n: schema.widen(old, new) for n, (old, new) in drift.retyped.items()}
+            safe = {n: t for n, t in widened.items() if t is not None}
+            for name in widened.keys() - safe.keys():
+                old, new = drift.retyped[name]
+                raise ModelError(
+                    target.id,
+                    f"the rows it sets aside have {name} as {new}, which the quarantine "
+                    f"table's {old} cannot hold: rebuild it with --full-refresh",
+                )
+            for change in schema.alterations(self.quarantine, wh.kind, drift.new, safe):
+                tx.run(change)
+            held = ibis.schema({**dict(held.items()), **drift.new, **safe})
             kept = ibis.table(held, name=self.quarantine.name, database=target.schema)
             same = [rows[c].identical_to(kept[c]) for c in rows.columns if c in held]
             rows = rows.anti_join(kept, same)
