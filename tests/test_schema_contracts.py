@@ -68,6 +68,16 @@ def versions(target: str, table: str) -> list[tuple[int, str]]:
         wh.close()
 
 
+def reloaded(tiny, second: str, text: str | None = None):
+    """The first file loaded with `text` (default: `pipeline()`), then `second` in its
+    place: the second run's result."""
+    tiny.csv("orders", FIRST)
+    tiny.pipeline(text if text is not None else pipeline())
+    assert tiny.run().ok
+    tiny.csv("orders", second)
+    return tiny.run()
+
+
 def note(result, model: str) -> str:
     [found] = [m for m in result.models if m.model == model]
     assert found.status == "success", found.error
@@ -75,11 +85,7 @@ def note(result, model: str) -> str:
 
 
 def test_a_new_column_reaches_every_table_that_keeps_rows(tiny):
-    tiny.csv("orders", FIRST)
-    tiny.pipeline(pipeline())
-    assert tiny.run().ok
-    tiny.csv("orders", "id,customer,amount,channel\n3,cy,7,web\n4,di,-1,shop\n")
-    result = tiny.run()
+    result = reloaded(tiny, "id,customer,amount,channel\n3,cy,7,web\n4,di,-1,shop\n")
     assert result.ok, [m.error for m in result.failures()]
     assert "new columns added: channel" in note(result, "bronze.orders")
     assert "new columns added: channel" in note(result, "silver.orders_log")
@@ -99,11 +105,7 @@ def test_a_new_column_reaches_every_table_that_keeps_rows(tiny):
 
 
 def test_a_removed_column_is_null_in_new_rows_with_a_warning(tiny, caplog):
-    tiny.csv("orders", FIRST)
-    tiny.pipeline(pipeline())
-    assert tiny.run().ok
-    tiny.csv("orders", "id,amount\n3,7\n")
-    result = tiny.run()
+    result = reloaded(tiny, "id,amount\n3,7\n")
     assert result.ok, [m.error for m in result.failures()]
     warning = "column customer is missing from shop: data/orders.*: NULL in the new rows"
     assert warning in note(result, "bronze.orders")
@@ -115,11 +117,7 @@ def test_a_removed_column_is_null_in_new_rows_with_a_warning(tiny, caplog):
 
 
 def test_a_renamed_column_is_a_removed_one_and_a_new_one(tiny):
-    tiny.csv("orders", FIRST)
-    tiny.pipeline(pipeline())
-    assert tiny.run().ok
-    tiny.csv("orders", "id,client,amount\n3,cy,7\n")
-    result = tiny.run()
+    result = reloaded(tiny, "id,client,amount\n3,cy,7\n")
     assert result.ok, [m.error for m in result.failures()]
     rows = tiny.rows("silver.orders_log", order_by="id")
     assert [(row["customer"], row["client"]) for row in rows] == [
@@ -169,11 +167,9 @@ def test_freeze_fails_the_run_naming_the_file_column_and_contract(tiny):
 
 
 def test_discard_leaves_new_columns_out_with_a_warning(tiny):
-    tiny.csv("orders", FIRST)
-    tiny.pipeline(pipeline(source_contract="discard"))
-    assert tiny.run().ok
-    tiny.csv("orders", "id,customer,amount,channel\n3,cy,7,web\n")
-    result = tiny.run()
+    result = reloaded(
+        tiny, "id,customer,amount,channel\n3,cy,7,web\n", pipeline(source_contract="discard")
+    )
     assert result.ok, [m.error for m in result.failures()]
     assert "new columns left out (schema_contract: discard): channel" in note(
         result, "bronze.orders"

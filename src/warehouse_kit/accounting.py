@@ -33,7 +33,8 @@ def account(tx: Transaction, warehouse: Warehouse, item: Planned, result: ModelR
     derived = _derivable(drops) if unaccounted is not None else None
     if unaccounted == 0:
         drops, derived = [], None
-    counted = [*(t for t in drops if t is not derived), *_unparsed_tallies(item)]
+    unparsed = [t for t in item.tallies if t.kind == "unparsed"]
+    counted = [*(t for t in drops if t is not derived), *unparsed]
     dropped: dict[str, int] = dict.fromkeys(reasons, 0)
     notes = []
     for tally, counts in zip(counted, _count(tx, warehouse, counted), strict=True):
@@ -73,10 +74,6 @@ def _derivable(drops: list[Tally]) -> Tally | None:
     """The tally of one reason worth not counting, the costliest (a count per group)."""
     single = [t for t in drops if len(t.counts.columns) == 1]
     return max(single, key=lambda t: t.grouped) if single else None
-
-
-def _unparsed_tallies(item: Planned) -> list[Tally]:
-    return [t for t in item.tallies if t.kind == "unparsed"]
 
 
 def _unaccounted(item: Planned, result: ModelResult) -> int | None:

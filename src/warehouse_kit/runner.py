@@ -144,6 +144,7 @@ class Runner:
         self.held = held
         """The target's lock, when this runner holds it: a run announces itself there."""
         self.planner = Planner(catalog, warehouse, full_refresh=full_refresh)
+        self.executor = Executor(warehouse, self.planner, full_refresh)
         self._builds: dict[str, tuple[str, str | None, int | None]] = {}
         """Each model's last successful write (run id, fingerprint, rows), kept up to date."""
 
@@ -252,9 +253,7 @@ class Runner:
             result.duration_s = time.perf_counter() - clock
             self.warehouse.execute(record_row(run_id, item, result))
             return result
-        Executor(self.warehouse, self.planner, self.full_refresh).write(
-            item, result, run_id, started_at, clock
-        )
+        self.executor.write(item, result, run_id, started_at, clock)
         if result.status == "success":
             self._builds[node] = (run_id, result.fingerprint, result.rows_out)
         return result
