@@ -29,7 +29,7 @@ from warehouse_kit.errors import ModelError, WarehouseKitError, first_line
 from warehouse_kit.materialize import Outcome, Target, schema
 from warehouse_kit.models import Dimension, Merge, SourceLoad
 from warehouse_kit.planner import Planned, Planner
-from warehouse_kit.quality.gate import Gate, inspect
+from warehouse_kit.quality.gate import Gate, Rejected
 from warehouse_kit.results import ModelResult
 
 log = logging.getLogger(__name__)
@@ -77,10 +77,11 @@ class Executor:
                 for note in warnings[: item.fitted.warnings]:
                     log.warning("%s: %s", node, note)
             if item.model.checks:
-                rows, gate = inspect(
-                    target, item.expr, item.model.checks, self.planner.check_context(item.model)
-                )
-                item = replace(item, expr=rows)
+                gate = Gate(target, item.model.checks, self.planner.check_context(item.model))
+                if self._stages_rows(item):
+                    target = replace(target, checks=gate)
+                else:
+                    item = replace(item, expr=gate.stage(item.expr))
             self._materialize(item, target, record)
             unknown = self._unknown_members(item)
             result.note = "; ".join(part for part in (result.note, unknown) if part)
@@ -90,6 +91,8 @@ class Executor:
             changes = {"duration_s": round(result.duration_s, 6), "notes": result.note or None}
             self.warehouse.execute(state.update("model_runs", where, changes))
         except Exception as exc:
+            if isinstance(exc, Rejected):
+                exc.record(self.warehouse, run_id)
             result.status = "failed"
             result.error = _message(exc, node)
             result.duration_s = time.perf_counter() - clock
@@ -104,6 +107,14 @@ class Executor:
             found = self.warehouse.rows(guard.offending.limit(3))
             if found:
                 raise ModelError(item.model.id, guard.explain(found))
+
+    @staticmethod
+    def _stages_rows(item: Planned) -> bool:
+        """Whether the model's materialization stages the rows it publishes (a table
+        rebuilt, an incremental merge), so its checks run on them there."""
+        model = item.model
+        dimension = isinstance(model.materialization, Dimension) and model.keys is not None
+        return item.batch is None and not dimension
 
     def _materialize(self, item: Planned, target: Target, record: materialize.Record) -> Outcome:
         """The materialization of the model's kind."""

@@ -47,7 +47,8 @@ def merge(
     staging = target.scratch("mrg")
     names = [sg.to_identifier(c, quoted=True) for c in rows.columns]
     with target.transaction() as tx:
-        written, _ = target.stage(tx, staging, rows)
+        written, _ = target.stage(tx, staging, target.to_check(rows))
+        written = target.checked(tx, staging, written)
         replaced = 0
         if options.strategy == "merge":
             replaced = tx.write(_delete_matching(tx, target, staging, options))

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 import ibis
 import ibis.expr.types as ir
@@ -28,6 +29,18 @@ class Outcome:
     """What else the user should know (versions opened, unknown members...)."""
 
 
+class Checks(Protocol):
+    """A model's checks, run on the rows a materialization stages (`quality.gate.Gate`)."""
+
+    def rows(self, rows: ir.Table) -> ir.Table:
+        """What to stage: the rows, with what checking them needs."""
+        ...
+
+    def check(self, tx: Transaction, staged: sge.Table, written: int) -> int:
+        """Check the staged rows in the write's transaction; the rows left to publish."""
+        ...
+
+
 @dataclass(frozen=True)
 class Target:
     """Where a model is written, and the run writing it."""
@@ -40,6 +53,8 @@ class Target:
     full_refresh: bool = False
     changes: tuple[sge.Expression, ...] = ()
     """Changes to the table's columns the write makes first (`schema.fit`)."""
+    checks: Checks | None = None
+    """The model's checks, run where the materialization stages its rows (`checked`)."""
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
@@ -48,6 +63,14 @@ class Target:
             for change in self.changes:
                 tx.run(change)
             yield tx
+
+    def to_check(self, rows: ir.Table) -> ir.Table:
+        """The rows to stage: what the checks need added, if the model has checks."""
+        return self.checks.rows(rows) if self.checks is not None else rows
+
+    def checked(self, tx: Transaction, staged: sge.Table, written: int) -> int:
+        """The checks run on the rows staged from `to_check`; how many are left to publish."""
+        return self.checks.check(tx, staged, written) if self.checks is not None else written
 
     def adding(self) -> list[str]:
         """The columns the changes add."""
