@@ -88,6 +88,33 @@ def test_type_casting_trims_and_turns_unparseable_values_into_null(tiny):
     assert values(out, "flag") == [None, True, False]
 
 
+WHITESPACE = {  # raw text -> as an integer, and as text once blanks are NULL
+    "\t42\t": (42, "\t42\t"),
+    "42\r": (42, "42\r"),
+    "\x0b7\x0c": (7, "\x0b7\x0c"),
+    " \t\r ": (None, None),
+    "": (None, None),
+    "é1": (None, "é1"),
+    "\x01 5": (None, "\x01 5"),
+}
+
+
+def test_casting_and_blanks_trim_every_whitespace_character_and_nothing_else(tiny):
+    # Values are trimmed only where an end has a character <= 32 (`casting.trimmed`).
+    rows = "".join(f'{i},"{raw}"\n' for i, raw in enumerate(WHITESPACE))
+    tiny.csv("t", "id,v\n" + rows)
+    tiny.pipeline(
+        silver(
+            "[{op: null_handling, columns: {}}, {op: calculate_metrics, columns: {text: v}},"
+            " {op: type_casting, columns: {id: int64, v: int64}}]"
+        )
+    )
+    assert tiny.run().ok
+    out = tiny.rows("silver.out", order_by="id")
+    assert values(out, "v") == [number for number, _ in WHITESPACE.values()]
+    assert values(out, "text") == [text for _, text in WHITESPACE.values()]
+
+
 OUT_OF_RANGE = {
     "int32": (
         ["2147483647", "2147483648", "-2147483649", "99999999999", "-007"],

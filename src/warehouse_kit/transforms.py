@@ -18,7 +18,7 @@ import ibis.expr.types as ir
 from ibis import _
 
 from warehouse_kit import sqlexpr
-from warehouse_kit.casting import safe_cast
+from warehouse_kit.casting import safe_cast, trimmed
 from warehouse_kit.errors import ConfigError, column_hint
 from warehouse_kit.lookups import look_up, one_version
 from warehouse_kit.models import UNKNOWN_KEY, BuildContext, DimensionKeys, Model, Tally
@@ -129,7 +129,7 @@ def type_casting(op: TypeCasting, table: ir.Table, step: Step) -> ir.Table:
             continue  # text is only trimmed: it always parses
         # Non-empty values, and those of them the cast read (an empty one casts to NULL):
         # two plain counts, the trimmed text shared with the cast.
-        given = table[name].cast("string").strip().nullif("").count()
+        given = trimmed(table[name].cast("string")).nullif("").count()
         reason = f"{name} as {cast.type()}"
         counts[reason] = given - cast.count()
         counts[out_of.setdefault(reason, f"_wk_given_{index}")] = given
@@ -143,7 +143,7 @@ def null_handling(op: NullHandling, table: ir.Table, step: Step) -> ir.Table:
     step.columns(table, list(op.columns), "columns")
     if op.blank_is_null:
         blanks = {
-            name: ibis.ifelse(table[name].strip() == "", ibis.null(table[name].type()), table[name])
+            name: ibis.ifelse(trimmed(table[name]) == "", ibis.null(dtype), table[name])
             for name, dtype in table.schema().items()
             if dtype.is_string() and name not in LOAD_METADATA
         }
