@@ -1,8 +1,8 @@
 """Write one planned model: the one way every materialization is carried out.
 
-A materialization (`materialize`: a table rebuilt, a source batch landed, an
-incremental merge, a type-1 or type-2 dimension) says what to write. The
-executor does the rest, the same for every kind: it checks the model's guards
+A materialization's strategy (`strategies`: a table rebuilt, a source batch
+landed, an incremental merge, a type-1 or type-2 dimension) says what to
+write. The executor does the rest, the same for every kind: it checks the model's guards
 before anything is written, makes the table's schema changes first in the
 write's transaction (`Target.transaction`, from the contract `schema.held`
 applied when planning), gates the rows through the model's checks, and inside
@@ -22,15 +22,15 @@ from datetime import datetime
 
 import sqlglot.expressions as sge
 
-from warehouse_kit import materialize, state
+from warehouse_kit import state
 from warehouse_kit.accounting import account
 from warehouse_kit.backends import Transaction, Warehouse
 from warehouse_kit.errors import ModelError, WarehouseKitError, first_line
 from warehouse_kit.materialize import Outcome, Target, schema
-from warehouse_kit.models import Dimension, Merge, SourceLoad
 from warehouse_kit.planner import Planned, Planner
 from warehouse_kit.quality.gate import Gate, Rejected
 from warehouse_kit.results import ModelResult
+from warehouse_kit.strategies import strategy
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ class Executor:
         target = Target(
             self.warehouse, item.schema, item.model.name, run_id, started_at, self.full_refresh
         )
+        writer = strategy(item)
         gate: Gate | None = None
         warnings: tuple[str, ...] = ()
 
@@ -78,11 +79,11 @@ class Executor:
                     log.warning("%s: %s", node, note)
             if item.model.checks:
                 gate = Gate(target, item.model.checks, self.planner.check_context(item.model))
-                if self._stages_rows(item):
+                if writer.stages_rows:
                     target = replace(target, checks=gate)
                 else:
                     item = replace(item, expr=gate.stage(item.expr))
-            self._materialize(item, target, record)
+            writer.write(target, item, record)
             unknown = self._unknown_members(item)
             result.note = "; ".join(part for part in (result.note, unknown) if part)
             # The record was written before the commit; the commit is part of the work.
@@ -108,39 +109,6 @@ class Executor:
             if found:
                 raise ModelError(item.model.id, guard.explain(found))
 
-    @staticmethod
-    def _stages_rows(item: Planned) -> bool:
-        """Whether the model's materialization stages the rows it publishes (a table
-        rebuilt, an incremental merge), so its checks run on them there."""
-        model = item.model
-        dimension = isinstance(model.materialization, Dimension) and model.keys is not None
-        return item.batch is None and not dimension
-
-    def _materialize(self, item: Planned, target: Target, record: materialize.Record) -> Outcome:
-        """The materialization of the model's kind."""
-        model = item.model
-        if item.batch is not None:
-            assert isinstance(model.materialization, SourceLoad)
-            return materialize.load_source(target, item.batch, model.materialization, model, record)
-        rows_in = self._rows_in(item)
-        if isinstance(model.materialization, Merge) and item.watermark is not None:
-            merging = model.materialization.options
-            return materialize.merge(
-                target,
-                item.expr,
-                merging,
-                rows_in,
-                record,
-                model=model.id,
-                watermark=item.watermark,
-            )
-        if isinstance(model.materialization, Dimension) and model.keys is not None:
-            options = model.materialization.options
-            if options.scd == 2:
-                return materialize.scd2(target, item.expr, options, model.keys, rows_in, record)
-            return materialize.type1(target, item.expr, model.keys, rows_in, record)
-        return materialize.replace_table(target, item.expr, rows_in, record)
-
     def _unknown_members(self, item: Planned) -> str:
         """How many of a fact's rows point to each dimension's unknown member."""
         keys = self.planner.surrogate_keys(item.model)
@@ -153,13 +121,6 @@ class Executor:
         if not missing:
             return ""
         return "unknown members: " + ", ".join(f"{key} {count:,}" for key, count in missing.items())
-
-    def _rows_in(self, item: Planned) -> int:
-        if not item.model.inputs:
-            return 0
-        first = item.inputs[item.model.inputs[0]]
-        rows: int = self.warehouse.scalar(first.count())
-        return rows
 
 
 def record_row(run_id: str, item: Planned, result: ModelResult) -> sge.Insert:

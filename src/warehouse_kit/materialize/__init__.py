@@ -2,9 +2,9 @@
 
 Every write happens in one transaction (`Target.transaction`) together with the
 model's run record, so a failure leaves the previous table, and the history, as
-they were; `warehouse_kit.executor` carries every one out the same way, and
-`schema` holds the rows to the table's schema contract. One module per
-materialization:
+they were; `warehouse_kit.strategies` picks one per model kind, the executor
+carries every one out the same way, and `schema` holds the rows to the table's
+schema contract. One module per materialization:
 
 - `table.replace_table`: build the new table under a staging name, swap it in;
 - `dimension.type1`: a dimension whose members keep their surrogate key;
