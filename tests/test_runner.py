@@ -200,3 +200,13 @@ def test_hostile_column_names_are_data_not_sql(tiny):
     )
     assert tiny.run().ok
     assert tiny.rows("silver.clean")[0][hostile] == "1"
+
+
+def test_pipeline_files_may_be_given_as_text_relative_to_the_current_folder(tiny, monkeypatch):
+    tiny.csv("t", "n\n1\n2\n")
+    tiny.pipeline(pipeline(), name="first.yml")
+    tiny.pipeline(pipeline().replace("name: p", "name: q").replace("total", "other"), "q.yml")
+    monkeypatch.chdir(tiny.root)
+    result = tiny.run(pipelines=["pipelines/first.yml"])
+    assert result.ok
+    assert [m.model for m in result.models] == ["bronze.t", "silver.clean", "gold.total"]

@@ -56,15 +56,23 @@ class Catalog:
 
 
 def load_catalog(
-    project: Project, pipeline_files: Sequence[Path] | None = None, *, allow_empty: bool = False
+    project: Project,
+    pipeline_files: Sequence[str | Path] | None = None,
+    *,
+    allow_empty: bool = False,
 ) -> Catalog:
-    """Compile the project's pipeline files (or `pipeline_files`) and Python models.
+    """Compile the project's pipeline files (or `pipeline_files`, relative to the current
+    folder) and Python models.
 
     A project without any is an error (nothing to build: most likely not the
     project's folder), unless `allow_empty`, for metrics over tables no pipeline
     builds.
     """
-    files = list(pipeline_files) if pipeline_files is not None else project.pipeline_files()
+    files = (
+        [Path(file).resolve() for file in pipeline_files]
+        if pipeline_files is not None
+        else project.pipeline_files()
+    )
     if not files and not project.model_files() and not allow_empty:
         raise _nothing_to_build(project)
     pipelines = [

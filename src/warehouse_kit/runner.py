@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 def run(
     project: Project | str | Path = ".",
     *,
-    pipelines: Sequence[Path] | None = None,
+    pipelines: Sequence[str | Path] | None = None,
     target: str | None = None,
     select: Sequence[str] = (),
     full_refresh: bool = False,
@@ -65,7 +65,7 @@ def run(
 def plan(
     project: Project | str | Path = ".",
     *,
-    pipelines: Sequence[Path] | None = None,
+    pipelines: Sequence[str | Path] | None = None,
     target: str | None = None,
     select: Sequence[str] = (),
 ) -> tuple[Catalog, dict[str, Planned]]:
@@ -78,7 +78,7 @@ def plan(
 def check(
     project: Project | str | Path = ".",
     *,
-    pipelines: Sequence[Path] | None = None,
+    pipelines: Sequence[str | Path] | None = None,
     target: str | None = None,
     select: Sequence[str] = (),
     wait: float = runlock.DEFAULT_WAIT_S,
@@ -101,7 +101,7 @@ def check(
 @contextmanager
 def _session(
     project: Project | str | Path,
-    pipelines: Sequence[Path] | None,
+    pipelines: Sequence[str | Path] | None,
     target: str | None,
     *,
     reading: bool = False,
