@@ -12,7 +12,9 @@ the batch starts with it, and either of the two is the one killed. After each
 round:
 
 - no run is left ``running``, and every killed run is ``aborted`` (or finished
-  before the kill reached it);
+  before the kill reached it), once `wk history` has looked: a killed run is
+  marked by the next run, and a round may end with none after it (the killed
+  run had waited for the other one, which completed the batch);
 - bronze holds the rows of the files loaded, each file once: per batch, the
   rows in bronze = ``_wk.batches.rows`` = the rows of the file it names; and
   bronze's rows equal those of a clean build (``_loaded_at`` aside);
@@ -57,6 +59,7 @@ import psycopg
 import pyarrow.parquet as pq
 
 from warehouse_kit.backends import Warehouse, connect
+from warehouse_kit.history import recover
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCHES = ("seeds", "seeds/batch2")
@@ -356,6 +359,7 @@ def chaos(engine: str, args: argparse.Namespace, rng: random.Random) -> Stats:
             round_ = Round(url, kills, stats, rng, args.concurrent)
             round_.play(timings)
             landing(url, round_.killed, order, stats)
+            recover(ROOT, url)  # what `wk history` does first
             found = verify(url, clean, round_)
         stats.failures += [f"round {stats.rounds}: {failure}" for failure in found]
         print(
