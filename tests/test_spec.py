@@ -118,7 +118,7 @@ def test_a_default_stands_in_for_an_unset_variable(tmp_path):
                       operations: [{op: deduplicate, keys: [a]}]
             """,
             "pipelines/x.yml: pipeline.transformations[0].models[0].operations[0].keys: "
-            "unknown key 'keys'; did you mean 'key'?",
+            "unknown key 'keys' for a deduplicate operation; did you mean 'key'?",
             id="unknown option",
         ),
         pytest.param(

@@ -8,68 +8,35 @@ names the file, the key path and what was expected::
     pipelines/x.yml: pipeline.transformations[1].operations[0]: unknown operation
     'dedupe'; did you mean 'deduplicate'?
 
-Operations and sources are discriminated unions (on ``op`` and ``type``), so a
-YAML mapping parses straight into the class that implements it. An operation
-may be written in short form, by its name alone, when its options all have
-defaults.
+Operations, sources and checks are discriminated unions (on ``op``, ``type``,
+and ``type`` or ``check``), so a YAML mapping parses straight into the class
+that implements it. An operation may be written in short form, by its name
+alone, when its options all have defaults. What every format shares (the base
+model, durations, the error formatter) is in `warehouse_kit.config`.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args
 
-import yaml
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    model_validator,
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
+
+from warehouse_kit.config import (
+    Column,
+    Columns,
+    Duration,
+    Expression,
+    Name,
+    Spec,
+    parse,
+    read_yaml,
+    resolve_variables,
 )
-
-from warehouse_kit.errors import ConfigError, did_you_mean
-
-MAX_NAME_LENGTH = 55  # PostgreSQL's 63-byte limit, less room for a staging prefix
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _check_name(value: str) -> str:
-    if not _NAME.match(value) or len(value) > MAX_NAME_LENGTH:
-        raise ValueError(
-            f"{value!r} is not a valid name: use letters, digits and underscores, "
-            f"starting with a letter or underscore, at most {MAX_NAME_LENGTH} characters"
-        )
-    return value
-
-
-def _one_or_many(value: Any) -> Any:
-    return [value] if isinstance(value, str) else value
-
-
-Name = Annotated[str, AfterValidator(_check_name)]
-"""A model, stage, schema or source name: it becomes a table or schema name."""
-
-Column = Annotated[str, Field(min_length=1)]
-"""A column name; checked against the real table when the model is built."""
-
-Columns = Annotated[list[Column], BeforeValidator(_one_or_many)]
-"""One column or a list of them."""
-
-Expression = Annotated[str, Field(min_length=1)]
-"""A SQL expression, parsed with sqlglot (never executed as text)."""
-
-
-class Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+from warehouse_kit.quality.checks import Checks
 
 # --- operations -----------------------------------------------------------------
 
@@ -263,21 +230,16 @@ Operation = Annotated[
     | CreateDimensions
     | BuildFacts
     | CreateDateDimension,
-    Field(discriminator="op"),
+    Field(discriminator="op", title="operation"),
 ]
 
-OPERATION_NAMES: tuple[str, ...] = (
-    "deduplicate",
-    "type_casting",
-    "null_handling",
-    "join_tables",
-    "apply_business_rules",
-    "calculate_metrics",
-    "aggregate_metrics",
-    "create_dimensions",
-    "build_facts",
-    "create_date_dimension",
+OPERATIONS: tuple[type[Spec], ...] = get_args(get_args(Operation)[0])
+SHORT_FORMS = tuple(
+    str(get_args(cls.model_fields["op"].annotation)[0])
+    for cls in OPERATIONS
+    if all(not field.is_required() for key, field in cls.model_fields.items() if key != "op")
 )
+"""The operations that may be written by name alone: every option has a default."""
 
 
 def _short_form(value: Any) -> Any:
@@ -285,32 +247,15 @@ def _short_form(value: Any) -> Any:
     return {"op": value} if isinstance(value, str) else value
 
 
-Operations = list[Annotated[Operation, BeforeValidator(_short_form)]]
+Operations = list[
+    Annotated[
+        Operation,
+        BeforeValidator(_short_form, json_schema_input_type=Literal[SHORT_FORMS] | Operation),
+    ]
+]
 
 
 # --- sources --------------------------------------------------------------------
-
-
-_DURATION = re.compile(
-    r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|seconds?|m|min|minutes?|h|hours?|d|days?|w|weeks?)\s*$"
-)
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(value: Any) -> timedelta:
-    """``"90s"``, ``"15 min"``, ``"6h"``, ``"2 days"``, ``"1 week"`` as a timedelta."""
-    if isinstance(value, timedelta):
-        return value
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(
-            f"{value!r} is not a duration: a number and s, min, h, days or weeks ('2 days')"
-        )
-    number, unit = float(match.group(1)), match.group(2)
-    return timedelta(seconds=number * _SECONDS[unit[0]])
-
-
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
 SchemaContract = Literal["evolve", "freeze", "discard"]
@@ -352,6 +297,11 @@ def _table_entry(value: Any) -> Any:
     return {"name": value} if isinstance(value, str) else value
 
 
+def _by_name(table: type[Spec]) -> BeforeValidator:
+    """A table may be given by its name alone."""
+    return BeforeValidator(_table_entry, json_schema_input_type=Name | table)
+
+
 class FilesSource(Spec):
     """CSV, Parquet or JSON files; one table per file, folder or glob.
 
@@ -365,7 +315,7 @@ class FilesSource(Spec):
     """Where each table's files are, under `path`; ``{table}`` is the table name."""
     format: Literal["csv", "parquet", "json"] | None = None
     """Default: from each file's extension (.csv, .parquet, .json, .ndjson, .jsonl)."""
-    tables: list[Annotated[FileTable, BeforeValidator(_table_entry)]] = Field(min_length=1)
+    tables: list[Annotated[FileTable, _by_name(FileTable)]] = Field(min_length=1)
     load: Literal["append", "replace"] = "append"
     """append keeps every batch of files (a batch already loaded is skipped);
     replace keeps only the latest batch."""
@@ -396,7 +346,7 @@ class DatabaseSource(Spec):
     """What every database source has: tables (or queries) mirrored in bronze."""
 
     name: Name
-    tables: list[Annotated[DatabaseTable, BeforeValidator(_table_entry)]] = Field(min_length=1)
+    tables: list[Annotated[DatabaseTable, _by_name(DatabaseTable)]] = Field(min_length=1)
     load: Literal["append", "replace"] = "replace"
     incremental: Incremental | None = None
     """For every table (a table's own `incremental` wins); implies appending."""
@@ -417,8 +367,9 @@ class DuckDBSource(DatabaseSource):
     schema_: str = Field(default="main", alias="schema")
 
 
-Source = Annotated[FilesSource | PostgresSource | DuckDBSource, Field(discriminator="type")]
-SOURCE_TYPES: tuple[str, ...] = ("files", "postgres", "duckdb")
+Source = Annotated[
+    FilesSource | PostgresSource | DuckDBSource, Field(discriminator="type", title="source type")
+]
 
 
 # --- models, stages, pipeline ---------------------------------------------------
@@ -446,7 +397,7 @@ class ModelSpec(Spec):
     columns: dict[Column, str] = Field(default_factory=dict)
     """Column descriptions."""
     incremental: IncrementalModel | None = None
-    quality_checks: list[QualityCheckSpec] = Field(default_factory=list)
+    quality_checks: Checks = Field(default_factory=list)
     """Checks of this model's rows, run before it is published (see warehouse_kit.quality)."""
     schema_contract: SchemaContract | None = None
     """Default: the pipeline's."""
@@ -471,15 +422,6 @@ class DestinationSpec(Spec):
     """The tables the pipeline publishes; each must be a model of the last stage."""
 
 
-class QualityCheckSpec(BaseModel):
-    """A data-quality check. Its fields depend on the check type."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-    check: str | None = None
-    type: str | None = None
-    name: str | None = None
-
-
 class AlertSpec(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
     type: str
@@ -500,7 +442,8 @@ class PipelineSpec(Spec):
     sources: list[Source] = Field(default_factory=list)
     transformations: list[StageSpec] = Field(default_factory=list)
     destination: DestinationSpec = Field(default_factory=DestinationSpec)
-    quality_checks: list[QualityCheckSpec] = Field(default_factory=list)
+    quality_checks: Checks = Field(default_factory=list)
+    """Checks of every table the pipeline publishes."""
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
 
     @model_validator(mode="after")
@@ -517,69 +460,9 @@ class PipelineSpec(Spec):
 
 
 class PipelineFile(Spec):
+    """A pipeline file: its one key, ``pipeline``."""
+
     pipeline: PipelineSpec
-
-
-SpecT = TypeVar("SpecT", bound=BaseModel)
-
-# --- loading --------------------------------------------------------------------
-
-_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-def resolve_variables(data: Any, *, file: str, environ: Mapping[str, str], path: str = "") -> Any:
-    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string of `data`."""
-    if isinstance(data, dict):
-        return {
-            key: resolve_variables(value, file=file, environ=environ, path=_join(path, key))
-            for key, value in data.items()
-        }
-    if isinstance(data, list):
-        return [
-            resolve_variables(value, file=file, environ=environ, path=f"{path}[{index}]")
-            for index, value in enumerate(data)
-        ]
-    if isinstance(data, str):
-
-        def lookup(match: re.Match[str]) -> str:
-            name, default = match.group(1), match.group(2)
-            if name in environ:
-                return environ[name]
-            if default is not None:
-                return default
-            raise ConfigError(
-                f"environment variable {name} is not set", file=file, key_path=path or None
-            )
-
-        return _VARIABLE.sub(lookup, data)
-    return data
-
-
-class _Loader(yaml.SafeLoader):
-    """YAML 1.2 booleans: only true/false, so a key like ``on:`` stays a string."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-
-
-def read_yaml(path: Path, *, display: str) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("file not found", file=display) from None
-    try:
-        return yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"invalid YAML: {where}{problem}", file=display) from None
 
 
 def load_pipeline_spec(
@@ -590,107 +473,3 @@ def load_pipeline_spec(
     data = read_yaml(path, display=display)
     data = resolve_variables(data, file=display, environ=os.environ if environ is None else environ)
     return parse(PipelineFile, data, file=display).pipeline
-
-
-def parse(cls: type[SpecT], data: Any, *, file: str) -> SpecT:
-    """Validate `data` as `cls`, turning the first problem into a `ConfigError`."""
-    try:
-        return cls.model_validate(data)
-    except ValidationError as exc:
-        error = exc.errors(include_url=False)[0]
-        raise ConfigError(_describe(error), file=file, key_path=_key_path(error["loc"])) from None
-
-
-def _describe(error: Any) -> str:
-    kind, loc, ctx = error["type"], error["loc"], error.get("ctx") or {}
-    if kind == "union_tag_invalid":
-        tag = ctx.get("tag", "")
-        known = OPERATION_NAMES if ctx.get("discriminator") == "'op'" else SOURCE_TYPES
-        noun = "operation" if known is OPERATION_NAMES else "source type"
-        hint = did_you_mean(tag, known) or f"; expected one of {', '.join(known)}"
-        return f"unknown {noun} {tag!r}{hint}"
-    if kind == "union_tag_not_found":
-        field = ctx.get("discriminator", "").strip("'")
-        return f"missing key {field!r}"
-    if kind == "extra_forbidden":
-        key = str(loc[-1])
-        return f"unknown key {key!r}{did_you_mean(key, _allowed_keys(loc[:-1]))}"
-    if kind == "missing":
-        return f"missing required key {loc[-1]!r}"
-    message = str(error["msg"])
-    return message.removeprefix("Value error, ")
-
-
-def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
-    """The keys of the spec class found at `loc` (pydantic does not say)."""
-    classes: list[Any] = [PipelineFile]
-    for item in loc:
-        if isinstance(item, int):
-            continue
-        fields = [cls.model_fields for cls in classes if _is_model(cls)]
-        member = [cls for cls in classes if _tag_of(cls) == item]
-        if member:
-            classes = member
-            continue
-        found = [f[item].annotation for f in fields if item in f]
-        classes = [c for annotation in found for c in _classes_in(annotation)]
-    keys = {
-        field.alias or name
-        for cls in classes
-        if _is_model(cls)
-        for name, field in cls.model_fields.items()
-    }
-    return sorted(keys)
-
-
-def _is_model(cls: Any) -> bool:
-    return isinstance(cls, type) and issubclass(cls, BaseModel)
-
-
-def _classes_in(annotation: Any) -> list[Any]:
-    """The model classes inside list[...], X | None, Annotated[...] and unions."""
-    if _is_model(annotation):
-        return [annotation]
-    return [cls for arg in get_args(annotation) for cls in _classes_in(arg)]
-
-
-def _tag_of(cls: Any) -> str | None:
-    if not _is_model(cls):
-        return None
-    for key in ("op", "type"):
-        field = cls.model_fields.get(key)
-        if field is not None and get_origin(field.annotation) is Literal:
-            args = get_args(field.annotation)
-            return str(args[0]) if len(args) == 1 else None
-    return None
-
-
-_TAGS = set(OPERATION_NAMES) | set(SOURCE_TYPES) | {"Fill", "literal['drop','keep']", "str"}
-
-
-def _key_path(loc: tuple[Any, ...]) -> str:
-    """``('pipeline', 'sources', 0, 'files', 'path')`` -> ``pipeline.sources[0].path``."""
-    parts: list[str] = []
-    previous: Any = None
-    for item in loc:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        elif not (isinstance(previous, int) and item in _TAGS) and not _is_union_member(item):
-            parts.append(f".{item}" if parts else str(item))
-        previous = item
-    return "".join(parts)
-
-
-def _is_union_member(item: Any) -> bool:
-    # pydantic names the member of a plain union it tried: "literal['drop','keep']", "Fill"...
-    return isinstance(item, str) and (item.startswith(("literal[", "function-")) or item == "Fill")
-
-
-def _join(path: str, key: Any) -> str:
-    return f"{path}.{key}" if path else str(key)
-
-
-ModelSpec.model_rebuild()
-StageSpec.model_rebuild()
-PipelineSpec.model_rebuild()
-PipelineFile.model_rebuild()

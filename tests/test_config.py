@@ -1,0 +1,184 @@
+"""The one config layer: every file format errs the same way and reads durations one way."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from warehouse_kit import metrics
+from warehouse_kit.config import parse_duration
+from warehouse_kit.errors import ConfigError
+from warehouse_kit.experiments import load_experiment
+from warehouse_kit.project import Project
+from warehouse_kit.quality import Freshness, parse_checks
+from warehouse_kit.spec import Incremental, load_pipeline_spec
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip())
+    return path
+
+
+def pipeline_error(tmp_path: Path, text: str) -> str:
+    path = write(tmp_path / "p.yml", text)
+    with pytest.raises(ConfigError) as caught:
+        load_pipeline_spec(path, display="pipelines/p.yml", environ={})
+    return str(caught.value)
+
+
+# --- one line naming the file, the key path and the suggestion, in every format -----------
+
+SILVER = "pipeline:\n  name: p\n  transformations:\n    - stage: silver\n      models:\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (SILVER + "        - {name: c, operations: [{op: deduplicate, keyy: id}]}\n",
+         "pipelines/p.yml: pipeline.transformations[0].models[0].operations[0].keyy: "
+         "unknown key 'keyy' for a deduplicate operation; did you mean 'key'?"),
+        (SILVER + "        - {name: c, operations: [{op: dedupe, key: id}]}\n",
+         "pipelines/p.yml: pipeline.transformations[0].models[0].operations[0]: "
+         "unknown operation 'dedupe'; did you mean 'deduplicate'?"),
+        ("pipeline: {name: p, sources: [{name: f, type: fils, tables: [a]}]}\n",
+         "pipelines/p.yml: pipeline.sources[0]: unknown source type 'fils'; did you mean 'files'?"),
+        ("pipeline: {name: p, sources: [{name: f, type: files, paht: data, tables: [a]}]}\n",
+         "pipelines/p.yml: pipeline.sources[0].paht: unknown key 'paht' for a files source; "
+         "did you mean 'path'?"),
+        ("pipeline: {name: p, schedul: '0 * * * *'}\n",
+         "pipelines/p.yml: pipeline.schedul: unknown key 'schedul'; did you mean 'schedule'?"),
+        ("pipeline: {name: p, quality_checks: [{check: row_cont, threshold: 0.9}]}\n",
+         "pipelines/p.yml: pipeline.quality_checks[0]: unknown check type 'row_cont'; "
+         "did you mean 'row_count'?"),
+    ],
+)  # fmt: skip
+def test_a_pipeline_file_mistake_is_one_line(tmp_path, text, expected):
+    assert pipeline_error(tmp_path, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("check", "expected"),
+    [
+        ("{type: not_null, colum: email}",
+         "quality_checks[0].colum: unknown key 'colum' for a not_null check; "
+         "did you mean 'column'?"),
+        ("{check: range, field: amount, minimum: 0}",
+         "quality_checks[0].minimum: unknown key 'minimum' for a range check; did you mean 'min'?"),
+        ("{type: regex, field: email, pattern: '@', acton: reject}",
+         "quality_checks[0].acton: unknown key 'acton' for a regex check; did you mean 'action'?"),
+        ("{check: freshness, field: t, max_age: soon}",
+         "quality_checks[0].max_age: 'soon' is not a duration: write a number and a unit, "
+         "such as 24h, 2 days, 1d 12h or 30 minutes"),
+    ],
+)  # fmt: skip
+def test_checks_in_a_pipeline_file_refuse_unknown_keys_when_it_is_read(tmp_path, check, expected):
+    text = SILVER + f"        - name: c\n          quality_checks: [{check}]\n"
+    where = "pipelines/p.yml: pipeline.transformations[0].models[0]."
+    assert pipeline_error(tmp_path, text) == where + expected
+
+
+def test_checks_given_in_python_err_the_same_way():
+    with pytest.raises(ConfigError) as caught:
+        parse_checks([{"type": "not_nul", "field": "a"}], file="m.py:3", key_path="checks")
+    assert str(caught.value) == (
+        "m.py:3: checks[0]: unknown check type 'not_nul'; did you mean 'not_null'?"
+    )
+
+
+def test_warehouse_yml_names_an_unknown_key(tmp_path):
+    write(tmp_path / "warehouse.yml", "name: w\ntargt: duckdb://w.duckdb\n")
+    with pytest.raises(ConfigError) as caught:
+        Project.load(tmp_path)
+    assert str(caught.value) == (
+        f"{tmp_path / 'warehouse.yml'}: targt: unknown key 'targt'; did you mean 'target'?"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("metrics:\n  revenue: {type: sum, expr: amount, fliter: x}\n",
+         "analytics/a.yml: metrics.revenue.fliter: unknown key 'fliter' for a sum metric; "
+         "did you mean 'filter'?"),
+        ("metrics:\n  revenue: {type: summ, expr: amount}\n",
+         "analytics/a.yml: metrics.revenue: unknown metric type 'summ'; did you mean 'sum'?"),
+        ("modles: {}\n",
+         "analytics/a.yml: modles: unknown key 'modles'; did you mean 'models'?"),
+    ],
+)  # fmt: skip
+def test_a_metrics_file_mistake_is_one_line(tmp_path, text, expected):
+    write(tmp_path / "analytics" / "a.yml", text)
+    with pytest.raises(ConfigError) as caught:
+        metrics.load(tmp_path)
+    assert str(caught.value) == expected
+
+
+EXPERIMENT = """\
+experiment:
+  key: x
+  variants: {control: 1, treatment: 1}
+  start: 2025-01-01
+  end: 2025-01-10
+  exposures: {table: gold.exposures}
+  events: {table: gold.events}
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("  metrics: [{name: c, type: binomal}]\n",
+         "x.yml: experiment.metrics[0]: unknown metric type 'binomal'; did you mean 'binomial'?"),
+        ("  metrics: [{name: c, type: mean, value: amount, wher: x}]\n",
+         "x.yml: experiment.metrics[0].wher: unknown key 'wher' for a mean metric; "
+         "did you mean 'where'?"),
+        ("  metrics: [{name: c, type: binomial}]\n  cuped: {pre_period: 7}\n",
+         "x.yml: experiment.cuped.pre_period: unknown key 'pre_period'; "
+         "did you mean 'pre_period_days'?"),
+    ],
+)  # fmt: skip
+def test_an_experiment_file_mistake_is_one_line(tmp_path, text, expected):
+    path = write(tmp_path / "x.yml", EXPERIMENT + text)
+    with pytest.raises(ConfigError) as caught:
+        load_experiment(path, display="x.yml")
+    assert str(caught.value) == expected
+
+
+# --- durations: one parser ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("24h", timedelta(hours=24)),
+        ("2 days", timedelta(days=2)),
+        ("1d 12h", timedelta(days=1, hours=12)),
+        ("30 minutes", timedelta(minutes=30)),
+        ("90s", timedelta(seconds=90)),
+        ("15 min", timedelta(minutes=15)),
+        ("1.5h", timedelta(minutes=90)),
+        ("1w", timedelta(days=7)),
+        ("2 Hours", timedelta(hours=2)),
+    ],
+)
+def test_a_duration_is_a_number_and_a_unit_or_several(text, expected):
+    assert parse_duration(text) == expected
+    # The source lookback and the freshness check read durations with that one parser.
+    assert Incremental(cursor="t", lookback=text).lookback == expected
+    assert Freshness(field="t", max_age=text).max_age == expected
+
+
+def test_numbers_stay_what_they_were_a_lookback_for_numeric_cursors_and_seconds_of_max_age():
+    assert Incremental(cursor="id", lookback=100).lookback == 100.0
+    assert Freshness(field="t", max_age=3600).max_age == timedelta(hours=1)
+
+
+@pytest.mark.parametrize("text", ["soon", "2", "2 fortnights", "h", "1d and 2h"])
+def test_anything_else_is_not_a_duration(text):
+    with pytest.raises(ValueError, match=f"{re.escape(repr(text))} is not a duration"):
+        parse_duration(text)
