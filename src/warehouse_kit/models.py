@@ -18,7 +18,8 @@ import ibis.expr.types as ir
 
 from warehouse_kit.config import MAX_NAME_LENGTH, check_name, parse
 from warehouse_kit.errors import ConfigError
-from warehouse_kit.spec import DimensionOptions, Incremental, IncrementalModel, SchemaContract
+from warehouse_kit.operations import DimensionOptions
+from warehouse_kit.spec import Incremental, IncrementalModel, SchemaContract
 
 UNKNOWN_KEY = -1
 """The surrogate key of every dimension's unknown member, which facts without a match get."""

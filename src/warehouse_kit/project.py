@@ -16,7 +16,8 @@ from pathlib import Path
 from pydantic import Field
 
 from warehouse_kit.backends import Warehouse, connect
-from warehouse_kit.config import Spec, parse, read_yaml, resolve_variables
+from warehouse_kit.config import Spec, parse
+from warehouse_kit.yamlfile import read_yaml, resolve_variables
 
 PROJECT_FILE = "warehouse.yml"
 DEFAULT_TARGET = "duckdb://warehouse.duckdb"

@@ -54,10 +54,9 @@ from warehouse_kit.config import (
     Name,
     Spec,
     parse,
-    read_yaml,
-    resolve_variables,
 )
 from warehouse_kit.errors import ConfigError, did_you_mean
+from warehouse_kit.yamlfile import read_yaml, resolve_variables
 
 _TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
 

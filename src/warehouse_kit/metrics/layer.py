@@ -21,7 +21,7 @@ from sqlglot.errors import SqlglotError
 
 from warehouse_kit.backends import Warehouse
 from warehouse_kit.catalog import Catalog, load_catalog
-from warehouse_kit.config import parse, read_yaml
+from warehouse_kit.config import parse
 from warehouse_kit.errors import ConfigError, did_you_mean
 from warehouse_kit.metrics.spec import (
     AnalyticsFile,
@@ -34,6 +34,7 @@ from warehouse_kit.metrics.spec import (
 )
 from warehouse_kit.project import Project
 from warehouse_kit.sqlexpr import DIALECT
+from warehouse_kit.yamlfile import read_yaml
 
 MetricSpec = Measure | Custom | Ratio | Derived
 
