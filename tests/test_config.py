@@ -55,6 +55,14 @@ SILVER = "pipeline:\n  name: p\n  transformations:\n    - stage: silver\n      m
         ("pipeline: {name: p, quality_checks: [{check: row_cont, threshold: 0.9}]}\n",
          "pipelines/p.yml: pipeline.quality_checks[0]: unknown check type 'row_cont'; "
          "did you mean 'row_count'?"),
+        ("pipeline:\n  name: p\n  monitoring:\n    alerts: [{type: pipeline_failure, "
+         "channel: webhook, ulr: x}]\n",
+         "pipelines/p.yml: pipeline.monitoring.alerts[0].ulr: unknown key 'ulr' for a webhook "
+         "alert; did you mean 'url'?"),
+        ("pipeline:\n  name: p\n  monitoring:\n    alerts: [{type: pipeline_failure, "
+         "channel: slack}]\n",
+         "pipelines/p.yml: pipeline.monitoring.alerts[0]: unknown alert channel 'slack'; "
+         "expected one of email, webhook"),
     ],
 )  # fmt: skip
 def test_a_pipeline_file_mistake_is_one_line(tmp_path, text, expected):

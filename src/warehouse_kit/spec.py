@@ -8,10 +8,11 @@ names the file, the key path and what was expected::
     pipelines/x.yml: pipeline.transformations[1].operations[0]: unknown operation
     'dedupe'; did you mean 'deduplicate'?
 
-Operations (`warehouse_kit.operations`), sources and checks are discriminated
-unions (on ``op``, ``type``, and ``type`` or ``check``), so a YAML mapping
-parses straight into the class that implements it. What every format shares
-(the base model, durations, the error formatter) is in `warehouse_kit.config`.
+Operations (`warehouse_kit.operations`), sources, checks and alerts are
+discriminated unions (on ``op``, ``type``, ``type`` or ``check``, and
+``channel``), so a YAML mapping parses straight into the class that implements
+it. What every format shares (the base model, durations, the error formatter)
+is in `warehouse_kit.config`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, model_validator
 
 from warehouse_kit.config import (
     Column,
@@ -31,6 +32,7 @@ from warehouse_kit.config import (
     Expression,
     Name,
     Spec,
+    one_or_many,
     parse,
 )
 from warehouse_kit.operations import Operations
@@ -204,14 +206,37 @@ class DestinationSpec(Spec):
     """The tables the pipeline publishes; each must be a model of the last stage."""
 
 
-class AlertSpec(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-    type: str
-    channel: str | None = None
+AlertType = Literal["pipeline_failure", "quality_threshold", "freshness", "volume", "stream_lag"]
+
+
+class WebhookAlert(Spec):
+    """An alert posted to a URL. Declared only: nothing is sent yet (issue 19), but a
+    misspelled key is refused now rather than when delivery comes."""
+
+    type: AlertType
+    channel: Literal["webhook"]
+    url: SecretStr | None = None
+    """Usually ``${ALERT_WEBHOOK_URL}``: a webhook URL is a secret."""
+
+
+class EmailAlert(Spec):
+    """An alert sent by email (declared only, as `WebhookAlert`)."""
+
+    type: AlertType
+    channel: Literal["email"]
+    to: Annotated[
+        list[str], BeforeValidator(one_or_many, json_schema_input_type=str | list[str])
+    ] = Field(default_factory=list)
+    """One address or a list of them."""
+    smtp: SecretStr | None = None
+    """An smtp:// URL, usually ``${SMTP_URL}``."""
+
+
+Alert = Annotated[WebhookAlert | EmailAlert, Field(discriminator="channel", title="alert channel")]
 
 
 class MonitoringSpec(Spec):
-    alerts: list[AlertSpec] = Field(default_factory=list)
+    alerts: list[Alert] = Field(default_factory=list)
 
 
 class PipelineSpec(Spec):
