@@ -7,6 +7,7 @@ import textwrap
 from datetime import timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from warehouse_kit import metrics
@@ -190,3 +191,47 @@ def test_numbers_stay_what_they_were_a_lookback_for_numeric_cursors_and_seconds_
 def test_anything_else_is_not_a_duration(text):
     with pytest.raises(ValueError, match=f"{re.escape(repr(text))} is not a duration"):
         parse_duration(text)
+
+
+# --- a source query: one SELECT, parsed, and run as sqlglot renders it -------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "query", "problem"),
+    [
+        ("postgres", "DELETE FROM orders", "a query is one SELECT statement that only reads: "
+         "DELETE is not allowed"),
+        ("postgres", "SELECT 1; DROP TABLE orders", "a query is one SELECT statement, not 2"),
+        ("postgres", "SELECT * INTO copy FROM orders", "SELECT INTO is not allowed"),
+        ("postgres", "WITH gone AS (DELETE FROM orders RETURNING *) SELECT * FROM gone",
+         "DELETE is not allowed"),
+        ("postgres", "SELECT * FROM orders FOR UPDATE", "FOR UPDATE/SHARE is not allowed"),
+        ("duckdb", "COPY orders TO 'x.csv'", "COPY is not allowed"),
+        ("duckdb", "SELEC 1", "the query is not valid duckdb SQL"),
+    ],
+)  # fmt: skip
+def test_a_source_query_that_is_not_one_select_is_refused(tmp_path, source, query, problem):
+    where = "connection: x" if source == "postgres" else "path: x.duckdb"
+    text = (
+        f"pipeline:\n  name: p\n  sources:\n    - {{name: s, type: {source}, {where}, "
+        f'tables: [{{name: t, query: "{query}"}}]}}\n'
+    )
+    message = pipeline_error(tmp_path, text)
+    assert message.startswith("pipelines/p.yml: pipeline.sources[0].tables[0].query: ")
+    assert problem in message
+
+
+def test_a_source_runs_the_statement_sqlglot_renders(tiny):
+    # As text wrapped in a subquery, the comment would swallow the closing parenthesis and
+    # the semicolon end the statement early; the parsed statement has neither.
+    with duckdb.connect(str(tiny.root / "data" / "legacy.duckdb")) as con:
+        con.execute(
+            "CREATE TABLE accounts AS SELECT * FROM (VALUES (7, 'x'), (8, 'y')) t(id, label)"
+        )
+    query = "SELECT id, label FROM accounts WHERE id > 7; -- the newer ones"
+    tiny.pipeline(
+        "pipeline:\n  name: p\n  sources:\n    - {name: legacy, type: duckdb, "
+        f'path: data/legacy.duckdb, tables: [{{name: newer, query: "{query}"}}]}}\n'
+    )
+    assert tiny.run().ok
+    assert [(row["id"], row["label"]) for row in tiny.rows("bronze.newer")] == [(8, "y")]

@@ -21,9 +21,12 @@ import os
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BeforeValidator, Field, SecretStr, model_validator
+import sqlglot
+import sqlglot.expressions as sge
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
+from sqlglot.errors import SqlglotError
 
 from warehouse_kit.config import (
     Column,
@@ -109,15 +112,59 @@ class FilesSource(Spec):
     """For every table (a table's own wins); default: the pipeline's."""
 
 
+_WRITES = (sge.DML, sge.DDL, sge.Drop, sge.Alter, sge.Command, sge.Into, sge.Lock)
+"""What a source query may not hold anywhere: it only reads (SELECT INTO creates a table,
+a data-modifying WITH writes, FOR UPDATE locks the source's rows)."""
+
+
+def single_select(sql: str, dialect: str) -> sge.Query:
+    """`sql` parsed as one SELECT in `dialect` (``postgres``, ``duckdb``), else a ValueError.
+
+    A source reads the statement sqlglot renders from this, never the text as written.
+    """
+    try:
+        parsed = sqlglot.parse(sql, read=dialect)
+        # A trailing ";" or comment after the last ";" is no statement.
+        statements = [s for s in parsed if s is not None and not isinstance(s, sge.Semicolon)]
+    except SqlglotError as exc:
+        problem = str(exc).strip().splitlines()[0]
+        raise ValueError(f"the query is not valid {dialect} SQL: {problem}") from None
+    if len(statements) != 1:
+        raise ValueError(f"a query is one SELECT statement, not {len(statements)}")
+    query = statements[0]
+    found = query.find(*_WRITES)
+    if not isinstance(query, sge.Query) or found is not None:
+        what = _statement(found or query)
+        raise ValueError(f"a query is one SELECT statement that only reads: {what} is not allowed")
+    return query
+
+
+def _statement(node: sge.Expression) -> str:
+    if isinstance(node, sge.Command):
+        return str(node.this).upper()
+    return {"into": "SELECT INTO", "lock": "FOR UPDATE/SHARE"}.get(node.key, node.key.upper())
+
+
 class DatabaseTable(Spec):
     name: Name
     table: str | None = None
     """The table to read (default: `name`)."""
     query: Expression | None = None
-    """A SELECT to read instead of a table."""
+    """One SELECT to read instead of a table, in the source's SQL dialect; parsed with
+    sqlglot, and what the source runs is the statement sqlglot renders from it."""
     incremental: Incremental | None = None
     schema_contract: SchemaContract | None = None
     """Default: the source's."""
+
+    dialect: ClassVar[str] = ""
+    """The source's SQL dialect, which its queries are parsed in."""
+
+    @field_validator("query")
+    @classmethod
+    def _one_select(cls, value: str | None) -> str | None:
+        if value is not None and cls.dialect:
+            single_select(value, cls.dialect)
+        return value
 
     @model_validator(mode="after")
     def _table_or_query(self) -> DatabaseTable:
@@ -126,11 +173,18 @@ class DatabaseTable(Spec):
         return self
 
 
+class PostgresTable(DatabaseTable):
+    dialect = "postgres"
+
+
+class DuckDBTable(DatabaseTable):
+    dialect = "duckdb"
+
+
 class DatabaseSource(Spec):
     """What every database source has: tables (or queries) mirrored in bronze."""
 
     name: Name
-    tables: list[Annotated[DatabaseTable, _by_name(DatabaseTable)]] = Field(min_length=1)
     load: Literal["append", "replace"] = "replace"
     incremental: Incremental | None = None
     """For every table (a table's own `incremental` wins); implies appending."""
@@ -143,12 +197,14 @@ class PostgresSource(DatabaseSource):
     connection: SecretStr
     """A postgres:// URL, usually ``${SOME_VAR}`` so the password stays out of the file."""
     schema_: str = Field(default="public", alias="schema")
+    tables: list[Annotated[PostgresTable, _by_name(PostgresTable)]] = Field(min_length=1)
 
 
 class DuckDBSource(DatabaseSource):
     type: Literal["duckdb"]
     path: str
     schema_: str = Field(default="main", alias="schema")
+    tables: list[Annotated[DuckDBTable, _by_name(DuckDBTable)]] = Field(min_length=1)
 
 
 Source = Annotated[
