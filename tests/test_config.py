@@ -16,6 +16,7 @@ from warehouse_kit.errors import ConfigError
 from warehouse_kit.experiments import load_experiment
 from warehouse_kit.project import Project
 from warehouse_kit.quality import Freshness, parse_checks
+from warehouse_kit.runner import run
 from warehouse_kit.spec import Incremental, load_pipeline_spec
 
 
@@ -191,6 +192,50 @@ def test_numbers_stay_what_they_were_a_lookback_for_numeric_cursors_and_seconds_
 def test_anything_else_is_not_a_duration(text):
     with pytest.raises(ValueError, match=f"{re.escape(repr(text))} is not a duration"):
         parse_duration(text)
+
+
+# --- destination.type: the target must agree ---------------------------------------------
+
+
+def one_table_project(root: Path, destination: str) -> Path:
+    write(root / "data" / "t.csv", "n\n1\n")
+    write(
+        root / "pipelines" / "p.yml",
+        f"""
+        pipeline:
+          name: p
+          sources: [{{name: files, type: files, path: data, tables: [t]}}]
+          transformations: [{{stage: bronze}}]
+          destination: {destination}
+        """,
+    )
+    return root
+
+
+def test_a_destination_type_the_target_contradicts_is_refused_before_anything_opens(tmp_path):
+    root = one_table_project(tmp_path, "{type: postgres}")
+    warehouse = tmp_path / "w.duckdb"
+    with pytest.raises(ConfigError) as caught:
+        run(root, target=f"duckdb:///{warehouse}")
+    assert str(caught.value) == (
+        f"pipelines/p.yml: pipeline.destination.type: 'postgres', but the target "
+        f"duckdb:///{warehouse} is DuckDB: give a PostgreSQL target (--target, WK_TARGET or "
+        "target: in warehouse.yml), or leave destination.type out to run on either"
+    )
+    assert not warehouse.exists()
+
+
+def test_a_duckdb_destination_refuses_a_postgres_target(tmp_path, postgres_url):
+    root = one_table_project(tmp_path, "{type: duckdb, database: w}")
+    with pytest.raises(ConfigError, match=r"pipeline\.destination\.type: 'duckdb', but the target"):
+        run(root, target=postgres_url)
+
+
+def test_a_duckdb_destination_names_the_file_when_no_target_is_set(tmp_path, monkeypatch):
+    monkeypatch.delenv("WK_TARGET", raising=False)
+    root = one_table_project(tmp_path, "{type: duckdb, database: shop}")
+    assert run(root).ok
+    assert (root / "shop.duckdb").exists()
 
 
 # --- a source query: one SELECT, parsed, and run as sqlglot renders it -------------------

@@ -2,8 +2,10 @@
 
 The target warehouse is chosen, first match wins, from the ``--target`` flag,
 the ``WK_TARGET`` environment variable, ``target:`` in ``warehouse.yml``, a
-pipeline's ``destination`` (type and database), and finally a DuckDB file
-inside the project, ``warehouse.duckdb``.
+pipeline's ``destination`` (``type: duckdb`` and ``database``), and finally a
+DuckDB file inside the project, ``warehouse.duckdb``. A pipeline whose
+``destination.type`` names another engine than the target's is refused
+(`catalog.Catalog.target`).
 """
 
 from __future__ import annotations

@@ -254,8 +254,11 @@ class StageSpec(Spec):
 
 class DestinationSpec(Spec):
     type: Literal["duckdb", "postgres"] | None = None
+    """The engine the pipeline is written for: a run on a target of another engine is
+    refused (see `catalog.Catalog.target`). Leave it out to run on either."""
     database: str | None = None
-    """With `type`, the target used when neither --target, WK_TARGET nor warehouse.yml set one."""
+    """The name the DDL files carry; with ``type: duckdb``, also the DuckDB file
+    (``<database>.duckdb``) used when neither --target, WK_TARGET nor warehouse.yml set one."""
     schema_: Name | None = Field(default=None, alias="schema")
     """The schema of the last stage (gold)."""
     tables: list[Name] = Field(default_factory=list)
