@@ -1,23 +1,32 @@
-"""The one config layer: every file format errs the same way and reads durations one way."""
+"""The one config layer: every file format errs the same way, reads durations one way, and
+publishes a JSON Schema that the repository's own files pass."""
 
 from __future__ import annotations
 
+import json
 import re
 import textwrap
 from datetime import timedelta
 from pathlib import Path
 
 import duckdb
+import jsonschema
 import pytest
+import yaml
+from typer.testing import CliRunner
 
+from conftest import REPO_ROOT
 from warehouse_kit import metrics
+from warehouse_kit.cli import app
 from warehouse_kit.config import parse_duration
 from warehouse_kit.errors import ConfigError
 from warehouse_kit.experiments import load_experiment
+from warehouse_kit.file_formats import FORMATS
 from warehouse_kit.project import Project
 from warehouse_kit.quality import Freshness, parse_checks
 from warehouse_kit.runner import run
 from warehouse_kit.spec import Incremental, load_pipeline_spec
+from warehouse_kit.yamlfile import read_yaml
 
 
 def write(path: Path, text: str) -> Path:
@@ -280,3 +289,79 @@ def test_a_source_runs_the_statement_sqlglot_renders(tiny):
     )
     assert tiny.run().ok
     assert [(row["id"], row["label"]) for row in tiny.rows("bronze.newer")] == [(8, "y")]
+
+
+# --- JSON Schema: current, and the repository's files pass it -----------------------------
+
+
+@pytest.mark.parametrize("name", list(FORMATS))
+def test_the_committed_schema_is_what_wk_schema_prints(name):
+    result = CliRunner().invoke(app, ["schema", name])
+    assert result.exit_code == 0
+    committed = REPO_ROOT / "schemas" / "json" / f"{name}.schema.json"
+    assert committed.read_text(encoding="utf-8") == result.stdout, (
+        f"run: wk schema {name} > schemas/json/{name}.schema.json"
+    )
+
+
+def as_an_editor_reads(path: Path) -> object:
+    """The file's YAML as JSON types: dates are text to an editor, as they are in JSON."""
+    return json.loads(json.dumps(read_yaml(path, display=str(path)), default=str))
+
+
+def schema_of(path: Path) -> dict:
+    """The schema a file names in its ``# yaml-language-server: $schema=`` line."""
+    first = path.read_text(encoding="utf-8").splitlines()[0]
+    match = re.fullmatch(r"# yaml-language-server: \$schema=(\S+)", first)
+    assert match, f"{path} does not name its schema on its first line"
+    return json.loads((path.parent / match.group(1)).read_text(encoding="utf-8"))
+
+
+EXAMPLES = sorted(
+    [
+        REPO_ROOT / "warehouse.yml",
+        *(REPO_ROOT / "pipelines").glob("*.yml"),
+        *(REPO_ROOT / "analytics").rglob("*.yml"),
+    ]
+)
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: str(p.relative_to(REPO_ROOT)))
+def test_the_example_files_pass_their_schema(path):
+    validator = jsonschema.Draft202012Validator(schema_of(path))
+    problems = [
+        f"{list(e.absolute_path)}: {e.message}"
+        for e in validator.iter_errors(as_an_editor_reads(path))
+    ]
+    assert problems == []
+
+
+README_FORMATS = {"pipeline:": "pipeline", "models:": "metrics", "experiment:": "experiments"}
+
+
+def test_the_readme_examples_pass_their_schema():
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", readme, flags=re.DOTALL)
+    checked = 0
+    for block in blocks:
+        name = next((f for key, f in README_FORMATS.items() if block.startswith(key)), None)
+        if name is None:
+            continue  # a fragment of a file
+        schema = json.loads((REPO_ROOT / "schemas" / "json" / f"{name}.schema.json").read_text())
+        data = json.loads(json.dumps(yaml.safe_load(block), default=str))
+        jsonschema.validate(data, schema)
+        checked += 1
+    assert checked >= 3
+
+
+def test_the_schema_is_as_strict_as_the_loader():
+    schema = json.loads((REPO_ROOT / "schemas" / "json" / "pipeline.schema.json").read_text())
+    good = {"pipeline": {"name": "p", "quality_checks": [{"check": "unique_keys", "key": "id"}]}}
+    jsonschema.validate(good, schema)
+    for bad in (
+        {"pipeline": {"name": "p", "quality_checks": [{"check": "unique_keys", "kee": "id"}]}},
+        {"pipeline": {"name": "p", "transformations": [{"stage": "s", "operations": ["dedupe"]}]}},
+        {"pipeline": {"name": "p", "destination": {"type": "sqlite"}}},
+    ):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, schema)
