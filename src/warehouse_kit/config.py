@@ -18,6 +18,7 @@ Schema, for editors.
 from __future__ import annotations
 
 import re
+import reprlib
 import types
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -283,7 +284,7 @@ def _describe(error: Any, place: _Place, parent: _Place) -> str:
         annotation, _ = _unwrap(place.annotation)
         if _is_union(annotation) and _tagging(place.annotation)[0]:
             return f"expected a mapping with the key {_tag_key(place.annotation)}"
-        return f"expected a mapping, not {error['input']!r}"
+        return f"expected a mapping, not {reprlib.repr(error['input'])}"
     message = str(error["msg"])
     return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
