@@ -24,7 +24,7 @@ def wk(
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["run"], ["models"], ["history"], ["demo"], ["demo", "generate"]]
+    "command", [[], ["run"], ["models"], ["history"], ["schema"], ["demo"], ["demo", "generate"]]
 )
 def test_every_command_describes_itself(command):
     result = wk(*command, "--help")

@@ -97,7 +97,8 @@ def test_the_example_files_load(tmp_path):
         ("metrics: [{name: c, type: mean}]",
          "tiny.yml: experiment.metrics[0].value: missing required key 'value'"),
         ("metrics: [{name: c, type: ratio, numerator: a, denominator: b, wher: x}]",
-         "tiny.yml: experiment.metrics[0].wher: unknown key 'wher'; did you mean 'where'?"),
+         "tiny.yml: experiment.metrics[0].wher: unknown key 'wher' for a ratio metric; "
+         "did you mean 'where'?"),
         ("exposures: {table: exposures}",
          "tiny.yml: experiment.exposures.table: 'exposures' is not a table: write schema.table"),
         ("variants: {control: 1}",

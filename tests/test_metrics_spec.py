@@ -57,7 +57,8 @@ REVENUE = "  revenue: {type: sum, expr: amount}\n"
 ERRORS = [
     (
         {"a": MODEL + "metrics:\n  revenue: {type: sum, expr: amount, fliter: x}\n"},
-        "analytics/a.yml: metrics.revenue.fliter: unknown key 'fliter'; did you mean 'filter'?",
+        "analytics/a.yml: metrics.revenue.fliter: unknown key 'fliter' for a sum metric; "
+        "did you mean 'filter'?",
     ),
     (
         {"a": MODEL + "metrics:\n  aov: {type: ration}\n"},

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from warehouse_kit.errors import ConfigError
-from warehouse_kit.spec import Deduplicate, NullHandling, PostgresSource, load_pipeline_spec
+from warehouse_kit.operations import Deduplicate, NullHandling
+from warehouse_kit.spec import PostgresSource, load_pipeline_spec
 
 
 def load(tmp_path: Path, text: str, environ: dict[str, str] | None = None):
@@ -118,7 +119,7 @@ def test_a_default_stands_in_for_an_unset_variable(tmp_path):
                       operations: [{op: deduplicate, keys: [a]}]
             """,
             "pipelines/x.yml: pipeline.transformations[0].models[0].operations[0].keys: "
-            "unknown key 'keys'; did you mean 'key'?",
+            "unknown key 'keys' for a deduplicate operation; did you mean 'key'?",
             id="unknown option",
         ),
         pytest.param(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import ibis.expr.types as ir
 
-from warehouse_kit.backends import Warehouse
+from warehouse_kit.backends import Warehouse, engine_of, redact
 from warehouse_kit.dag import Graph
 from warehouse_kit.errors import ConfigError
 from warehouse_kit.pipeline import Pipeline, load_pipeline
@@ -46,13 +46,36 @@ class Catalog:
         model = self.graph.models[self.find(name)]
         return warehouse.table(model.name, self.schemas[model.stage])
 
-    def default_target(self) -> str | None:
-        """A DuckDB target named by a pipeline's destination, if any declares one."""
+    def target(self, override: str | None = None) -> str:
+        """The target URL (`Project.target`), checked against each pipeline's destination.
+
+        A pipeline whose ``destination.type`` names another engine than the target's
+        is refused rather than written where it did not ask to go.
+        """
+        url = self.project.target(override, fallback=self._destination_file())
+        engine = engine_of(url)
+        for pipeline in self.pipelines:
+            wanted = pipeline.spec.destination.type
+            if wanted is not None and wanted != engine:
+                raise ConfigError(
+                    f"{wanted!r}, but the target {redact(url)} is {_ENGINES[engine]}: give a "
+                    f"{_ENGINES[wanted]} target (--target, WK_TARGET or target: in "
+                    f"{PROJECT_FILE}), or leave destination.type out to run on either",
+                    file=pipeline.file,
+                    key_path="pipeline.destination.type",
+                )
+        return url
+
+    def _destination_file(self) -> str | None:
+        """The DuckDB file a pipeline's destination names, if one does."""
         for pipeline in self.pipelines:
             destination = pipeline.spec.destination
             if destination.type == "duckdb":
                 return f"duckdb://{destination.database or 'warehouse'}.duckdb"
         return None
+
+
+_ENGINES = {"duckdb": "DuckDB", "postgres": "PostgreSQL"}
 
 
 def load_catalog(

@@ -346,6 +346,27 @@ def ddl(
         console.print(loaded.display(path), highlight=False, soft_wrap=True)
 
 
+@app.command("schema")
+def schema_command(
+    file_format: Annotated[
+        str,
+        typer.Argument(
+            metavar="FORMAT",
+            help="pipeline, warehouse, checks, metrics or experiments.",
+            show_default=False,
+        ),
+    ],
+) -> None:
+    """Print the JSON Schema of a file format, for editors.
+
+    wk schema pipeline > pipeline.schema.json"""
+    from warehouse_kit.file_formats import FORMATS, schema_text
+
+    if file_format not in FORMATS:
+        raise typer.BadParameter(f"choose one of {', '.join(FORMATS)}", param_hint="FORMAT")
+    sys.stdout.write(schema_text(file_format))
+
+
 @demo_app.command("generate")
 def demo_generate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the CSV files to.")],

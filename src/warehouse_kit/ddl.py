@@ -404,7 +404,7 @@ def write(
         dialect_named(dialect)  # a typo fails before the project is planned
     project = Project.of(project)
     catalog, planned = plan(project, target=target)
-    names = dialects_for(dialect, project.target(target, fallback=catalog.default_target()))
+    names = dialects_for(dialect, catalog.target(target))
     folder = out if out is not None else project.path("schemas")
     folder.mkdir(parents=True, exist_ok=True)
     database = database_name(catalog)

@@ -16,16 +16,10 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import ibis.expr.types as ir
 
+from warehouse_kit.config import MAX_NAME_LENGTH, check_name, parse
 from warehouse_kit.errors import ConfigError
-from warehouse_kit.spec import (
-    MAX_NAME_LENGTH,
-    DimensionOptions,
-    Incremental,
-    IncrementalModel,
-    SchemaContract,
-    _check_name,
-    parse,
-)
+from warehouse_kit.operations import DimensionOptions
+from warehouse_kit.spec import Incremental, IncrementalModel, SchemaContract
 
 UNKNOWN_KEY = -1
 """The surrogate key of every dimension's unknown member, which facts without a match get."""
@@ -317,7 +311,7 @@ def _parse_checks(checks: Sequence[Mapping[str, Any] | BaseCheck], origin: str) 
 
 def _valid(name: str, origin: str) -> str:
     try:
-        return _check_name(name)
+        return check_name(name)
     except ValueError as exc:
         raise ConfigError(str(exc), file=origin) from None
 

@@ -30,15 +30,12 @@ from warehouse_kit.models import (
     SourceLoad,
     Table,
 )
+from warehouse_kit.operations import BuildFacts, CreateDateDimension, CreateDimensions, Operation
 from warehouse_kit.spec import (
-    BuildFacts,
-    CreateDateDimension,
-    CreateDimensions,
     DatabaseTable,
     FileTable,
     IncrementalModel,
     ModelSpec,
-    Operation,
     PipelineSpec,
     Source,
     StageSpec,

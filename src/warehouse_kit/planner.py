@@ -29,8 +29,8 @@ from warehouse_kit.models import (
     Table,
     Tally,
 )
+from warehouse_kit.operations import DimensionOptions
 from warehouse_kit.quality import CheckContext
-from warehouse_kit.spec import DimensionOptions
 from warehouse_kit.transforms import LOAD_METADATA
 
 METADATA_TYPES = ibis.schema(

@@ -2,8 +2,10 @@
 
 The target warehouse is chosen, first match wins, from the ``--target`` flag,
 the ``WK_TARGET`` environment variable, ``target:`` in ``warehouse.yml``, a
-pipeline's ``destination`` (type and database), and finally a DuckDB file
-inside the project, ``warehouse.duckdb``.
+pipeline's ``destination`` (``type: duckdb`` and ``database``), and finally a
+DuckDB file inside the project, ``warehouse.duckdb``. A pipeline whose
+``destination.type`` names another engine than the target's is refused
+(`catalog.Catalog.target`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from pathlib import Path
 from pydantic import Field
 
 from warehouse_kit.backends import Warehouse, connect
-from warehouse_kit.spec import Spec, parse, read_yaml, resolve_variables
+from warehouse_kit.config import Spec, parse
+from warehouse_kit.yamlfile import read_yaml, resolve_variables
 
 PROJECT_FILE = "warehouse.yml"
 DEFAULT_TARGET = "duckdb://warehouse.duckdb"

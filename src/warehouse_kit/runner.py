@@ -111,7 +111,7 @@ def _session(
     run at the same time) unless only `reading`."""
     project = Project.of(project)
     catalog = load_catalog(project, pipelines)
-    url = project.target(target, fallback=catalog.default_target())
+    url = catalog.target(target)
     if not reading:
         with runlock.hold(url, base_dir=project.root, wait_s=wait) as held:
             yield catalog, held.warehouse, held

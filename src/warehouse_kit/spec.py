@@ -8,309 +8,41 @@ names the file, the key path and what was expected::
     pipelines/x.yml: pipeline.transformations[1].operations[0]: unknown operation
     'dedupe'; did you mean 'deduplicate'?
 
-Operations and sources are discriminated unions (on ``op`` and ``type``), so a
-YAML mapping parses straight into the class that implements it. An operation
-may be written in short form, by its name alone, when its options all have
-defaults.
+Operations (`warehouse_kit.operations`), sources, checks and alerts are
+discriminated unions (on ``op``, ``type``, ``type`` or ``check``, and
+``channel``), so a YAML mapping parses straight into the class that implements
+it. What every format shares (the base model, durations, the error formatter)
+is in `warehouse_kit.config`.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal
 
-import yaml
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    model_validator,
+import sqlglot
+import sqlglot.expressions as sge
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
+from sqlglot.errors import SqlglotError
+
+from warehouse_kit.config import (
+    Column,
+    Columns,
+    Duration,
+    Expression,
+    Name,
+    Spec,
+    one_or_many,
+    parse,
 )
-
-from warehouse_kit.errors import ConfigError, did_you_mean
-
-MAX_NAME_LENGTH = 55  # PostgreSQL's 63-byte limit, less room for a staging prefix
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _check_name(value: str) -> str:
-    if not _NAME.match(value) or len(value) > MAX_NAME_LENGTH:
-        raise ValueError(
-            f"{value!r} is not a valid name: use letters, digits and underscores, "
-            f"starting with a letter or underscore, at most {MAX_NAME_LENGTH} characters"
-        )
-    return value
-
-
-def _one_or_many(value: Any) -> Any:
-    return [value] if isinstance(value, str) else value
-
-
-Name = Annotated[str, AfterValidator(_check_name)]
-"""A model, stage, schema or source name: it becomes a table or schema name."""
-
-Column = Annotated[str, Field(min_length=1)]
-"""A column name; checked against the real table when the model is built."""
-
-Columns = Annotated[list[Column], BeforeValidator(_one_or_many)]
-"""One column or a list of them."""
-
-Expression = Annotated[str, Field(min_length=1)]
-"""A SQL expression, parsed with sqlglot (never executed as text)."""
-
-
-class Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-# --- operations -----------------------------------------------------------------
-
-
-class Deduplicate(Spec):
-    """Keep one row per key: the last by `order_by` (or the first, with keep: first).
-
-    Without a key, exact duplicate rows (ignoring load metadata) collapse to one.
-    Rows with a NULL in the key are not duplicates of each other and pass through.
-    """
-
-    op: Literal["deduplicate"]
-    key: Columns | None = None
-    order_by: Columns | None = None
-    keep: Literal["last", "first"] = "last"
-
-
-class TypeCasting(Spec):
-    """Cast columns to declared types; a value that does not parse becomes NULL.
-
-    Text is trimmed before it is cast. Types are Ibis type names: int64,
-    float64, decimal(12,2), date, timestamp, boolean, string.
-    """
-
-    op: Literal["type_casting"]
-    columns: dict[Column, str] = Field(min_length=1)
-    max_unparsed: float = Field(default=0.05, ge=0, le=1)
-    """The share of a column's non-empty values that may fail to parse before the run
-    warns with the count (and, under ``schema_contract: freeze``, fails the model)."""
-
-
-class Fill(Spec):
-    fill: Any
-
-
-NullRule = Literal["drop", "keep"] | Fill
-
-
-class NullHandling(Spec):
-    """Per column: drop the row, keep the NULL, or fill a value.
-
-    Blank text is treated as NULL first (``blank_is_null``), since a CSV cannot
-    tell the two apart. The short form only does that.
-    """
-
-    op: Literal["null_handling"]
-    columns: dict[Column, NullRule] = Field(default_factory=dict)
-    blank_is_null: bool = True
-
-
-class JoinTables(Spec):
-    """Join another model; `on` names shared columns or maps this side to that side."""
-
-    op: Literal["join_tables"]
-    with_: str = Field(alias="with")
-    on: Columns | dict[Column, Column]
-    how: Literal["inner", "left", "right", "outer"] = "left"
-    columns: Columns | None = None
-    """Columns to take from the joined model (default: all but the join keys)."""
-
-
-class Rule(Spec):
-    name: Name
-    condition: Expression
-    action: Literal["filter", "flag"] = "filter"
-    """filter keeps the rows where the condition is true; flag adds a boolean column."""
-
-
-class ApplyBusinessRules(Spec):
-    op: Literal["apply_business_rules"]
-    rules: list[Rule] = Field(min_length=1)
-
-
-class CalculateMetrics(Spec):
-    """Add (or replace) columns computed from SQL expressions, in order."""
-
-    op: Literal["calculate_metrics"]
-    columns: dict[Column, Expression] = Field(min_length=1)
-
-
-class AggregateMetrics(Spec):
-    """Group by columns and compute measures (SQL aggregate expressions)."""
-
-    op: Literal["aggregate_metrics"]
-    group_by: Columns = Field(default_factory=list)
-    measures: dict[Column, Expression] = Field(min_length=1)
-
-
-class HistoryColumns(Spec):
-    """The names of a type-2 dimension's bookkeeping columns."""
-
-    effective_from: Name = "effective_from"
-    effective_to: Name = "effective_to"
-    is_current: Name = "is_current"
-    is_deleted: Name = "is_deleted"
-
-
-class DimensionOptions(Spec):
-    """A dimension keyed by an integer surrogate key that never changes for a version.
-
-    Type 1 (``scd: 1``) overwrites: attributes follow the latest data, and
-    members that disappear from the input stay, so old facts keep their key.
-    Type 2 (``scd: 2``) keeps history: a change closes the current version
-    and opens a new one, each valid over [effective_from, effective_to).
-    Row -1 is the unknown member that facts with no match point to.
-    """
-
-    key: Columns
-    surrogate_key: Name | None = None
-    """Default: the model name without ``dim_``, plus ``_key`` (dim_customer -> customer_key)."""
-    columns: Columns | None = None
-    """Attribute columns (default: all but load metadata)."""
-    scd: Literal[1, 2] = 1
-    strategy: Literal["check", "updated_at"] = "check"
-    """check: a change is a tracked column whose value differs (NULL-safe);
-    updated_at: a change is a newer value of the `updated_at` column."""
-    updated_at: Column | None = None
-    track: Columns | None = None
-    """Columns whose change opens a version (check strategy; default: every attribute but type1)."""
-    type1: Columns = Field(default_factory=list)
-    """Columns overwritten on every version of the member (a corrected name, say)."""
-    deletes: Literal["ignore", "invalidate", "new_record"] = "ignore"
-    """What a member missing from the input means: nothing (the input need not be a full
-    snapshot); or, the input being a full snapshot, the end of its current version, or a
-    new version flagged deleted."""
-    changed_at: Column | None = None
-    """When each snapshot was taken: changes happen then (check strategy), deletes and
-    returns too (both strategies). Default ``_loaded_at`` when the input has it, else the
-    time of the run."""
-    history_columns: HistoryColumns = Field(default_factory=HistoryColumns)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> DimensionOptions:
-        history_only = {"type1": self.type1, "track": self.track, "updated_at": self.updated_at}
-        if self.scd == 1:
-            given = [name for name, value in history_only.items() if value]
-            if given or self.deletes != "ignore" or self.strategy != "check":
-                raise ValueError(f"{', '.join(given) or 'strategy/deletes'} need scd: 2")
-        if self.strategy == "updated_at" and not self.updated_at:
-            raise ValueError("the updated_at strategy needs updated_at: the column to compare")
-        if self.track and set(self.track) & set(self.type1):
-            raise ValueError("a column is either tracked (type 2) or type1, not both")
-        return self
-
-
-class CreateDimensions(DimensionOptions):
-    op: Literal["create_dimensions"]
-
-
-class FactDimension(Spec):
-    dimension: str
-    """The dimension model (``dim_customer`` or ``gold.dim_customer``)."""
-    key: Columns
-    """The fact's columns that hold the dimension's natural key."""
-    at: Column | None = None
-    """The fact's event time, to pick the version valid then (default: the op's event_time)."""
-
-
-class BuildFacts(Spec):
-    """Replace natural keys with the dimensions' surrogate keys.
-
-    A fact row whose member is not in the dimension (or has no version valid
-    at the fact's event time) gets key -1, the unknown member.
-    """
-
-    op: Literal["build_facts"]
-    dimensions: list[FactDimension] = Field(min_length=1)
-    event_time: Column | None = None
-    """When each fact happened: a type-2 dimension is joined to the version valid then.
-    Without it, or where it is NULL, facts take each member's current version."""
-    columns: Columns | None = None
-    """Columns to keep besides the surrogate keys (default: all the others)."""
-
-
-class CreateDateDimension(Spec):
-    """A date dimension covering the dates of a column of the input, whole years."""
-
-    op: Literal["create_date_dimension"]
-    column: Column
-    fiscal_year_start_month: int = Field(default=1, ge=1, le=12)
-
-
-Operation = Annotated[
-    Deduplicate
-    | TypeCasting
-    | NullHandling
-    | JoinTables
-    | ApplyBusinessRules
-    | CalculateMetrics
-    | AggregateMetrics
-    | CreateDimensions
-    | BuildFacts
-    | CreateDateDimension,
-    Field(discriminator="op"),
-]
-
-OPERATION_NAMES: tuple[str, ...] = (
-    "deduplicate",
-    "type_casting",
-    "null_handling",
-    "join_tables",
-    "apply_business_rules",
-    "calculate_metrics",
-    "aggregate_metrics",
-    "create_dimensions",
-    "build_facts",
-    "create_date_dimension",
-)
-
-
-def _short_form(value: Any) -> Any:
-    """``deduplicate`` is ``{op: deduplicate}``."""
-    return {"op": value} if isinstance(value, str) else value
-
-
-Operations = list[Annotated[Operation, BeforeValidator(_short_form)]]
-
+from warehouse_kit.operations import Operations
+from warehouse_kit.quality.checks import Checks
+from warehouse_kit.yamlfile import read_yaml, resolve_variables
 
 # --- sources --------------------------------------------------------------------
-
-
-_DURATION = re.compile(
-    r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|seconds?|m|min|minutes?|h|hours?|d|days?|w|weeks?)\s*$"
-)
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(value: Any) -> timedelta:
-    """``"90s"``, ``"15 min"``, ``"6h"``, ``"2 days"``, ``"1 week"`` as a timedelta."""
-    if isinstance(value, timedelta):
-        return value
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(
-            f"{value!r} is not a duration: a number and s, min, h, days or weeks ('2 days')"
-        )
-    number, unit = float(match.group(1)), match.group(2)
-    return timedelta(seconds=number * _SECONDS[unit[0]])
-
-
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
 SchemaContract = Literal["evolve", "freeze", "discard"]
@@ -352,6 +84,11 @@ def _table_entry(value: Any) -> Any:
     return {"name": value} if isinstance(value, str) else value
 
 
+def _by_name(table: type[Spec]) -> BeforeValidator:
+    """A table may be given by its name alone."""
+    return BeforeValidator(_table_entry, json_schema_input_type=Name | table)
+
+
 class FilesSource(Spec):
     """CSV, Parquet or JSON files; one table per file, folder or glob.
 
@@ -365,7 +102,7 @@ class FilesSource(Spec):
     """Where each table's files are, under `path`; ``{table}`` is the table name."""
     format: Literal["csv", "parquet", "json"] | None = None
     """Default: from each file's extension (.csv, .parquet, .json, .ndjson, .jsonl)."""
-    tables: list[Annotated[FileTable, BeforeValidator(_table_entry)]] = Field(min_length=1)
+    tables: list[Annotated[FileTable, _by_name(FileTable)]] = Field(min_length=1)
     load: Literal["append", "replace"] = "append"
     """append keeps every batch of files (a batch already loaded is skipped);
     replace keeps only the latest batch."""
@@ -375,15 +112,59 @@ class FilesSource(Spec):
     """For every table (a table's own wins); default: the pipeline's."""
 
 
+_WRITES = (sge.DML, sge.DDL, sge.Drop, sge.Alter, sge.Command, sge.Into, sge.Lock)
+"""What a source query may not hold anywhere: it only reads (SELECT INTO creates a table,
+a data-modifying WITH writes, FOR UPDATE locks the source's rows)."""
+
+
+def single_select(sql: str, dialect: str) -> sge.Query:
+    """`sql` parsed as one SELECT in `dialect` (``postgres``, ``duckdb``), else a ValueError.
+
+    A source reads the statement sqlglot renders from this, never the text as written.
+    """
+    try:
+        parsed = sqlglot.parse(sql, read=dialect)
+        # A trailing ";" or comment after the last ";" is no statement.
+        statements = [s for s in parsed if s is not None and not isinstance(s, sge.Semicolon)]
+    except SqlglotError as exc:
+        problem = str(exc).strip().splitlines()[0]
+        raise ValueError(f"the query is not valid {dialect} SQL: {problem}") from None
+    if len(statements) != 1:
+        raise ValueError(f"a query is one SELECT statement, not {len(statements)}")
+    query = statements[0]
+    found = query.find(*_WRITES)
+    if not isinstance(query, sge.Query) or found is not None:
+        what = _statement(found or query)
+        raise ValueError(f"a query is one SELECT statement that only reads: {what} is not allowed")
+    return query
+
+
+def _statement(node: sge.Expression) -> str:
+    if isinstance(node, sge.Command):
+        return str(node.this).upper()
+    return {"into": "SELECT INTO", "lock": "FOR UPDATE/SHARE"}.get(node.key, node.key.upper())
+
+
 class DatabaseTable(Spec):
     name: Name
     table: str | None = None
     """The table to read (default: `name`)."""
     query: Expression | None = None
-    """A SELECT to read instead of a table."""
+    """One SELECT to read instead of a table, in the source's SQL dialect; parsed with
+    sqlglot, and what the source runs is the statement sqlglot renders from it."""
     incremental: Incremental | None = None
     schema_contract: SchemaContract | None = None
     """Default: the source's."""
+
+    dialect: ClassVar[str] = ""
+    """The source's SQL dialect, which its queries are parsed in."""
+
+    @field_validator("query")
+    @classmethod
+    def _one_select(cls, value: str | None) -> str | None:
+        if value is not None and cls.dialect:
+            single_select(value, cls.dialect)
+        return value
 
     @model_validator(mode="after")
     def _table_or_query(self) -> DatabaseTable:
@@ -392,11 +173,18 @@ class DatabaseTable(Spec):
         return self
 
 
+class PostgresTable(DatabaseTable):
+    dialect = "postgres"
+
+
+class DuckDBTable(DatabaseTable):
+    dialect = "duckdb"
+
+
 class DatabaseSource(Spec):
     """What every database source has: tables (or queries) mirrored in bronze."""
 
     name: Name
-    tables: list[Annotated[DatabaseTable, BeforeValidator(_table_entry)]] = Field(min_length=1)
     load: Literal["append", "replace"] = "replace"
     incremental: Incremental | None = None
     """For every table (a table's own `incremental` wins); implies appending."""
@@ -409,16 +197,19 @@ class PostgresSource(DatabaseSource):
     connection: SecretStr
     """A postgres:// URL, usually ``${SOME_VAR}`` so the password stays out of the file."""
     schema_: str = Field(default="public", alias="schema")
+    tables: list[Annotated[PostgresTable, _by_name(PostgresTable)]] = Field(min_length=1)
 
 
 class DuckDBSource(DatabaseSource):
     type: Literal["duckdb"]
     path: str
     schema_: str = Field(default="main", alias="schema")
+    tables: list[Annotated[DuckDBTable, _by_name(DuckDBTable)]] = Field(min_length=1)
 
 
-Source = Annotated[FilesSource | PostgresSource | DuckDBSource, Field(discriminator="type")]
-SOURCE_TYPES: tuple[str, ...] = ("files", "postgres", "duckdb")
+Source = Annotated[
+    FilesSource | PostgresSource | DuckDBSource, Field(discriminator="type", title="source type")
+]
 
 
 # --- models, stages, pipeline ---------------------------------------------------
@@ -446,7 +237,7 @@ class ModelSpec(Spec):
     columns: dict[Column, str] = Field(default_factory=dict)
     """Column descriptions."""
     incremental: IncrementalModel | None = None
-    quality_checks: list[QualityCheckSpec] = Field(default_factory=list)
+    quality_checks: Checks = Field(default_factory=list)
     """Checks of this model's rows, run before it is published (see warehouse_kit.quality)."""
     schema_contract: SchemaContract | None = None
     """Default: the pipeline's."""
@@ -463,31 +254,48 @@ class StageSpec(Spec):
 
 class DestinationSpec(Spec):
     type: Literal["duckdb", "postgres"] | None = None
+    """The engine the pipeline is written for: a run on a target of another engine is
+    refused (see `catalog.Catalog.target`). Leave it out to run on either."""
     database: str | None = None
-    """With `type`, the target used when neither --target, WK_TARGET nor warehouse.yml set one."""
+    """The name the DDL files carry; with ``type: duckdb``, also the DuckDB file
+    (``<database>.duckdb``) used when neither --target, WK_TARGET nor warehouse.yml set one."""
     schema_: Name | None = Field(default=None, alias="schema")
     """The schema of the last stage (gold)."""
     tables: list[Name] = Field(default_factory=list)
     """The tables the pipeline publishes; each must be a model of the last stage."""
 
 
-class QualityCheckSpec(BaseModel):
-    """A data-quality check. Its fields depend on the check type."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-    check: str | None = None
-    type: str | None = None
-    name: str | None = None
+AlertType = Literal["pipeline_failure", "quality_threshold", "freshness", "volume", "stream_lag"]
 
 
-class AlertSpec(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-    type: str
-    channel: str | None = None
+class WebhookAlert(Spec):
+    """An alert posted to a URL. Declared only: nothing is sent yet (issue 19), but a
+    misspelled key is refused now rather than when delivery comes."""
+
+    type: AlertType
+    channel: Literal["webhook"]
+    url: SecretStr | None = None
+    """Usually ``${ALERT_WEBHOOK_URL}``: a webhook URL is a secret."""
+
+
+class EmailAlert(Spec):
+    """An alert sent by email (declared only, as `WebhookAlert`)."""
+
+    type: AlertType
+    channel: Literal["email"]
+    to: Annotated[
+        list[str], BeforeValidator(one_or_many, json_schema_input_type=str | list[str])
+    ] = Field(default_factory=list)
+    """One address or a list of them."""
+    smtp: SecretStr | None = None
+    """An smtp:// URL, usually ``${SMTP_URL}``."""
+
+
+Alert = Annotated[WebhookAlert | EmailAlert, Field(discriminator="channel", title="alert channel")]
 
 
 class MonitoringSpec(Spec):
-    alerts: list[AlertSpec] = Field(default_factory=list)
+    alerts: list[Alert] = Field(default_factory=list)
 
 
 class PipelineSpec(Spec):
@@ -500,7 +308,8 @@ class PipelineSpec(Spec):
     sources: list[Source] = Field(default_factory=list)
     transformations: list[StageSpec] = Field(default_factory=list)
     destination: DestinationSpec = Field(default_factory=DestinationSpec)
-    quality_checks: list[QualityCheckSpec] = Field(default_factory=list)
+    quality_checks: Checks = Field(default_factory=list)
+    """Checks of every table the pipeline publishes."""
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
 
     @model_validator(mode="after")
@@ -517,69 +326,9 @@ class PipelineSpec(Spec):
 
 
 class PipelineFile(Spec):
+    """A pipeline file: its one key, ``pipeline``."""
+
     pipeline: PipelineSpec
-
-
-SpecT = TypeVar("SpecT", bound=BaseModel)
-
-# --- loading --------------------------------------------------------------------
-
-_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-def resolve_variables(data: Any, *, file: str, environ: Mapping[str, str], path: str = "") -> Any:
-    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string of `data`."""
-    if isinstance(data, dict):
-        return {
-            key: resolve_variables(value, file=file, environ=environ, path=_join(path, key))
-            for key, value in data.items()
-        }
-    if isinstance(data, list):
-        return [
-            resolve_variables(value, file=file, environ=environ, path=f"{path}[{index}]")
-            for index, value in enumerate(data)
-        ]
-    if isinstance(data, str):
-
-        def lookup(match: re.Match[str]) -> str:
-            name, default = match.group(1), match.group(2)
-            if name in environ:
-                return environ[name]
-            if default is not None:
-                return default
-            raise ConfigError(
-                f"environment variable {name} is not set", file=file, key_path=path or None
-            )
-
-        return _VARIABLE.sub(lookup, data)
-    return data
-
-
-class _Loader(yaml.SafeLoader):
-    """YAML 1.2 booleans: only true/false, so a key like ``on:`` stays a string."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-
-
-def read_yaml(path: Path, *, display: str) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("file not found", file=display) from None
-    try:
-        return yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"invalid YAML: {where}{problem}", file=display) from None
 
 
 def load_pipeline_spec(
@@ -590,107 +339,3 @@ def load_pipeline_spec(
     data = read_yaml(path, display=display)
     data = resolve_variables(data, file=display, environ=os.environ if environ is None else environ)
     return parse(PipelineFile, data, file=display).pipeline
-
-
-def parse(cls: type[SpecT], data: Any, *, file: str) -> SpecT:
-    """Validate `data` as `cls`, turning the first problem into a `ConfigError`."""
-    try:
-        return cls.model_validate(data)
-    except ValidationError as exc:
-        error = exc.errors(include_url=False)[0]
-        raise ConfigError(_describe(error), file=file, key_path=_key_path(error["loc"])) from None
-
-
-def _describe(error: Any) -> str:
-    kind, loc, ctx = error["type"], error["loc"], error.get("ctx") or {}
-    if kind == "union_tag_invalid":
-        tag = ctx.get("tag", "")
-        known = OPERATION_NAMES if ctx.get("discriminator") == "'op'" else SOURCE_TYPES
-        noun = "operation" if known is OPERATION_NAMES else "source type"
-        hint = did_you_mean(tag, known) or f"; expected one of {', '.join(known)}"
-        return f"unknown {noun} {tag!r}{hint}"
-    if kind == "union_tag_not_found":
-        field = ctx.get("discriminator", "").strip("'")
-        return f"missing key {field!r}"
-    if kind == "extra_forbidden":
-        key = str(loc[-1])
-        return f"unknown key {key!r}{did_you_mean(key, _allowed_keys(loc[:-1]))}"
-    if kind == "missing":
-        return f"missing required key {loc[-1]!r}"
-    message = str(error["msg"])
-    return message.removeprefix("Value error, ")
-
-
-def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
-    """The keys of the spec class found at `loc` (pydantic does not say)."""
-    classes: list[Any] = [PipelineFile]
-    for item in loc:
-        if isinstance(item, int):
-            continue
-        fields = [cls.model_fields for cls in classes if _is_model(cls)]
-        member = [cls for cls in classes if _tag_of(cls) == item]
-        if member:
-            classes = member
-            continue
-        found = [f[item].annotation for f in fields if item in f]
-        classes = [c for annotation in found for c in _classes_in(annotation)]
-    keys = {
-        field.alias or name
-        for cls in classes
-        if _is_model(cls)
-        for name, field in cls.model_fields.items()
-    }
-    return sorted(keys)
-
-
-def _is_model(cls: Any) -> bool:
-    return isinstance(cls, type) and issubclass(cls, BaseModel)
-
-
-def _classes_in(annotation: Any) -> list[Any]:
-    """The model classes inside list[...], X | None, Annotated[...] and unions."""
-    if _is_model(annotation):
-        return [annotation]
-    return [cls for arg in get_args(annotation) for cls in _classes_in(arg)]
-
-
-def _tag_of(cls: Any) -> str | None:
-    if not _is_model(cls):
-        return None
-    for key in ("op", "type"):
-        field = cls.model_fields.get(key)
-        if field is not None and get_origin(field.annotation) is Literal:
-            args = get_args(field.annotation)
-            return str(args[0]) if len(args) == 1 else None
-    return None
-
-
-_TAGS = set(OPERATION_NAMES) | set(SOURCE_TYPES) | {"Fill", "literal['drop','keep']", "str"}
-
-
-def _key_path(loc: tuple[Any, ...]) -> str:
-    """``('pipeline', 'sources', 0, 'files', 'path')`` -> ``pipeline.sources[0].path``."""
-    parts: list[str] = []
-    previous: Any = None
-    for item in loc:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        elif not (isinstance(previous, int) and item in _TAGS) and not _is_union_member(item):
-            parts.append(f".{item}" if parts else str(item))
-        previous = item
-    return "".join(parts)
-
-
-def _is_union_member(item: Any) -> bool:
-    # pydantic names the member of a plain union it tried: "literal['drop','keep']", "Fill"...
-    return isinstance(item, str) and (item.startswith(("literal[", "function-")) or item == "Fill")
-
-
-def _join(path: str, key: Any) -> str:
-    return f"{path}.{key}" if path else str(key)
-
-
-ModelSpec.model_rebuild()
-StageSpec.model_rebuild()
-PipelineSpec.model_rebuild()
-PipelineFile.model_rebuild()

@@ -22,7 +22,7 @@ from warehouse_kit.casting import safe_cast, trimmed
 from warehouse_kit.errors import ConfigError, column_hint
 from warehouse_kit.lookups import look_up, one_version
 from warehouse_kit.models import UNKNOWN_KEY, BuildContext, DimensionKeys, Model, Tally
-from warehouse_kit.spec import (
+from warehouse_kit.operations import (
     AggregateMetrics,
     ApplyBusinessRules,
     BuildFacts,

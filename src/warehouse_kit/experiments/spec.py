@@ -42,27 +42,34 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    Field,
-    PrivateAttr,
-    ValidationError,
-    field_validator,
-    model_validator,
+from pydantic import AfterValidator, Field, PrivateAttr, field_validator, model_validator
+
+from warehouse_kit.config import (
+    Column,
+    Expression,
+    Name,
+    Spec,
+    parse,
 )
-
 from warehouse_kit.errors import ConfigError, did_you_mean
-from warehouse_kit.spec import Column, Expression, Name, Spec, read_yaml, resolve_variables
+from warehouse_kit.yamlfile import read_yaml, resolve_variables
 
 _TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
 
 
-TableName = Annotated[str, Field(pattern=_TABLE.pattern)]
+def _check_table(value: str) -> str:
+    if not _TABLE.match(value):
+        raise ValueError(f"{value!r} is not a table: write schema.table (gold.exposures)")
+    return value
+
+
+TableName = Annotated[
+    str, AfterValidator(_check_table), Field(json_schema_extra={"pattern": _TABLE.pattern})
+]
 """``schema.table``: a table already in the warehouse."""
 
 
@@ -120,8 +127,9 @@ class RatioMetric(MetricBase):
     denominator: Expression
 
 
-Metric = Annotated[BinomialMetric | MeanMetric | RatioMetric, Field(discriminator="type")]
-METRIC_TYPES = ("binomial", "mean", "ratio")
+Metric = Annotated[
+    BinomialMetric | MeanMetric | RatioMetric, Field(discriminator="type", title="metric type")
+]
 
 
 class CupedSpec(Spec):
@@ -249,6 +257,8 @@ def _as_datetime(value: date | datetime) -> datetime:
 
 
 class ExperimentFile(Spec):
+    """An experiment file: its one key, ``experiment``."""
+
     experiment: Experiment
 
 
@@ -267,68 +277,4 @@ def load_experiment(path: Path, *, display: str | None = None) -> Experiment:
 
 def parse_experiment(data: Any, *, file: str) -> Experiment:
     """Validate ``{experiment: {...}}``, turning the first problem into a `ConfigError`."""
-    try:
-        return ExperimentFile.model_validate(data).experiment
-    except ValidationError as exc:
-        error = exc.errors(include_url=False)[0]
-        loc = tuple(error["loc"])
-        raise ConfigError(_describe(error, loc), file=file, key_path=_key_path(loc)) from None
-
-
-def _describe(error: Mapping[str, Any], loc: tuple[Any, ...]) -> str:
-    kind, ctx = error["type"], error.get("ctx") or {}
-    if kind == "union_tag_invalid":
-        tag = str(ctx.get("tag", ""))
-        hint = did_you_mean(tag, METRIC_TYPES) or f"; expected one of {', '.join(METRIC_TYPES)}"
-        return f"unknown metric type {tag!r}{hint}"
-    if kind == "union_tag_not_found":
-        return f"missing key 'type' (one of {', '.join(METRIC_TYPES)})"
-    if kind == "extra_forbidden":
-        key = str(loc[-1])
-        return f"unknown key {key!r}{did_you_mean(key, _allowed_keys(loc[:-1]))}"
-    if kind == "missing":
-        return f"missing required key {loc[-1]!r}"
-    if kind == "string_pattern_mismatch":
-        return f"{error['input']!r} is not a table: write schema.table (gold.exposures)"
-    return str(error["msg"]).removeprefix("Value error, ")
-
-
-def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
-    """The keys of the spec class at `loc` (pydantic does not say)."""
-    cls: Any = ExperimentFile
-    for item in loc:
-        if isinstance(item, int):
-            continue
-        if item in METRIC_TYPES:
-            cls = {"binomial": BinomialMetric, "mean": MeanMetric, "ratio": RatioMetric}[item]
-            continue
-        field = cls.model_fields.get(item) if _is_model(cls) else None
-        if field is None:
-            return []
-        cls = _model_in(field.annotation)
-    return sorted(cls.model_fields) if _is_model(cls) else []
-
-
-def _model_in(annotation: Any) -> Any:
-    if _is_model(annotation):
-        return annotation
-    for arg in get_args(annotation):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
-
-
-def _is_model(cls: Any) -> bool:
-    return isinstance(cls, type) and issubclass(cls, BaseModel)
-
-
-def _key_path(loc: tuple[Any, ...]) -> str:
-    """``('experiment', 'metrics', 0, 'mean', 'value')`` -> ``experiment.metrics[0].value``."""
-    parts: list[str] = []
-    for item in loc:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        elif item not in METRIC_TYPES:
-            parts.append(f".{item}" if parts else str(item))
-    return "".join(parts)
+    return parse(ExperimentFile, data, file=file).experiment

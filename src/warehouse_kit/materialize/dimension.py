@@ -13,7 +13,7 @@ from warehouse_kit.errors import ConfigError, ModelError
 from warehouse_kit.materialize.table import replace_table
 from warehouse_kit.materialize.target import Outcome, Record, Target
 from warehouse_kit.models import UNKNOWN_KEY, DimensionKeys, Model
-from warehouse_kit.spec import DimensionOptions
+from warehouse_kit.operations import DimensionOptions
 from warehouse_kit.transforms import LOAD_METADATA, unknown_member
 
 CHANGED_AT = "_wk_changed_at"

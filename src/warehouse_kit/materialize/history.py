@@ -34,7 +34,7 @@ import ibis.expr.types as ir
 
 from warehouse_kit.materialize.dimension import CHANGED_AT, HIDDEN, SEEN_AT
 from warehouse_kit.models import BEGINNING, END, UNKNOWN_KEY, DimensionKeys
-from warehouse_kit.spec import DimensionOptions
+from warehouse_kit.operations import DimensionOptions
 
 FIRST_SEEN = "_wk_first_seen"
 """When a version's state was first observed (its ``effective_from``, but for a member's

@@ -50,7 +50,7 @@ from warehouse_kit.materialize.snapshot import Batch, require_unique_rows
 from warehouse_kit.materialize.table import replace_table
 from warehouse_kit.materialize.target import Outcome, Record, Target
 from warehouse_kit.models import BEGINNING, END, DimensionKeys
-from warehouse_kit.spec import DimensionOptions
+from warehouse_kit.operations import DimensionOptions
 from warehouse_kit.transforms import unknown_member
 
 

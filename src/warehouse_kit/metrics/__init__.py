@@ -43,8 +43,9 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from warehouse_kit.backends import Warehouse
+from warehouse_kit.config import parse
 from warehouse_kit.metrics.layer import MetricDef, SemanticLayer, load
-from warehouse_kit.metrics.spec import QueryOptions, parse
+from warehouse_kit.metrics.spec import QueryOptions
 from warehouse_kit.project import Project
 
 __all__ = ["SemanticLayer", "connect", "describe", "load", "query"]

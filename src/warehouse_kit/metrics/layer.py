@@ -21,6 +21,7 @@ from sqlglot.errors import SqlglotError
 
 from warehouse_kit.backends import Warehouse
 from warehouse_kit.catalog import Catalog, load_catalog
+from warehouse_kit.config import parse
 from warehouse_kit.errors import ConfigError, did_you_mean
 from warehouse_kit.metrics.spec import (
     AnalyticsFile,
@@ -30,11 +31,10 @@ from warehouse_kit.metrics.spec import (
     QueryOptions,
     Ratio,
     SemanticModel,
-    parse,
 )
 from warehouse_kit.project import Project
-from warehouse_kit.spec import read_yaml
 from warehouse_kit.sqlexpr import DIALECT
+from warehouse_kit.yamlfile import read_yaml
 
 MetricSpec = Measure | Custom | Ratio | Derived
 

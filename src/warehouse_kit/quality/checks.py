@@ -33,9 +33,9 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
@@ -43,17 +43,20 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 from pydantic import (
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
-from warehouse_kit.errors import ConfigError, ExpressionError, column_hint, did_you_mean
+from warehouse_kit.config import Duration, Spec, canonical_keys, config_error, one_or_many
+from warehouse_kit.errors import ConfigError, ExpressionError, column_hint
 from warehouse_kit.sqlexpr import columns_used, to_ibis
 
 if TYPE_CHECKING:
@@ -63,12 +66,12 @@ Action = Literal["warn", "quarantine", "reject"]
 TableAction = Literal["warn", "reject"]
 
 
-def _one_or_many(value: Any) -> Any:
-    return [value] if isinstance(value, str) else value
-
-
 Column = Annotated[str, Field(min_length=1)]
-Columns = Annotated[list[Column], BeforeValidator(_one_or_many), Field(min_length=1)]
+Columns = Annotated[
+    list[Column],
+    BeforeValidator(one_or_many, json_schema_input_type=Column | list[Column]),
+    Field(min_length=1),
+]
 HELPER_PREFIX = "_wk_check_"
 """Helper columns that checks add in `prepare` (a window, a lookup) start with this."""
 
@@ -86,25 +89,24 @@ class Outcome:
     failing_rows: int = 0
 
 
-class BaseCheck(BaseModel):
+class BaseCheck(Spec):
     """What every check has: a type, a name, an action and a description."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True)
 
     type: str
     name: str = Field(default="", max_length=200)
     description: str = ""
     action: str = "warn"
 
-    spellings: ClassVar[Mapping[str, str]] = {}
-    """Other keys accepted for a field (``column`` for ``field``)."""
+    spellings: ClassVar[Mapping[str, str]] = {"check": "type"}
 
     @model_validator(mode="before")
     @classmethod
-    def _normalise(cls, data: Any) -> Any:
+    def _named(cls, data: Any) -> Any:
         if not isinstance(data, Mapping):
             return data
-        data = canonical_keys(data, cls.spellings)
+        data = canonical_keys(data, cls.all_spellings())  # the name reads `column` too
         if not data.get("name"):
             data["name"] = cls._default_name(data)
         return data
@@ -113,7 +115,7 @@ class BaseCheck(BaseModel):
     def _default_name(cls, data: Mapping[str, Any]) -> str:
         """``not_null_email``: the type and the columns the check reads."""
         tag = str(cls.model_fields["type"].default)
-        columns = _one_or_many(data.get("field") or data.get("fields") or [])
+        columns = one_or_many(data.get("field") or data.get("fields") or [])
         return "_".join([tag, *(c for c in columns if isinstance(c, str))])
 
     def columns(self, context: CheckContext) -> list[str]:
@@ -270,6 +272,14 @@ class Range(RowCheck):
                 raise ValueError("give inclusive, or min_inclusive/max_inclusive, not both")
             data.update(min_inclusive=both, max_inclusive=both)
         return data
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        schema["properties"]["inclusive"] = {"type": "boolean", "description": "Both bounds."}
+        return schema
 
     @model_validator(mode="after")
     def _a_bound(self) -> Range:
@@ -623,13 +633,8 @@ class Freshness(TableCheck):
 
     type: Literal["freshness"] = "freshness"
     field: Column
-    max_age: timedelta
+    max_age: Duration
     spellings: ClassVar[Mapping[str, str]] = {"column": "field"}
-
-    @field_validator("max_age", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        return parse_duration(value) if isinstance(value, str) else value
 
     def columns(self, context: CheckContext) -> list[str]:
         return [self.field]
@@ -721,51 +726,39 @@ Check = Annotated[
     | UniqueKeys
     | Freshness
     | Schema,
-    Field(discriminator="type"),
+    Field(discriminator="type", title="check type"),
 ]
 """Any check; a mapping parses into the class its ``type`` (or ``check``) names."""
+
+
+def _type_key(data: Any) -> Any:
+    # `check` picks the class too, so it is read before the union looks for `type`.
+    if isinstance(data, Mapping) and "check" in data:
+        return canonical_keys(data, {"check": "type"})
+    return data
+
+
+Checks = list[Annotated[Check, BeforeValidator(_type_key)]]
+"""A list of checks, as a file declares them (``quality_checks:``)."""
+
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(Annotated[Check, BeforeValidator(_type_key)])
 
 
 # --- parsing --------------------------------------------------------------------------
 
 
-def canonical_keys(data: Mapping[str, Any], spellings: Mapping[str, str]) -> dict[str, Any]:
-    """`data` with ``check`` spelled ``type`` and each other spelling as its field."""
-    data = dict(data)
-    for other, key in {"check": "type", **spellings}.items():
-        if other in data:
-            if key in data:
-                raise ValueError(f"give {key!r} or {other!r}, not both")
-            data[key] = data.pop(other)
-    return data
+def parse_checks(raw: Sequence[Any], *, file: str, key_path: str) -> list[Check]:
+    """Checks from a list of mappings or checks (a file's, or Python's); names must be unique.
 
-
-def _type_key(data: Any) -> Any:
-    if isinstance(data, Mapping) and "check" in data:
-        return canonical_keys(data, {})
-    return data
-
-
-_ADAPTER: TypeAdapter[Any] = TypeAdapter(Annotated[Check, BeforeValidator(_type_key)])
-
-
-def parse_checks(raw: list[Any], *, file: str, key_path: str) -> list[Check]:
-    """Checks from a pipeline file's list, each a `Check`; names must be unique.
-
-    Items may be mappings, pydantic models with extra keys (the pipeline
-    spec's) or checks already. A bad item is a `ConfigError` at
-    ``key_path[i]`` (and the key inside it).
+    A bad item is a `ConfigError` at ``key_path[i]`` (and the key inside it).
     """
     checks: list[Check] = []
     for index, item in enumerate(raw):
         where = f"{key_path}[{index}]"
-        if isinstance(item, BaseModel) and not isinstance(item, BaseCheck):
-            item = item.model_dump(exclude_unset=True)
         try:
             check: Check = _ADAPTER.validate_python(item)
         except ValidationError as exc:
-            error = exc.errors(include_url=False)[0]
-            raise ConfigError(_describe(error), file=file, key_path=where + _inner(error)) from None
+            raise config_error(exc, Check, file=file, key_path=where) from None
         if any(c.name == check.name for c in checks):
             raise ConfigError(_duplicate_name(check.name), file=file, key_path=where)
         checks.append(check)
@@ -774,39 +767,6 @@ def parse_checks(raw: list[Any], *, file: str, key_path: str) -> list[Check]:
 
 def _duplicate_name(name: str) -> str:
     return f"two checks are named {name!r}: give one of them another name"
-
-
-def _describe(error: Any) -> str:
-    kind, loc, ctx = error["type"], error["loc"], error.get("ctx") or {}
-    if kind == "union_tag_invalid":
-        tag = str(ctx.get("tag", ""))
-        return f"unknown check type {tag!r}{_suggest(tag, CHECK_TYPES)}"
-    if kind == "union_tag_not_found":
-        return f"missing key 'type' (or 'check'): one of {', '.join(CHECK_TYPES)}"
-    if kind == "model_attributes_type" and not loc:
-        return "a check is a mapping, such as {type: not_null, field: email}"
-    if kind == "extra_forbidden" and len(loc) >= 2:
-        fields = _CLASSES[str(loc[0])].model_fields
-        keys = [f.alias or name for name, f in fields.items()]
-        return f"unknown key {loc[-1]!r} for a {loc[0]} check{_suggest(str(loc[-1]), keys)}"
-    if kind == "missing":
-        return f"missing required key {loc[-1]!r}"
-    return str(error["msg"]).removeprefix("Value error, ")
-
-
-_CLASSES: dict[str, type[BaseCheck]] = dict(
-    zip(CHECK_TYPES, (*ROW_CHECKS, *TABLE_CHECKS), strict=True)
-)
-
-
-def _inner(error: Any) -> str:
-    """The key path inside one check: ``('regex', 'pattern')`` -> ``.pattern``."""
-    loc = [part for part in error["loc"][1:] if not str(part).startswith("function-")]
-    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
-
-
-def _suggest(word: str, candidates: Any) -> str:
-    return did_you_mean(word, candidates) or f"; expected one of {', '.join(candidates)}"
 
 
 # --- regular expressions --------------------------------------------------------------
@@ -876,32 +836,6 @@ def _escape_problem(char: str, in_class: bool) -> str | None:
     if char not in _PORTABLE_ESCAPES:
         return rf"the escape \{char} is read differently by RE2 and PostgreSQL: write the character"
     return None
-
-
-# --- durations ------------------------------------------------------------------------
-
-_UNITS = {
-    "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,
-    "m": 60, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
-    "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600,
-    "d": 86400, "day": 86400, "days": 86400,
-    "w": 604800, "week": 604800, "weeks": 604800,
-}  # fmt: skip
-_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]+)\s*")
-
-
-def parse_duration(text: str) -> timedelta:
-    """``24h``, ``2 days``, ``1d 12h``, ``90 minutes`` as a timedelta."""
-    parts = list(_PART.finditer(text))
-    covered = "".join(m.group(0) for m in parts)
-    units = [m.group(2).lower() for m in parts]
-    if not parts or covered != text or any(u not in _UNITS for u in units):
-        raise ValueError(
-            f"{text!r} is not a duration: write a number and a unit, "
-            "such as 24h, 2 days, 1d 12h or 30 minutes"
-        )
-    seconds = sum(float(m.group(1)) * _UNITS[u] for m, u in zip(parts, units, strict=True))
-    return timedelta(seconds=seconds)
 
 
 # --- helpers --------------------------------------------------------------------------

@@ -10,8 +10,8 @@ import ibis.expr.types as ir
 from warehouse_kit.backends import Warehouse
 from warehouse_kit.materialize import history, rules
 from warehouse_kit.models import Dimension, Model
+from warehouse_kit.operations import DimensionOptions
 from warehouse_kit.quality.report import CheckResult
-from warehouse_kit.spec import DimensionOptions
 
 
 def of(model: Model) -> DimensionOptions | None:

@@ -1,5 +1,8 @@
 """Tables or queries read from another database (PostgreSQL, DuckDB).
 
+A query is one SELECT in the source's dialect; the source runs the statement
+sqlglot parsed from it, rendered again (see `spec.single_select`).
+
 The connection URL is a secret: it may carry a password, so it is never
 printed; errors name the source instead. Every column is read as nullable:
 a source's NOT NULL is its own constraint, not one bronze keeps.
@@ -15,7 +18,7 @@ from ibis.backends.sql import SQLBackend
 
 from warehouse_kit.errors import SourceError, first_line
 from warehouse_kit.models import Batch
-from warehouse_kit.spec import DatabaseTable, DuckDBSource, PostgresSource
+from warehouse_kit.spec import DatabaseTable, DuckDBSource, PostgresSource, single_select
 
 
 def read_database(source: PostgresSource | DuckDBSource, table: DatabaseTable, root: Path) -> Batch:
@@ -23,7 +26,10 @@ def read_database(source: PostgresSource | DuckDBSource, table: DatabaseTable, r
     con = _connect(source, root, where)
     try:
         if table.query:
-            expr = con.sql(table.query)
+            # What runs is the statement sqlglot parsed (one SELECT, checked when the
+            # file was read) rendered again, never the text as written.
+            statement = single_select(table.query, source.type)
+            expr = con.sql(statement.sql(dialect=source.type))
             shown = f"{source.name}: query"
         else:
             name = table.table or table.name
