@@ -41,7 +41,7 @@ from typing import Any
 
 import duckdb
 
-from warehouse_kit.backends import use_enough_threads
+from warehouse_kit.core.backends import use_enough_threads
 
 TARGET_RATIO = 10.0
 START, DAYS, PRE_DAYS = datetime(2025, 3, 3), 14, 28
@@ -116,8 +116,8 @@ def run_warehouse_kit(path: str, memory_limit: str | None) -> dict[str, Any]:
     # imports its DuckDB backend (and, for results, pandas) on first use, so here.
     import ibis.backends.duckdb.converter  # noqa: F401
 
-    from warehouse_kit.backends import connect
-    from warehouse_kit.experiments import analyze, parse_experiment
+    from warehouse_kit.analytics.experiments import analyze, parse_experiment
+    from warehouse_kit.core.backends import connect
 
     spec = parse_experiment({"experiment": SPEC}, file="ab_scale")
     url = f"duckdb:///{path}" + (f"?memory_limit={memory_limit}" if memory_limit else "")

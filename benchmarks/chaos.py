@@ -58,12 +58,12 @@ from typing import Any
 import psycopg
 import pyarrow.parquet as pq
 
-from warehouse_kit.backends import Warehouse, connect
-from warehouse_kit.history import recover
+from warehouse_kit.core.backends import Warehouse, connect
+from warehouse_kit.core.history import recover
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCHES = ("seeds", "seeds/batch2")
-WK = [sys.executable, "-m", "warehouse_kit.cli", "run", "--wait", "600"]
+WK = [sys.executable, "-m", "warehouse_kit.apps.cli", "run", "--wait", "600"]
 LOAD_TIME = {"_loaded_at", "_batch_id", "_wk_run_id", "_wk_first_seen"}
 """Gold columns that say when a batch was loaded, not what it held: left out."""
 WATERMARKS = {"gold.fact_orders": "silver.order_lines"}

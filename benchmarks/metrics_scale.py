@@ -48,9 +48,10 @@ import duckdb
 import ibis
 import pyarrow as pa
 
-from warehouse_kit import demo, metrics
-from warehouse_kit.backends import Warehouse, connect
-from warehouse_kit.runner import run
+from warehouse_kit import demo
+from warehouse_kit.analytics import metrics
+from warehouse_kit.core.backends import Warehouse, connect
+from warehouse_kit.core.runner import run
 
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINE = ROOT / "pipelines" / "seeds-to-warehouse.yml"

@@ -31,8 +31,8 @@ from pathlib import Path
 import duckdb
 
 from warehouse_kit import demo
-from warehouse_kit.backends import use_enough_threads
-from warehouse_kit.runner import ModelResult, RunResult, run
+from warehouse_kit.core.backends import use_enough_threads
+from warehouse_kit.core.runner import ModelResult, RunResult, run
 
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINE = ROOT / "pipelines" / "seeds-to-warehouse.yml"

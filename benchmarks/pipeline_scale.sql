@@ -1,7 +1,7 @@
 -- The example pipeline (pipelines/seeds-to-warehouse.yml), written by hand for DuckDB.
 --
 -- The baseline of benchmarks/pipeline_scale.py: the same tables, columns and
--- semantics as warehouse-kit builds (src/warehouse_kit/transforms.py and
+-- semantics as warehouse-kit builds (src/warehouse_kit/core/transforms.py and
 -- materialize/), without its bookkeeping, on a first build into an empty
 -- database. The caller sets four variables with prepared-statement
 -- parameters, so no value is ever formatted into SQL:

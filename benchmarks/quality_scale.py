@@ -42,8 +42,8 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from warehouse_kit import quality
-from warehouse_kit.backends import Warehouse, connect, use_enough_threads
+from warehouse_kit.core import quality
+from warehouse_kit.core.backends import Warehouse, connect, use_enough_threads
 
 TARGET_RATIO, TARGET_ROWS = 1.3, 10_000_000
 CUSTOMERS = 100_000

@@ -49,8 +49,8 @@ from typing import Any
 import duckdb
 import ibis
 
-from warehouse_kit.backends import Transaction, Warehouse, use_enough_threads
-from warehouse_kit.runner import ModelResult, RunResult, run
+from warehouse_kit.core.backends import Transaction, Warehouse, use_enough_threads
+from warehouse_kit.core.runner import ModelResult, RunResult, run
 
 SCRIPT = Path(__file__).with_suffix(".sql")
 TARGET_RATIO = 1.2

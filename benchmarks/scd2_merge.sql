@@ -5,7 +5,7 @@
 -- changed_at: changed_at, deletes: invalidate) is timed. It starts from the same database:
 -- bronze.customers holds the new full snapshot (one row per customer_id),
 -- gold.dim_customer the dimension as the previous run left it. Same
--- conventions as src/warehouse_kit/materialize/scd2.py:
+-- conventions as src/warehouse_kit/core/materialize/scd2.py:
 --   - a key whose tracked columns differ (NULL-safe) gets a new version from
 --     its changed_at; its current version ends there; a row not newer than
 --     its key's current version is stale and ignored;

@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 from nbval.plugin import IPyNbCell
 
-from warehouse_kit.notebooks_refresh import example_warehouse
-from warehouse_kit.project import Project
+from warehouse_kit.apps.notebooks_refresh import example_warehouse
+from warehouse_kit.core.project import Project
 
 HERE = Path(__file__).parent
 SANITIZE = HERE / "nbval-sanitize.cfg"

@@ -19,10 +19,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from warehouse_kit.backends import Warehouse, connect
-from warehouse_kit.notebooks_refresh import build_example
-from warehouse_kit.project import Project
-from warehouse_kit.runner import RunResult, run
+from warehouse_kit.apps.notebooks_refresh import build_example
+from warehouse_kit.core.backends import Warehouse, connect
+from warehouse_kit.core.project import Project
+from warehouse_kit.core.runner import RunResult, run
 
 POSTGRES_SERVER = os.environ.get("WK_TEST_POSTGRES", "postgres://root@127.0.0.1:5432/test")
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from warehouse_kit.backends import connect
+from warehouse_kit.core.backends import connect
 
 ORDERS = """id,customer,amount,status
 1,a,10,paid

@@ -13,7 +13,7 @@ import pytest
 import sqlglot as sg
 import sqlglot.expressions as sge
 
-from warehouse_kit.backends import (
+from warehouse_kit.core.backends import (
     MIN_DUCKDB_THREADS,
     ConnectionFailed,
     WarehouseBusy,
@@ -21,7 +21,7 @@ from warehouse_kit.backends import (
     redact,
     table_ref,
 )
-from warehouse_kit.errors import WarehouseKitError
+from warehouse_kit.core.errors import WarehouseKitError
 
 
 def create_table(name: str, schema: str) -> sge.Create:

@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from warehouse_kit import charts
+from warehouse_kit.apps import charts
 
 RUNS = pd.DataFrame(
     {

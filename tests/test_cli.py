@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-WK = [sys.executable, "-m", "warehouse_kit.cli"]
+WK = [sys.executable, "-m", "warehouse_kit.apps.cli"]
 
 
 def wk(
@@ -86,7 +86,7 @@ def test_an_unreachable_database_is_one_line(tmp_path):
 
 
 def test_the_target_comes_from_the_flag_then_the_environment_then_warehouse_yml(tmp_path):
-    from warehouse_kit.project import Project
+    from warehouse_kit.core.project import Project
 
     (tmp_path / "warehouse.yml").write_text("target: duckdb://from_file.duckdb\n")
     project = Project.load(tmp_path)
@@ -98,7 +98,7 @@ def test_the_target_comes_from_the_flag_then_the_environment_then_warehouse_yml(
 
 
 def test_the_project_is_found_from_a_subfolder(tmp_path):
-    from warehouse_kit.project import Project
+    from warehouse_kit.core.project import Project
 
     (tmp_path / "warehouse.yml").write_text("name: x\n")
     (tmp_path / "notebooks").mkdir()
@@ -106,7 +106,7 @@ def test_the_project_is_found_from_a_subfolder(tmp_path):
 
 
 def test_without_warehouse_yml_the_default_is_a_duckdb_file_in_the_project(tmp_path):
-    from warehouse_kit.project import Project
+    from warehouse_kit.core.project import Project
 
     assert Project(tmp_path).target(environ={}) == "duckdb://warehouse.duckdb"
 
@@ -151,7 +151,7 @@ def test_a_project_with_nothing_to_build_says_so(tmp_path):
 
 def test_the_python_api_refuses_a_folder_that_is_not_a_project(tmp_path):
     from warehouse_kit import run
-    from warehouse_kit.errors import ConfigError
+    from warehouse_kit.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="no warehouse-kit project in"):
         run(tmp_path)
@@ -242,6 +242,7 @@ def test_wk_run_gives_up_on_a_held_file_with_one_line_saying_what_to_do(built, h
 
 
 def test_the_default_wait_is_the_librarys():
-    from warehouse_kit import cli, runlock
+    from warehouse_kit.apps import cli
+    from warehouse_kit.core import runlock
 
     assert cli.WAIT_S == runlock.DEFAULT_WAIT_S

@@ -16,17 +16,17 @@ import yaml
 from typer.testing import CliRunner
 
 from conftest import REPO_ROOT
-from warehouse_kit import metrics
-from warehouse_kit.cli import app
-from warehouse_kit.config import parse_duration
-from warehouse_kit.errors import ConfigError
-from warehouse_kit.experiments import load_experiment
-from warehouse_kit.file_formats import FORMATS
-from warehouse_kit.project import Project
-from warehouse_kit.quality import Freshness, parse_checks
-from warehouse_kit.runner import run
-from warehouse_kit.spec import Incremental, load_pipeline_spec
-from warehouse_kit.yamlfile import read_yaml
+from warehouse_kit.analytics import metrics
+from warehouse_kit.analytics.experiments import load_experiment
+from warehouse_kit.apps.cli import app
+from warehouse_kit.apps.file_formats import FORMATS
+from warehouse_kit.core.config import parse_duration
+from warehouse_kit.core.errors import ConfigError
+from warehouse_kit.core.project import Project
+from warehouse_kit.core.quality import Freshness, parse_checks
+from warehouse_kit.core.runner import run
+from warehouse_kit.core.spec import Incremental, load_pipeline_spec
+from warehouse_kit.core.yamlfile import read_yaml
 
 
 def write(path: Path, text: str) -> Path:

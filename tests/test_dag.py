@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from warehouse_kit.dag import Graph, merge_stage_orders
-from warehouse_kit.errors import ConfigError, SelectionError
-from warehouse_kit.models import Model
+from warehouse_kit.core.dag import Graph, merge_stage_orders
+from warehouse_kit.core.errors import ConfigError, SelectionError
+from warehouse_kit.core.models import Model
 
 STAGES = ["bronze", "silver", "gold"]
 

@@ -29,11 +29,12 @@ import duckdb
 import pandas as pd
 import pytest
 
-from warehouse_kit import dashboards, metrics
-from warehouse_kit.errors import WarehouseKitError
-from warehouse_kit.notebooks_refresh import example_warehouse
-from warehouse_kit.project import Project
-from warehouse_kit.runner import run
+from warehouse_kit.analytics import metrics
+from warehouse_kit.apps import dashboards
+from warehouse_kit.apps.notebooks_refresh import example_warehouse
+from warehouse_kit.core.errors import WarehouseKitError
+from warehouse_kit.core.project import Project
+from warehouse_kit.core.runner import run
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 APPS = REPO_ROOT / "notebooks" / "apps"
@@ -210,7 +211,7 @@ def test_the_pipeline_health_app_runs_headless(wk_target):
 DASHBOARD_PROCESS = textwrap.dedent(
     """
     import sys, time
-    from warehouse_kit import dashboards
+    from warehouse_kit.apps import dashboards
 
     for line in sys.stdin:  # one refresh per line, as a browser's picker would ask
         began = time.monotonic()
@@ -278,7 +279,7 @@ def test_a_refresh_while_a_pipeline_writes_waits_for_it(dashboard_process):
 
 def wk(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "warehouse_kit.cli", *args],
+        [sys.executable, "-m", "warehouse_kit.apps.cli", *args],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,
@@ -317,7 +318,7 @@ def free_port() -> int:
 def served_kpi_dashboard(target) -> Iterator[str]:
     """`wk dashboard kpi_dashboard --headless` on a free port; its URL once it answers."""
     port = free_port()
-    command = [sys.executable, "-m", "warehouse_kit.cli", "dashboard", "kpi_dashboard"]
+    command = [sys.executable, "-m", "warehouse_kit.apps.cli", "dashboard", "kpi_dashboard"]
     command += ["--target", target, "--port", str(port), "--headless"]
     # Its own process group: wk and the marimo server it starts stop together.
     server = subprocess.Popen(

@@ -20,10 +20,10 @@ import pytest
 import sqlglot
 import sqlglot.expressions as sge
 
-from warehouse_kit import ddl
-from warehouse_kit.backends import Warehouse, connect, table_ref
-from warehouse_kit.errors import WarehouseKitError
-from warehouse_kit.runner import plan, run
+from warehouse_kit.analytics import ddl
+from warehouse_kit.core.backends import Warehouse, connect, table_ref
+from warehouse_kit.core.errors import WarehouseKitError
+from warehouse_kit.core.runner import plan, run
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -420,7 +420,7 @@ def test_the_committed_er_diagram_is_up_to_date(example):
 def test_the_command_prints_the_paths_it_wrote(tmp_path):
     root = described_project(tmp_path / "clinic")
     result = subprocess.run(
-        [sys.executable, "-m", "warehouse_kit.cli", "ddl", "--dialect", "postgres"],
+        [sys.executable, "-m", "warehouse_kit.apps.cli", "ddl", "--dialect", "postgres"],
         capture_output=True,
         text=True,
         cwd=root,

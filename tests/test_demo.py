@@ -465,7 +465,7 @@ def test_changes_must_be_a_percentage(tmp_path: Path, bad: Any) -> None:
 
 
 def test_wk_demo_generate_with_changes_writes_the_change_batch(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "warehouse_kit.cli", "demo", "generate"]
+    command = [sys.executable, "-m", "warehouse_kit.apps.cli", "demo", "generate"]
     options = ["--orders", "1200", "--seed", "42", "--changes", "10", "--out", str(tmp_path)]
     run = subprocess.run([*command, *options], capture_output=True, text=True, check=True)
     assert files(tmp_path) == files(BATCH2)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from warehouse_kit.backends import connect
-from warehouse_kit.runner import run
+from warehouse_kit.core.backends import connect
+from warehouse_kit.core.runner import run
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

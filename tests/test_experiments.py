@@ -17,9 +17,7 @@ import pytest
 from scipy import stats as sps
 
 from conftest import BACKENDS, REPO_ROOT, fresh_postgres_database
-from warehouse_kit.backends import Warehouse, connect
-from warehouse_kit.errors import ConfigError, ExpressionError
-from warehouse_kit.experiments import (
+from warehouse_kit.analytics.experiments import (
     Experiment,
     analyze,
     analyze_stats,
@@ -31,16 +29,18 @@ from warehouse_kit.experiments import (
     sufficient_statistics,
     variant_expr,
 )
-from warehouse_kit.experiments import example as example_data
-from warehouse_kit.experiments.assignment import boundaries
-from warehouse_kit.experiments.stats import Sums
-from warehouse_kit.experiments.sufficient import (
+from warehouse_kit.analytics.experiments import example as example_data
+from warehouse_kit.analytics.experiments.assignment import boundaries
+from warehouse_kit.analytics.experiments.stats import Sums
+from warehouse_kit.analytics.experiments.sufficient import (
     analysis_window,
     collect_statistics,
     logged_variants,
     statistics_expr,
 )
-from warehouse_kit.runner import run
+from warehouse_kit.core.backends import Warehouse, connect
+from warehouse_kit.core.errors import ConfigError, ExpressionError
+from warehouse_kit.core.runner import run
 
 T = datetime
 

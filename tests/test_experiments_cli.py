@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from warehouse_kit.runner import run
+from warehouse_kit.core.runner import run
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-WK = [sys.executable, "-m", "warehouse_kit.cli"]
+WK = [sys.executable, "-m", "warehouse_kit.apps.cli"]
 
 
 def wk(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:

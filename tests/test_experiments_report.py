@@ -14,10 +14,10 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from conftest import BACKENDS, REPO_ROOT, fresh_postgres_database
-from warehouse_kit.experiments import analyze, cumulative, load_experiment
-from warehouse_kit.experiments.cumulative import daily_windows
-from warehouse_kit.experiments.stats import Estimate, absolute_lift
-from warehouse_kit.runner import run
+from warehouse_kit.analytics.experiments import analyze, cumulative, load_experiment
+from warehouse_kit.analytics.experiments.cumulative import daily_windows
+from warehouse_kit.analytics.experiments.stats import Estimate, absolute_lift
+from warehouse_kit.core.runner import run
 
 CHECKOUT = load_experiment(REPO_ROOT / "analytics" / "experiments" / "checkout_redesign.yml")
 COMPARED = ["absolute", "absolute_ci_low", "absolute_ci_high", "relative", "relative_ci_low",

@@ -14,8 +14,8 @@ import math
 import numpy as np
 import pytest
 
-from warehouse_kit.experiments import stats
-from warehouse_kit.experiments.stats import Sums
+from warehouse_kit.analytics.experiments import stats
+from warehouse_kit.analytics.experiments.stats import Sums
 
 ALPHA = 0.05
 REPS = 4000

@@ -18,9 +18,9 @@ from statsmodels.stats._delta_method import NonlinearDeltaCov
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import NormalIndPower
 
-from warehouse_kit.experiments import plan as planning
-from warehouse_kit.experiments import stats
-from warehouse_kit.experiments.stats import Sums
+from warehouse_kit.analytics.experiments import plan as planning
+from warehouse_kit.analytics.experiments import stats
+from warehouse_kit.analytics.experiments.stats import Sums
 
 RTOL = 1e-6  # six significant digits
 

@@ -10,12 +10,13 @@ import pytest
 import sqlglot as sg
 import sqlglot.expressions as sge
 
-from warehouse_kit import dashboards, state
-from warehouse_kit.backends import connect, table_ref
-from warehouse_kit.errors import WarehouseKitError
-from warehouse_kit.history import model_runs
-from warehouse_kit.notebook import find_run, open_warehouse, row_count_trend
-from warehouse_kit.runner import check
+from warehouse_kit.apps import dashboards
+from warehouse_kit.apps.notebook import find_run, open_warehouse, row_count_trend
+from warehouse_kit.core import state
+from warehouse_kit.core.backends import connect, table_ref
+from warehouse_kit.core.errors import WarehouseKitError
+from warehouse_kit.core.history import model_runs
+from warehouse_kit.core.runner import check
 
 PEOPLE = """
 id,email,city
@@ -110,7 +111,7 @@ def test_wk_history_after_wk_check_shows_the_latest_pipeline_run(tmp_path):
 
     def wk(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "warehouse_kit.cli", *args, "--target", tiny.target],
+            [sys.executable, "-m", "warehouse_kit.apps.cli", *args, "--target", tiny.target],
             capture_output=True,
             text=True,
             cwd=tmp_path,

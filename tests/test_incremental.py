@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import psycopg
 
-from warehouse_kit.backends import connect
+from warehouse_kit.core.backends import connect
 
 
 def source_db(tiny, rows: list[tuple[int, str, str]]) -> None:

@@ -21,9 +21,9 @@ import pandas as pd
 import pytest
 
 from conftest import REPO_ROOT
-from warehouse_kit import metrics
-from warehouse_kit.backends import Warehouse
-from warehouse_kit.errors import WarehouseKitError
+from warehouse_kit.analytics import metrics
+from warehouse_kit.core.backends import Warehouse
+from warehouse_kit.core.errors import WarehouseKitError
 
 SALE = "f.status IN ('completed', 'shipped')"
 STAR = """

@@ -13,12 +13,12 @@ import time
 import pytest
 
 from conftest import REPO_ROOT
-from warehouse_kit import metrics
-from warehouse_kit.backends import connect
-from warehouse_kit.runner import run
+from warehouse_kit.analytics import metrics
+from warehouse_kit.core.backends import connect
+from warehouse_kit.core.runner import run
 
 pytestmark = pytest.mark.duckdb
-WK = [sys.executable, "-m", "warehouse_kit.cli"]
+WK = [sys.executable, "-m", "warehouse_kit.apps.cli"]
 
 
 def wk(*args: str) -> subprocess.CompletedProcess[str]:

@@ -18,9 +18,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from warehouse_kit import metrics
-from warehouse_kit.backends import Warehouse
-from warehouse_kit.errors import WarehouseKitError
+from warehouse_kit.analytics import metrics
+from warehouse_kit.core.backends import Warehouse
+from warehouse_kit.core.errors import WarehouseKitError
 
 SALES = pd.DataFrame(
     [

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO_ROOT
-from warehouse_kit import metrics
-from warehouse_kit.errors import ConfigError
-from warehouse_kit.metrics import display, periods
+from warehouse_kit.analytics import metrics
+from warehouse_kit.analytics.metrics import display, periods
+from warehouse_kit.core.errors import ConfigError
 
 MODEL = "models:\n  orders: {table: gold.fact_orders, time: order_date}\n"
 

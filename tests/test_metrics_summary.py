@@ -8,10 +8,10 @@ from datetime import date
 import pytest
 
 from conftest import REPO_ROOT
-from warehouse_kit import metrics
-from warehouse_kit.backends import Warehouse
-from warehouse_kit.errors import WarehouseKitError
-from warehouse_kit.metrics.summary import kpi_summary, previous_window, window
+from warehouse_kit.analytics import metrics
+from warehouse_kit.analytics.metrics.summary import kpi_summary, previous_window, window
+from warehouse_kit.core.backends import Warehouse
+from warehouse_kit.core.errors import WarehouseKitError
 
 KPIS = ["revenue", "orders", "aov", "units", "active_customers"]
 

@@ -14,9 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from warehouse_kit.backends import ConnectionFailed
-from warehouse_kit.errors import WarehouseKitError
-from warehouse_kit.notebook import (
+from warehouse_kit.apps.notebook import (
     find_run,
     gold_tables,
     open_warehouse,
@@ -25,9 +23,11 @@ from warehouse_kit.notebook import (
     row_count_trend,
     run_summary,
 )
-from warehouse_kit.notebooks_refresh import example_warehouse, is_checked, strip
-from warehouse_kit.project import Project
-from warehouse_kit.reports import parameters_of
+from warehouse_kit.apps.notebooks_refresh import example_warehouse, is_checked, strip
+from warehouse_kit.apps.reports import parameters_of
+from warehouse_kit.core.backends import ConnectionFailed
+from warehouse_kit.core.errors import WarehouseKitError
+from warehouse_kit.core.project import Project
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO_ROOT / "notebooks"
@@ -155,7 +155,9 @@ def test_wk_notebooks_refresh_reruns_a_notebook_and_keeps_the_checked_output(tmp
     (tmp_path / "notebooks").mkdir()
     path = tmp_path / "notebooks" / "facts.ipynb"
     cells = [
-        nbformat.v4.new_code_cell("from warehouse_kit.notebook import open_warehouse\nprint(1)"),
+        nbformat.v4.new_code_cell(
+            "from warehouse_kit.apps.notebook import open_warehouse\nprint(1)"
+        ),
         nbformat.v4.new_code_cell(
             "# NBVAL_CHECK_OUTPUT\n"
             "with open_warehouse() as warehouse:\n"
@@ -165,7 +167,15 @@ def test_wk_notebooks_refresh_reruns_a_notebook_and_keeps_the_checked_output(tmp
     ]
     nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": KERNELSPEC}), path)
     result = subprocess.run(
-        [sys.executable, "-m", "warehouse_kit.cli", "notebooks", "refresh", "--project", tmp_path],
+        [
+            sys.executable,
+            "-m",
+            "warehouse_kit.apps.cli",
+            "notebooks",
+            "refresh",
+            "--project",
+            tmp_path,
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -285,7 +295,7 @@ def test_the_warehouse_is_closed_after_the_block(tmp_path):
     """A pipeline can write again as soon as a notebook cell is done reading."""
     target = f"duckdb://{tmp_path}/w.duckdb"
     tiny_project(tmp_path)
-    from warehouse_kit.runner import run
+    from warehouse_kit.core.runner import run
 
     assert run(tmp_path, target=target).ok
     with open_warehouse(target, project=tmp_path) as warehouse:
@@ -313,7 +323,7 @@ def test_a_reader_waits_for_a_pipeline_holding_the_file(tmp_path):
     """Two processes: while one holds the DuckDB file for writing, a notebook waits, then reads."""
     target = f"duckdb://{tmp_path}/w.duckdb"
     tiny_project(tmp_path)
-    from warehouse_kit.runner import run
+    from warehouse_kit.core.runner import run
 
     assert run(tmp_path, target=target).ok
     writer = subprocess.Popen(

@@ -14,8 +14,8 @@ import ibis
 import ibis.expr.types as ir
 import pytest
 
-from warehouse_kit.errors import ConfigError
-from warehouse_kit.quality import (
+from warehouse_kit.core.errors import ConfigError
+from warehouse_kit.core.quality import (
     AcceptedValues,
     CheckContext,
     Expression,
@@ -33,7 +33,7 @@ from warehouse_kit.quality import (
     parse_checks,
     validate,
 )
-from warehouse_kit.quality.checks import portability_problem
+from warehouse_kit.core.quality.checks import portability_problem
 
 FILE = "pipelines/p.yml"
 KEY = "pipeline.transformations[1].models[0].quality_checks"

@@ -21,9 +21,9 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import pytest
 
-from warehouse_kit.backends import Warehouse
-from warehouse_kit.errors import ConfigError
-from warehouse_kit.quality import (
+from warehouse_kit.core.backends import Warehouse
+from warehouse_kit.core.errors import ConfigError
+from warehouse_kit.core.quality import (
     AcceptedValues,
     BaseCheck,
     CheckContext,

@@ -11,9 +11,9 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from conftest import TinyProject
-from warehouse_kit.backends import connect
-from warehouse_kit.errors import ConfigError
-from warehouse_kit.runner import check
+from warehouse_kit.core.backends import connect
+from warehouse_kit.core.errors import ConfigError
+from warehouse_kit.core.runner import check
 
 ORDERS = """
 id,email,amount
@@ -267,7 +267,7 @@ def checked_project(tmp_path_factory: pytest.TempPathFactory) -> TinyProject:
 def wk_check(tiny: TinyProject, *args: str) -> str:
     """`wk check ARGS` in the project; what it printed."""
     result = subprocess.run(
-        [sys.executable, "-m", "warehouse_kit.cli", "check", "--target", tiny.target, *args],
+        [sys.executable, "-m", "warehouse_kit.apps.cli", "check", "--target", tiny.target, *args],
         capture_output=True,
         text=True,
         cwd=tiny.root,

@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import pytest
 from rich.console import Console
 
-from warehouse_kit.quality import CheckResult, CheckResults
+from warehouse_kit.core.quality import CheckResult, CheckResults
 
 EVIL = "<script>alert('x')</script>"
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from warehouse_kit.notebooks_refresh import example_warehouse
-from warehouse_kit.project import Project
-from warehouse_kit.reports import ReportError, parse_parameters, report
+from warehouse_kit.apps.notebooks_refresh import example_warehouse
+from warehouse_kit.apps.reports import ReportError, parse_parameters, report
+from warehouse_kit.core.project import Project
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REPORT = REPO_ROOT / "notebooks" / "pipeline_report.ipynb"
@@ -40,7 +40,7 @@ REMOTE_SOURCE = re.compile(
 
 def wk(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "warehouse_kit.cli", *args],
+        [sys.executable, "-m", "warehouse_kit.apps.cli", *args],
         capture_output=True,
         text=True,
         cwd=cwd,

@@ -18,11 +18,11 @@ import psycopg
 import pytest
 
 from conftest import TinyProject, fresh_postgres_database
-from warehouse_kit import runlock, state
-from warehouse_kit.backends import WarehouseBusy, connect, duckdb_path, redact
-from warehouse_kit.runner import run
+from warehouse_kit.core import runlock, state
+from warehouse_kit.core.backends import WarehouseBusy, connect, duckdb_path, redact
+from warehouse_kit.core.runner import run
 
-WK = [sys.executable, "-m", "warehouse_kit.cli"]
+WK = [sys.executable, "-m", "warehouse_kit.apps.cli"]
 PIPELINE = """
 pipeline:
   name: p
@@ -213,7 +213,7 @@ def clean_build(project: TinyProject, tmp_path: Path) -> list[tuple]:
 HOLD = textwrap.dedent(
     """
     import sys, time
-    from warehouse_kit import runlock
+    from warehouse_kit.core import runlock
     with runlock.hold(sys.argv[1], wait_s=0):
         print("holding", flush=True)
         time.sleep(60)

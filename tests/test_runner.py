@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from warehouse_kit.backends import connect, duckdb_path
-from warehouse_kit.errors import ModelError, SourceError
+from warehouse_kit.core.backends import connect, duckdb_path
+from warehouse_kit.core.errors import ModelError, SourceError
 
 PIPELINE = """
 pipeline:

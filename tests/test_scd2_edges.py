@@ -11,8 +11,8 @@ from datetime import datetime
 
 import pytest
 
-from warehouse_kit.backends import connect
-from warehouse_kit.runner import check
+from warehouse_kit.core.backends import connect
+from warehouse_kit.core.runner import check
 
 BEGINNING, END = datetime(1900, 1, 1), datetime(9999, 12, 31)
 

@@ -54,8 +54,8 @@ from hypothesis import strategies as st
 from psycopg import sql
 
 from conftest import BACKENDS, fresh_postgres_database
-from warehouse_kit.backends import connect
-from warehouse_kit.runner import RunResult, run
+from warehouse_kit.core.backends import connect
+from warehouse_kit.core.runner import RunResult, run
 
 BEGINNING, END = datetime(1900, 1, 1), datetime(9999, 12, 31)
 KEYS = range(1, 6)

@@ -14,12 +14,12 @@ import ibis.expr.datatypes as dt
 import psycopg
 import pytest
 
-from warehouse_kit import state
-from warehouse_kit.backends import connect
-from warehouse_kit.errors import ModelError
-from warehouse_kit.materialize.schema import widen
+from warehouse_kit.core import state
+from warehouse_kit.core.backends import connect
+from warehouse_kit.core.errors import ModelError
+from warehouse_kit.core.materialize.schema import widen
 
-WK = [sys.executable, "-m", "warehouse_kit.cli"]
+WK = [sys.executable, "-m", "warehouse_kit.apps.cli"]
 
 
 def pipeline(contract: str = "evolve", source_contract: str = "") -> str:

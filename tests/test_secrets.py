@@ -78,7 +78,7 @@ def secret_url() -> Iterator[tuple[str, str]]:
 
 def wk(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "warehouse_kit.cli", *args],
+        [sys.executable, "-m", "warehouse_kit.apps.cli", *args],
         capture_output=True,
         text=True,
         cwd=cwd,

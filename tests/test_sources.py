@@ -6,8 +6,8 @@ import duckdb
 import psycopg
 import pytest
 
-from warehouse_kit.backends import connect
-from warehouse_kit.errors import SourceError
+from warehouse_kit.core.backends import connect
+from warehouse_kit.core.errors import SourceError
 
 
 def files_pipeline(tables: str, **options: str) -> str:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from warehouse_kit.errors import ConfigError
-from warehouse_kit.operations import Deduplicate, NullHandling
-from warehouse_kit.spec import PostgresSource, load_pipeline_spec
+from warehouse_kit.core.errors import ConfigError
+from warehouse_kit.core.operations import Deduplicate, NullHandling
+from warehouse_kit.core.spec import PostgresSource, load_pipeline_spec
 
 
 def load(tmp_path: Path, text: str, environ: dict[str, str] | None = None):

@@ -20,9 +20,9 @@ import pyarrow as pa
 import pytest
 import sqlglot
 
-from warehouse_kit.backends import Warehouse
-from warehouse_kit.errors import ExpressionError
-from warehouse_kit.sqlexpr import (
+from warehouse_kit.core.backends import Warehouse
+from warehouse_kit.core.errors import ExpressionError
+from warehouse_kit.core.sqlexpr import (
     AGGREGATE_FUNCTIONS,
     ROW_FUNCTIONS,
     columns_used,

@@ -18,17 +18,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import warehouse_kit.templating
+import warehouse_kit
 from conftest import TinyProject
-from warehouse_kit.experiments import analyze_stats, parse_experiment
-from warehouse_kit.experiments.stats import Sums
-from warehouse_kit.experiments.sufficient import ExperimentStats
-from warehouse_kit.metrics.summary import KpiSummary
-from warehouse_kit.notebook import RunInfo
-from warehouse_kit.quality import CheckResult, CheckResults
-from warehouse_kit.results import ModelResult, RunResult
+from warehouse_kit.analytics.experiments import analyze_stats, parse_experiment
+from warehouse_kit.analytics.experiments.stats import Sums
+from warehouse_kit.analytics.experiments.sufficient import ExperimentStats
+from warehouse_kit.analytics.metrics.summary import KpiSummary
+from warehouse_kit.apps.notebook import RunInfo
+from warehouse_kit.core.quality import CheckResult, CheckResults
+from warehouse_kit.core.results import ModelResult, RunResult
 
-SOURCE = Path(warehouse_kit.templating.__file__).parent
+SOURCE = Path(warehouse_kit.__file__).parent
 TEMPLATES = SOURCE / "templates"
 
 
@@ -167,7 +167,7 @@ pipeline:
     tiny.pipeline(pipeline.replace("ACTION", "warn"))
     assert tiny.run().ok
     report = tmp_path / "checks.html"
-    wk = [sys.executable, "-m", "warehouse_kit.cli", "check", "--target", tiny.target]
+    wk = [sys.executable, "-m", "warehouse_kit.apps.cli", "check", "--target", tiny.target]
     done = subprocess.run(
         [*wk, "--format", "html", "-o", str(report)],
         capture_output=True, text=True, cwd=tiny.root, env=os.environ, timeout=120,
@@ -185,7 +185,7 @@ pipeline:
 
 
 def test_the_module_example_runs():
-    found = doctest.testmod(warehouse_kit.templating)
+    found = doctest.testmod(warehouse_kit.core.templating)
     assert (found.failed, found.attempted) == (0, 1)
 
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from warehouse_kit.errors import ConfigError, ExpressionError
+from warehouse_kit.core.errors import ConfigError, ExpressionError
 
 
 def silver(operations: str, *, source: str = "t", extra: str = "") -> str:
@@ -231,7 +231,7 @@ def test_a_rule_naming_an_unknown_column_fails_before_anything_is_written(tiny):
     )
     assert "quantitty" in message
     assert "did you mean 'quantity'" in message
-    from warehouse_kit.backends import connect
+    from warehouse_kit.core.backends import connect
 
     wh = connect(tiny.target)
     try:

@@ -7,7 +7,7 @@ built on every run; --full-refresh builds everything.
 
 from __future__ import annotations
 
-from warehouse_kit.backends import connect
+from warehouse_kit.core.backends import connect
 
 PIPELINE = """
 pipeline:

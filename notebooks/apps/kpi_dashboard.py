@@ -1,6 +1,6 @@
 """KPI dashboard: `wk dashboard kpi_dashboard` (or `marimo run notebooks/apps/kpi_dashboard.py`).
 
-The numbers come from `warehouse_kit.dashboards`, which reads the warehouse
+The numbers come from `warehouse_kit.apps.dashboards`, which reads the warehouse
 (WK_TARGET, else warehouse.yml) read-only for each refresh and lets go of it
 in between, so `wk run` can write while this app is up.
 """
@@ -13,7 +13,7 @@ app = marimo.App(width="medium", app_title="KPI dashboard")
 with app.setup:
     import marimo as mo
 
-    from warehouse_kit import charts, dashboards
+    from warehouse_kit.apps import charts, dashboards
 
     charts.enable()  # the house theme; charts as inline SVG, nothing from the network
 

@@ -13,7 +13,7 @@ app = marimo.App(width="medium", app_title="Pipeline health")
 with app.setup:
     import marimo as mo
 
-    from warehouse_kit import charts, dashboards
+    from warehouse_kit.apps import charts, dashboards
 
     charts.enable()  # the house theme; charts as inline SVG, nothing from the network
 

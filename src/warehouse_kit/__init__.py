@@ -1,7 +1,8 @@
 """warehouse-kit: build, check and analyse a dimensional warehouse with Ibis.
 
 The public API, re-exported here (imports are lazy, so ``import warehouse_kit``
-and ``wk --help`` stay fast)::
+and ``wk --help`` stay fast); ``wk.metrics``, ``wk.quality`` and ``wk.experiments`` are
+the KPI layer, the checks and the A/B tests::
 
     import warehouse_kit as wk
 
@@ -19,20 +20,26 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Project": "warehouse_kit.project",
-    "Warehouse": "warehouse_kit.backends",
-    "connect": "warehouse_kit.backends",
-    "model": "warehouse_kit.models",
-    "Model": "warehouse_kit.models",
-    "run": "warehouse_kit.runner",
-    "plan": "warehouse_kit.runner",
-    "check": "warehouse_kit.runner",
-    "RunResult": "warehouse_kit.runner",
-    "load_catalog": "warehouse_kit.catalog",
-    "Catalog": "warehouse_kit.catalog",
-    "WarehouseKitError": "warehouse_kit.errors",
-    "ConfigError": "warehouse_kit.errors",
-    "ModelError": "warehouse_kit.errors",
+    "Project": "warehouse_kit.core.project",
+    "Warehouse": "warehouse_kit.core.backends",
+    "connect": "warehouse_kit.core.backends",
+    "model": "warehouse_kit.core.models",
+    "Model": "warehouse_kit.core.models",
+    "run": "warehouse_kit.core.runner",
+    "plan": "warehouse_kit.core.runner",
+    "check": "warehouse_kit.core.runner",
+    "RunResult": "warehouse_kit.core.runner",
+    "load_catalog": "warehouse_kit.core.catalog",
+    "Catalog": "warehouse_kit.core.catalog",
+    "WarehouseKitError": "warehouse_kit.core.errors",
+    "ConfigError": "warehouse_kit.core.errors",
+    "ModelError": "warehouse_kit.core.errors",
+}
+
+_SUBPACKAGES = {
+    "quality": "warehouse_kit.core.quality",
+    "metrics": "warehouse_kit.analytics.metrics",
+    "experiments": "warehouse_kit.analytics.experiments",
 }
 
 __all__ = [
@@ -47,22 +54,29 @@ __all__ = [
     "__version__",
     "check",
     "connect",
+    "experiments",
     "load_catalog",
+    "metrics",
     "model",
     "plan",
+    "quality",
     "run",
 ]
 
 if TYPE_CHECKING:
-    from warehouse_kit.backends import Warehouse, connect
-    from warehouse_kit.catalog import Catalog, load_catalog
-    from warehouse_kit.errors import ConfigError, ModelError, WarehouseKitError
-    from warehouse_kit.models import Model, model
-    from warehouse_kit.project import Project
-    from warehouse_kit.runner import RunResult, check, plan, run
+    from warehouse_kit.analytics import experiments, metrics
+    from warehouse_kit.core import quality
+    from warehouse_kit.core.backends import Warehouse, connect
+    from warehouse_kit.core.catalog import Catalog, load_catalog
+    from warehouse_kit.core.errors import ConfigError, ModelError, WarehouseKitError
+    from warehouse_kit.core.models import Model, model
+    from warehouse_kit.core.project import Project
+    from warehouse_kit.core.runner import RunResult, check, plan, run
 
 
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         return getattr(importlib.import_module(_EXPORTS[name]), name)
+    if name in _SUBPACKAGES:
+        return importlib.import_module(_SUBPACKAGES[name])
     raise AttributeError(f"module 'warehouse_kit' has no attribute {name!r}")

@@ -1,0 +1,247 @@
+"""A query, compiled: the metrics asked for, as one Ibis table expression.
+
+1. The metrics asked for, and the metrics they are computed from; the measures
+   among them grouped by semantic model.
+2. Per model: its rows (`relation`: joins, computed dimensions, the query's
+   conditions), grouped by period and `by`, each measure one aggregate; so the
+   measures of one model share one scan.
+3. Models joined on the groups (a FULL OUTER JOIN, NULL matching NULL): each
+   fact is aggregated on its own before any join, so two facts never multiply
+   each other's rows (revenue per order and sessions per visit stay right).
+4. Ratio and derived metrics; windows; comparisons (see `windows`).
+
+Everything runs in the engine; the result is a row per period and group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import ibis
+import ibis.expr.types as ir
+
+from warehouse_kit.analytics.metrics import periods
+from warehouse_kit.analytics.metrics.layer import MetricDef, SemanticLayer
+from warehouse_kit.analytics.metrics.measures import aggregate, expressions
+from warehouse_kit.analytics.metrics.relation import refuse_fan_out, relation
+from warehouse_kit.analytics.metrics.spec import QueryOptions
+from warehouse_kit.analytics.metrics.star import Star, open_star
+from warehouse_kit.analytics.metrics.windows import compared, evaluate, windowed
+from warehouse_kit.core.backends import Warehouse
+from warehouse_kit.core.catalog import Catalog, load_catalog
+from warehouse_kit.core.errors import ConfigError, did_you_mean
+
+
+@dataclass(frozen=True)
+class _Bounds:
+    """The time range a query reads, and the first period it shows."""
+
+    low: date | datetime | None
+    high: date | datetime | None
+    first: date | datetime | None
+    """Periods before this one were read only for windows and comparisons."""
+
+
+def compile_query(
+    layer: SemanticLayer,
+    options: QueryOptions,
+    warehouse: Warehouse,
+    catalog: Catalog | None = None,
+) -> ir.Table:
+    """The query `options` describes, over `warehouse`."""
+    closure = layer.closure(options.metrics)
+    catalog = catalog if catalog is not None else load_catalog(layer.project, allow_empty=True)
+    groups = _group_names(options)
+    period = options.grain
+    keys = [period, *groups] if period else list(groups)
+    bounds = _bounds(options)
+    parts = []
+    for model, measures in _by_model(closure).items():
+        star = open_star(layer.models[model], catalog, warehouse)
+        parts.append(_aggregated(star, measures, options, groups, bounds))
+    table = evaluate(_joined(parts, keys), closure)
+    columns = {name: [name] for name in options.metrics}
+    if period is not None:
+        table = _with_windows(table, closure, options, bounds.first, groups, columns)
+        table = _with_comparisons(table, options, period, groups, columns)
+        if bounds.first is not None:
+            table = table.filter(table[period] >= ibis.literal(bounds.first))
+    table = table.select(*keys, *(c for cs in columns.values() for c in cs))
+    return _ordered(table, options, keys)
+
+
+def _by_model(closure: Sequence[MetricDef]) -> dict[str, list[MetricDef]]:
+    found: dict[str, list[MetricDef]] = {}
+    for metric in closure:
+        if metric.model is not None:
+            found.setdefault(metric.model, []).append(metric)
+    return found
+
+
+def _group_names(options: QueryOptions) -> dict[str, str]:
+    """Output column -> the reference in `by`: the column's own name, unless two clash."""
+    last = [reference.rsplit(".", 1)[-1] for reference in options.by]
+    names = {
+        (short if last.count(short) == 1 else reference): reference
+        for short, reference in zip(last, options.by, strict=True)
+    }
+    if len(names) != len(options.by):
+        raise ConfigError(f"query: by names a column twice: {options.by}")
+    taken = [n for n in names if n == options.grain or n in options.metrics]
+    if taken:
+        raise ConfigError(f"query: by: {taken[0]!r} is also the name of the period or a metric")
+    return names
+
+
+def _bounds(options: QueryOptions) -> _Bounds:
+    start, end, grain = options.start, options.end, options.grain
+    if grain is None:
+        return _Bounds(start, end, None)
+    low = periods.floor(start, grain) if start is not None else None
+    high = periods.ceil(end, grain) if end is not None else None
+    back = max(
+        [
+            (options.rolling or 1) - 1,
+            *(
+                1 if c == "previous_period" else periods.last_year_periods(grain)
+                for c in options.compare
+            ),
+        ]
+    )
+    if low is None or back == 0:
+        return _Bounds(low, high, None)
+    return _Bounds(periods.shift(low, grain, -back), high, low)
+
+
+def _aggregated(
+    star: Star,
+    measures: Sequence[MetricDef],
+    options: QueryOptions,
+    groups: dict[str, str],
+    bounds: _Bounds,
+) -> ir.Table:
+    """One model's measures, per period and group."""
+    fields = {
+        name: star.resolve(reference.split("."), f"query: by[{options.by.index(reference)}]")
+        for name, reference in groups.items()
+    }
+    filters = [star.compile(sql, f"query: where[{i}]") for i, sql in enumerate(options.where)]
+    used = set(fields.values())
+    for measure in measures:
+        for compiled in expressions(measure, star):
+            refuse_fan_out(star, compiled, f"metric {measure.name!r}")
+            used |= compiled.fields
+    time = _time(star, options, bounds)
+    rows = relation(star, used | ({time} if time else set()), filters)
+    if time is not None:
+        rows = _in_range(rows, time, bounds, star)
+    by = {name: rows[field] for name, field in fields.items()}
+    if options.grain is not None and time is not None:
+        by = {options.grain: periods.bucket(rows[time], options.grain), **by}
+    values = {m.name: aggregate(m, star, rows) for m in measures}
+    return rows.group_by(**by).aggregate(**values) if by else rows.aggregate(**values)
+
+
+def _time(star: Star, options: QueryOptions, bounds: _Bounds) -> str | None:
+    if options.grain is None and bounds.low is None and bounds.high is None:
+        return None
+    reference = star.model.spec.time
+    if reference is None:
+        raise star.model.where.error(
+            "a grain, start or end needs the model's time: a date or timestamp column", "time"
+        )
+    return star.resolve(reference.split("."), star.model.where.prefix("time"))
+
+
+def _in_range(rows: ir.Table, time: str, bounds: _Bounds, star: Star) -> ir.Table:
+    if not rows[time].type().is_temporal():
+        raise star.model.where.error(f"{time!r} is a {rows[time].type()}, not a date", "time")
+    if bounds.low is not None:
+        rows = rows.filter(rows[time] >= ibis.literal(bounds.low))
+    if bounds.high is not None:
+        rows = rows.filter(rows[time] < ibis.literal(bounds.high))
+    return rows
+
+
+def _joined(parts: list[ir.Table], keys: list[str]) -> ir.Table:
+    """The models' aggregates side by side: every group any of them has, with each
+    model's values (NULL matching NULL, so a NULL group is one group)."""
+    if len(parts) == 1:
+        return parts[0]
+    if not keys:
+        table = parts[0]
+        for part in parts[1:]:
+            table = table.cross_join(part)
+        return table
+    # A LEFT JOIN from all the groups: PostgreSQL can FULL JOIN only on plain equalities.
+    table = ibis.union(*(part.select(*keys) for part in parts), distinct=True)
+    for part in parts:
+        values = [name for name in part.columns if name not in keys]
+        other = part.select(
+            **{f"__{key}": part[key] for key in keys}, **{v: part[v] for v in values}
+        )
+        match = [table[key].identical_to(other[f"__{key}"]) for key in keys]
+        table = table.left_join(other, match).select(*table.columns, *values)
+    return table
+
+
+def _with_windows(
+    table: ir.Table,
+    closure: Sequence[MetricDef],
+    options: QueryOptions,
+    since: date | datetime | None,
+    groups: dict[str, str],
+    columns: dict[str, list[str]],
+) -> ir.Table:
+    assert options.grain is not None
+    kinds = ([None] if options.cumulative else []) + ([options.rolling] if options.rolling else [])
+    for rolling in kinds:
+        table, suffix = windowed(
+            table,
+            closure,
+            period=options.grain,
+            groups=list(groups),
+            grain=options.grain,
+            rolling=rolling,
+            since=since,
+        )
+        for name in options.metrics:
+            output = f"{name}{suffix.replace('__', '_', 1)}"
+            table = table.mutate(**{output: table[f"{name}{suffix}"]})
+            columns[name].append(output)
+    return table
+
+
+def _with_comparisons(
+    table: ir.Table,
+    options: QueryOptions,
+    period: str,
+    groups: dict[str, str],
+    columns: dict[str, list[str]],
+) -> ir.Table:
+    for comparison in options.compare:
+        table = compared(
+            table,
+            options.metrics,
+            period=period,
+            groups=list(groups),
+            grain=period,
+            comparison=comparison,
+        )
+        for name in options.metrics:
+            columns[name] += [f"{name}_{comparison}", f"{name}_{comparison}_change"]
+    return table
+
+
+def _ordered(table: ir.Table, options: QueryOptions, keys: list[str]) -> ir.Table:
+    order = []
+    for item in options.order_by or keys:
+        name = item.removeprefix("-")
+        if name not in table.columns:
+            hint = did_you_mean(name, table.columns) or f"; columns: {', '.join(table.columns)}"
+            raise ConfigError(f"query: order_by: no column {name!r} in the result{hint}")
+        order.append(ibis.desc(name) if item.startswith("-") else ibis.asc(name))
+    table = table.order_by(order) if order else table
+    return table.limit(options.limit) if options.limit else table

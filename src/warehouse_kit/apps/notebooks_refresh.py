@@ -1,0 +1,111 @@
+"""`wk notebooks refresh`: re-run the project's notebooks and keep only what nbval checks.
+
+Each notebook in ``notebooks/`` runs top to bottom (papermill, the ``python3``
+kernel, its parameters' defaults) against an example warehouse built afresh
+in a temporary folder. It is then written back with the outputs of the cells
+marked ``# NBVAL_CHECK_OUTPUT`` and nothing else: no other output, no
+execution counts but theirs (nbval compares only cells that have one), no run
+metadata. Those outputs are what nbval compares a
+test run with, so a refresh is how a deliberate change to a figure is
+accepted.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from warehouse_kit.apps import reports
+from warehouse_kit.core.errors import WarehouseKitError
+from warehouse_kit.core.project import Project
+from warehouse_kit.core.runner import run
+
+CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
+LATER_BATCHES = ("batch2",)
+"""Folders under the seeds folder that hold later exports, loaded in this order after the
+seeds themselves, so the example has a history (``WK_SEEDS`` picks the folder)."""
+NOTEBOOK_METADATA = ("kernelspec",)
+
+
+def notebooks(project: Project) -> list[Path]:
+    """The notebooks of a project (``notebooks/*.ipynb``), by name."""
+    return sorted((project.root / "notebooks").glob("*.ipynb"))
+
+
+def build_example(project: Project, target: str) -> None:
+    """Build the project's warehouse at `target`: the seeds, then each later batch."""
+    seeds = project.path("seeds")
+    batches = [seeds, *(seeds / name for name in LATER_BATCHES if (seeds / name).is_dir())]
+    for folder in batches:
+        with reports.environment(WK_SEEDS=str(folder)):
+            result = run(project, target=target)
+        if not result.ok:
+            failed = ", ".join(f"{m.model}: {m.error}" for m in result.failures())
+            raise WarehouseKitError(f"the example did not build from {folder}: {failed}")
+
+
+@contextmanager
+def example_warehouse(project: Project) -> Iterator[str]:
+    """The URL of a freshly built example warehouse, deleted afterwards."""
+    with tempfile.TemporaryDirectory(prefix="wk-example-") as folder:
+        target = f"duckdb://{folder}/warehouse.duckdb"  # folder is absolute
+        build_example(project, target)
+        yield target
+
+
+def refresh(project: Project, paths: Sequence[Path] = ()) -> list[Path]:
+    """Re-run `paths` (default: every notebook) and write them back stripped."""
+    chosen = [Path(path).resolve() for path in paths] or notebooks(project)
+    if not chosen:
+        raise WarehouseKitError(f"no notebooks to refresh in {project.root / 'notebooks'}")
+    for path in chosen:
+        if not path.is_file():
+            raise WarehouseKitError(f"no notebook {path}")
+    runs = project.path("reports") / "refresh"  # each run as executed, kept for debugging
+    runs.mkdir(parents=True, exist_ok=True)
+    with example_warehouse(project) as target:
+        for path in chosen:
+            executed = runs / path.name
+            reports.execute(path, executed, target=target)
+            nbformat.write(strip(nbformat.read(executed, as_version=4)), path)
+    return chosen
+
+
+def strip(notebook: Any) -> Any:
+    """A notebook with only the outputs nbval checks, and no run-specific metadata."""
+    notebook.metadata = {k: v for k, v in notebook.metadata.items() if k in NOTEBOOK_METADATA}
+    notebook.cells = [cell for cell in notebook.cells if not _injected(cell)]
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    for cell in notebook.cells:
+        tags = cell.metadata.get("tags")
+        cell.metadata = {"tags": tags} if tags else {}
+    for number, cell in enumerate(code, start=1):
+        # nbval compares only cells that have an execution count: the checked ones get
+        # their place among the code cells (stable from one refresh to the next).
+        cell.execution_count = number if is_checked(cell) else None
+        cell.outputs = [_plain(o, number) for o in cell.outputs] if is_checked(cell) else []
+    return notebook
+
+
+def is_checked(cell: Any) -> bool:
+    """Whether nbval compares this cell's output (it has the marker comment)."""
+    return cell.cell_type == "code" and any(
+        line.strip() == CHECK_MARKER for line in cell.source.splitlines()
+    )
+
+
+def _injected(cell: Any) -> bool:
+    return "injected-parameters" in cell.metadata.get("tags", [])
+
+
+def _plain(output: Any, number: int) -> Any:
+    if "execution_count" in output:
+        output.execution_count = number
+    if "metadata" in output:
+        output.metadata = {}
+    return output

@@ -1,0 +1,359 @@
+"""Connections to a warehouse, and the one place that knows how engines differ.
+
+Everything else asks a `Warehouse` what it can do (`capabilities`) instead of
+testing which engine it is. A target is a URL:
+
+- ``duckdb:///abs/path/warehouse.duckdb`` or ``duckdb://relative.duckdb``
+  (relative to the project folder); ``duckdb://`` is in memory;
+- ``postgres://user[:password]@host[:port]/database`` (or ``postgresql://``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+import duckdb
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import sqlglot as sg
+import sqlglot.expressions as sge
+from ibis.backends.sql import SQLBackend
+
+from warehouse_kit.core.errors import TransientError, WarehouseKitError, first_line
+
+
+class ConnectionFailed(TransientError):
+    """The warehouse could not be reached or opened."""
+
+
+READER_ADVICE = (
+    "close the warehouse there (a notebook's or a dashboard's connection) or wait for "
+    "the run that holds it, then try again"
+)
+RUN_ADVICE = "wait for that run to finish (or longer: --wait SECONDS), then try again"
+
+
+class WarehouseBusy(ConnectionFailed):
+    """Another process holds the target: a notebook, a dashboard, another run."""
+
+    def __init__(self, place: str, holder: str, waited_s: float, advice: str = READER_ADVICE):
+        waited = f" and did not let go within {waited_s:g} s" if waited_s > 0 else ""
+        super().__init__(f"cannot open {place}: {holder} has it open{waited}; {advice}")
+
+
+HolderName = Callable[[int], "str | None"]
+"""Names what the process with this PID does, when it can tell (`runlock`: a run)."""
+
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an engine can do, declared once per engine."""
+
+    transactions: bool
+    """DDL and DML inside one transaction commit or roll back together."""
+    try_cast: bool
+    """A native cast that yields NULL instead of failing on a bad value."""
+    reads_files: bool
+    """Reads CSV, Parquet and JSON files itself (no transfer needed)."""
+    run_lock: str
+    """How a run holds its target (`runlock`): ``file``, the lock a writer of the database
+    file takes; ``advisory``, a lock the server keeps for a session."""
+
+
+ENGINES: dict[str, Capabilities] = {
+    "duckdb": Capabilities(transactions=True, try_cast=True, reads_files=True, run_lock="file"),
+    "postgres": Capabilities(
+        transactions=True, try_cast=False, reads_files=False, run_lock="advisory"
+    ),
+}
+
+
+class Transaction:
+    """Statements that commit together or not at all (see `Warehouse.transaction`)."""
+
+    def __init__(self, kind: str, raw: Any):
+        self.kind = kind
+        self._raw = raw
+
+    def run(self, statement: sge.Expression) -> list[tuple[Any, ...]]:
+        """Execute one statement and return its rows (none for most statements)."""
+        cursor = self._execute(statement)
+        return cursor.fetchall() if cursor.description else []
+
+    def write(self, statement: sge.Expression) -> int:
+        """Execute an INSERT or CREATE TABLE AS and return how many rows it wrote."""
+        cursor = self._execute(statement)
+        if self.kind == "duckdb":
+            return int(cursor.fetchone()[0])
+        return int(cursor.rowcount)
+
+    def load(self, target: sge.Table, columns: list[str], batches: pa.RecordBatchReader) -> int:
+        """Append Arrow record batches to `target`, streaming; returns the rows written."""
+        names = [sg.to_identifier(name, quoted=True) for name in columns]
+        if self.kind == "duckdb":
+            self._raw.register("_wk_incoming", batches)
+            try:
+                query = sg.select(*names).from_("_wk_incoming")
+                return self.write(sge.insert(query, into=target, columns=names))
+            finally:
+                self._raw.unregister("_wk_incoming")
+        into = sge.Schema(this=target, expressions=names).sql(dialect="postgres")
+        rows = 0
+        options = pacsv.WriteOptions(include_header=False)
+        with self._raw.copy(f"COPY {into} FROM STDIN (FORMAT csv)") as copy:
+            for batch in batches:
+                sink = pa.BufferOutputStream()
+                pacsv.write_csv(pa.Table.from_batches([batch]), sink, write_options=options)
+                copy.write(sink.getvalue().to_pybytes())
+                rows += batch.num_rows
+        return rows
+
+    def _execute(self, statement: sge.Expression) -> Any:
+        sql = statement.sql(dialect=self.kind)
+        if self.kind == "duckdb":
+            return self._raw.execute(sql)
+        self._raw.execute(sql)
+        return self._raw
+
+
+class Warehouse:
+    """An open connection to a target warehouse.
+
+    `con` is the Ibis backend; expressions built on `table()` run there.
+    """
+
+    def __init__(self, con: SQLBackend, kind: str, url: str):
+        self.con = con
+        self.kind = kind
+        self.url = url
+        self.capabilities = ENGINES[kind]
+        self._file_reader: SQLBackend | None = None
+
+    def __repr__(self) -> str:
+        return f"Warehouse({redact(self.url)})"
+
+    def table(self, name: str, schema: str) -> ir.Table:
+        return self.con.table(name, database=schema)
+
+    def exists(self, name: str, schema: str) -> bool:
+        if schema not in self.con.list_databases():
+            return False
+        return name in self.con.list_tables(database=schema)
+
+    def ensure_schema(self, schema: str) -> None:
+        if schema not in self.con.list_databases():
+            self.execute(
+                sge.Create(kind="SCHEMA", this=sg.to_identifier(schema, quoted=True), exists=True)
+            )
+
+    def scalar(self, expr: ir.Scalar) -> Any:
+        """The value of a scalar expression, as a plain Python value (None for NULL)."""
+        return self.con.to_pyarrow(expr).as_py()
+
+    def rows(self, expr: ir.Table) -> list[dict[str, Any]]:
+        """A (small) table's rows as plain Python values."""
+        result: list[dict[str, Any]] = self.con.to_pyarrow(expr).to_pylist()
+        return result
+
+    def to_sqlglot(self, expr: ir.Table) -> sge.Query:
+        """The query an expression compiles to on this engine."""
+        query: sge.Query = self.con.compiler.to_sqlglot(expr)
+        return query
+
+    def sql(self, expr: ir.Table, *, pretty: bool = True) -> str:
+        return self.to_sqlglot(expr).sql(dialect=self.kind, pretty=pretty)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """Run statements that commit together or not at all."""
+        raw = self.con.con
+        if self.kind == "duckdb":
+            raw.begin()
+            try:
+                yield Transaction("duckdb", raw)
+            except BaseException:
+                raw.rollback()
+                raise
+            raw.commit()
+        else:
+            with raw.transaction(), raw.cursor() as cursor:
+                yield Transaction(self.kind, cursor)
+
+    def execute(self, statement: sge.Expression) -> list[tuple[Any, ...]]:
+        """Run one statement in its own transaction."""
+        with self.transaction() as tx:
+            return tx.run(statement)
+
+    def file_reader(self) -> SQLBackend:
+        """An engine that reads files: this warehouse when it can, else an in-memory DuckDB."""
+        if self.capabilities.reads_files:
+            return self.con
+        if self._file_reader is None:
+            self._file_reader = ibis.duckdb.connect()
+        return self._file_reader
+
+    def close(self) -> None:
+        if self._file_reader is not None:
+            self._file_reader.disconnect()
+        self.con.disconnect()
+
+
+def table_ref(name: str, schema: str) -> sge.Table:
+    """A quoted `schema.name` reference; names are data, never SQL."""
+    return sg.table(name, db=schema, quoted=True)
+
+
+_ENGINE_SCHEMES = {"duckdb": "duckdb", "postgres": "postgres", "postgresql": "postgres"}
+
+
+def engine_of(url: str) -> str:
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in _ENGINE_SCHEMES:
+        known = ", ".join(sorted(_ENGINE_SCHEMES))
+        raise WarehouseKitError(
+            f"unsupported target {redact(url)!r}: the URL scheme must be one of {known}"
+        )
+    return _ENGINE_SCHEMES[scheme]
+
+
+def duckdb_path(url: str, base_dir: Path | None = None) -> str:
+    """The database path of a DuckDB URL (``:memory:`` when it has none)."""
+    parts = urlsplit(url)
+    raw = parts.netloc + parts.path
+    if raw in ("", ":memory:"):
+        return ":memory:"
+    path = Path(raw)
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    return str(path)
+
+
+def connect(
+    url: str,
+    *,
+    base_dir: Path | None = None,
+    read_only: bool = False,
+    wait_s: float = 0.0,
+    name_holder: HolderName | None = None,
+) -> Warehouse:
+    """Open the warehouse at `url`.
+
+    A DuckDB file takes one writing process, or readers: while another process
+    holds it, retries for up to `wait_s` seconds (a run or a dashboard refresh
+    lets go when it ends), logging once that it waits and for whom; then raises
+    `WarehouseBusy`, naming that process as DuckDB does (PID and program), or
+    as `name_holder` does when it knows the process (a run).
+    """
+    deadline, pause, told = time.monotonic() + wait_s, 0.05, False
+    while True:
+        try:
+            return _open(url, base_dir, read_only)
+        except ConnectionFailed as exc:
+            found = _lock_holder(exc, name_holder)
+            if found is None:
+                raise
+            (holder, advice), path = found, duckdb_path(url, base_dir)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise WarehouseBusy(path, holder, wait_s, advice) from exc.__cause__
+            if not told:  # a wait of many seconds must not look like a hang
+                log.warning("waiting up to %g s for %s: %s has it open", wait_s, path, holder)
+                told = True
+            time.sleep(min(pause, left))  # one last try at the deadline
+            pause = min(pause * 2, 1.0)
+
+
+# DuckDB: 'Could not set lock on file "...": Conflicting lock is held in /usr/bin/python3 (PID 7)'
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+
+
+def _lock_holder(error: ConnectionFailed, name_holder: HolderName | None) -> tuple[str, str] | None:
+    """Who holds the DuckDB file, as DuckDB says (or `name_holder`), and what to do about
+    it, when that is why it did not open."""
+    message = str(error.__cause__)
+    if "Could not set lock on file" not in message:
+        return None
+    found = _LOCK_HOLDER.search(message)
+    if not found:
+        return "another process", READER_ADVICE
+    named = name_holder(int(found["pid"])) if name_holder is not None else None
+    if named:
+        return named, RUN_ADVICE
+    return f"process {found['pid']} ({found['program']})", READER_ADVICE
+
+
+def _open(url: str, base_dir: Path | None, read_only: bool) -> Warehouse:
+    kind = engine_of(url)
+    try:
+        if kind == "duckdb":
+            path = duckdb_path(url, base_dir)
+            if read_only and path != ":memory:" and not Path(path).exists():
+                raise WarehouseKitError(f"no warehouse at {path}: run `wk run` first")
+            if path != ":memory:":
+                _require_folder(Path(path))
+            settings = dict(parse_qsl(urlsplit(url).query))  # ?memory_limit=2GB&threads=4
+            con = ibis.duckdb.connect(path, read_only=read_only, **settings)
+            if "threads" not in settings:
+                use_enough_threads(con.con)
+        else:
+            con = ibis.connect(url.replace("postgresql://", "postgres://", 1))
+    except WarehouseKitError:
+        raise
+    except Exception as exc:  # every driver raises its own class
+        raise ConnectionFailed(f"cannot open {redact(url)}: {first_line(exc)}") from exc
+    return Warehouse(con, kind, url)
+
+
+def _require_folder(path: Path) -> None:
+    # A typo in a target must not become a tree of folders with an empty warehouse in it.
+    if not path.parent.is_dir():
+        raise WarehouseKitError(
+            f"cannot create the warehouse {path}: there is no folder {path.parent} "
+            "(create it, or correct the target)"
+        )
+
+
+# DuckDB grows one hash table per thread while it runs at most two threads, and partitions
+# them once it runs more. Grouping or joining millions of keys (first exposures, dimension
+# keys, SCD2 windows) is about twice as fast partitioned on a 2-core machine
+# (benchmarks/README.md), so a warehouse runs at least three.
+MIN_DUCKDB_THREADS = 3
+
+
+def use_enough_threads(con: duckdb.DuckDBPyConnection) -> None:
+    """Raise DuckDB's thread count (its default: the cores it may use) to at least
+    `MIN_DUCKDB_THREADS`. A ``SET`` rather than a connect option, so that a plain
+    ``duckdb.connect`` to the same file in the same process still opens (DuckDB refuses
+    a second connection whose options differ). Benchmarks give their hand-written side
+    the same."""
+    row = con.execute("SELECT current_setting('threads')").fetchone()
+    if row is not None and int(row[0]) < MIN_DUCKDB_THREADS:
+        con.execute(f"SET threads = {MIN_DUCKDB_THREADS}")
+
+
+_QUERY_PASSWORD = re.compile(r"(?i)(^|&)(password=)[^&]*")
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced by ``***``, safe to print or store: the one in
+    ``user:password@`` and libpq's ``?password=``."""
+    parts = urlsplit(url)
+    netloc, query = parts.netloc, _QUERY_PASSWORD.sub(r"\1\2***", parts.query)
+    if parts.password is not None:
+        netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
+    if (netloc, query) == (parts.netloc, parts.query):
+        return url  # as given: urlunsplit would drop the empty host of duckdb:///path
+    return urlunsplit(parts._replace(netloc=netloc, query=query))

@@ -1,0 +1,308 @@
+"""Compile a pipeline file into models: the same `Model` objects `@model` makes.
+
+- Every table of every source becomes a bronze model (``bronze.<table>``),
+  with the bronze stage's operations, if any, applied before it lands.
+- A stage's models start from their ``from`` model (default: the model of
+  the same name in an earlier stage) and apply their operations in order.
+- A stage's own ``operations`` apply to each table of the previous stage that
+  none of its models starts from, which keeps the short form of the file
+  format (``operations: [deduplicate, null_handling]``) meaningful.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import ibis.expr.types as ir
+
+from warehouse_kit.core import quality, sources, state, transforms
+from warehouse_kit.core.errors import ConfigError
+from warehouse_kit.core.models import (
+    Batch,
+    BuildContext,
+    Dimension,
+    DimensionKeys,
+    Materialization,
+    Merge,
+    Model,
+    SourceLoad,
+    Table,
+)
+from warehouse_kit.core.operations import (
+    BuildFacts,
+    CreateDateDimension,
+    CreateDimensions,
+    Operation,
+)
+from warehouse_kit.core.spec import (
+    DatabaseTable,
+    FileTable,
+    IncrementalModel,
+    ModelSpec,
+    PipelineSpec,
+    Source,
+    StageSpec,
+    load_pipeline_spec,
+)
+
+BRONZE = "bronze"
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A pipeline file, compiled."""
+
+    name: str
+    file: str
+    spec: PipelineSpec
+    models: tuple[Model, ...]
+    stages: tuple[str, ...]
+    schemas: Mapping[str, str]
+    """Stage -> the schema its tables are written to."""
+
+
+def load_pipeline(path: Path, *, root: Path, display: str | None = None) -> Pipeline:
+    """Read, validate and compile a pipeline file; `root` anchors relative source paths."""
+    file = display or str(path)
+    return compile_pipeline(load_pipeline_spec(path, display=file), file=file, root=root)
+
+
+def compile_pipeline(spec: PipelineSpec, *, file: str, root: Path) -> Pipeline:
+    stages = list(spec.transformations)
+    if not stages or stages[0].stage != BRONZE:
+        stages.insert(0, StageSpec(stage=BRONZE))
+    schemas = {stage.stage: stage.schema_ or stage.stage for stage in stages}
+    last = stages[-1]
+    if spec.destination.schema_ and not last.schema_ and len(stages) > 1:
+        schemas[last.stage] = spec.destination.schema_
+    offset = 0 if spec.transformations and spec.transformations[0].stage == BRONZE else -1
+    compiler = _Compiler(spec, file, root)
+    models = compiler.bronze(stages[0], offset)
+    previous = [m.name for m in models]
+    for index, stage in enumerate(stages[1:], start=1):
+        stage_models = compiler.stage(stage, index + offset, previous, stages[index - 1].stage)
+        models += stage_models
+        previous = [m.name for m in stage_models]
+    _check_destination(spec, [m for m in models if m.stage == last.stage], file)
+    models = _with_pipeline_checks(spec, models, last.stage, file)
+    return Pipeline(spec.name, file, spec, tuple(models), tuple(s.stage for s in stages), schemas)
+
+
+def _with_pipeline_checks(
+    spec: PipelineSpec, models: list[Model], last: str, file: str
+) -> list[Model]:
+    """Pipeline-level checks apply to every table it publishes: `destination.tables`, or
+    every model of the last stage."""
+    if not spec.quality_checks:
+        return models
+    checks = quality.parse_checks(
+        spec.quality_checks, file=file, key_path="pipeline.quality_checks"
+    )
+    published = set(spec.destination.tables) or {m.name for m in models if m.stage == last}
+    # unique_keys without fields checks each model's own key: a model without one skips it.
+    keyless = [c for c in checks if isinstance(c, quality.UniqueKeys) and not c.fields]
+    # A row_count threshold compares runs' sizes; an incremental model's runs are batches.
+    relative = [c for c in checks if isinstance(c, quality.RowCount) and c.threshold]
+
+    def applicable(model: Model) -> tuple[quality.BaseCheck, ...]:
+        skipped = ([] if model.key else keyless) + (
+            relative if isinstance(model.materialization, Merge) else []
+        )
+        return tuple(c for c in checks if c not in skipped)
+
+    return [
+        replace(m, checks=(*m.checks, *applicable(m)))
+        if m.stage == last and m.name in published
+        else m
+        for m in models
+    ]
+
+
+def _check_destination(spec: PipelineSpec, last_stage: Sequence[Model], file: str) -> None:
+    names = {m.name for m in last_stage}
+    for index, table in enumerate(spec.destination.tables):
+        if table not in names:
+            raise ConfigError(
+                f"{table!r} is not a model of the last stage "
+                f"({', '.join(sorted(names)) or 'none'})",
+                file=file,
+                key_path=f"pipeline.destination.tables[{index}]",
+            )
+
+
+@dataclass(frozen=True)
+class _Compiler:
+    spec: PipelineSpec
+    file: str
+    root: Path
+
+    def bronze(self, stage: StageSpec, stage_index: int) -> list[Model]:
+        models = []
+        for s_index, source in enumerate(self.spec.sources):
+            tables: list[FileTable | DatabaseTable] = list(source.tables)
+            for t_index, table in enumerate(tables):
+                origin = f"{self.file}: pipeline.sources[{s_index}].tables[{t_index}]"
+                models.append(
+                    Model(
+                        name=table.name,
+                        stage=stage.stage,
+                        inputs=(),
+                        build=self._source_build(source, table, stage.operations, stage_index),
+                        materialization=_source_load(source, table),
+                        description=f"{source.name}.{table.name}, as loaded",
+                        origin=origin,
+                        pipeline=self.spec.name,
+                        contract=table.schema_contract
+                        or source.schema_contract
+                        or self.spec.schema_contract,
+                    )
+                )
+        return models
+
+    def _source_build(
+        self,
+        source: Source,
+        table: FileTable | DatabaseTable,
+        operations: Sequence[Operation],
+        stage_index: int,
+    ) -> _SourceBuild:
+        return _SourceBuild(source, table, tuple(operations), self.file, stage_index, self.root)
+
+    def stage(
+        self, stage: StageSpec, stage_index: int, previous: list[str], previous_stage: str
+    ) -> list[Model]:
+        path = f"pipeline.transformations[{stage_index}]"
+        models = [
+            self.model(m, stage.stage, f"{path}.models[{i}]") for i, m in enumerate(stage.models)
+        ]
+        if stage.operations:
+            started = {(m.from_ or m.name).split(".")[-1] for m in stage.models}
+            for name in previous:
+                if name not in started:
+                    passing = ModelSpec.model_validate(
+                        {"name": name, "from": f"{previous_stage}.{name}"}
+                    )
+                    models.append(
+                        self.model(passing, stage.stage, f"{path}", operations=stage.operations)
+                    )
+        return models
+
+    def model(
+        self,
+        spec: ModelSpec,
+        stage: str,
+        key_path: str,
+        operations: Sequence[Operation] | None = None,
+    ) -> Model:
+        ops = tuple(spec.operations if operations is None else operations)
+        primary = spec.from_ or spec.name
+        refs = [primary, *(ref for op in ops for ref in transforms.references(op))]
+        keys = self._dimension_keys(spec.name, ops, key_path)
+        # create_dimensions says how the model is written; it transforms nothing itself.
+        options = next((op for op in ops if isinstance(op, CreateDimensions)), None)
+        ops = tuple(op for op in ops if not isinstance(op, CreateDimensions))
+        dimensions = [
+            d.dimension for op in ops if isinstance(op, BuildFacts) for d in op.dimensions
+        ]
+        return Model(
+            name=spec.name,
+            stage=stage,
+            inputs=tuple(dict.fromkeys(refs)),
+            build=_OperationsBuild(primary, ops, self.file, key_path),
+            materialization=_materialization(options, spec.incremental, self.file, key_path),
+            description=spec.description,
+            origin=f"{self.file}: {key_path}",
+            pipeline=self.spec.name,
+            columns=dict(spec.columns),
+            keys=keys,
+            dimensions=tuple(dimensions),
+            contract=spec.schema_contract or self.spec.schema_contract,
+            checks=tuple(
+                quality.parse_checks(
+                    spec.quality_checks, file=self.file, key_path=f"{key_path}.quality_checks"
+                )
+            ),
+        )
+
+    def _dimension_keys(
+        self, name: str, ops: Sequence[Operation], key_path: str
+    ) -> DimensionKeys | None:
+        for index, op in enumerate(ops):
+            if isinstance(op, CreateDimensions | CreateDateDimension) and index != len(ops) - 1:
+                raise ConfigError(
+                    f"{op.op} must be the last operation of its model",
+                    file=self.file,
+                    key_path=f"{key_path}.operations[{index}]",
+                )
+            if isinstance(op, CreateDimensions):
+                return DimensionKeys.of(name, op)
+            if isinstance(op, CreateDateDimension):
+                return DimensionKeys(("date",), "date_key")
+        return None
+
+
+@dataclass(frozen=True)
+class _OperationsBuild:
+    """A model's build: its operations applied in order to its first input."""
+
+    primary: str
+    operations: tuple[Operation, ...]
+    file: str
+    key_path: str
+
+    def __call__(self, context: BuildContext) -> ir.Table:
+        table = context.input(self.primary)
+        return _apply_all(self.operations, table, context, self.file, self.key_path)
+
+
+@dataclass(frozen=True)
+class _SourceBuild:
+    """A bronze model's build: read the source, apply the bronze stage's operations."""
+
+    source: Source
+    table: FileTable | DatabaseTable
+    operations: tuple[Operation, ...]
+    file: str
+    stage_index: int
+    root: Path
+
+    def __call__(self, context: BuildContext) -> Batch:
+        loaded = (
+            set()
+            if context.full_refresh
+            else state.loaded_files(context.warehouse, context.model.id)
+        )
+        batch = sources.read(self.source, self.table, context.warehouse, self.root, loaded)
+        key_path = f"pipeline.transformations[{self.stage_index}]"
+        table = _apply_all(self.operations, batch.table, context, self.file, key_path)
+        return replace(batch, table=table)
+
+
+def _apply_all(
+    operations: Sequence[Operation],
+    table: ir.Table,
+    context: BuildContext,
+    file: str,
+    key_path: str,
+) -> ir.Table:
+    for index, op in enumerate(operations):
+        step = transforms.Step(file, f"{key_path}.operations[{index}]", context)
+        table = transforms.apply(op, table, step)
+    return table
+
+
+def _source_load(source: Source, table: FileTable | DatabaseTable) -> SourceLoad:
+    incremental = table.incremental or source.incremental
+    return SourceLoad("append" if incremental else source.load, incremental)
+
+
+def _materialization(
+    options: CreateDimensions | None, incremental: IncrementalModel | None, file: str, key_path: str
+) -> Materialization:
+    if options and incremental:
+        raise ConfigError(
+            "a model is a dimension or incremental, not both", file=file, key_path=key_path
+        )
+    return Dimension(options) if options else Merge(incremental) if incremental else Table()

@@ -1,0 +1,159 @@
+"""Progress of a run: a live bar on a terminal, plain log lines anywhere else."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from warehouse_kit.core.results import ModelResult, RunResult
+
+STATUS_STYLE = {
+    "success": "green",
+    "up_to_date": "dim green",
+    "failed": "bold red",
+    "skipped": "yellow",
+    "planned": "cyan",
+}
+
+
+class Reporter(Protocol):
+    def run_started(self, run_id: str, target: str, models: list[str]) -> None: ...
+    def model_started(self, model_id: str) -> None: ...
+    def model_finished(self, result: ModelResult) -> None: ...
+    def run_finished(self, result: RunResult) -> None: ...
+
+
+class Silent:
+    """Reports nothing (the Python API's default)."""
+
+    def run_started(self, run_id: str, target: str, models: list[str]) -> None:
+        pass
+
+    def model_started(self, model_id: str) -> None:
+        pass
+
+    def model_finished(self, result: ModelResult) -> None:
+        pass
+
+    def run_finished(self, result: RunResult) -> None:
+        pass
+
+
+class LogLines:
+    """One line per event, for logs and CI."""
+
+    def __init__(self, console: Console):
+        self.console = console
+        self.total = 0
+        self.done = 0
+
+    def run_started(self, run_id: str, target: str, models: list[str]) -> None:
+        self.total = len(models)
+        self.console.print(f"run {run_id} on {target}: {self.total} models", highlight=False)
+
+    def model_started(self, model_id: str) -> None:
+        pass
+
+    def model_finished(self, result: ModelResult) -> None:
+        self.done += 1
+        self.console.print(f"[{self.done}/{self.total}] {describe(result)}", highlight=False)
+
+    def run_finished(self, result: RunResult) -> None:
+        self.console.print(summary_line(result), highlight=False)
+
+
+class LiveBar(LogLines):
+    """A progress bar with the model being built; finished models scroll above it."""
+
+    def __init__(self, console: Console):
+        super().__init__(console)
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self.task = self.progress.add_task("", total=0)
+
+    def run_started(self, run_id: str, target: str, models: list[str]) -> None:
+        super().run_started(run_id, target, models)
+        self.progress.update(self.task, total=len(models))
+        self.progress.start()
+
+    def model_started(self, model_id: str) -> None:
+        self.progress.update(self.task, description=f"building {model_id}")
+
+    def model_finished(self, result: ModelResult) -> None:
+        style = STATUS_STYLE.get(result.status, "")
+        self.progress.console.print(
+            f"[{style}]{result.status:>7}[/] {describe(result, status=False)}", highlight=False
+        )
+        self.progress.advance(self.task)
+
+    def run_finished(self, result: RunResult) -> None:
+        self.progress.stop()
+        table = Table(title=f"run {result.run_id}", show_lines=False)
+        for column in ("model", "status", "rows in", "rows out", "seconds"):
+            table.add_column(
+                column, justify="right" if column[0] in "rs" and column != "status" else "left"
+            )
+        for model in result.models:
+            style = STATUS_STYLE.get(model.status, "")
+            table.add_row(
+                model.model,
+                f"[{style}]{model.status}[/]",
+                format_count(model.rows_in),
+                format_count(model.rows_out),
+                f"{model.duration_s:.2f}",
+            )
+        self.console.print(table)
+        self.console.print(summary_line(result), highlight=False)
+
+
+def reporter_for(console: Console | None = None) -> Reporter:
+    """A live bar on an interactive terminal, log lines otherwise."""
+    console = console or Console()
+    return LiveBar(console) if console.is_terminal else LogLines(console)
+
+
+def describe(result: ModelResult, *, status: bool = True) -> str:
+    head = f"{result.model} {result.status}" if status else result.model
+    if result.status == "failed":
+        return f"{head}: {result.error}"
+    if result.status == "skipped":
+        return f"{head}: {result.error or 'an input failed'}"
+    if result.status == "planned":
+        return f"{head}: {result.note}"
+    if result.status == "up_to_date":
+        return f"{head}: {result.note}" if result.note else head
+    notes = [result.note] if result.note else []
+    if result.rows_quarantined:
+        notes.append(f"{format_count(result.rows_quarantined)} quarantined")
+    notes += [f"{count:,} dropped: {reason}" for reason, count in result.dropped.items() if count]
+    notes += [
+        f"check {check.check} {check.status}: {format_count(check.failing_rows)} rows"
+        for check in result.checks or ()
+        if check.status != "pass"
+    ]
+    note = f" ({'; '.join(notes)})" if notes else ""
+    rows = f"{format_count(result.rows_in)} rows in, {format_count(result.rows_out)} out"
+    return f"{head}: {rows}{note}, {result.duration_s:.2f}s"
+
+
+def summary_line(result: RunResult) -> str:
+    counts: dict[str, int] = {}
+    for model in result.models:
+        counts[model.status] = counts.get(model.status, 0) + 1
+    parts = ", ".join(f"{n} {status}" for status, n in counts.items())
+    return f"run {result.run_id} {result.status}: {parts} in {result.duration_s:.1f}s"
+
+
+def format_count(value: int | None) -> str:
+    """1234 -> '1,234'; None -> '-'."""
+    return "-" if value is None else f"{value:,}"

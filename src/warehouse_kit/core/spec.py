@@ -1,0 +1,341 @@
+"""The pipeline file format, as frozen pydantic models.
+
+A pipeline file has one top-level key, ``pipeline``, holding `PipelineSpec`.
+`load_pipeline_spec` reads a file, resolves ``${VAR}`` references from the
+environment and validates it, turning every problem into a `ConfigError` that
+names the file, the key path and what was expected::
+
+    pipelines/x.yml: pipeline.transformations[1].operations[0]: unknown operation
+    'dedupe'; did you mean 'deduplicate'?
+
+Operations (`warehouse_kit.core.operations`), sources, checks and alerts are
+discriminated unions (on ``op``, ``type``, ``type`` or ``check``, and
+``channel``), so a YAML mapping parses straight into the class that implements
+it. What every format shares (the base model, durations, the error formatter)
+is in `warehouse_kit.core.config`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+import sqlglot
+import sqlglot.expressions as sge
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
+from sqlglot.errors import SqlglotError
+
+from warehouse_kit.core.config import (
+    Column,
+    Columns,
+    Duration,
+    Expression,
+    Name,
+    Spec,
+    one_or_many,
+    parse,
+)
+from warehouse_kit.core.operations import Operations
+from warehouse_kit.core.quality.checks import Checks
+from warehouse_kit.core.yamlfile import read_yaml, resolve_variables
+
+# --- sources --------------------------------------------------------------------
+
+
+SchemaContract = Literal["evolve", "freeze", "discard"]
+"""What a table does when the columns written to it change (see `materialize.schema`):
+evolve adds new columns and widens types; freeze fails on any change; discard ignores
+new columns. Missing columns are NULL under evolve and discard."""
+
+
+class Incremental(Spec):
+    """Load only rows past the stored watermark of `cursor`.
+
+    Rows whose cursor is within `lookback` of the watermark are read again and
+    loaded once: a row equal (on `key`, or on every column) to one already
+    loaded in that window is skipped. A file batch may also bring rows older
+    than the lookback: they are loaded and reported, since nothing can vouch
+    that they are new.
+    """
+
+    cursor: Column
+    lookback: Duration | float = timedelta(0)
+    """How far behind the watermark rows may still arrive: a duration, or a number for
+    numeric cursors."""
+    key: Columns | None = None
+    type: str | None = None
+    """The cursor's type when the source gives text (CSV): default timestamp."""
+
+
+class FileTable(Spec):
+    name: Name
+    path: str | None = None
+    """A file, folder or glob, relative to the source path (default: from `pattern`)."""
+    format: Literal["csv", "parquet", "json"] | None = None
+    incremental: Incremental | None = None
+    schema_contract: SchemaContract | None = None
+    """Default: the source's."""
+
+
+def _table_entry(value: Any) -> Any:
+    return {"name": value} if isinstance(value, str) else value
+
+
+def _by_name(table: type[Spec]) -> BeforeValidator:
+    """A table may be given by its name alone."""
+    return BeforeValidator(_table_entry, json_schema_input_type=Name | table)
+
+
+class FilesSource(Spec):
+    """CSV, Parquet or JSON files; one table per file, folder or glob.
+
+    CSV columns land as text, so a value that would not parse is kept, not lost.
+    """
+
+    type: Literal["files"]
+    name: Name
+    path: str = "."
+    pattern: str = "{table}.*"
+    """Where each table's files are, under `path`; ``{table}`` is the table name."""
+    format: Literal["csv", "parquet", "json"] | None = None
+    """Default: from each file's extension (.csv, .parquet, .json, .ndjson, .jsonl)."""
+    tables: list[Annotated[FileTable, _by_name(FileTable)]] = Field(min_length=1)
+    load: Literal["append", "replace"] = "append"
+    """append keeps every batch of files (a batch already loaded is skipped);
+    replace keeps only the latest batch."""
+    incremental: Incremental | None = None
+    """For every table (a table's own `incremental` wins)."""
+    schema_contract: SchemaContract | None = None
+    """For every table (a table's own wins); default: the pipeline's."""
+
+
+_WRITES = (sge.DML, sge.DDL, sge.Drop, sge.Alter, sge.Command, sge.Into, sge.Lock)
+"""What a source query may not hold anywhere: it only reads (SELECT INTO creates a table,
+a data-modifying WITH writes, FOR UPDATE locks the source's rows)."""
+
+
+def single_select(sql: str, dialect: str) -> sge.Query:
+    """`sql` parsed as one SELECT in `dialect` (``postgres``, ``duckdb``), else a ValueError.
+
+    A source reads the statement sqlglot renders from this, never the text as written.
+    """
+    try:
+        parsed = sqlglot.parse(sql, read=dialect)
+        # A trailing ";" or comment after the last ";" is no statement.
+        statements = [s for s in parsed if s is not None and not isinstance(s, sge.Semicolon)]
+    except SqlglotError as exc:
+        problem = str(exc).strip().splitlines()[0]
+        raise ValueError(f"the query is not valid {dialect} SQL: {problem}") from None
+    if len(statements) != 1:
+        raise ValueError(f"a query is one SELECT statement, not {len(statements)}")
+    query = statements[0]
+    found = query.find(*_WRITES)
+    if not isinstance(query, sge.Query) or found is not None:
+        what = _statement(found or query)
+        raise ValueError(f"a query is one SELECT statement that only reads: {what} is not allowed")
+    return query
+
+
+def _statement(node: sge.Expression) -> str:
+    if isinstance(node, sge.Command):
+        return str(node.this).upper()
+    return {"into": "SELECT INTO", "lock": "FOR UPDATE/SHARE"}.get(node.key, node.key.upper())
+
+
+class DatabaseTable(Spec):
+    name: Name
+    table: str | None = None
+    """The table to read (default: `name`)."""
+    query: Expression | None = None
+    """One SELECT to read instead of a table, in the source's SQL dialect; parsed with
+    sqlglot, and what the source runs is the statement sqlglot renders from it."""
+    incremental: Incremental | None = None
+    schema_contract: SchemaContract | None = None
+    """Default: the source's."""
+
+    dialect: ClassVar[str] = ""
+    """The source's SQL dialect, which its queries are parsed in."""
+
+    @field_validator("query")
+    @classmethod
+    def _one_select(cls, value: str | None) -> str | None:
+        if value is not None and cls.dialect:
+            single_select(value, cls.dialect)
+        return value
+
+    @model_validator(mode="after")
+    def _table_or_query(self) -> DatabaseTable:
+        if self.table and self.query:
+            raise ValueError("give either table or query, not both")
+        return self
+
+
+class PostgresTable(DatabaseTable):
+    dialect = "postgres"
+
+
+class DuckDBTable(DatabaseTable):
+    dialect = "duckdb"
+
+
+class DatabaseSource(Spec):
+    """What every database source has: tables (or queries) mirrored in bronze."""
+
+    name: Name
+    load: Literal["append", "replace"] = "replace"
+    incremental: Incremental | None = None
+    """For every table (a table's own `incremental` wins); implies appending."""
+    schema_contract: SchemaContract | None = None
+    """For every table (a table's own wins); default: the pipeline's."""
+
+
+class PostgresSource(DatabaseSource):
+    type: Literal["postgres"]
+    connection: SecretStr
+    """A postgres:// URL, usually ``${SOME_VAR}`` so the password stays out of the file."""
+    schema_: str = Field(default="public", alias="schema")
+    tables: list[Annotated[PostgresTable, _by_name(PostgresTable)]] = Field(min_length=1)
+
+
+class DuckDBSource(DatabaseSource):
+    type: Literal["duckdb"]
+    path: str
+    schema_: str = Field(default="main", alias="schema")
+    tables: list[Annotated[DuckDBTable, _by_name(DuckDBTable)]] = Field(min_length=1)
+
+
+Source = Annotated[
+    FilesSource | PostgresSource | DuckDBSource, Field(discriminator="type", title="source type")
+]
+
+
+# --- models, stages, pipeline ---------------------------------------------------
+
+
+class IncrementalModel(Spec):
+    """Build only from input rows loaded since the last run, and merge them in.
+
+    The model's first input must carry ``_loaded_at`` (bronze rows do, and
+    operations keep it). Rows whose dimension keys were unknown (-1) are
+    built again on every run, so a late-arriving member repairs them.
+    """
+
+    unique_key: Columns
+    strategy: Literal["merge", "append"] = "merge"
+    """merge replaces rows with the same unique key; append only adds."""
+
+
+class ModelSpec(Spec):
+    name: Name
+    from_: str | None = Field(default=None, alias="from")
+    """The model it starts from (``customers`` or ``bronze.customers``); default: its own name."""
+    description: str = ""
+    operations: Operations = Field(default_factory=list)
+    columns: dict[Column, str] = Field(default_factory=dict)
+    """Column descriptions."""
+    incremental: IncrementalModel | None = None
+    quality_checks: Checks = Field(default_factory=list)
+    """Checks of this model's rows, run before it is published (see warehouse_kit.core.quality)."""
+    schema_contract: SchemaContract | None = None
+    """Default: the pipeline's."""
+
+
+class StageSpec(Spec):
+    stage: Name
+    schema_: Name | None = Field(default=None, alias="schema")
+    """The schema its tables go to (default: the stage name)."""
+    operations: Operations = Field(default_factory=list)
+    """Applied to every table of the previous stage that no model here starts from."""
+    models: list[ModelSpec] = Field(default_factory=list)
+
+
+class DestinationSpec(Spec):
+    type: Literal["duckdb", "postgres"] | None = None
+    """The engine the pipeline is written for: a run on a target of another engine is
+    refused (see `catalog.Catalog.target`). Leave it out to run on either."""
+    database: str | None = None
+    """The name the DDL files carry; with ``type: duckdb``, also the DuckDB file
+    (``<database>.duckdb``) used when neither --target, WK_TARGET nor warehouse.yml set one."""
+    schema_: Name | None = Field(default=None, alias="schema")
+    """The schema of the last stage (gold)."""
+    tables: list[Name] = Field(default_factory=list)
+    """The tables the pipeline publishes; each must be a model of the last stage."""
+
+
+AlertType = Literal["pipeline_failure", "quality_threshold", "freshness", "volume", "stream_lag"]
+
+
+class WebhookAlert(Spec):
+    """An alert posted to a URL. Declared only: nothing is sent yet (issue 19), but a
+    misspelled key is refused now rather than when delivery comes."""
+
+    type: AlertType
+    channel: Literal["webhook"]
+    url: SecretStr | None = None
+    """Usually ``${ALERT_WEBHOOK_URL}``: a webhook URL is a secret."""
+
+
+class EmailAlert(Spec):
+    """An alert sent by email (declared only, as `WebhookAlert`)."""
+
+    type: AlertType
+    channel: Literal["email"]
+    to: Annotated[
+        list[str], BeforeValidator(one_or_many, json_schema_input_type=str | list[str])
+    ] = Field(default_factory=list)
+    """One address or a list of them."""
+    smtp: SecretStr | None = None
+    """An smtp:// URL, usually ``${SMTP_URL}``."""
+
+
+Alert = Annotated[WebhookAlert | EmailAlert, Field(discriminator="channel", title="alert channel")]
+
+
+class MonitoringSpec(Spec):
+    alerts: list[Alert] = Field(default_factory=list)
+
+
+class PipelineSpec(Spec):
+    name: Name
+    type: Literal["ELT", "ETL"] = "ELT"
+    description: str = ""
+    schedule: str | None = None
+    schema_contract: SchemaContract = "evolve"
+    """The default of every source and model."""
+    sources: list[Source] = Field(default_factory=list)
+    transformations: list[StageSpec] = Field(default_factory=list)
+    destination: DestinationSpec = Field(default_factory=DestinationSpec)
+    quality_checks: Checks = Field(default_factory=list)
+    """Checks of every table the pipeline publishes."""
+    monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
+
+    @model_validator(mode="after")
+    def _bronze_comes_first(self) -> PipelineSpec:
+        names = [stage.stage for stage in self.transformations]
+        if "bronze" in names[1:]:
+            raise ValueError("the bronze stage, where sources land, must come first")
+        if len(set(names)) != len(names):
+            raise ValueError(f"stage names must be unique, got {names}")
+        first = self.transformations[0] if self.transformations else None
+        if first is not None and first.stage == "bronze" and first.models:
+            raise ValueError("bronze has no models: its tables are the sources' tables")
+        return self
+
+
+class PipelineFile(Spec):
+    """A pipeline file: its one key, ``pipeline``."""
+
+    pipeline: PipelineSpec
+
+
+def load_pipeline_spec(
+    path: Path, *, display: str | None = None, environ: Mapping[str, str] | None = None
+) -> PipelineSpec:
+    """Read and validate a pipeline file."""
+    display = display or str(path)
+    data = read_yaml(path, display=display)
+    data = resolve_variables(data, file=display, environ=os.environ if environ is None else environ)
+    return parse(PipelineFile, data, file=display).pipeline

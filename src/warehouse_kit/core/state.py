@@ -1,0 +1,398 @@
+"""Run history and load state, kept in the warehouse itself, in schema ``_wk``.
+
+Tables (one row each per...):
+
+- ``meta``: setting; ``state_version`` is the layout of these tables (`VERSION`),
+  brought up to date in place by `ensure`.
+- ``runs``: run. ``run_id`` sorts in start order; ``status`` is running,
+  success, failed or aborted; ``host`` and ``pid`` name the process. A run
+  is recorded only by a process that holds the target (`runlock`), so once
+  another process holds it, a run still ``running`` is dead (killed, or its
+  connection lost): `start_run` marks it aborted, ``finished_at`` being when
+  that was found. A run of ``wk check`` builds nothing: its ``pipeline`` is
+  `CHECK_RUN`, and readers of pipeline runs take `pipeline_runs`.
+- ``model_runs``: model per run: rows in (of its first input; for a bronze
+  model, the rows read), rows out (in the table after the run), duration,
+  status (success: it wrote; up_to_date: it had nothing to write; failed;
+  skipped: an input failed), error, the fingerprint of its definition and
+  inputs when it was built (an unchanged fingerprint means up to date), and
+  the rows its operations set apart (``rows_dropped``; ``dropped``: JSON, by
+  reason).
+- ``batches``: file landed in bronze (``batch_id``: its fingerprint; ``rows``: the
+  rows it added), or database load (``batch_id``: the run id). Each bronze row's
+  ``_batch_id`` is the ``batch_id`` it was recorded under, so ``rows`` is that id's
+  count in bronze. A file already here is not loaded again, which is what makes
+  reruns add nothing.
+- ``check_results``: data-quality check per model per run: status, failing
+  rows, rows checked, the measure of a table-level check, a JSON sample of
+  failing rows. Written with the model's data (or, for a rejected model, alone).
+- ``snapshots``: batch a type-2 dimension applied, by the time it was taken
+  (``snapshot_at``): the latest says whether a new batch is late, and a late
+  full snapshot is placed in history between the ones before and after it.
+  Written with the dimension's data.
+- ``schema_versions``: set of columns a table took (``columns``: JSON, name and
+  type in order; ``change``: what differs from the version before), recorded by
+  the write that changed them, in its transaction (`materialize.schema`).
+- ``watermarks``: model with an incremental cursor: the highest cursor value
+  loaded (a bronze model) or input ``_loaded_at`` processed (an incremental
+  model), as text. Advanced in the transaction that loads the rows.
+
+A model's row in ``model_runs`` and its batch are written in the same
+transaction as its data, so the history never disagrees with the tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import sqlglot as sg
+import sqlglot.expressions as sge
+
+from warehouse_kit.core.backends import Transaction, Warehouse, table_ref
+from warehouse_kit.core.errors import WarehouseKitError
+
+SCHEMA = "_wk"
+VERSION = 2
+"""The layout of ``_wk`` this code writes, recorded in ``meta`` (``state_version``).
+Version 2 added ``schema_versions`` and the row accounting and fingerprint columns of
+``model_runs``. A new table or column is added to an older warehouse by `ensure`
+itself; any other change bumps the version with its statements in `MIGRATIONS`."""
+MIGRATIONS: dict[int, tuple[sge.Expression, ...]] = {}
+"""For a layout version, what brings a warehouse from the version before to it, after
+the new tables and columns are added."""
+CHECK_RUN = "wk check"
+"""The ``pipeline`` of a ``wk check`` run: never a pipeline's name (those are identifiers)."""
+
+TABLES: dict[str, ibis.Schema] = {
+    "meta": ibis.schema({"key": "string", "value": "string"}),
+    "runs": ibis.schema(
+        {
+            "run_id": "string",
+            "pipeline": "string",
+            "target": "string",
+            "selection": "string",
+            "started_at": "timestamp",
+            "finished_at": "timestamp",
+            "status": "string",
+            "error": "string",
+            "host": "string",
+            "pid": "int64",
+        }
+    ),
+    "model_runs": ibis.schema(
+        {
+            "run_id": "string",
+            "model": "string",
+            "stage": "string",
+            "materialization": "string",
+            "rows_in": "int64",
+            "rows_out": "int64",
+            "started_at": "timestamp",
+            "duration_s": "float64",
+            "status": "string",
+            "error": "string",
+            "notes": "string",
+            "rows_quarantined": "int64",
+            "fingerprint": "string",
+            "rows_dropped": "int64",
+            "dropped": "string",
+        }
+    ),
+    "batches": ibis.schema(
+        {
+            "model": "string",
+            "batch_id": "string",
+            "run_id": "string",
+            "rows": "int64",
+            "loaded_at": "timestamp",
+            "description": "string",
+        }
+    ),
+    "watermarks": ibis.schema({"model": "string", "value": "string", "run_id": "string"}),
+    "schema_versions": ibis.schema(
+        {
+            "table_name": "string",
+            "version": "int64",
+            "columns": "string",
+            "change": "string",
+            "run_id": "string",
+            "recorded_at": "timestamp",
+        }
+    ),
+    "snapshots": ibis.schema(
+        {"model": "string", "snapshot_at": "timestamp", "run_id": "string", "rows": "int64"}
+    ),
+    "check_results": ibis.schema(
+        {
+            "run_id": "string",
+            "model": "string",
+            "check": "string",
+            "type": "string",
+            "action": "string",
+            "status": "string",
+            "failing_rows": "int64",
+            "total_rows": "int64",
+            "measured": "float64",
+            "message": "string",
+            "sample": "string",
+        }
+    ),
+}
+
+
+def now() -> datetime:
+    """The current UTC time, without a zone (stored the same way on every engine)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def new_run_id(started: datetime) -> str:
+    """A run id that sorts in start order: ``20261129T153646.123456Z``."""
+    return started.strftime("%Y%m%dT%H%M%S.%fZ")
+
+
+def ensure(warehouse: Warehouse) -> None:
+    """Create the state schema and tables when missing, or bring an older layout up to
+    `VERSION` in place: new tables and columns are added, then the `MIGRATIONS` past the
+    warehouse's version run, and the version is recorded. A layout newer than this code
+    knows is refused: an older warehouse-kit must not write what it does not understand."""
+    warehouse.ensure_schema(SCHEMA)
+    existing = set(warehouse.con.list_tables(database=SCHEMA))
+    found = layout_version(warehouse) if "meta" in existing else None
+    if found is not None and found > VERSION:
+        raise WarehouseKitError(
+            f"this warehouse's run history (schema {SCHEMA}) has layout {found}, newer than "
+            f"the {VERSION} this warehouse-kit knows: upgrade warehouse-kit to run on it"
+        )
+    for name, schema in TABLES.items():
+        if name not in existing:
+            warehouse.con.create_table(name, schema=schema, database=SCHEMA)
+            continue
+        present = warehouse.table(name, SCHEMA).columns
+        for column in schema.to_sqlglot_column_defs(warehouse.kind):
+            if column.name not in present:
+                warehouse.execute(
+                    sge.Alter(this=table_ref(name, SCHEMA), kind="TABLE", actions=[column])
+                )
+    for version in range((found or VERSION) + 1, VERSION + 1):
+        for step in MIGRATIONS.get(version, ()):
+            warehouse.execute(step)
+    if found != VERSION:
+        with warehouse.transaction() as tx:
+            tx.run(delete("meta", {"key": "state_version"}))
+            tx.run(insert("meta", {"key": "state_version", "value": str(VERSION)}))
+
+
+def layout_version(warehouse: Warehouse) -> int | None:
+    """The layout of ``_wk`` the warehouse has (see `VERSION`)."""
+    meta = table(warehouse, "meta")
+    value = warehouse.scalar(meta.filter(meta.key == "state_version").value.max())
+    return int(value) if value is not None else None
+
+
+def start_run(warehouse: Warehouse, row: Mapping[str, Any], found_by: str) -> list[str]:
+    """Record a run as ``running``; return the runs it found dead and marked aborted.
+
+    The caller holds the target (`runlock`): no other run can be alive, so any
+    other ``running`` row is one whose process ended without finishing. Both
+    writes are one transaction, so no reader sees two runs running.
+    """
+    dead = running(warehouse)
+    with warehouse.transaction() as tx:
+        abort(tx, dead, found_by)
+        tx.run(insert("runs", {**row, "status": "running"}))
+    return dead
+
+
+def running(warehouse: Warehouse) -> list[str]:
+    """The runs recorded as running, oldest first."""
+    if not warehouse.exists("runs", SCHEMA):
+        return []
+    runs = table(warehouse, "runs")
+    found = warehouse.rows(runs.filter(runs.status == "running").select("run_id"))
+    return sorted(row["run_id"] for row in found)
+
+
+def abort(tx: Transaction, run_ids: list[str], found_by: str) -> None:
+    """Mark runs found dead (see `start_run`) aborted; the caller holds the target."""
+    error = f"its process ended before the run finished (found by {found_by})"
+    for run_id in run_ids:
+        change = {"status": "aborted", "finished_at": now(), "error": error}
+        tx.run(update("runs", {"run_id": run_id, "status": "running"}, change))
+
+
+def insert(table: str, row: Mapping[str, Any]) -> sge.Insert:
+    """An INSERT of one row into a state table; values are literals, never SQL."""
+    columns = [sg.to_identifier(name, quoted=True) for name in row]
+    values = sge.Tuple(expressions=[_literal(table, name, value) for name, value in row.items()])
+    target = sge.Schema(this=table_ref(table, SCHEMA), expressions=columns)
+    return sge.Insert(this=target, expression=sge.Values(expressions=[values]))
+
+
+def update(table: str, where: Mapping[str, Any], values: Mapping[str, Any]) -> sge.Update:
+    return sge.Update(
+        this=table_ref(table, SCHEMA),
+        expressions=[
+            sge.EQ(this=sg.column(name, quoted=True), expression=_literal(table, name, value))
+            for name, value in values.items()
+        ],
+        where=sge.Where(
+            this=sge.and_(
+                *(
+                    sge.EQ(
+                        this=sg.column(name, quoted=True), expression=_literal(table, name, value)
+                    )
+                    for name, value in where.items()
+                )
+            )
+        ),
+    )
+
+
+def delete(table: str, where: Mapping[str, Any]) -> sge.Delete:
+    condition = sge.and_(
+        *(
+            sge.EQ(this=sg.column(name, quoted=True), expression=_literal(table, name, value))
+            for name, value in where.items()
+        )
+    )
+    return sge.Delete(this=table_ref(table, SCHEMA), where=sge.Where(this=condition))
+
+
+def _literal(table: str, column: str, value: Any) -> sge.Expression:
+    if value is None:
+        return sge.Null()
+    if isinstance(value, datetime):
+        return sge.Cast(
+            this=sge.Literal.string(value.isoformat(sep=" ")), to=sge.DataType.build("timestamp")
+        )
+    if isinstance(value, int | float):
+        return sge.Literal.number(value)
+    return sge.Literal.string(str(value))
+
+
+def table(warehouse: Warehouse, name: str) -> ir.Table:
+    """A state table as an Ibis expression, for queries and notebooks."""
+    return warehouse.table(name, SCHEMA)
+
+
+def loaded_files(warehouse: Warehouse, model: str) -> set[str]:
+    """The fingerprints of the files a bronze model holds."""
+    if not warehouse.exists("batches", SCHEMA):
+        return set()
+    batches = table(warehouse, "batches")
+    found = batches.filter(batches.model == model).select("batch_id").distinct()
+    return {row["batch_id"] for row in warehouse.rows(found)}
+
+
+def forget_batches(tx: Transaction, model: str) -> None:
+    tx.run(delete("batches", {"model": model}))
+
+
+def watermark(warehouse: Warehouse, model: str) -> str | None:
+    """The stored high-water mark of a model, as text (None before its first load)."""
+    if not warehouse.exists("watermarks", SCHEMA):
+        return None
+    marks = table(warehouse, "watermarks")
+    value: str | None = warehouse.scalar(marks.filter(marks.model == model).value.max())
+    return value
+
+
+def set_watermark(tx: Transaction, model: str, value: object, run_id: str) -> None:
+    """Store a model's high-water mark, inside the transaction that loaded up to it."""
+    tx.run(delete("watermarks", {"model": model}))
+    if value is not None:
+        tx.run(insert("watermarks", {"model": model, "value": str(value), "run_id": run_id}))
+
+
+def last_builds(warehouse: Warehouse) -> dict[str, tuple[str, str | None, int | None]]:
+    """Each model's last successful write: (run id, fingerprint, rows in its table)."""
+    if not warehouse.exists("model_runs", SCHEMA):
+        return {}
+    runs = table(warehouse, "model_runs")
+    built = runs.filter(runs.status == "success")
+    # A window in a filter compiles wrongly for PostgreSQL in Ibis 12: name it first.
+    marked = built.mutate(_wk_last=built.run_id.max().over(group_by="model"))
+    latest = marked.filter(marked.run_id == marked._wk_last)
+    rows = warehouse.rows(latest.select("model", "run_id", "fingerprint", "rows_out"))
+    return {row["model"]: (row["run_id"], row["fingerprint"], row["rows_out"]) for row in rows}
+
+
+def watermark_run(warehouse: Warehouse, model: str) -> str | None:
+    """The run that stored a model's high-water mark: its last build."""
+    if not warehouse.exists("watermarks", SCHEMA):
+        return None
+    marks = table(warehouse, "watermarks")
+    value: str | None = warehouse.scalar(marks.filter(marks.model == model).run_id.max())
+    return value
+
+
+def snapshots(warehouse: Warehouse, model: str) -> ir.Table:
+    """The times of the snapshots a type-2 dimension has applied (column ``snapshot_at``)."""
+    found = table(warehouse, "snapshots")
+    return found.filter(found.model == model).select("snapshot_at")
+
+
+def latest_snapshot(warehouse: Warehouse, model: str) -> datetime | None:
+    if not warehouse.exists("snapshots", SCHEMA):
+        return None
+    value: datetime | None = warehouse.scalar(snapshots(warehouse, model).snapshot_at.max())
+    return value
+
+
+def latest_schema(tx: Transaction, table_name: str) -> tuple[int, str] | None:
+    """The latest recorded version of a table's columns: (version, columns as JSON)."""
+    query = (
+        sg.select("version", "columns")
+        .from_(table_ref("schema_versions", SCHEMA))
+        .where(sg.column("table_name").eq(sge.Literal.string(table_name)))
+        .order_by(sge.Ordered(this=sg.column("version"), desc=True))
+        .limit(1)
+    )
+    found = tx.run(query)
+    return (int(found[0][0]), str(found[0][1])) if found else None
+
+
+def schema_versions(warehouse: Warehouse, table_name: str) -> ir.Table:
+    """Every recorded version of a table's columns, oldest first."""
+    versions = table(warehouse, "schema_versions")
+    return versions.filter(versions.table_name == table_name).order_by("version")
+
+
+def add_snapshot(tx: Transaction, model: str, taken: datetime, run_id: str, rows: int) -> None:
+    """Record that a dimension applied the snapshot taken at `taken` (once per time)."""
+    tx.run(delete("snapshots", {"model": model, "snapshot_at": taken}))
+    row = {"model": model, "snapshot_at": taken, "run_id": run_id, "rows": rows}
+    tx.run(insert("snapshots", row))
+
+
+def checked_rows(warehouse: Warehouse, model: str) -> int | None:
+    """The rows the model's checks saw in its last successful run (row_count's baseline)."""
+    if not warehouse.exists("check_results", SCHEMA):
+        return None
+    results, runs = table(warehouse, "check_results"), table(warehouse, "model_runs")
+    good = runs.filter((runs.model == model) & (runs.status == "success")).select("run_id")
+    mine = results.filter(results.model == model).semi_join(good, "run_id")
+    latest = mine.filter(mine.run_id == mine.run_id.max())
+    value: int | None = warehouse.scalar(latest.total_rows.max())
+    return value
+
+
+def pipeline_runs(warehouse: Warehouse) -> ir.Table:
+    """The runs that built models: every run but those of ``wk check``."""
+    runs = table(warehouse, "runs")
+    # Before CHECK_RUN, a check run was pipeline 'check' with no selection; a pipeline
+    # run always records its selection, if only ''.
+    older_check = (runs.pipeline == "check") & runs.selection.isnull()
+    return runs.filter(runs.pipeline != CHECK_RUN, ~older_check)
+
+
+def latest_run_id(warehouse: Warehouse) -> str | None:
+    """The latest pipeline run (see `pipeline_runs`)."""
+    if not warehouse.exists("runs", SCHEMA):
+        return None
+    value: str | None = warehouse.scalar(pipeline_runs(warehouse).run_id.max())
+    return value
