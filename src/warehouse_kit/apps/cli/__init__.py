@@ -1,0 +1,42 @@
+"""The `wk` command: parses arguments, calls the Python API, prints the result.
+
+One module per group of commands (`build`, `outputs`, `analysis`); `base` holds what
+they share."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from warehouse_kit.apps.cli import analysis, build, outputs  # noqa: F401 - they add the commands
+from warehouse_kit.apps.cli.base import WAIT_S, _state, app, errors
+from warehouse_kit.core.errors import WarehouseKitError, first_line
+
+__all__ = ["WAIT_S", "app", "main"]
+
+
+class _Notices(logging.Handler):
+    """Prints what the library logs as it happens (a wait for a locked warehouse)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        errors.print(record.getMessage(), highlight=False, soft_wrap=True)
+
+
+def main() -> None:
+    """Entry point of the `wk` console script."""
+    library = logging.getLogger("warehouse_kit")
+    library.addHandler(_Notices(logging.WARNING))
+    library.propagate = False
+    try:
+        app()
+    except WarehouseKitError as exc:
+        _fail(exc, str(exc))
+    except Exception as exc:  # an unexpected failure still gets one line
+        _fail(exc, f"{type(exc).__name__}: {first_line(exc)} (run with --debug for the traceback)")
+
+
+def _fail(exc: BaseException, message: str) -> None:
+    if _state["debug"]:
+        raise exc
+    errors.print(f"error: {message}", highlight=False, soft_wrap=True)
+    sys.exit(1)
