@@ -29,7 +29,6 @@ from warehouse_kit.analytics.experiments import (
     sufficient_statistics,
     variant_expr,
 )
-from warehouse_kit.analytics.experiments import example as example_data
 from warehouse_kit.analytics.experiments.assignment import boundaries
 from warehouse_kit.analytics.experiments.stats import Sums
 from warehouse_kit.analytics.experiments.sufficient import (
@@ -41,6 +40,7 @@ from warehouse_kit.analytics.experiments.sufficient import (
 from warehouse_kit.core.backends import Warehouse, connect
 from warehouse_kit.core.errors import ConfigError, ExpressionError
 from warehouse_kit.core.runner import run
+from warehouse_kit.demo import experiments as example_data
 
 T = datetime
 
