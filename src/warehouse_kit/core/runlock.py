@@ -41,6 +41,7 @@ from typing import Any
 
 import psycopg
 
+from warehouse_kit.core import state
 from warehouse_kit.core.backends import (
     ENGINES,
     RUN_ADVICE,
@@ -241,10 +242,6 @@ WHERE l.locktype = 'advisory' AND l.granted AND l.pid <> pg_backend_pid()
   AND l.classid = %s AND l.objid = %s AND l.objsubid = 2
 LIMIT 1
 """
-_HOLDER_RUN = """
-SELECT run_id, started_at FROM "_wk"."runs"
-WHERE status = 'running' AND host = %s AND pid = %s ORDER BY run_id DESC LIMIT 1
-"""
 
 
 def _holder(lock: psycopg.Connection[Any], key: int) -> Holder | None:
@@ -255,7 +252,7 @@ def _holder(lock: psycopg.Connection[Any], key: int) -> Holder | None:
     if not (name.startswith(_APP_PREFIX) and pid.isdigit()):
         return None
     try:
-        recorded = lock.execute(_HOLDER_RUN, (host, int(pid))).fetchone()
+        recorded = lock.execute(state.running_run_of(host, int(pid)).sql("postgres")).fetchone()
     except psycopg.Error:  # no history yet, or one from before hosts were recorded
         recorded = None
     return Holder(host, int(pid), *(recorded or ()))

@@ -239,27 +239,30 @@ def update(table: str, where: Mapping[str, Any], values: Mapping[str, Any]) -> s
             sge.EQ(this=sg.column(name, quoted=True), expression=_literal(table, name, value))
             for name, value in values.items()
         ],
-        where=sge.Where(
-            this=sge.and_(
-                *(
-                    sge.EQ(
-                        this=sg.column(name, quoted=True), expression=_literal(table, name, value)
-                    )
-                    for name, value in where.items()
-                )
-            )
-        ),
+        where=sge.Where(this=_matching(table, where)),
     )
 
 
 def delete(table: str, where: Mapping[str, Any]) -> sge.Delete:
-    condition = sge.and_(
+    return sge.Delete(this=table_ref(table, SCHEMA), where=sge.Where(this=_matching(table, where)))
+
+
+def running_run_of(host: str, pid: int) -> sge.Select:
+    """The run (run_id, started_at) the process `pid` on `host` records as running: how a
+    run waiting for a PostgreSQL target names the one holding it (`runlock`)."""
+    where = _matching("runs", {"status": "running", "host": host, "pid": pid})
+    runs = sg.select("run_id", "started_at").from_(table_ref("runs", SCHEMA)).where(where)
+    return runs.order_by(sge.Ordered(this=sg.column("run_id"), desc=True)).limit(1)
+
+
+def _matching(table: str, where: Mapping[str, Any]) -> sge.Expression:
+    """Each column of `where` equal to its value (a literal, never SQL)."""
+    return sge.and_(
         *(
             sge.EQ(this=sg.column(name, quoted=True), expression=_literal(table, name, value))
             for name, value in where.items()
         )
     )
-    return sge.Delete(this=table_ref(table, SCHEMA), where=sge.Where(this=condition))
 
 
 def _literal(table: str, column: str, value: Any) -> sge.Expression:
