@@ -12,7 +12,6 @@ from collections.abc import Callable
 
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
-import sqlglot
 import sqlglot.expressions as sge
 from ibis.common.exceptions import IbisError
 
@@ -20,8 +19,8 @@ from warehouse_kit.analytics.metrics.layer import MetricDef
 from warehouse_kit.analytics.metrics.relation import condition
 from warehouse_kit.analytics.metrics.spec import Custom, Measure
 from warehouse_kit.analytics.metrics.star import Compiled, Star
-from warehouse_kit.core.errors import ConfigError, ExpressionError, first_line
-from warehouse_kit.core.sqlexpr import DIALECT, to_ibis, to_ibis_aggregate
+from warehouse_kit.core.errors import ConfigError, first_line
+from warehouse_kit.core.sqlexpr import translate
 
 ADDITIVE = {"sum": "sum", "count": "sum", "min": "min", "max": "max"}
 """Measure types whose values over periods combine into the value over them all,
@@ -62,10 +61,9 @@ def aggregate(metric: MetricDef, star: Star, rows: ir.Table) -> ir.Scalar:
         if "expr" not in compiled:  # count(*)
             result: ir.Scalar = rows.count(where=where)
             return result
-        value = to_ibis(compiled["expr"].sql, rows, where=compiled["expr"].where)
+        expr = compiled["expr"]
+        value = translate(expr.node, rows, sql=expr.source, where=expr.where)
         return _REDUCTIONS[spec.type](value, where)
-    except ExpressionError as exc:
-        raise _original(exc, compiled) from None
     except (IbisError, TypeError, AttributeError) as exc:
         raise ConfigError(
             f"{metric.where.prefix('expr')}: cannot {spec.type} {spec.expr!r}: {first_line(exc)}"
@@ -78,12 +76,12 @@ def _filter(compiled: Compiled | None, rows: ir.Table) -> ir.BooleanValue | None
 
 def _custom(expr: Compiled, condition: Compiled | None, rows: ir.Table) -> ir.Scalar:
     """A SQL aggregate, each of its aggregates filtered by the metric's filter."""
-    sql = expr.sql
+    node = expr.node
     if condition is not None:
         _filter(condition, rows)  # a condition, or a clear error
-        where = sqlglot.parse_one(condition.sql, read=DIALECT)
-        sql = sqlglot.parse_one(sql, read=DIALECT).transform(_filtered(where)).sql(DIALECT)
-    return to_ibis_aggregate(sql, rows, where=expr.where)
+        node = node.transform(_filtered(condition.node))
+    value: ir.Scalar = translate(node, rows, sql=expr.source, where=expr.where, aggregate=True)
+    return value
 
 
 def _filtered(condition: sge.Expression) -> Callable[[sge.Expression], sge.Expression]:
@@ -96,11 +94,3 @@ def _filtered(condition: sge.Expression) -> Callable[[sge.Expression], sge.Expre
         return node
 
     return add
-
-
-def _original(exc: ExpressionError, compiled: dict[str, Compiled]) -> ExpressionError:
-    """The error, quoting the expression as the user wrote it."""
-    message = str(exc)
-    for item in compiled.values():
-        message = message.replace(repr(item.sql), repr(item.source))
-    return ExpressionError(message)

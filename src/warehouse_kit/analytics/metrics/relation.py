@@ -24,12 +24,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import ibis.expr.types as ir
-import sqlglot
 import sqlglot.expressions as sge
 
 from warehouse_kit.analytics.metrics.star import Compiled, Join, Star
 from warehouse_kit.core.errors import ConfigError
-from warehouse_kit.core.sqlexpr import DIALECT, to_ibis, to_ibis_aggregate
+from warehouse_kit.core.sqlexpr import translate
 
 
 @dataclass
@@ -151,11 +150,14 @@ def _with_computed(plan: _Plan, rows: ir.Table) -> ir.Table:
     for name, compiled in plan.computed.items():
         spec = plan.star.computed[name]
         if not spec.per:
-            rows = rows.mutate(**{name: to_ibis(compiled.sql, rows, where=compiled.where)})
+            value = translate(compiled.node, rows, sql=compiled.source, where=compiled.where)
+            rows = rows.mutate(**{name: value})
             continue
         _, per = compile_dimension(plan.star, name)
         keys = {f"__per{i}": rows[key] for i, key in enumerate(per)}
-        value = to_ibis_aggregate(compiled.sql, rows, where=compiled.where)
+        value = translate(
+            compiled.node, rows, sql=compiled.source, where=compiled.where, aggregate=True
+        )
         totals = rows.group_by(**keys).aggregate(**{name: value})
         match = [rows[key] == totals[alias] for key, alias in zip(per, keys, strict=True)]
         rows = rows.left_join(totals, match).select(*rows.columns, name)
@@ -182,14 +184,14 @@ def _split(star: Star, filters: Sequence[Compiled]) -> tuple[list[Compiled], lis
 
 
 def _conjuncts(condition: Compiled) -> list[Compiled]:
-    node = sqlglot.parse_one(condition.sql, read=DIALECT)
+    node = condition.node
     parts = list(node.flatten()) if isinstance(node, sge.And) else [node]
     if len(parts) == 1:
         return [condition]
     return [
         Compiled(
             condition.source,
-            part.sql(dialect=DIALECT),
+            part,
             frozenset(c.name for c in part.find_all(sge.Column)),
             condition.where,
         )
@@ -239,7 +241,7 @@ def _refuse_computed(star: Star, compiled: Compiled) -> None:
 
 
 def condition(compiled: Compiled, rows: ir.Table) -> ir.BooleanValue:
-    value = to_ibis(compiled.sql, rows, where=compiled.where)
+    value = translate(compiled.node, rows, sql=compiled.source, where=compiled.where)
     if not value.type().is_boolean():
         raise ConfigError(
             f"{compiled.where}: {compiled.source!r} is a {value.type()}, not a condition"

@@ -66,7 +66,8 @@ class Compiled:
     """A SQL expression whose columns are canonical names."""
 
     source: str
-    sql: str
+    """The expression as the user wrote it (messages quote it)."""
+    node: sge.Expression
     fields: frozenset[str]
     where: str
 
@@ -121,7 +122,7 @@ class Star:
             return sge.column(sge.to_identifier(name, quoted=True))
 
         rewritten = true_division(node.transform(canonical))
-        return Compiled(sql, rewritten.sql(dialect=DIALECT), frozenset(found), where)
+        return Compiled(sql, rewritten, frozenset(found), where)
 
     def columns(self) -> list[str]:
         """Every name a query can use, for messages."""

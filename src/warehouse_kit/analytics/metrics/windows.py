@@ -36,7 +36,7 @@ from warehouse_kit.analytics.metrics.measures import ADDITIVE
 from warehouse_kit.analytics.metrics.spec import Derived, Measure, Ratio
 from warehouse_kit.analytics.metrics.star import true_division
 from warehouse_kit.core.errors import ConfigError
-from warehouse_kit.core.sqlexpr import DIALECT, to_ibis
+from warehouse_kit.core.sqlexpr import DIALECT, translate
 
 
 def evaluate(table: ir.Table, closure: Sequence[MetricDef], suffix: str = "") -> ir.Table:
@@ -46,7 +46,8 @@ def evaluate(table: ir.Table, closure: Sequence[MetricDef], suffix: str = "") ->
         if metric.is_measure:
             continue
         node = true_division(_expression(metric).transform(lambda n: _renamed(n, suffix)))
-        value = to_ibis(node.sql(dialect=DIALECT), table, where=metric.where.prefix())
+        shown = node.sql(dialect=DIALECT)  # what messages quote
+        value = translate(node, table, sql=shown, where=metric.where.prefix())
         table = table.mutate(**{f"{metric.name}{suffix}": value})
     return table
 

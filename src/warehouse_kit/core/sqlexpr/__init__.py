@@ -78,6 +78,8 @@ Left to each database
 
 from __future__ import annotations
 
+from typing import Any
+
 import ibis.expr.types as ir
 import sqlglot
 import sqlglot.expressions as sge
@@ -105,8 +107,10 @@ __all__ = [
     "DIALECT",
     "ROW_FUNCTIONS",
     "columns_used",
+    "parse",
     "to_ibis",
     "to_ibis_aggregate",
+    "translate",
 ]
 
 
@@ -115,9 +119,7 @@ __all__ = [
 
 def to_ibis(sql: str, table: ir.Table, *, where: str = "") -> ir.Value:
     """A row-level expression (no aggregates) over `table`."""
-    node = _parse(sql, where)
-    value: ir.Value = _Ctx(table, sql, where, aggregate=False).translate(node)
-    return value
+    return translate(_parse(sql, where), table, sql=sql, where=where)
 
 
 def to_ibis_aggregate(sql: str, table: ir.Table, *, where: str = "") -> ir.Scalar:
@@ -126,13 +128,26 @@ def to_ibis_aggregate(sql: str, table: ir.Table, *, where: str = "") -> ir.Scala
     Every column must sit inside an aggregate function; use the result in
     ``table.aggregate(name=expr)`` or ``table.group_by(...).aggregate(...)``.
     """
-    node = _parse(sql, where)
-    ctx = _Ctx(table, sql, where, aggregate=True)
-    if not any(isinstance(n, _AGGREGATES) for n in node.walk()):
+    value: ir.Scalar = translate(_parse(sql, where), table, sql=sql, where=where, aggregate=True)
+    return value
+
+
+def translate(
+    node: sge.Expression, table: ir.Table, *, sql: str, where: str = "", aggregate: bool = False
+) -> Any:
+    """A parsed expression (from `parse`, maybe rewritten since) over `table`: checked as
+    the text would be, and translated; `sql` is the text messages quote."""
+    node = _checked(node.transform(_canonical), sql, where)
+    ctx = _Ctx(table, sql, where, aggregate=aggregate)
+    if aggregate and not any(isinstance(n, _AGGREGATES) for n in node.walk()):
         names = ", ".join(AGGREGATE_FUNCTIONS)
         ctx.fail("an aggregate expression needs an aggregate function", f"use one of {names}")
-    value: ir.Scalar = ctx.translate(node)
-    return value
+    return ctx.translate(node)
+
+
+def parse(sql: str, *, where: str = "") -> sge.Expression:
+    """`sql` as one supported expression, or an `ExpressionError`; never a statement."""
+    return _parse(sql, where)
 
 
 def columns_used(sql: str, *, where: str = "") -> set[str]:
@@ -160,8 +175,12 @@ def _parse(sql: str, where: str) -> sge.Expression:
         raise ExpressionError(_prefix(where, sql, _syntax_message(exc))) from None
     except SqlglotError as exc:  # a TokenError: an unterminated string or quote
         raise ExpressionError(_prefix(where, sql, f"syntax error: {_one_line(exc)}")) from None
-    node = node.transform(_canonical)
-    for part in node.walk():  # refuse before translating anything
+    return _checked(node.transform(_canonical), sql, where)
+
+
+def _checked(node: sge.Expression, sql: str, where: str) -> sge.Expression:
+    """`node`, if every part of it is supported: refused before translating anything."""
+    for part in node.walk():
         count_star = isinstance(part, sge.Star) and isinstance(part.parent, sge.Count)
         if type(part) not in _HANDLERS and type(part) not in _PARTS and not count_star:
             _unsupported(part, sql, where)
