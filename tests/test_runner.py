@@ -8,6 +8,7 @@ import pytest
 
 from warehouse_kit.core.backends import connect, duckdb_path
 from warehouse_kit.core.errors import ModelError, SourceError
+from warehouse_kit.core.project import Project
 
 PIPELINE = """
 pipeline:
@@ -210,3 +211,15 @@ def test_pipeline_files_may_be_given_as_text_relative_to_the_current_folder(tiny
     result = tiny.run(pipelines=["pipelines/first.yml"])
     assert result.ok
     assert [m.model for m in result.models] == ["bronze.t", "silver.clean", "gold.total"]
+
+
+def test_a_reader_holds_the_warehouse_for_its_block_only(tiny):
+    tiny.csv("t", "n\n1\n2\n")
+    tiny.pipeline(pipeline())
+    assert tiny.run().ok
+    project = Project.of(tiny.root)
+    with project.reading(tiny.target) as warehouse:
+        assert warehouse.table("total", "gold").to_pyarrow().to_pylist() == [
+            {"total": 3, "lines": 2}
+        ]
+    assert tiny.run(wait=0).ok  # on DuckDB, a file still open would keep the run out

@@ -11,7 +11,8 @@ DuckDB file inside the project, ``warehouse.duckdb``. A pipeline whose
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,6 +102,21 @@ class Project:
         """Open the project's warehouse (or `target`); see `backends.connect` for `wait_s`."""
         url = self.target(target)
         return connect(url, base_dir=self.root, read_only=read_only, wait_s=wait_s)
+
+    @contextmanager
+    def reading(self, target: str | None = None, *, wait_s: float = 10.0) -> Iterator[Warehouse]:
+        """The warehouse, read-only, for a `with` block; closed after it.
+
+        The way everything that reads the warehouse opens it (the CLI, notebooks, KPIs,
+        dashboards): a DuckDB file held open, even read-only, keeps `wk run` out, so no
+        reader keeps it past its block. While a run holds the file, waits up to `wait_s`
+        seconds for it (then `WarehouseBusy`); a run waits for readers the same way.
+        """
+        warehouse = self.connect(target, read_only=True, wait_s=wait_s)
+        try:
+            yield warehouse
+        finally:
+            warehouse.close()
 
     def pipeline_files(self) -> list[Path]:
         folder = self.path("pipelines")

@@ -122,12 +122,8 @@ def connect(
     While a pipeline holds a DuckDB file (it lets go when its run ends), retries
     for up to `wait_s` seconds.
     """
-    project = Project.of(project)
-    warehouse = project.connect(target, read_only=True, wait_s=wait_s)
-    try:
+    with Project.of(project).reading(target, wait_s=wait_s) as warehouse:
         yield warehouse
-    finally:
-        warehouse.close()
 
 
 def describe(project: Project_ | SemanticLayer = ".") -> pd.DataFrame:

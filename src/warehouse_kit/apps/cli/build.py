@@ -130,11 +130,8 @@ def check(
     else:
         history = []
         if chosen == "html":
-            warehouse = loaded.connect(target, read_only=True)
-            try:
+            with loaded.reading(target, wait_s=0) as warehouse:
                 history = check_history(warehouse, sorted({r.model for r in results}))
-            finally:
-                warehouse.close()
         text = results.render(chosen, history)
         if output is None:
             sys.stdout.write(text + "\n")
@@ -189,12 +186,9 @@ def history(
         _schema_history(loaded, target, schema_of)
         return
     recover(loaded, target)
-    warehouse = loaded.connect(target, read_only=True)
-    try:
+    with loaded.reading(target, wait_s=0) as warehouse:
         steps = model_runs(warehouse, run_id).to_pyarrow().to_pylist()
         shown = find_run(warehouse, run_id=run_id) if run_id else find_run(warehouse)
-    finally:
-        warehouse.close()
     table = Table(title=f"run {shown.run_id}: {shown.status}")
     columns = ("model", "status", "rows in", "rows out", "quarantined", "dropped", "seconds")
     for column in (*columns, "error"):
@@ -220,11 +214,8 @@ def history(
 def _schema_history(project: Any, target: str | None, table_name: str) -> None:
     from warehouse_kit.core.history import schema_versions
 
-    warehouse = project.connect(target, read_only=True)
-    try:
+    with project.reading(target, wait_s=0) as warehouse:
         versions = schema_versions(warehouse, table_name)
-    finally:
-        warehouse.close()
     table = Table(title=f"{table_name}: {len(versions)} schema versions")
     for column in ("version", "run", "change", "columns"):
         table.add_column(column, justify="right" if column == "version" else "left")
