@@ -88,7 +88,7 @@ class Gate:
         table = ibis.table(self._marked.schema(), name=staged.name, database=staged.db or None)
         bad = self._inspect(table, written)
         if self.diverts:
-            if self.quarantined:
+            if bad is not None:
                 self._set_aside(tx, bad)
                 diverted = sge.Where(this=sg.column(DIVERT, quoted=True))
                 tx.run(sge.Delete(this=staged, where=diverted))

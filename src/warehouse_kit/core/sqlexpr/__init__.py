@@ -119,7 +119,7 @@ __all__ = [
 
 def to_ibis(sql: str, table: ir.Table, *, where: str = "") -> ir.Value:
     """A row-level expression (no aggregates) over `table`."""
-    return translate(_parse(sql, where), table, sql=sql, where=where)
+    return _translated(_parse(sql, where), table, sql=sql, where=where, aggregate=False)
 
 
 def to_ibis_aggregate(sql: str, table: ir.Table, *, where: str = "") -> ir.Scalar:
@@ -128,7 +128,7 @@ def to_ibis_aggregate(sql: str, table: ir.Table, *, where: str = "") -> ir.Scala
     Every column must sit inside an aggregate function; use the result in
     ``table.aggregate(name=expr)`` or ``table.group_by(...).aggregate(...)``.
     """
-    value: ir.Scalar = translate(_parse(sql, where), table, sql=sql, where=where, aggregate=True)
+    value: ir.Scalar = _translated(_parse(sql, where), table, sql=sql, where=where, aggregate=True)
     return value
 
 
@@ -137,7 +137,14 @@ def translate(
 ) -> Any:
     """A parsed expression (from `parse`, maybe rewritten since) over `table`: checked as
     the text would be, and translated; `sql` is the text messages quote."""
-    node = _checked(node.transform(_canonical), sql, where)
+    checked = _checked(node.transform(_canonical), sql, where)
+    return _translated(checked, table, sql=sql, where=where, aggregate=aggregate)
+
+
+def _translated(
+    node: sge.Expression, table: ir.Table, *, sql: str, where: str, aggregate: bool
+) -> Any:
+    """A checked expression (`_parse`, `_checked`) over `table`."""
     ctx = _Ctx(table, sql, where, aggregate=aggregate)
     if aggregate and not any(isinstance(n, _AGGREGATES) for n in node.walk()):
         names = ", ".join(AGGREGATE_FUNCTIONS)
