@@ -2,14 +2,15 @@
 
 Generates the demo seed CSVs (about --lines order lines; reused from --keep
 when there), then builds the same warehouse --repeat times with each side,
-alternating, each time into a fresh DuckDB file:
+alternating, each time into a fresh DuckDB file and in a new process (as a
+`wk run` is; see rounds.py):
 
 - warehouse-kit: ``warehouse_kit.run`` on pipelines/seeds-to-warehouse.yml;
 - the baseline: pipeline_scale.sql, the same work written by hand, run
   statement by statement with the duckdb module.
 
 Prints the best wall-clock time of each side, their ratio, the per-model and
-per-statement times of the best runs, the peak RSS of the process, and a
+per-statement times of the best runs, the peak RSS of a round, and a
 cross-check that both built the same gold and quarantine tables (row counts and
 column sums).
 
@@ -22,13 +23,13 @@ import argparse
 import os
 import platform
 import re
-import resource
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import rounds
 
 from warehouse_kit import demo
 from warehouse_kit.core.backends import use_enough_threads
@@ -230,7 +231,29 @@ def show(title: str, timed: Timed) -> None:
         print(f"  {label:<45} {seconds:7.2f} s  {note}")
 
 
+def new_round(side: str, seeds: Path, database: Path) -> tuple[Timed, int, float]:
+    """One build by one side, in a process of its own (`rounds`): its times, the order
+    lines warehouse-kit loaded, its peak RSS in MB."""
+    found = rounds.in_new_process(__file__, side, str(seeds), str(database))
+    timed = (found["wall"], found["cpu"], [tuple(step) for step in found["steps"]])
+    return timed, found["lines"], found["peak_mb"]
+
+
+def one_round(side: str, seeds: Path, database: Path) -> None:
+    """The child's side of `new_round`: build once, report it."""
+    if side == "wk":
+        (wall, cpu, steps), result = run_wk(seeds, database)
+        lines = next(m.rows_out for m in result.models if m.model == "bronze.order_items")
+    else:
+        (wall, cpu, steps), lines = run_sql(seeds, database), 0
+    rounds.report({"wall": wall, "cpu": cpu, "steps": steps, "lines": lines})
+
+
 def main() -> None:
+    if asked := rounds.requested():
+        side, seeds, database = asked
+        one_round(side, Path(seeds), Path(database))
+        return
     args = parse_args()
     print(f"machine: {platform.platform()}, {os.cpu_count()} cores; duckdb {duckdb.__version__}")
     with tempfile.TemporaryDirectory(prefix="wk-bench-") as scratch:
@@ -238,16 +261,16 @@ def main() -> None:
         wk_db, sql_db = Path(scratch) / "wk.duckdb", Path(scratch) / "sql.duckdb"
         wk_runs, sql_runs = [], []
         for round_no in range(1, args.repeat + 1):
-            wk_runs.append(run_wk(seeds, wk_db))
-            sql_runs.append(run_sql(seeds, sql_db))
-            (wk, _), sql = wk_runs[-1], sql_runs[-1]
+            wk_runs.append(new_round("wk", seeds, wk_db))
+            sql_runs.append(new_round("sql", seeds, sql_db))
+            (wk, *_), (sql, *_) = wk_runs[-1], sql_runs[-1]
             print(
                 f"round {round_no}: warehouse-kit {wk[0]:.2f} s (CPU {wk[1]:.2f} s), "
                 f"SQL {sql[0]:.2f} s (CPU {sql[1]:.2f} s)"
             )
-        wk, result = min(wk_runs, key=lambda pair: pair[0][0])
-        sql = min(sql_runs, key=lambda timed: timed[0])
-        lines = next(m.rows_out for m in result.models if m.model == "bronze.order_items")
+        wk, lines, _ = min(wk_runs, key=lambda found: found[0][0])
+        sql, *_ = min(sql_runs, key=lambda found: found[0][0])
+        peak, sql_peak = (max(found[2] for found in runs) for runs in (wk_runs, sql_runs))
         print(f"\norder lines: {lines:,}")
         show(f"warehouse-kit, best of {args.repeat}", wk)
         show(f"hand-written SQL, best of {args.repeat}", sql)
@@ -255,8 +278,7 @@ def main() -> None:
         verdict = "met" if ratio <= TARGET_RATIO else "missed"
         print(f"\nwarehouse-kit / SQL: {ratio:.2f}x wall-clock, {wk[1] / sql[1]:.2f}x CPU")
         print(f"target: within {TARGET_RATIO}x at {TARGET_LINES:,} order lines ({verdict} here)")
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"peak RSS of the process: {peak_mb:,.0f} MB")
+        print(f"peak RSS of a round: {peak:,.0f} MB (warehouse-kit), {sql_peak:,.0f} MB (SQL)")
         compare(wk_db, sql_db)
 
 
