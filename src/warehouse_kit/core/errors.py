@@ -60,6 +60,11 @@ class TransientError(WarehouseKitError):
     """A failure a retry may fix (a locked file, a dropped connection)."""
 
 
+class SourceUnavailable(SourceError, TransientError):
+    """A source cannot be read now but may be soon: brokers unreachable, a topic not
+    created yet. A run stops on it; a stream tries again."""
+
+
 def first_line(exc: BaseException) -> str:
     """The first line of a foreign exception's message, for a one-line error."""
     text = str(exc).strip() or type(exc).__name__

@@ -29,7 +29,7 @@ END = datetime(9999, 12, 31)
 """When a current version ends."""
 
 if TYPE_CHECKING:
-    from warehouse_kit.core.backends import Warehouse
+    from warehouse_kit.core.backends import Transaction, Warehouse
     from warehouse_kit.core.quality import BaseCheck
 
 
@@ -75,6 +75,8 @@ class SourceLoad:
     mode: Literal["append", "replace"]
     incremental: Incremental | None = None
     kind: Literal["source"] = "source"
+    stream: bool = False
+    """A stream's batches: its messages past the stored offsets (`wk stream`)."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,13 @@ class Batch:
     explain: Callable[[Exception], Exception | None] = lambda exc: None
     """An error raised while the rows are read, as one naming the file and line (or None):
     a malformed row past what the source checked before the run is found while loading."""
+    commit: Callable[[Transaction, str], str] | None = None
+    """What the source records with its rows, in their transaction, given the run id (a
+    stream: its next offsets and dead letters); returns a note for the run history."""
+    nothing_new: str = "no new files"
+    """The note of a run that found nothing to load (`fingerprints` empty)."""
+    done: Callable[[], None] = lambda: None
+    """Called once the rows are committed (a stream: commits its consumer group's offsets)."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +159,8 @@ class BuildContext:
     keeps_rows: bool = True
     """Every input row ends in the output, or is set apart and counted (no operation
     groups or joins rows), so rows in = rows out + quarantined + dropped."""
+    schema: str = ""
+    """The schema the model's table is in (a stream reads the types it landed with)."""
 
     def input(self, reference: str) -> ir.Table:
         return self.inputs[reference]

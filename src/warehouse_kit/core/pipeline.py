@@ -17,7 +17,7 @@ from pathlib import Path
 
 import ibis.expr.types as ir
 
-from warehouse_kit.core import quality, sources, state, transforms
+from warehouse_kit.core import quality, sources, transforms
 from warehouse_kit.core.errors import ConfigError
 from warehouse_kit.core.models import (
     Batch,
@@ -37,12 +37,12 @@ from warehouse_kit.core.operations import (
     Operation,
 )
 from warehouse_kit.core.spec import (
-    DatabaseTable,
-    FileTable,
     IncrementalModel,
+    KafkaSource,
     ModelSpec,
     PipelineSpec,
     Source,
+    SourceTable,
     StageSpec,
     load_pipeline_spec,
 )
@@ -141,7 +141,7 @@ class _Compiler:
     def bronze(self, stage: StageSpec, stage_index: int) -> list[Model]:
         models = []
         for s_index, source in enumerate(self.spec.sources):
-            tables: list[FileTable | DatabaseTable] = list(source.tables)
+            tables: list[SourceTable] = list(source.tables)
             for t_index, table in enumerate(tables):
                 origin = f"{self.file}: pipeline.sources[{s_index}].tables[{t_index}]"
                 models.append(
@@ -164,7 +164,7 @@ class _Compiler:
     def _source_build(
         self,
         source: Source,
-        table: FileTable | DatabaseTable,
+        table: SourceTable,
         operations: Sequence[Operation],
         stage_index: int,
     ) -> _SourceBuild:
@@ -262,19 +262,14 @@ class _SourceBuild:
     """A bronze model's build: read the source, apply the bronze stage's operations."""
 
     source: Source
-    table: FileTable | DatabaseTable
+    table: SourceTable
     operations: tuple[Operation, ...]
     file: str
     stage_index: int
     root: Path
 
     def __call__(self, context: BuildContext) -> Batch:
-        loaded = (
-            set()
-            if context.full_refresh
-            else state.loaded_files(context.warehouse, context.model.id)
-        )
-        batch = sources.read(self.source, self.table, context.warehouse, self.root, loaded)
+        batch = sources.read(self.source, self.table, context, self.root)
         key_path = f"pipeline.transformations[{self.stage_index}]"
         table = _apply_all(self.operations, batch.table, context, self.file, key_path)
         return replace(batch, table=table)
@@ -293,7 +288,9 @@ def _apply_all(
     return table
 
 
-def _source_load(source: Source, table: FileTable | DatabaseTable) -> SourceLoad:
+def _source_load(source: Source, table: SourceTable) -> SourceLoad:
+    if isinstance(source, KafkaSource):
+        return SourceLoad("append", stream=True)
     incremental = table.incremental or source.incremental
     return SourceLoad("append" if incremental else source.load, incremental)
 

@@ -90,14 +90,18 @@ class Planner:
         inputs = {ref: self._input(node, parent, planned) for ref, parent in upstream.items()}
         models = {ref: graph.models[p] for ref, p in upstream.items()}
         watermark, definition = None, None
+        schema = self.catalog.schema_of(node)
         if isinstance(model.materialization, Merge):
             # What the model is, apart from which rows are new: whether it is up to date.
-            whole = BuildContext(dict(inputs), self.warehouse, model, models, self.full_refresh)
+            whole = BuildContext(
+                dict(inputs), self.warehouse, model, models, self.full_refresh, schema=schema
+            )
             definition = _expression(self._build(model, whole))
             watermark = self._incremental_input(model, inputs, planned)
-        context = BuildContext(inputs, self.warehouse, model, models, self.full_refresh)
+        context = BuildContext(
+            inputs, self.warehouse, model, models, self.full_refresh, schema=schema
+        )
         built = self._build(model, context)
-        schema = self.catalog.schema_of(node)
         if isinstance(built, Batch):
             if model.checks:
                 raise ConfigError(

@@ -23,6 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
+import ibis
 import sqlglot
 import sqlglot.expressions as sge
 from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
@@ -207,9 +208,92 @@ class DuckDBSource(DatabaseSource):
     tables: list[Annotated[DuckDBTable, _by_name(DuckDBTable)]] = Field(min_length=1)
 
 
+def _topic_entry(value: Any) -> Any:
+    """A topic given by its name alone lands in the bronze table of that name."""
+    if isinstance(value, str):
+        return {"topic": value, "name": value}
+    if isinstance(value, dict) and "name" not in value and isinstance(value.get("topic"), str):
+        return {**value, "name": value["topic"]}
+    return value
+
+
+class KafkaTopic(Spec):
+    """A topic, landed in the bronze table `name` (default: the topic's name)."""
+
+    topic: str = Field(min_length=1)
+    name: Name
+    """The bronze table; name it when the topic's name is not an identifier (``orders.v1``)."""
+    columns: dict[Column, str] = Field(default_factory=dict)
+    """The message fields to land and their types (``int64``, ``string``, ``timestamp``,
+    ``decimal(10, 2)``...); default: every top-level field, typed from the messages (and,
+    once landed, from the bronze table). A message whose field does not fit its type is a
+    dead letter."""
+    schema_contract: SchemaContract | None = None
+    """Default: the source's."""
+    incremental: None = None  # a stream is appended; its offsets are its watermark
+
+    @field_validator("columns")
+    @classmethod
+    def _known_types(cls, columns: dict[str, str]) -> dict[str, str]:
+        for name, kind in columns.items():
+            try:
+                ibis.dtype(kind)
+            except Exception:  # ibis raises several kinds for a type it cannot parse
+                raise ValueError(
+                    f"column {name}: {kind!r} is not a type (int64, float64, string, "
+                    "boolean, date, timestamp, decimal(10, 2)...)"
+                ) from None
+        return columns
+
+
+class KafkaSource(Spec):
+    """Kafka topics of JSON messages, landed in micro-batches, each exactly once.
+
+    Each batch reads from the offsets stored in ``_wk.stream_offsets`` (not the
+    consumer group's), and its rows, dead letters and next offsets commit in one
+    warehouse transaction.
+    """
+
+    type: Literal["kafka"]
+    name: Name
+    brokers: Annotated[
+        list[str],
+        BeforeValidator(
+            lambda v: [b.strip() for b in v.split(",") if b.strip()] if isinstance(v, str) else v,
+            json_schema_input_type=str | list[str],
+        ),
+    ] = Field(min_length=1)
+    """``host:port``, several separated by commas, or a list."""
+    topics: list[Annotated[KafkaTopic, BeforeValidator(_topic_entry)]] = Field(min_length=1)
+    format: Literal["json"] = "json"
+    start: Literal["earliest", "latest"] = "earliest"
+    """Where a partition with no stored offset starts: its first message, or the next one."""
+    max_messages: int = Field(default=100_000, gt=0)
+    """The most messages one batch reads from a topic."""
+    wait: Duration = timedelta(seconds=1)
+    """How long a batch waits for a first message; it then reads until a poll is empty."""
+    group_id: str | None = None
+    """The consumer group the offsets are committed to after each batch, for other tools'
+    lag monitoring only (default: ``warehouse-kit.<name>``); reading never uses them."""
+    settings: dict[str, SecretStr] = Field(default_factory=dict)
+    """More client settings (librdkafka's names: ``security.protocol``, ``sasl.username``,
+    ``sasl.password``...), usually ``${VAR}``: never printed."""
+    load: Literal["append"] = "append"
+    incremental: None = None
+    schema_contract: SchemaContract | None = None
+    """For every topic (a topic's own wins); default: the pipeline's."""
+
+    @property
+    def tables(self) -> list[KafkaTopic]:
+        return self.topics
+
+
 Source = Annotated[
-    FilesSource | PostgresSource | DuckDBSource, Field(discriminator="type", title="source type")
+    FilesSource | PostgresSource | DuckDBSource | KafkaSource,
+    Field(discriminator="type", title="source type"),
 ]
+SourceTable = FileTable | DatabaseTable | KafkaTopic
+"""What lands in one bronze table: a source's table, query or topic."""
 
 
 # --- models, stages, pipeline ---------------------------------------------------

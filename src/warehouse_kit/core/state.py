@@ -36,6 +36,11 @@ Tables (one row each per...):
 - ``watermarks``: model with an incremental cursor: the highest cursor value
   loaded (a bronze model) or input ``_loaded_at`` processed (an incremental
   model), as text. Advanced in the transaction that loads the rows.
+- ``stream_offsets``: partition of a topic a stream model reads: the offset of
+  the next message to land (one past the last landed). Written with the rows.
+- ``dead_letters``: message a stream could not land (not JSON, a field that does
+  not fit its type): where it was, its key, its bytes (as text when they are
+  UTF-8, and always in base64) and why. Written with the batch it came in.
 
 A model's row in ``model_runs`` and its batch are written in the same
 transaction as its data, so the history never disagrees with the tables.
@@ -125,6 +130,29 @@ TABLES: dict[str, ibis.Schema] = {
     ),
     "snapshots": ibis.schema(
         {"model": "string", "snapshot_at": "timestamp", "run_id": "string", "rows": "int64"}
+    ),
+    "stream_offsets": ibis.schema(
+        {
+            "model": "string",
+            "topic": "string",
+            "partition": "int64",
+            "next_offset": "int64",
+            "run_id": "string",
+        }
+    ),
+    "dead_letters": ibis.schema(
+        {
+            "model": "string",
+            "topic": "string",
+            "partition": "int64",
+            "offset": "int64",
+            "timestamp": "timestamp",
+            "key": "string",
+            "value": "string",
+            "value_base64": "string",
+            "error": "string",
+            "run_id": "string",
+        }
     ),
     "check_results": ibis.schema(
         {

@@ -1,6 +1,6 @@
 """The `wk` command: parses arguments, calls the Python API, prints the result.
 
-One module per group of commands (`build`, `outputs`, `analysis`); `base` holds what
+One module per group of commands (`build`, `outputs`, `analysis`, `streaming`); `base` holds what
 they share."""
 
 from __future__ import annotations
@@ -8,7 +8,12 @@ from __future__ import annotations
 import logging
 import sys
 
-from warehouse_kit.apps.cli import analysis, build, outputs  # noqa: F401 - they add the commands
+from warehouse_kit.apps.cli import (  # noqa: F401 - they add the commands
+    analysis,
+    build,
+    outputs,
+    streaming,
+)
 from warehouse_kit.apps.cli.base import WAIT_S, _state, app, errors
 from warehouse_kit.core.errors import WarehouseKitError, first_line
 

@@ -36,7 +36,7 @@ def load_source(
     if batch.fingerprints == () and target.exists():
         rows = wh.scalar(wh.table(target.name, target.schema).count())
         with wh.transaction() as tx:
-            outcome = Outcome(0, rows, loaded=False, note="no new files")
+            outcome = Outcome(0, rows, loaded=False, note=batch.nothing_new)
             record(tx, outcome)
         return outcome
     replace = load.mode == "replace" or target.full_refresh or not target.exists()
@@ -59,8 +59,11 @@ def load_source(
         ids = batch.fingerprints or (target.run_id,)
         for batch_id, count in _rows_per_batch(tx, target.ref, ids, written).items():
             tx.run(state.insert("batches", _batch_row(model, batch, batch_id, target, count)))
+        if batch.commit is not None:
+            note = "; ".join(filter(None, [note, batch.commit(tx, target.run_id)]))
         outcome = Outcome(written, int(total), note=note)
         record(tx, outcome)
+    batch.done()
     return outcome
 
 

@@ -1,0 +1,216 @@
+"""Kafka topics: one batch of JSON messages, read from the offsets the warehouse stores.
+
+Exactly once: a batch starts at the offsets in ``_wk.stream_offsets`` (never the
+consumer group's), and its rows, its dead letters and its next offsets commit in
+the one transaction that lands it (`Batch.commit`). A run killed before that
+commit landed nothing and moved no offset, so the next one reads the same
+messages again. The group's offsets are committed after, for other tools' lag
+monitoring only.
+
+Partitions are assigned explicitly (no group membership: nothing to rebalance,
+and no join delay); a partition without a stored offset starts where the source's
+``start`` says, or at its first message once its topic has landed before (a
+partition added later). A batch waits up to ``wait`` for a first message, then
+reads until a poll comes back empty or it has ``max_messages``.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import ibis
+
+from warehouse_kit.core import state
+from warehouse_kit.core.backends import Transaction, Warehouse, table_ref
+from warehouse_kit.core.errors import SourceError, SourceUnavailable, first_line
+from warehouse_kit.core.models import Batch
+from warehouse_kit.core.sources.messages import DeadLetter, Message, land
+from warehouse_kit.core.spec import KafkaSource, KafkaTopic
+
+if TYPE_CHECKING:
+    from confluent_kafka import Consumer
+
+log = logging.getLogger(__name__)
+
+POLL_S = 0.2
+"""How long a poll waits once messages flow: an empty one means the topic is read."""
+CHUNK = 10_000
+
+
+def read_kafka(
+    source: KafkaSource,
+    topic: KafkaTopic,
+    warehouse: Warehouse,
+    model: str,
+    *,
+    landed: ibis.Schema | None,
+    full_refresh: bool,
+) -> Batch:
+    """The messages of `topic` past the offsets `model` stored, as a batch to land."""
+    where = f"source {source.name}, topic {topic.topic}"
+    stored = {} if full_refresh else stored_offsets(warehouse, model)
+    consumer = _consumer(source, where)
+    try:
+        partitions = _partitions(consumer, source, topic.topic, where)
+        _assign(consumer, source, topic.topic, partitions, stored)
+        messages = _consume(consumer, source, where)
+    finally:
+        consumer.close()
+    rows, dead = land(messages, topic, landed)
+    offsets = dict(stored)
+    for message in messages:
+        offsets[message.partition] = max(offsets.get(message.partition, 0), message.offset + 1)
+    commit = partial(_commit, model, topic.topic, offsets, dead, len(messages))
+    return Batch(
+        ibis.memtable(rows),
+        f"{source.name}: {topic.topic}",
+        fingerprints=None if messages else (),
+        commit=commit,
+        nothing_new="no new messages",
+        done=partial(_commit_group, source, topic.topic, offsets),
+    )
+
+
+def stored_offsets(warehouse: Warehouse, model: str) -> dict[int, int]:
+    """The next offset of each partition `model` has landed from."""
+    if not warehouse.exists("stream_offsets", state.SCHEMA):
+        return {}
+    table = state.table(warehouse, "stream_offsets")
+    mine = table.filter(table.model == model).select("partition", "next_offset")
+    return {int(row["partition"]): int(row["next_offset"]) for row in warehouse.rows(mine)}
+
+
+def _commit(
+    model: str,
+    topic: str,
+    offsets: dict[int, int],
+    dead: list[DeadLetter],
+    read: int,
+    tx: Transaction,
+    run_id: str,
+) -> str:
+    """Store the next offsets and the dead letters, in the transaction landing the rows."""
+    tx.run(state.delete("stream_offsets", {"model": model}))
+    for partition, offset in sorted(offsets.items()):
+        row = {"model": model, "topic": topic, "partition": partition, "next_offset": offset}
+        tx.run(state.insert("stream_offsets", {**row, "run_id": run_id}))
+    if dead:
+        letters = [letter.row(model, run_id) for letter in dead]
+        columns = list(state.TABLES["dead_letters"].names)
+        arrow = ibis.memtable(letters, schema=state.TABLES["dead_letters"]).to_pyarrow()
+        tx.load(table_ref("dead_letters", state.SCHEMA), columns, arrow.to_reader())
+    note = f"{read} messages"
+    if dead:
+        note += f", {len(dead)} dead letters (in {state.SCHEMA}.dead_letters)"
+    return note
+
+
+def _consumer(source: KafkaSource, where: str) -> Consumer:
+    try:
+        from confluent_kafka import Consumer
+    except ImportError:
+        raise SourceError(
+            f"{where}: Kafka sources need confluent-kafka: pip install 'warehouse-kit[kafka]'"
+        ) from None
+    settings = _settings(source) | {
+        "enable.auto.commit": False,
+        # A stored offset past the log's end is never silently replaced: say so.
+        "auto.offset.reset": "error",
+        # The client's own reports (a broker down...) are the batch's error, if any.
+        "error_cb": partial(_client_error, where),
+        "logger": _client_log,
+    }
+    try:
+        return Consumer(settings)
+    except Exception as exc:  # a bad setting: librdkafka names it, never its value
+        raise SourceError(f"{where}: {first_line(exc)}") from exc
+
+
+def group_id(source: KafkaSource) -> str:
+    return source.group_id or f"warehouse-kit.{source.name}"
+
+
+def _settings(source: KafkaSource) -> dict[str, Any]:
+    """The client's settings: the source's own (secrets), its brokers and group."""
+    settings = {key: value.get_secret_value() for key, value in source.settings.items()}
+    return {**settings, "bootstrap.servers": ",".join(source.brokers), "group.id": group_id(source)}
+
+
+def _client_error(where: str, error: Any) -> None:
+    log.debug("%s: %s", where, error)
+
+
+_client_log = logging.getLogger(f"{__name__}.client")
+_client_log.setLevel(logging.CRITICAL)  # librdkafka's logs repeat what errors say
+
+
+def _partitions(consumer: Consumer, source: KafkaSource, topic: str, where: str) -> list[int]:
+    from confluent_kafka import KafkaException
+
+    try:
+        metadata = consumer.list_topics(topic, timeout=max(source.wait.total_seconds(), 5))
+    except KafkaException as exc:
+        raise SourceUnavailable(f"{where}: brokers unreachable: {first_line(exc)}") from exc
+    found = metadata.topics.get(topic)
+    if found is None or found.error is not None or not found.partitions:
+        problem = f": {found.error.str()}" if found is not None and found.error else ""
+        raise SourceUnavailable(f"{where}: no such topic on the brokers{problem}")
+    return sorted(found.partitions)
+
+
+def _assign(
+    consumer: Consumer,
+    source: KafkaSource,
+    topic: str,
+    partitions: list[int],
+    stored: dict[int, int],
+) -> None:
+    from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, TopicPartition
+
+    # Once a topic has landed, a partition without an offset is new: read all of it.
+    fresh = OFFSET_BEGINNING if stored or source.start == "earliest" else OFFSET_END
+    consumer.assign([TopicPartition(topic, p, stored.get(p, fresh)) for p in partitions])
+
+
+def _consume(consumer: Consumer, source: KafkaSource, where: str) -> list[Message]:
+    from confluent_kafka import KafkaError
+
+    found: list[Message] = []
+    wait = source.wait.total_seconds()
+    while len(found) < source.max_messages:
+        polled = consumer.consume(
+            min(CHUNK, source.max_messages - len(found)), timeout=POLL_S if found else wait
+        )
+        if not polled:
+            break
+        for message in polled:
+            error = message.error()
+            if error is None:
+                found.append(Message.of(message))
+            elif error.code() == KafkaError._AUTO_OFFSET_RESET:
+                raise SourceError(
+                    f"{where}: partition {message.partition()}: the stored offset is out of "
+                    "range (the topic was recreated, or its messages expired); "
+                    "--full-refresh starts again from the source's start"
+                )
+            elif error.code() != KafkaError._PARTITION_EOF:
+                raise SourceUnavailable(f"{where}: {error.str()}")
+    return found
+
+
+def _commit_group(source: KafkaSource, topic: str, offsets: dict[int, int]) -> None:
+    """After the warehouse commit: the group's offsets, for lag monitoring (best effort)."""
+    if not offsets:
+        return
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer(_settings(source))
+    try:
+        committed = [TopicPartition(topic, p, o) for p, o in offsets.items()]
+        consumer.commit(offsets=committed, asynchronous=False)
+    except Exception as exc:  # the warehouse holds the offsets that count
+        log.warning("source %s: group offsets not committed: %s", source.name, first_line(exc))
+    finally:
+        consumer.close()
