@@ -18,6 +18,7 @@ is in `warehouse_kit.core.config`.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -26,7 +27,14 @@ from typing import Annotated, Any, ClassVar, Literal
 import ibis
 import sqlglot
 import sqlglot.expressions as sge
-from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from sqlglot.errors import SqlglotError
 
 from warehouse_kit.core.config import (
@@ -246,6 +254,13 @@ class KafkaTopic(Spec):
         return columns
 
 
+def _broker(value: str) -> str:
+    """A broker is host:port (a name or an IPv4 address, no scheme)."""
+    if not re.fullmatch(r"[^\s:,/]+:[0-9]{1,5}", value):
+        raise ValueError(f"{value!r} is not host:port (like kafka1.example.com:9092)")
+    return value
+
+
 class KafkaSource(Spec):
     """Kafka topics of JSON messages, landed in micro-batches, each exactly once.
 
@@ -257,7 +272,7 @@ class KafkaSource(Spec):
     type: Literal["kafka"]
     name: Name
     brokers: Annotated[
-        list[str],
+        list[Annotated[str, AfterValidator(_broker)]],
         BeforeValidator(
             lambda v: [b.strip() for b in v.split(",") if b.strip()] if isinstance(v, str) else v,
             json_schema_input_type=str | list[str],

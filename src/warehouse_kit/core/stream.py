@@ -179,7 +179,7 @@ def _why_stop(
     if stop():
         return "asked to stop"
     if max_batches is not None and len(result.batches) >= max_batches:
-        return f"{max_batches} batches"
+        return f"{max_batches} batch{'es' if max_batches != 1 else ''}"
     if max_messages is not None and result.messages >= max_messages:
         return f"{result.messages:,} messages"
     if until_idle and batch.idle:

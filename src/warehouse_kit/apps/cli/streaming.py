@@ -91,9 +91,10 @@ def stream(
         on_batch=show,
         wait=wait,
     )
+    batches = len(result.batches)
     console.print(
         f"stopped ({result.stopped}): {result.messages:,} messages in "
-        f"{len(result.batches)} batches",
+        f"{batches} batch{'es' if batches != 1 else ''}",
         highlight=False,
     )
     if not result.ok:

@@ -101,9 +101,9 @@ def _commit(
         columns = list(state.TABLES["dead_letters"].names)
         arrow = ibis.memtable(letters, schema=state.TABLES["dead_letters"]).to_pyarrow()
         tx.load(table_ref("dead_letters", state.SCHEMA), columns, arrow.to_reader())
-    note = f"{read} messages"
+    note = f"{read:,} messages"
     if dead:
-        note += f", {len(dead)} dead letters (in {state.SCHEMA}.dead_letters)"
+        note += f", {len(dead):,} dead letters (in {state.SCHEMA}.dead_letters)"
     return note
 
 
@@ -152,12 +152,18 @@ def _partitions(consumer: Consumer, source: KafkaSource, topic: str, where: str)
     try:
         metadata = consumer.list_topics(topic, timeout=max(source.wait.total_seconds(), 5))
     except KafkaException as exc:
-        raise SourceUnavailable(f"{where}: brokers unreachable: {first_line(exc)}") from exc
+        raise SourceUnavailable(f"{where}: brokers unreachable: {_said(exc)}") from exc
     found = metadata.topics.get(topic)
     if found is None or found.error is not None or not found.partitions:
         problem = f": {found.error.str()}" if found is not None and found.error else ""
         raise SourceUnavailable(f"{where}: no such topic on the brokers{problem}")
     return sorted(found.partitions)
+
+
+def _said(exc: Exception) -> str:
+    """What the client said, without its error-code wrapping."""
+    error = exc.args[0] if exc.args else None
+    return error.str() if hasattr(error, "str") else first_line(exc)
 
 
 def _assign(
