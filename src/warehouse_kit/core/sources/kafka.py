@@ -162,8 +162,10 @@ def _partitions(consumer: Consumer, source: KafkaSource, topic: str, where: str)
 
 def _said(exc: Exception) -> str:
     """What the client said, without its error-code wrapping."""
+    from confluent_kafka import KafkaError
+
     error = exc.args[0] if exc.args else None
-    return error.str() if hasattr(error, "str") else first_line(exc)
+    return str(error.str()) if isinstance(error, KafkaError) else first_line(exc)
 
 
 def _assign(

@@ -1,0 +1,163 @@
+"""The layout of the run store, schema ``_wk``: its tables and what each row is.
+
+Tables (one row each per...):
+
+- ``meta``: setting; ``state_version`` is the layout of these tables (`VERSION`),
+  brought up to date in place by `state.ensure`.
+- ``runs``: run. ``run_id`` sorts in start order; ``status`` is running,
+  success, failed or aborted; ``host`` and ``pid`` name the process. A run
+  is recorded only by a process that holds the target (`runlock`), so once
+  another process holds it, a run still ``running`` is dead (killed, or its
+  connection lost): `state.start_run` marks it aborted, ``finished_at`` being when
+  that was found. A run of ``wk check`` builds nothing: its ``pipeline`` is
+  `CHECK_RUN`, and readers of pipeline runs take `state.pipeline_runs`.
+- ``model_runs``: model per run: rows in (of its first input; for a bronze
+  model, the rows read), rows out (in the table after the run), duration,
+  status (success: it wrote; up_to_date: it had nothing to write; failed;
+  skipped: an input failed), error, the fingerprint of its definition and
+  inputs when it was built (an unchanged fingerprint means up to date), and
+  the rows its operations set apart (``rows_dropped``; ``dropped``: JSON, by
+  reason).
+- ``batches``: file landed in bronze (``batch_id``: its fingerprint; ``rows``: the
+  rows it added), or database load (``batch_id``: the run id). Each bronze row's
+  ``_batch_id`` is the ``batch_id`` it was recorded under, so ``rows`` is that id's
+  count in bronze. A file already here is not loaded again, which is what makes
+  reruns add nothing.
+- ``check_results``: data-quality check per model per run: status, failing
+  rows, rows checked, the measure of a table-level check, a JSON sample of
+  failing rows. Written with the model's data (or, for a rejected model, alone).
+- ``snapshots``: batch a type-2 dimension applied, by the time it was taken
+  (``snapshot_at``): the latest says whether a new batch is late, and a late
+  full snapshot is placed in history between the ones before and after it.
+  Written with the dimension's data.
+- ``schema_versions``: set of columns a table took (``columns``: JSON, name and
+  type in order; ``change``: what differs from the version before), recorded by
+  the write that changed them, in its transaction (`materialize.schema`).
+- ``watermarks``: model with an incremental cursor: the highest cursor value
+  loaded (a bronze model) or input ``_loaded_at`` processed (an incremental
+  model), as text. Advanced in the transaction that loads the rows.
+- ``stream_offsets``: partition of a topic a stream model reads: the offset of
+  the next message to land (one past the last landed). Written with the rows.
+- ``dead_letters``: message a stream could not land (not JSON, a field that does
+  not fit its type): where it was, its key, its bytes (as text when they are
+  UTF-8, and always in base64) and why. Written with the batch it came in.
+
+A model's row in ``model_runs`` and its batch are written in the same
+transaction as its data, so the history never disagrees with the tables.
+"""
+
+from __future__ import annotations
+
+import ibis
+import sqlglot.expressions as sge
+
+SCHEMA = "_wk"
+VERSION = 2
+"""The layout of ``_wk`` this code writes, recorded in ``meta`` (``state_version``).
+Version 2 added ``schema_versions`` and the row accounting and fingerprint columns of
+``model_runs``. A new table or column is added to an older warehouse by `ensure`
+itself; any other change bumps the version with its statements in `MIGRATIONS`."""
+MIGRATIONS: dict[int, tuple[sge.Expression, ...]] = {}
+"""For a layout version, what brings a warehouse from the version before to it, after
+the new tables and columns are added."""
+CHECK_RUN = "wk check"
+"""The ``pipeline`` of a ``wk check`` run: never a pipeline's name (those are identifiers)."""
+
+TABLES: dict[str, ibis.Schema] = {
+    "meta": ibis.schema({"key": "string", "value": "string"}),
+    "runs": ibis.schema(
+        {
+            "run_id": "string",
+            "pipeline": "string",
+            "target": "string",
+            "selection": "string",
+            "started_at": "timestamp",
+            "finished_at": "timestamp",
+            "status": "string",
+            "error": "string",
+            "host": "string",
+            "pid": "int64",
+        }
+    ),
+    "model_runs": ibis.schema(
+        {
+            "run_id": "string",
+            "model": "string",
+            "stage": "string",
+            "materialization": "string",
+            "rows_in": "int64",
+            "rows_out": "int64",
+            "started_at": "timestamp",
+            "duration_s": "float64",
+            "status": "string",
+            "error": "string",
+            "notes": "string",
+            "rows_quarantined": "int64",
+            "fingerprint": "string",
+            "rows_dropped": "int64",
+            "dropped": "string",
+        }
+    ),
+    "batches": ibis.schema(
+        {
+            "model": "string",
+            "batch_id": "string",
+            "run_id": "string",
+            "rows": "int64",
+            "loaded_at": "timestamp",
+            "description": "string",
+        }
+    ),
+    "watermarks": ibis.schema({"model": "string", "value": "string", "run_id": "string"}),
+    "schema_versions": ibis.schema(
+        {
+            "table_name": "string",
+            "version": "int64",
+            "columns": "string",
+            "change": "string",
+            "run_id": "string",
+            "recorded_at": "timestamp",
+        }
+    ),
+    "snapshots": ibis.schema(
+        {"model": "string", "snapshot_at": "timestamp", "run_id": "string", "rows": "int64"}
+    ),
+    "stream_offsets": ibis.schema(
+        {
+            "model": "string",
+            "topic": "string",
+            "partition": "int64",
+            "next_offset": "int64",
+            "run_id": "string",
+        }
+    ),
+    "dead_letters": ibis.schema(
+        {
+            "model": "string",
+            "topic": "string",
+            "partition": "int64",
+            "offset": "int64",
+            "timestamp": "timestamp",
+            "key": "string",
+            "value": "string",
+            "value_base64": "string",
+            "error": "string",
+            "run_id": "string",
+        }
+    ),
+    "check_results": ibis.schema(
+        {
+            "run_id": "string",
+            "model": "string",
+            "check": "string",
+            "type": "string",
+            "action": "string",
+            "status": "string",
+            "failing_rows": "int64",
+            "total_rows": "int64",
+            "measured": "float64",
+            "message": "string",
+            "sample": "string",
+        }
+    ),
+}
