@@ -27,7 +27,7 @@ makes every lift suspect.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import closing, nullcontext
+from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -147,7 +147,7 @@ def opened_warehouse(project: Project, target: str | None, warehouse: Warehouse 
     """`warehouse` left open, or the project's opened read-only for a `with` block."""
     if warehouse is not None:
         return nullcontext(warehouse)
-    return closing(project.connect(target, read_only=True, wait_s=10.0))
+    return project.reading(target)
 
 
 def analyze_stats(
