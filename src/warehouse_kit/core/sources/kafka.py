@@ -10,23 +10,26 @@ monitoring only.
 Partitions are assigned explicitly (no group membership: nothing to rebalance,
 and no join delay); a partition without a stored offset starts where the source's
 ``start`` says, or at its first message once its topic has landed before (a
-partition added later). A batch waits up to ``wait`` for a first message, then
-reads until a poll comes back empty or it has ``max_messages``.
+partition added later). A batch reads for at most ``wait``: it ends then, at
+``max_messages``, or once a poll comes back empty after the first messages.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import ibis
+import pyarrow as pa
 
 from warehouse_kit.core import state
 from warehouse_kit.core.backends import Transaction, Warehouse, table_ref
 from warehouse_kit.core.errors import SourceError, SourceUnavailable, first_line
 from warehouse_kit.core.models import Batch
-from warehouse_kit.core.sources.messages import DeadLetter, Message, land
+from warehouse_kit.core.sources.messages import DeadLetter, Polled, land
 from warehouse_kit.core.spec import KafkaSource, KafkaTopic
 
 if TYPE_CHECKING:
@@ -55,22 +58,30 @@ def read_kafka(
     try:
         partitions = _partitions(consumer, source, topic.topic, where)
         _assign(consumer, source, topic.topic, partitions, stored)
-        messages = _consume(consumer, source, where)
+        polled = _consume(consumer, source, topic.topic, where)
     finally:
         consumer.close()
-    rows, dead = land(messages, topic, landed)
-    offsets = dict(stored)
-    for message in messages:
-        offsets[message.partition] = max(offsets.get(message.partition, 0), message.offset + 1)
-    commit = partial(_commit, model, topic.topic, offsets, dead, len(messages))
+    rows, dead = land(polled, topic, landed)
+    offsets = {**stored, **polled.next_offsets()}
+    commit = partial(_commit, model, topic.topic, offsets, dead, len(polled))
     return Batch(
-        ibis.memtable(rows),
+        _registered(warehouse, rows),
         f"{source.name}: {topic.topic}",
-        fingerprints=None if messages else (),
+        fingerprints=None if len(polled) else (),
         commit=commit,
         nothing_new="no new messages",
         done=partial(_commit_group, source, topic.topic, offsets),
     )
+
+
+def _registered(warehouse: Warehouse, rows: pa.Table) -> ibis.Table:
+    """The rows as a table of the engine that reads files for this warehouse (the
+    warehouse itself on DuckDB): landing them is then one INSERT ... SELECT, with no
+    round trip through another engine."""
+    reader = warehouse.file_reader()
+    name = f"_wk_messages_{uuid.uuid4().hex[:12]}"  # gone with the connection, at run end
+    reader.con.register(name, rows)
+    return reader.table(name)
 
 
 def stored_offsets(warehouse: Warehouse, model: str) -> dict[int, int]:
@@ -182,29 +193,31 @@ def _assign(
     consumer.assign([TopicPartition(topic, p, stored.get(p, fresh)) for p in partitions])
 
 
-def _consume(consumer: Consumer, source: KafkaSource, where: str) -> list[Message]:
+def _consume(consumer: Consumer, source: KafkaSource, topic: str, where: str) -> Polled:
+    """Messages until `max_messages`, a poll that comes back empty, or `wait` has passed:
+    a batch reads at most that long, however steadily messages keep coming."""
     from confluent_kafka import KafkaError
 
-    found: list[Message] = []
-    wait = source.wait.total_seconds()
-    while len(found) < source.max_messages:
-        polled = consumer.consume(
-            min(CHUNK, source.max_messages - len(found)), timeout=POLL_S if found else wait
-        )
-        if not polled:
-            break
+    found = Polled(topic)
+    deadline = time.monotonic() + source.wait.total_seconds()
+    while len(found) < source.max_messages and (left := deadline - time.monotonic()) > 0:
+        wanted = min(CHUNK, source.max_messages - len(found))
+        polled = consumer.consume(wanted, timeout=min(POLL_S, left))
+        if not polled and len(found):
+            break  # all there was
         for message in polled:
             error = message.error()
             if error is None:
-                found.append(Message.of(message))
-            elif error.code() == KafkaError._AUTO_OFFSET_RESET:
+                continue
+            if error.code() == KafkaError._AUTO_OFFSET_RESET:
                 raise SourceError(
                     f"{where}: partition {message.partition()}: the stored offset is out of "
                     "range (the topic was recreated, or its messages expired); "
                     "--full-refresh starts again from the source's start"
                 )
-            elif error.code() != KafkaError._PARTITION_EOF:
+            if error.code() != KafkaError._PARTITION_EOF:
                 raise SourceUnavailable(f"{where}: {error.str()}")
+        found.add([message for message in polled if message.error() is None])
     return found
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,77 +36,110 @@ RESERVED = frozenset([*METADATA.names, *LOAD_METADATA])
 _CAST_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError)
 
 
-@dataclass(frozen=True)
-class Message:
-    topic: str
-    partition: int
-    offset: int
-    timestamp: datetime | None
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[tuple[str, bytes | None], ...] = ()
+@dataclass
+class Polled:
+    """Consumed messages of one topic, column by column (a Python object per message
+    costs more than parsing it)."""
 
-    @classmethod
-    def of(cls, raw: Any) -> Message:
-        """From a confluent-kafka message."""
-        kind, millis = raw.timestamp()
-        when = None
-        if kind and millis >= 0:  # kind 0: the broker gave no timestamp
-            when = datetime.fromtimestamp(millis / 1000, UTC).replace(tzinfo=None)
-        headers = tuple(raw.headers() or ())
-        return cls(
-            raw.topic(), raw.partition(), raw.offset(), when, raw.key(), raw.value(), headers
-        )
+    topic: str
+    partitions: list[int] = field(default_factory=list)
+    offsets: list[int] = field(default_factory=list)
+    millis: list[int | None] = field(default_factory=list)
+    keys: list[bytes | None] = field(default_factory=list)
+    values: list[bytes | None] = field(default_factory=list)
+    headers: list[Any] = field(default_factory=list)
+
+    def add(self, raw: Sequence[Any]) -> None:
+        """Append confluent-kafka messages (without errors)."""
+        self.partitions += [m.partition() for m in raw]
+        self.offsets += [m.offset() for m in raw]
+        stamps = [m.timestamp() for m in raw]  # (kind, ms); kind 0: no timestamp
+        self.millis += [ms if kind else None for kind, ms in stamps]
+        self.keys += [m.key() for m in raw]
+        self.values += [m.value() for m in raw]
+        self.headers += [m.headers() for m in raw]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def next_offsets(self) -> dict[int, int]:
+        """One past the last offset read from each partition."""
+        found: dict[int, int] = {}
+        for partition, offset in zip(self.partitions, self.offsets, strict=True):
+            found[partition] = max(found.get(partition, 0), offset + 1)
+        return found
+
+    def metadata(self, rows: list[int]) -> dict[str, pa.Array]:
+        """The metadata columns of the messages at `rows`."""
+        at = pa.array(rows, pa.int64())
+        stamps = pa.array(self.millis, pa.int64()).cast(pa.timestamp("ms"))
+        columns = {
+            "_topic": pa.array([self.topic] * len(rows), pa.string()),
+            "_partition": pa.array(self.partitions, pa.int32()).take(at),
+            "_offset": pa.array(self.offsets, pa.int64()).take(at),
+            "_timestamp": stamps.take(at).cast(pa.timestamp("us")),
+            "_key": pa.array([_text(self.keys[i]) for i in rows], pa.string()),
+            "_headers": pa.array([_headers(self.headers[i]) for i in rows], pa.string()),
+        }
+        return {name: columns[name] for name in METADATA.names}
 
 
 @dataclass(frozen=True)
 class DeadLetter:
-    message: Message
+    polled: Polled
+    index: int
     error: str
 
     def row(self, model: str, run_id: str) -> dict[str, Any]:
-        m = self.message
-        raw = m.value or b""
+        m, i = self.polled, self.index
+        raw = m.values[i]
+        millis = m.millis[i]
         return {
             "model": model,
             "topic": m.topic,
-            "partition": m.partition,
-            "offset": m.offset,
-            "timestamp": m.timestamp,
-            "key": _text(m.key),
-            "value": _utf8(raw),
-            "value_base64": base64.b64encode(raw).decode("ascii") if m.value is not None else None,
+            "partition": m.partitions[i],
+            "offset": m.offsets[i],
+            "timestamp": None if millis is None else _moment(millis),
+            "key": _text(m.keys[i]),
+            "value": None if raw is None else _utf8(raw),
+            "value_base64": None if raw is None else base64.b64encode(raw).decode("ascii"),
             "error": self.error,
             "run_id": run_id,
         }
 
 
 def land(
-    messages: Sequence[Message], topic: KafkaTopic, landed: ibis.Schema | None
+    polled: Polled, topic: KafkaTopic, landed: ibis.Schema | None
 ) -> tuple[pa.Table, list[DeadLetter]]:
     """The rows of the messages that fit (their fields, then the metadata columns), and
     the dead letters of those that do not."""
-    dead: list[DeadLetter] = []
-    objects: list[tuple[Message, dict[str, Any]]] = []
-    for message in messages:
-        value, problem = _object(message.value)
-        if problem is None:
-            objects.append((message, value))
-        else:
-            dead.append(DeadLetter(message, problem))
-    columns: dict[str, pa.Array] = {}
     bad: dict[int, str] = {}
-    for field, wanted in _types(objects, topic, landed).items():
-        array, problems = _column([_plain(value.get(field)) for _, value in objects], wanted)
-        columns[field] = array
-        for index, why in problems.items():
-            bad.setdefault(index, f"field {field!r}: {why}")
-    if bad:
-        dead += [DeadLetter(objects[index][0], why) for index, why in sorted(bad.items())]
-        keep = pa.array([index not in bad for index in range(len(objects))])
+    objects, rows = [], []
+    for index, raw in enumerate(polled.values):
+        parsed, problem = _object(raw)
+        if problem is None:
+            objects.append(parsed)
+            rows.append(index)
+        else:
+            bad[index] = problem
+    types = _types(objects, topic, landed)
+    for name in sorted(RESERVED & types.keys()):
+        for index, fields in zip(rows, objects, strict=True):
+            if name in fields:
+                bad.setdefault(index, f"field {name!r} has the name of a metadata column")
+        del types[name]
+    columns: dict[str, pa.Array] = {}
+    for name, wanted in types.items():
+        array, problems = _column([fields.get(name) for fields in objects], wanted)
+        columns[name] = array
+        for at, why in problems.items():
+            bad.setdefault(rows[at], f"field {name!r}: {why}")
+    if any(index in bad for index in rows):
+        keep = pa.array([index not in bad for index in rows])
         columns = {name: array.filter(keep) for name, array in columns.items()}
-        objects = [pair for index, pair in enumerate(objects) if index not in bad]
-    return pa.table({**columns, **_metadata([m for m, _ in objects])}), dead
+        rows = [index for index in rows if index not in bad]
+    dead = [DeadLetter(polled, index, why) for index, why in sorted(bad.items())]
+    return pa.table({**columns, **polled.metadata(rows)}), dead
 
 
 def _object(value: bytes | None) -> tuple[dict[str, Any], str | None]:
@@ -114,43 +147,47 @@ def _object(value: bytes | None) -> tuple[dict[str, Any], str | None]:
         return {}, "no value (a tombstone)"
     try:
         parsed = json.loads(value)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # UnicodeDecodeError included
         return {}, f"not JSON: {exc}"
-    if not isinstance(parsed, dict):
+    if type(parsed) is not dict:
         return {}, f"not a JSON object but a {type(parsed).__name__}"
-    reserved = sorted(RESERVED & parsed.keys())
-    if reserved:
-        return {}, f"field {reserved[0]!r} has the name of a metadata column"
     return parsed, None
 
 
 def _types(
-    objects: list[tuple[Message, dict[str, Any]]], topic: KafkaTopic, landed: ibis.Schema | None
+    objects: list[dict[str, Any]], topic: KafkaTopic, landed: ibis.Schema | None
 ) -> dict[str, pa.DataType | None]:
     """Each field to land and its type (None: from its values)."""
     if topic.columns:
         return {name: ibis.dtype(kind).to_pyarrow() for name, kind in topic.columns.items()}
     known = {} if landed is None else {n: t.to_pyarrow() for n, t in landed.items()}
-    fields = dict.fromkeys(name for _, value in objects for name in value)
+    fields = dict.fromkeys(name for value in objects for name in value)
     return {name: known.get(name) for name in fields}
 
 
-def _plain(value: Any) -> Any:
-    """A nested object or list, as JSON text."""
-    if isinstance(value, dict | list):
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return value
+def _plain(values: list[Any]) -> list[Any]:
+    """Nested objects and lists, as JSON text."""
+    return [
+        json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+        if isinstance(v, dict | list)
+        else v
+        for v in values
+    ]
 
 
 def _column(values: list[Any], wanted: pa.DataType | None) -> tuple[pa.Array, dict[int, str]]:
     """The values as one typed array, with the index of each that does not fit, and why."""
     try:
         array = pa.array(values)
+        if pa.types.is_nested(array.type):
+            values = _plain(values)
+            array = pa.array(values)
         if wanted is None:
             return (array.cast(pa.string()) if pa.types.is_null(array.type) else array), {}
         return _cast(array, wanted), {}
     except _CAST_ERRORS:
         pass
+    values = _plain(values)
     target = wanted or _type_of(values)
     problems, fitting = {}, []
     for index, value in enumerate(values):
@@ -184,18 +221,6 @@ def _short(value: Any) -> str:
     return shown if len(shown) <= 40 else shown[:37] + "..."
 
 
-def _metadata(messages: list[Message]) -> dict[str, pa.Array]:
-    columns = {
-        "_topic": [m.topic for m in messages],
-        "_partition": [m.partition for m in messages],
-        "_offset": [m.offset for m in messages],
-        "_timestamp": [m.timestamp for m in messages],
-        "_key": [_text(m.key) for m in messages],
-        "_headers": [_headers(m.headers) for m in messages],
-    }
-    return {name: pa.array(columns[name], METADATA.field(name).type) for name in METADATA.names}
-
-
 def _text(raw: bytes | None) -> str | None:
     """Bytes as text: UTF-8, with any other byte written as an escape."""
     return None if raw is None else raw.decode("utf-8", errors="backslashreplace")
@@ -208,7 +233,11 @@ def _utf8(raw: bytes) -> str | None:
         return None
 
 
-def _headers(headers: tuple[tuple[str, bytes | None], ...]) -> str | None:
+def _moment(millis: int) -> datetime:
+    return datetime.fromtimestamp(millis / 1000, UTC).replace(tzinfo=None)
+
+
+def _headers(headers: list[tuple[str, bytes | None]] | None) -> str | None:
     if not headers:
         return None
     return json.dumps({name: _text(value) for name, value in headers}, ensure_ascii=False)
