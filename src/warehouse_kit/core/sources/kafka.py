@@ -52,12 +52,17 @@ def read_kafka(
     full_refresh: bool,
 ) -> Batch:
     """The messages of `topic` past the offsets `model` stored, as a batch to land."""
+    from confluent_kafka import KafkaException
+
     where = f"source {source.name}, topic {topic.topic}"
     stored = {} if full_refresh else stored_offsets(warehouse, model)
     consumer = _consumer(source, where)
     try:
         partitions = _partitions(consumer, source, topic.topic, where)
-        _assign(consumer, source, topic.topic, partitions, stored)
+        try:
+            _assign(consumer, source, topic.topic, partitions, stored)
+        except KafkaException as exc:
+            raise SourceUnavailable(f"{where}: {_said(exc)}") from exc
         polled = _consume(consumer, source, topic.topic, where)
     finally:
         consumer.close()
@@ -186,11 +191,20 @@ def _assign(
     partitions: list[int],
     stored: dict[int, int],
 ) -> None:
-    from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, TopicPartition
+    """Each partition from its stored offset; one without starts at its log's start
+    (``start: earliest``, and always once the topic has landed: a partition added later)
+    or end, asked of the broker here: a logical offset left to the client is resolved
+    while the batch polls, and a slow answer made whole partitions look empty."""
+    from confluent_kafka import TopicPartition
 
-    # Once a topic has landed, a partition without an offset is new: read all of it.
-    fresh = OFFSET_BEGINNING if stored or source.start == "earliest" else OFFSET_END
-    consumer.assign([TopicPartition(topic, p, stored.get(p, fresh)) for p in partitions])
+    def start_of(partition: int) -> int:
+        low, high = consumer.get_watermark_offsets(
+            TopicPartition(topic, partition), timeout=max(source.wait.total_seconds(), 5)
+        )
+        return int(low if stored or source.start == "earliest" else high)
+
+    offsets = {p: stored[p] if p in stored else start_of(p) for p in partitions}
+    consumer.assign([TopicPartition(topic, p, offset) for p, offset in offsets.items()])
 
 
 def _consume(consumer: Consumer, source: KafkaSource, topic: str, where: str) -> Polled:
