@@ -221,11 +221,12 @@ def test_a_killed_stream_neither_loses_nor_repeats_a_message(
     finish = subprocess.run([*command, "--until-idle"], env=env, capture_output=True, text=True)
 
     assert finish.returncode == 0, finish.stderr
-    # A run killed while it wrote stayed running; the next run marked it aborted.
+    # A run killed while it wrote stayed running; the next run marked it aborted (one seen
+    # running may still finish in the moment before the kill, so not every one).
     [(aborted,)] = query(target_url, "SELECT count(*) FROM _wk.runs WHERE status = 'aborted'")
-    assert aborted >= while_writing
     if target_url.startswith("postgres"):
-        assert while_writing >= 1
+        assert while_writing >= 2
+        assert aborted >= 1
     [(rows, ids)] = query(target_url, "SELECT count(*), count(DISTINCT id) FROM bronze.events")
     assert (rows, ids) == (total, total)
     assert offsets(target_url) == per_partition(total)

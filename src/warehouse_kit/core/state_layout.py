@@ -37,7 +37,9 @@ Tables (one row each per...):
   loaded (a bronze model) or input ``_loaded_at`` processed (an incremental
   model), as text. Advanced in the transaction that loads the rows.
 - ``stream_offsets``: partition of a topic a stream model reads: the offset of
-  the next message to land (one past the last landed). Written with the rows.
+  the next message to land (one past the last landed), and the lag (messages past
+  it when the batch was read, as the broker reported its log's end). Written with
+  the rows.
 - ``dead_letters``: message a stream could not land (not JSON, a field that does
   not fit its type): where it was, its key, its bytes (as text when they are
   UTF-8, and always in base64) and why. Written with the batch it came in.
@@ -128,6 +130,7 @@ TABLES: dict[str, ibis.Schema] = {
             "topic": "string",
             "partition": "int64",
             "next_offset": "int64",
+            "lag": "int64",
             "run_id": "string",
         }
     ),

@@ -69,8 +69,8 @@ class MicroBatch:
         rate = self.messages / self.seconds if self.seconds else 0.0
         text = f"batch {self.number}: {self.messages:,} messages in {self.seconds:.2f} s"
         text += f" ({rate:,.0f}/s)" if self.messages else ""
-        notes = [m.note for m in self.run.models if m.note] if self.run else []
-        text += "".join(f"; {note}" for note in notes if "dead letters" in note)
+        landed = [m for m in self.run.models if m.model in self.streams] if self.run else []
+        text += "".join(f"; {m.model}: {m.note}" for m in landed if m.status == "success")
         if self.built and self.run is not None:
             text += "; downstream built"
         return text + "".join(f"\n  failed: {problem}" for problem in self.problems())

@@ -7,11 +7,16 @@ A few messages can be made malformed on purpose (`bad`), to show dead letters.
 from __future__ import annotations
 
 import json
+import logging
 import random
 from datetime import datetime, timedelta
 from typing import Any
 
+from warehouse_kit.core.errors import WarehouseKitError
+
 STATUSES = ("placed", "paid", "shipped", "cancelled")
+_silent = logging.getLogger(f"{__name__}.client")
+_silent.setLevel(logging.CRITICAL)
 START = datetime(2024, 7, 1)
 
 
@@ -46,14 +51,20 @@ def produce(
     """Publish `count` events (and `bad` malformed ones) to `topic`, created with
     `partitions` when missing; returns the messages sent. Each order's events go to one
     partition, by its key."""
-    from confluent_kafka import Producer
+    from confluent_kafka import KafkaException, Producer
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    admin = AdminClient({"bootstrap.servers": brokers})
-    if topic not in admin.list_topics(timeout=10).topics:
-        for future in admin.create_topics([NewTopic(topic, num_partitions=partitions)]).values():
-            future.result(timeout=30)
-    producer = Producer({"bootstrap.servers": brokers, "linger.ms": 5})
+    # The client's own log lines repeat, once a second, what the error below says.
+    quiet: dict[str, Any] = {"bootstrap.servers": brokers, "logger": _silent}
+    admin = AdminClient(quiet)
+    try:
+        if topic not in admin.list_topics(timeout=10).topics:
+            created = admin.create_topics([NewTopic(topic, num_partitions=partitions)])
+            for future in created.values():
+                future.result(timeout=30)
+    except KafkaException as exc:
+        raise WarehouseKitError(f"cannot reach the brokers {brokers}: {exc.args[0].str()}") from exc
+    producer = Producer({**quiet, "linger.ms": 5})
     sent = 0
     for event in order_events(count, seed=seed, first_id=first_id):
         key = str(event["order_id"]).encode()
@@ -65,5 +76,5 @@ def produce(
         producer.produce(topic, key=b"bad", value=b"{not json #%d" % number)
         sent += 1
     if producer.flush(30):
-        raise RuntimeError(f"{topic}: some messages were not delivered to {brokers}")
+        raise WarehouseKitError(f"{topic}: some messages were not delivered to {brokers}")
     return sent

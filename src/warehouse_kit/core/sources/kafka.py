@@ -64,11 +64,13 @@ def read_kafka(
         except KafkaException as exc:
             raise SourceUnavailable(f"{where}: {_said(exc)}") from exc
         polled = _consume(consumer, source, topic.topic, where)
+        offsets = {**stored, **polled.next_offsets()}
+        ends = _ends(consumer, topic.topic, offsets)
     finally:
         consumer.close()
     rows, dead = land(polled, topic, landed)
-    offsets = {**stored, **polled.next_offsets()}
-    commit = partial(_commit, model, topic.topic, offsets, dead, len(polled))
+    lag = {p: max(ends.get(p, offset) - offset, 0) for p, offset in offsets.items()}
+    commit = partial(_commit, model, topic.topic, offsets, lag, dead, len(polled))
     return Batch(
         _registered(warehouse, rows),
         f"{source.name}: {topic.topic}",
@@ -98,10 +100,26 @@ def stored_offsets(warehouse: Warehouse, model: str) -> dict[int, int]:
     return {int(row["partition"]): int(row["next_offset"]) for row in warehouse.rows(mine)}
 
 
+def _ends(consumer: Consumer, topic: str, offsets: dict[int, int]) -> dict[int, int]:
+    """Where each partition's log ends, as the broker says (for the lag; none if it does
+    not answer at once: the lag is only a report)."""
+    from confluent_kafka import KafkaException, TopicPartition
+
+    ends = {}
+    for partition in offsets:
+        try:
+            _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=1)
+        except KafkaException:
+            continue
+        ends[partition] = int(high)
+    return ends
+
+
 def _commit(
     model: str,
     topic: str,
     offsets: dict[int, int],
+    lag: dict[int, int],
     dead: list[DeadLetter],
     read: int,
     tx: Transaction,
@@ -111,7 +129,8 @@ def _commit(
     tx.run(state.delete("stream_offsets", {"model": model}))
     for partition, offset in sorted(offsets.items()):
         row = {"model": model, "topic": topic, "partition": partition, "next_offset": offset}
-        tx.run(state.insert("stream_offsets", {**row, "run_id": run_id}))
+        row |= {"lag": lag.get(partition), "run_id": run_id}
+        tx.run(state.insert("stream_offsets", row))
     if dead:
         letters = [letter.row(model, run_id) for letter in dead]
         columns = list(state.TABLES["dead_letters"].names)
@@ -119,8 +138,9 @@ def _commit(
         tx.load(table_ref("dead_letters", state.SCHEMA), columns, arrow.to_reader())
     note = f"{read:,} messages"
     if dead:
-        note += f", {len(dead):,} dead letters (in {state.SCHEMA}.dead_letters)"
-    return note
+        letters = "dead letter" if len(dead) == 1 else "dead letters"
+        note += f", {len(dead):,} {letters} (in {state.SCHEMA}.dead_letters)"
+    return note + f"; lag {sum(lag.values()):,}"
 
 
 def _consumer(source: KafkaSource, where: str) -> Consumer:
