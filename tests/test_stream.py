@@ -332,3 +332,14 @@ def test_declared_types_and_client_settings_are_checked_without_showing_secrets(
     with pytest.raises(SourceError, match=r"no\.such") as raised:
         run(secret, target=f"duckdb:///{tmp_path}/b.duckdb")
     assert "hunter2" not in str(raised.value)
+
+
+def test_errors_print_brackets_as_written(tmp_path: Path) -> None:
+    """The CLI prints messages as text: a name like x[kafka] is not console markup."""
+    root = project(tmp_path / "p", "kafka[1]", "t")
+    command = [*WK, "run", "--project", str(root), "--target", f"duckdb:///{tmp_path}/w.duckdb"]
+
+    done = subprocess.run(command, capture_output=True, text=True)
+
+    assert done.returncode == 1
+    assert "'kafka[1]' is not host:port" in done.stderr

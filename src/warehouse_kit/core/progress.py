@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -92,7 +93,8 @@ class LiveBar(LogLines):
     def model_finished(self, result: ModelResult) -> None:
         style = STATUS_STYLE.get(result.status, "")
         self.progress.console.print(
-            f"[{style}]{result.status:>7}[/] {describe(result, status=False)}", highlight=False
+            f"[{style}]{result.status:>7}[/] {escape(describe(result, status=False))}",
+            highlight=False,
         )
         self.progress.advance(self.task)
 
@@ -106,7 +108,7 @@ class LiveBar(LogLines):
         for model in result.models:
             style = STATUS_STYLE.get(model.status, "")
             table.add_row(
-                model.model,
+                escape(model.model),
                 f"[{style}]{model.status}[/]",
                 format_count(model.rows_in),
                 format_count(model.rows_out),

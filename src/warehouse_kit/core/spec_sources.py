@@ -225,8 +225,8 @@ class KafkaTopic(Spec):
 
 
 def _broker(value: str) -> str:
-    """A broker is host:port (a name or an IPv4 address, no scheme)."""
-    if not re.fullmatch(r"[^\s:,/]+:[0-9]{1,5}", value):
+    """A broker is host:port (a name, an IPv4 address or a bracketed IPv6 one; no scheme)."""
+    if not re.fullmatch(r"([^\s:,/\[\]]+|\[[0-9a-fA-F:.]+\]):[0-9]{1,5}", value):
         raise ValueError(f"{value!r} is not host:port (like kafka1.example.com:9092)")
     return value
 

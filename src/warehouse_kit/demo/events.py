@@ -51,8 +51,13 @@ def produce(
     """Publish `count` events (and `bad` malformed ones) to `topic`, created with
     `partitions` when missing; returns the messages sent. Each order's events go to one
     partition, by its key."""
-    from confluent_kafka import KafkaException, Producer
-    from confluent_kafka.admin import AdminClient, NewTopic
+    try:
+        from confluent_kafka import KafkaException, Producer
+        from confluent_kafka.admin import AdminClient, NewTopic
+    except ImportError:
+        raise WarehouseKitError(
+            "producing to Kafka needs confluent-kafka: pip install 'warehouse-kit[kafka]'"
+        ) from None
 
     # The client's own log lines repeat, once a second, what the error below says.
     quiet: dict[str, Any] = {"bootstrap.servers": brokers, "logger": _silent}

@@ -201,7 +201,7 @@ def ab_plan(
     if output_format == "json":
         sys.stdout.write(json.dumps(dataclasses.asdict(result), indent=2) + "\n")
     else:
-        console.print(str(result), highlight=False, soft_wrap=True)
+        console.print(str(result), highlight=False, soft_wrap=True, markup=False)
 
 
 @metrics_app.command("list")

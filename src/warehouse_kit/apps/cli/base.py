@@ -37,7 +37,7 @@ ab_app = typer.Typer(
 app.add_typer(ab_app, name="ab")
 
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, markup=False)  # messages hold names like x[kafka]
 _state = {"debug": False}
 
 TargetOption = Annotated[

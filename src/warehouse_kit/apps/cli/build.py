@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 
@@ -74,7 +75,7 @@ def run(
     )
     if dry_run:
         for model in result.models:
-            console.rule(f"{model.model}  [dim]{model.note}[/]")
+            console.rule(f"{escape(model.model)}  [dim]{escape(model.note)}[/]")
             console.print(Syntax(model.sql, "sql", word_wrap=True))
     if not result.ok:
         for failure in result.failures():
@@ -137,7 +138,7 @@ def check(
             sys.stdout.write(text + "\n")
         else:
             output.write_text(text, encoding="utf-8")
-            console.print(f"wrote {output}", highlight=False, soft_wrap=True)
+            console.print(f"wrote {output}", highlight=False, soft_wrap=True, markup=False)
     if any(result.status == "fail" for result in results):
         raise typer.Exit(1)
 
@@ -208,7 +209,7 @@ def history(
         )
     show(table)
     if shown.status == "aborted":  # its error says why, and which run found it
-        console.print(f"aborted: {shown.error}", highlight=False, soft_wrap=True)
+        console.print(f"aborted: {shown.error}", highlight=False, soft_wrap=True, markup=False)
 
 
 def _schema_history(project: Any, target: str | None, table_name: str) -> None:
@@ -258,7 +259,7 @@ def ddl(
 
     loaded = Project.load(project)
     for path in write(loaded, dialect, target=target, out=out):
-        console.print(loaded.display(path), highlight=False, soft_wrap=True)
+        console.print(loaded.display(path), highlight=False, soft_wrap=True, markup=False)
 
 
 @app.command("schema")

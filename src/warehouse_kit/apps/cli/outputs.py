@@ -114,8 +114,8 @@ def report(
         show_code=show_code,
         project=Project.load(project),
     )
-    console.print(str(made.notebook), highlight=False, soft_wrap=True)
-    console.print(str(made.html), highlight=False, soft_wrap=True)
+    console.print(str(made.notebook), highlight=False, soft_wrap=True, markup=False)
+    console.print(str(made.html), highlight=False, soft_wrap=True, markup=False)
 
 
 @notebooks_app.command("refresh")
@@ -136,7 +136,9 @@ def notebooks_refresh(
 
     loaded = Project.load(project)
     for path in refresh(loaded, notebooks or ()):
-        console.print(f"refreshed {loaded.display(path)}", highlight=False, soft_wrap=True)
+        console.print(
+            f"refreshed {loaded.display(path)}", highlight=False, soft_wrap=True, markup=False
+        )
 
 
 @app.command()

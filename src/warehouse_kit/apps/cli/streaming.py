@@ -75,7 +75,7 @@ def stream(
         signal.signal(kind, finish)
 
     def show(batch: MicroBatch) -> None:
-        console.print(batch.line(), highlight=False, soft_wrap=True)
+        console.print(batch.line(), highlight=False, soft_wrap=True, markup=False)
 
     files = [path.resolve() for path in pipelines] if pipelines else None
     result = stream_project(
@@ -96,6 +96,7 @@ def stream(
         f"stopped ({result.stopped}): {result.messages:,} messages in "
         f"{batches} batch{'es' if batches != 1 else ''}",
         highlight=False,
+        markup=False,
     )
     if not result.ok:
         raise typer.Exit(1)
@@ -124,4 +125,4 @@ def demo_produce(
     from warehouse_kit.demo.events import produce
 
     sent = produce(brokers, topic, count, seed=seed, first_id=first_id, bad=bad)
-    console.print(f"{topic}: {sent:,} messages sent", highlight=False)
+    console.print(f"{topic}: {sent:,} messages sent", highlight=False, markup=False)

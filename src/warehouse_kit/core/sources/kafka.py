@@ -52,9 +52,8 @@ def read_kafka(
     full_refresh: bool,
 ) -> Batch:
     """The messages of `topic` past the offsets `model` stored, as a batch to land."""
-    from confluent_kafka import KafkaException
-
     where = f"source {source.name}, topic {topic.topic}"
+    KafkaException = _client(where).KafkaException
     stored = {} if full_refresh else stored_offsets(warehouse, model)
     consumer = _consumer(source, where)
     try:
@@ -138,18 +137,24 @@ def _commit(
         tx.load(table_ref("dead_letters", state.SCHEMA), columns, arrow.to_reader())
     note = f"{read:,} messages"
     if dead:
-        letters = "dead letter" if len(dead) == 1 else "dead letters"
-        note += f", {len(dead):,} {letters} (in {state.SCHEMA}.dead_letters)"
+        what = "dead letter" if len(dead) == 1 else "dead letters"
+        note += f", {len(dead):,} {what} (in {state.SCHEMA}.dead_letters)"
     return note + f"; lag {sum(lag.values()):,}"
 
 
-def _consumer(source: KafkaSource, where: str) -> Consumer:
+def _client(where: str) -> Any:
+    """The confluent_kafka module, or one line saying how to install it."""
     try:
-        from confluent_kafka import Consumer
+        import confluent_kafka
     except ImportError:
         raise SourceError(
             f"{where}: Kafka sources need confluent-kafka: pip install 'warehouse-kit[kafka]'"
         ) from None
+    return confluent_kafka
+
+
+def _consumer(source: KafkaSource, where: str) -> Consumer:
+    Consumer = _client(where).Consumer
     settings = _settings(source) | {
         "enable.auto.commit": False,
         # A stored offset past the log's end is never silently replaced: say so.
