@@ -203,6 +203,15 @@ def last_builds(warehouse: Warehouse) -> dict[str, tuple[str, str | None, int | 
     return {row["model"]: (row["run_id"], row["fingerprint"], row["rows_out"]) for row in rows}
 
 
+def stream_offsets(warehouse: Warehouse, model: str) -> dict[int, int]:
+    """The next offset of each partition a stream model has landed from."""
+    if not warehouse.exists("stream_offsets", SCHEMA):
+        return {}
+    offsets = table(warehouse, "stream_offsets")
+    mine = offsets.filter(offsets.model == model).select("partition", "next_offset")
+    return {int(row["partition"]): int(row["next_offset"]) for row in warehouse.rows(mine)}
+
+
 def watermark_run(warehouse: Warehouse, model: str) -> str | None:
     """The run that stored a model's high-water mark: its last build."""
     if not warehouse.exists("watermarks", SCHEMA):

@@ -54,7 +54,7 @@ def read_kafka(
     """The messages of `topic` past the offsets `model` stored, as a batch to land."""
     where = f"source {source.name}, topic {topic.topic}"
     KafkaException = _client(where).KafkaException
-    stored = {} if full_refresh else stored_offsets(warehouse, model)
+    stored = {} if full_refresh else state.stream_offsets(warehouse, model)
     consumer = _consumer(source, where)
     try:
         partitions = _partitions(consumer, source, topic.topic, where)
@@ -88,15 +88,6 @@ def _registered(warehouse: Warehouse, rows: pa.Table) -> ibis.Table:
     name = f"_wk_messages_{uuid.uuid4().hex[:12]}"  # gone with the connection, at run end
     reader.con.register(name, rows)
     return reader.table(name)
-
-
-def stored_offsets(warehouse: Warehouse, model: str) -> dict[int, int]:
-    """The next offset of each partition `model` has landed from."""
-    if not warehouse.exists("stream_offsets", state.SCHEMA):
-        return {}
-    table = state.table(warehouse, "stream_offsets")
-    mine = table.filter(table.model == model).select("partition", "next_offset")
-    return {int(row["partition"]): int(row["next_offset"]) for row in warehouse.rows(mine)}
 
 
 def _ends(consumer: Consumer, topic: str, offsets: dict[int, int]) -> dict[int, int]:
