@@ -343,3 +343,26 @@ def test_errors_print_brackets_as_written(tmp_path: Path) -> None:
 
     assert done.returncode == 1
     assert "'kafka[1]' is not host:port" in done.stderr
+
+
+def test_pipeline_health_shows_each_partition_its_lag_and_dead_letters(
+    broker: Broker, tmp_path: Path, target_url: str
+) -> None:
+    from warehouse_kit.apps.dashboards import pipeline_health
+
+    topic = new_topic(broker)
+    root = project(tmp_path / "p", broker.bootstrap, topic)
+    broker.produce_json(topic, events(0, 30), PARTITIONS)
+    broker.produce(topic, [(1, b"oops", 1)])
+    stream(root, target=target_url, until_idle=True, interval=0)
+
+    health = pipeline_health(project=root, target=target_url)
+
+    rows = health.streams.to_dict("records")
+    assert [(r["partition"], r["next_offset"], r["dead_letters"]) for r in rows] == [
+        (0, 10, 0),
+        (1, 11, 1),
+        (2, 10, 0),
+    ]
+    assert {r["model"] for r in rows} == {"bronze.events"}
+    assert all(r["lag"] >= 0 for r in rows)  # Tansu's log ends are not exact: only a sign

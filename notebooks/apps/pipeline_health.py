@@ -1,7 +1,8 @@
 """Pipeline health: `wk dashboard pipeline_health`, or `marimo run` this file.
 
 The last runs from the run history (schema `_wk`): their status and duration,
-each model's seconds and rows, and the quality checks that did not pass. The
+each model's seconds and rows, the quality checks that did not pass, and each
+stream partition's offset, lag and dead letters. The
 warehouse is opened read-only for each refresh and closed in between.
 """
 
@@ -70,6 +71,18 @@ def _(health):
             mo.ui.table(failed, selection=None) if len(failed) else mo.md("Every check passed."),
         ]
     )
+    return
+
+
+@app.cell
+def _(health):
+    streams = health.streams
+    mo.vstack(
+        [
+            mo.md("## Streams: each partition's next offset and lag"),
+            mo.ui.table(streams, selection=None),
+        ]
+    ) if len(streams) else mo.md("")
     return
 
 

@@ -225,9 +225,15 @@ class HealthView:
     """Rows in each gold model after each of the runs, oldest first (`row_count_trend`)."""
     failures: pd.DataFrame
     """The checks that did not pass in these runs, newest first."""
+    streams: pd.DataFrame
+    """Each partition a stream reads (none without streams): the next offset to land, the
+    lag when its last batch was read, and the dead letters of these runs."""
 
 
 RUN_COLUMNS = ["run_id", "pipeline", "status", "started_at", "duration_s", "models", "failed"]
+STREAM_COLUMNS = [
+    "model", "topic", "partition", "next_offset", "lag", "dead_letters", "last_run",
+]  # fmt: skip
 FAILURE_COLUMNS = [
     "run_id", "model", "check", "type", "action", "status", "failing_rows", "total_rows",
     "message",
@@ -253,6 +259,7 @@ def pipeline_health(
             timings=run_summary(warehouse, latest.run_id),
             row_counts=row_count_trend(warehouse, pipeline, runs=runs),
             failures=_failures(warehouse, recent),
+            streams=_streams(warehouse, recent),
         )
 
 
@@ -285,6 +292,17 @@ def _failures(warehouse: Warehouse, recent: ir.Table) -> pd.DataFrame:
     failed = results.filter(results.status != "pass").semi_join(recent, "run_id")
     ordered = failed.select(*FAILURE_COLUMNS).order_by(ibis.desc("run_id"), "model", "check")
     return _numbers(ordered)
+
+
+def _streams(warehouse: Warehouse, recent: ir.Table) -> pd.DataFrame:
+    if not warehouse.exists("stream_offsets", state.SCHEMA):
+        return pd.DataFrame(columns=STREAM_COLUMNS)
+    offsets = state.table(warehouse, "stream_offsets")
+    letters = state.table(warehouse, "dead_letters").semi_join(recent, "run_id")
+    dead = letters.group_by("model", "topic", "partition").aggregate(dead_letters=letters.count())
+    joined = offsets.left_join(dead, ["model", "topic", "partition"])
+    found = joined.mutate(dead_letters=joined.dead_letters.fill_null(0), last_run=joined.run_id)
+    return _numbers(found.select(*STREAM_COLUMNS).order_by("model", "topic", "partition"))
 
 
 # --- helpers ------------------------------------------------------------------
