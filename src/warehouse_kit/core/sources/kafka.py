@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +54,7 @@ def read_kafka(
 ) -> Batch:
     """The messages of `topic` past the offsets `model` stored, as a batch to land."""
     where = f"source {source.name}, topic {topic.topic}"
+    began = time.monotonic()
     KafkaException = _client(where).KafkaException
     stored = {} if full_refresh else state.stream_offsets(warehouse, model)
     consumer = _consumer(source, where)
@@ -69,12 +71,13 @@ def read_kafka(
         consumer.close()
     rows, dead = land(polled, topic, landed)
     lag = {p: max(ends.get(p, offset) - offset, 0) for p, offset in offsets.items()}
-    commit = partial(_commit, model, topic.topic, offsets, lag, dead, len(polled))
+    seconds = time.monotonic() - began
+    landing = _Landing(model, topic.topic, offsets, lag, dead, len(polled), seconds)
     return Batch(
         _registered(warehouse, rows),
         f"{source.name}: {topic.topic}",
         fingerprints=None if len(polled) else (),
-        commit=commit,
+        commit=landing.commit,
         nothing_new="no new messages",
         done=partial(_commit_group, source, topic.topic, offsets),
     )
@@ -105,32 +108,40 @@ def _ends(consumer: Consumer, topic: str, offsets: dict[int, int]) -> dict[int, 
     return ends
 
 
-def _commit(
-    model: str,
-    topic: str,
-    offsets: dict[int, int],
-    lag: dict[int, int],
-    dead: list[DeadLetter],
-    read: int,
-    tx: Transaction,
-    run_id: str,
-) -> str:
-    """Store the next offsets and the dead letters, in the transaction landing the rows."""
-    tx.run(state.delete("stream_offsets", {"model": model}))
-    for partition, offset in sorted(offsets.items()):
-        row = {"model": model, "topic": topic, "partition": partition, "next_offset": offset}
-        row |= {"lag": lag.get(partition), "run_id": run_id}
-        tx.run(state.insert("stream_offsets", row))
-    if dead:
-        letters = [letter.row(model, run_id) for letter in dead]
-        columns = list(state.TABLES["dead_letters"].names)
-        arrow = ibis.memtable(letters, schema=state.TABLES["dead_letters"]).to_pyarrow()
-        tx.load(table_ref("dead_letters", state.SCHEMA), columns, arrow.to_reader())
-    note = f"{read:,} messages"
-    if dead:
-        what = "dead letter" if len(dead) == 1 else "dead letters"
-        note += f", {len(dead):,} {what} (in {state.SCHEMA}.dead_letters)"
-    return note + f"; lag {sum(lag.values()):,}"
+@dataclass(frozen=True)
+class _Landing:
+    """What a batch records with its rows (`Batch.commit`)."""
+
+    model: str
+    topic: str
+    offsets: dict[int, int]
+    lag: dict[int, int]
+    dead: list[DeadLetter]
+    read: int
+    seconds: float
+    """Reading and parsing, which the run does while it plans: the model's own duration
+    leaves it out, so the note says it."""
+
+    def commit(self, tx: Transaction, run_id: str) -> str:
+        """Store the next offsets and the dead letters, in the transaction landing the rows."""
+        tx.run(state.delete("stream_offsets", {"model": self.model}))
+        for partition, offset in sorted(self.offsets.items()):
+            row = {"model": self.model, "topic": self.topic, "partition": partition}
+            row |= {"next_offset": offset, "lag": self.lag.get(partition), "run_id": run_id}
+            tx.run(state.insert("stream_offsets", row))
+        if self.dead:
+            letters = [letter.row(self.model, run_id) for letter in self.dead]
+            layout = state.TABLES["dead_letters"]
+            arrow = ibis.memtable(letters, schema=layout).to_pyarrow()
+            tx.load(table_ref("dead_letters", state.SCHEMA), list(layout.names), arrow.to_reader())
+        return self.note()
+
+    def note(self) -> str:
+        text = f"{self.read:,} messages read in {self.seconds:.2f} s"
+        if self.dead:
+            what = "dead letter" if len(self.dead) == 1 else "dead letters"
+            text += f", {len(self.dead):,} {what} (in {state.SCHEMA}.dead_letters)"
+        return text + f"; lag {sum(self.lag.values()):,}"
 
 
 def _client(where: str) -> Any:
