@@ -34,6 +34,13 @@ import ibis.expr.datatypes as dt
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
+from warehouse_kit.analytics.experiments.named import (
+    column_named,
+    events_path,
+    require_same_type,
+    table_named,
+    timestamp_named,
+)
 from warehouse_kit.analytics.experiments.spec import (
     BinomialMetric,
     EventsSpec,
@@ -43,7 +50,7 @@ from warehouse_kit.analytics.experiments.spec import (
 )
 from warehouse_kit.analytics.experiments.stats import Sums
 from warehouse_kit.core.backends import Warehouse
-from warehouse_kit.core.errors import ConfigError, column_hint
+from warehouse_kit.core.errors import ConfigError
 from warehouse_kit.core.sqlexpr import to_ibis
 
 AnyMetric = BinomialMetric | MeanMetric | RatioMetric
@@ -161,10 +168,10 @@ def _exposure_rows(
     """The experiment's exposure rows in `window`: ``unit``, ``variant``, ``at``."""
     spec = experiment.exposures
     path = "experiment.exposures"
-    table = _table(warehouse, spec.table, experiment, f"{path}.table")
-    unit = _column(table, spec.unit, experiment, f"{path}.unit")
-    variant = _column(table, spec.variant, experiment, f"{path}.variant").cast("string")
-    at = _timestamp(table, spec.timestamp, experiment, f"{path}.timestamp")
+    table = table_named(warehouse, spec.table, experiment, f"{path}.table")
+    unit = column_named(table, spec.unit, experiment, f"{path}.unit")
+    variant = column_named(table, spec.variant, experiment, f"{path}.variant").cast("string")
+    at = timestamp_named(table, spec.timestamp, experiment, f"{path}.timestamp")
     start, end = window
     keep = (at >= ibis.literal(start)) & (at < ibis.literal(end))
     if spec.where:
@@ -235,11 +242,11 @@ def _aggregate_source(
 ) -> ir.Table:
     """Per unit, each metric's post-exposure aggregate (and pre-period covariate)."""
     first_index = metrics[0][0]
-    path = _events_path(experiment, first_index)
-    table = _table(warehouse, source.table, experiment, f"{path}.table")
-    unit = _column(table, source.unit, experiment, f"{path}.unit")
-    at = _timestamp(table, source.timestamp, experiment, f"{path}.timestamp")
-    _same_type(units.unit, unit, experiment, f"{path}.unit")
+    path = events_path(experiment, first_index)
+    table = table_named(warehouse, source.table, experiment, f"{path}.table")
+    unit = column_named(table, source.unit, experiment, f"{path}.unit")
+    at = timestamp_named(table, source.timestamp, experiment, f"{path}.timestamp")
+    require_same_type(units.unit, unit, experiment, f"{path}.unit")
     row_values: dict[str, ir.Value] = {}
     for index, metric in metrics:
         row_values.update(_row_values(index, metric, table, experiment))
@@ -365,59 +372,3 @@ _PARTS = ("y", "yy", "x", "xx", "xy", "c", "cc", "yc")
 def _sums(row: dict[str, Any], index: int, n: int) -> Sums:
     values = {part: float(row.get(f"m{index}_{part}") or 0.0) for part in _PARTS}
     return Sums(n=n, **values)
-
-
-# --- validation --------------------------------------------------------------------------
-
-
-def _events_path(experiment: Experiment, index: int) -> str:
-    if experiment.metrics[index].events is not None:
-        return f"experiment.metrics[{index}].events"
-    return "experiment.events"
-
-
-def _table(warehouse: Warehouse, name: str, experiment: Experiment, key_path: str) -> ir.Table:
-    schema, table = name.split(".")
-    if not warehouse.exists(table, schema):
-        raise ConfigError(
-            f"no table {name} in {warehouse!r}; build it first (wk run)",
-            file=experiment.file,
-            key_path=key_path,
-        )
-    return warehouse.table(table, schema)
-
-
-def _column(table: ir.Table, name: str, experiment: Experiment, key_path: str) -> ir.Value:
-    if name not in table.columns:
-        raise ConfigError(
-            f"unknown column {name!r}; {column_hint(name, table.columns)}",
-            file=experiment.file,
-            key_path=key_path,
-        )
-    return table[name]
-
-
-def _timestamp(table: ir.Table, name: str, experiment: Experiment, key_path: str) -> ir.Value:
-    column = _column(table, name, experiment, key_path)
-    if column.type().is_date():
-        return column.cast("timestamp")
-    if not column.type().is_timestamp():
-        raise ConfigError(
-            f"column {name!r} is {column.type()}, not a timestamp or date "
-            "(cast it with type_casting in the pipeline)",
-            file=experiment.file,
-            key_path=key_path,
-        )
-    return column
-
-
-def _same_type(exposed: ir.Value, events: ir.Value, experiment: Experiment, path: str) -> None:
-    left, right = exposed.type(), events.type()
-    comparable = (left.is_integer() and right.is_integer()) or left == right
-    if not comparable:
-        raise ConfigError(
-            f"the events' unit is {right} but the exposures' unit is {left}: "
-            "they must be the same type to be joined",
-            file=experiment.file,
-            key_path=path,
-        )
