@@ -256,8 +256,8 @@ class KafkaSource(Spec):
     max_messages: int = Field(default=100_000, gt=0)
     """The most messages one batch reads from a topic."""
     wait: Duration = timedelta(seconds=1)
-    """How long a batch reads at most: it ends then, at `max_messages`, or once a poll comes
-    back empty (every message there was is read)."""
+    """How long a batch reads at most: it ends then, at `max_messages`, or once polls find
+    nothing for 0.4 s (every message there was is read)."""
     group_id: str | None = None
     """The consumer group the offsets are committed to after each batch, for other tools'
     lag monitoring only (default: ``warehouse-kit.<name>``); reading never uses them."""

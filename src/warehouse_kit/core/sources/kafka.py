@@ -11,7 +11,7 @@ Partitions are assigned explicitly (no group membership: nothing to rebalance,
 and no join delay); a partition without a stored offset starts where the source's
 ``start`` says, or at its first message once its topic has landed before (a
 partition added later). A batch reads for at most ``wait``: it ends then, at
-``max_messages``, or once a poll comes back empty after the first messages.
+``max_messages``, or once polls find nothing for 0.4 s after the first messages.
 """
 
 from __future__ import annotations
@@ -39,7 +39,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 POLL_S = 0.2
-"""How long a poll waits once messages flow: an empty one means the topic is read."""
+"""How long a poll waits for messages."""
+QUIET_POLLS = 2
+"""Empty polls in a row, once messages came, that end a batch: the topic is read."""
 CHUNK = 10_000
 
 
@@ -241,11 +243,13 @@ def _consume(consumer: Consumer, source: KafkaSource, topic: str, where: str) ->
 
     found = Polled(topic)
     deadline = time.monotonic() + source.wait.total_seconds()
+    quiet = 0  # polls in a row that found nothing, once messages came
     while len(found) < source.max_messages and (left := deadline - time.monotonic()) > 0:
         wanted = min(CHUNK, source.max_messages - len(found))
         polled = consumer.consume(wanted, timeout=min(POLL_S, left))
-        if not polled and len(found):
-            break  # all there was
+        quiet = quiet + 1 if not polled and len(found) else 0
+        if quiet == QUIET_POLLS:
+            break  # all there was: partitions answer apart, so one empty poll is not enough
         for message in polled:
             error = message.error()
             if error is None:
