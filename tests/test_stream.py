@@ -372,3 +372,10 @@ def test_pipeline_health_shows_each_partition_its_lag_and_dead_letters(
     ]
     assert {r["model"] for r in rows} == {"bronze.events"}
     assert all(r["lag"] >= 0 for r in rows)  # Tansu's log ends are not exact: only a sign
+    batches = health.stream_batches
+    assert list(batches["model"].unique()) == ["bronze.events"]
+    assert batches["messages"].sum() == 30
+    from warehouse_kit.apps import charts
+
+    drawn = charts.time_series(batches, x="started_at", y="messages", color="model", title="t")
+    assert drawn.to_dict()["data"]  # what the pipeline_health app draws

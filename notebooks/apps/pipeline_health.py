@@ -81,6 +81,13 @@ def _(health):
         [
             mo.md("## Streams: each partition's next offset and lag"),
             mo.ui.table(streams, selection=None),
+            charts.time_series(
+                health.stream_batches,
+                x="started_at",
+                y="messages",
+                color="model",
+                title="Messages landed by each batch",
+            ),
         ]
     ) if len(streams) else mo.md("")
     return

@@ -228,6 +228,8 @@ class HealthView:
     streams: pd.DataFrame
     """Each partition a stream reads (none without streams): the next offset to land, the
     lag when its last batch was read, and the dead letters of these runs."""
+    stream_batches: pd.DataFrame
+    """Each batch of these runs that landed messages: when, which stream, how many."""
 
 
 RUN_COLUMNS = ["run_id", "pipeline", "status", "started_at", "duration_s", "models", "failed"]
@@ -260,6 +262,7 @@ def pipeline_health(
             row_counts=row_count_trend(warehouse, pipeline, runs=runs),
             failures=_failures(warehouse, recent),
             streams=_streams(warehouse, recent),
+            stream_batches=_stream_batches(warehouse, recent),
         )
 
 
@@ -303,6 +306,18 @@ def _streams(warehouse: Warehouse, recent: ir.Table) -> pd.DataFrame:
     joined = offsets.left_join(dead, ["model", "topic", "partition"])
     found = joined.mutate(dead_letters=joined.dead_letters.fill_null(0), last_run=joined.run_id)
     return _numbers(found.select(*STREAM_COLUMNS).order_by("model", "topic", "partition"))
+
+
+def _stream_batches(warehouse: Warehouse, recent: ir.Table) -> pd.DataFrame:
+    if not warehouse.exists("stream_offsets", state.SCHEMA):
+        return pd.DataFrame(columns=["run_id", "started_at", "model", "messages"])
+    streams = state.table(warehouse, "stream_offsets").model
+    steps = state.table(warehouse, "model_runs")
+    # One semi join: Ibis 12 renders a second one on PostgreSQL as LEFT SEMI JOIN.
+    landed = steps.filter(steps.status == "success", steps.model.isin(streams))
+    mine = landed.semi_join(recent, "run_id")
+    batches = mine.select("run_id", "started_at", "model", messages=mine.rows_in)
+    return _numbers(batches.order_by("run_id", "model"))
 
 
 # --- helpers ------------------------------------------------------------------

@@ -141,7 +141,9 @@ class _Landing:
         if self.dead:
             what = "dead letter" if len(self.dead) == 1 else "dead letters"
             text += f", {len(self.dead):,} {what} (in {state.SCHEMA}.dead_letters)"
-        return text + f"; lag {sum(self.lag.values()):,}"
+        behind = [f"p{p} {n:,}" for p, n in sorted(self.lag.items()) if n]
+        text += f"; lag {sum(self.lag.values()):,}"
+        return text + (f" ({', '.join(behind)})" if behind else "")
 
 
 def _client(where: str) -> Any:
