@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
+from rich.text import Text
 
 from warehouse_kit.apps.cli.base import (
     WAIT_S,
@@ -173,7 +174,8 @@ def history(
     ] = None,
     project: ProjectOption = Path("."),
 ) -> None:
-    """Show what a run did: each model's status, rows in, out, quarantined and dropped.
+    """Show what a run did: each model's status, rows in, out, quarantined and dropped, and
+    its notes (a stream batch's messages, dead letters and lag; a watermark...).
 
     A run whose process died before it finished shows as aborted. With --schema,
     show instead how a table's columns changed, run by run."""
@@ -192,20 +194,21 @@ def history(
         shown = find_run(warehouse, run_id=run_id) if run_id else find_run(warehouse)
     table = Table(title=f"run {shown.run_id}: {shown.status}")
     columns = ("model", "status", "rows in", "rows out", "quarantined", "dropped", "seconds")
-    for column in (*columns, "error"):
+    for column in (*columns, "notes", "error"):
         table.add_column(
-            column, justify="left" if column in ("model", "status", "error") else "right"
+            column, justify="right" if column in columns[2:] else "left", overflow="fold"
         )
     for step in steps:
         table.add_row(
-            step["model"],
+            Text(step["model"]),
             step["status"],
             format_count(step["rows_in"]),
             format_count(step["rows_out"]),
             format_count(step.get("rows_quarantined")),
             format_count(step.get("rows_dropped")),
             f"{step['duration_s']:.2f}",
-            step["error"] or "",
+            Text(step.get("notes") or ""),  # text, not markup: notes hold names and values
+            Text(step["error"] or ""),
         )
     show(table)
     if shown.status == "aborted":  # its error says why, and which run found it
