@@ -21,7 +21,7 @@ import pytest
 
 from kafka_broker import Broker, free_port
 from warehouse_kit.core.backends import connect
-from warehouse_kit.core.errors import ConfigError, SourceError
+from warehouse_kit.core.errors import ConfigError, SourceError, WarehouseKitError
 from warehouse_kit.core.runner import run
 from warehouse_kit.core.stream import stream
 
@@ -379,3 +379,24 @@ def test_pipeline_health_shows_each_partition_its_lag_and_dead_letters(
 
     drawn = charts.time_series(batches, x="started_at", y="messages", color="model", title="t")
     assert drawn.to_dict()["data"]  # what the pipeline_health app draws
+
+
+def test_a_new_field_follows_the_schema_contract(broker: Broker, tmp_path: Path) -> None:
+    """evolve: a field that appears later is a new column, NULL in the rows before it;
+    freeze: the batch fails naming the column, and its messages wait in the topic."""
+    topic = new_topic(broker)
+    evolving = project(tmp_path / "a", broker.bootstrap, topic)
+    frozen = project(tmp_path / "b", broker.bootstrap, topic, extra=", schema_contract: freeze")
+    evolve_db, freeze_db = f"duckdb:///{tmp_path}/a.duckdb", f"duckdb:///{tmp_path}/b.duckdb"
+    broker.produce_json(topic, events(0, 30), PARTITIONS)
+    for root, target in ((evolving, evolve_db), (frozen, freeze_db)):
+        stream(root, target=target, until_idle=True, interval=0)
+    broker.produce_json(topic, [{**e, "coupon": "SPRING"} for e in events(30, 30)], PARTITIONS)
+
+    stream(evolving, target=evolve_db, until_idle=True, interval=0)
+    with pytest.raises(WarehouseKitError, match="new column coupon"):
+        run(frozen, target=freeze_db)
+
+    assert query(evolve_db, "SELECT count(coupon), count(*) FROM bronze.events") == [(30, 60)]
+    assert query(freeze_db, "SELECT count(*) FROM bronze.events") == [(30,)]
+    assert offsets(freeze_db) == per_partition(30)  # nothing read past what landed
