@@ -61,6 +61,14 @@ WaitOption = Annotated[
         "a notebook has the file open), then fail.",
     ),
 ]
+PipelinesArgument = Annotated[
+    list[Path] | None,
+    typer.Argument(
+        metavar="PIPELINE.yml",
+        help="Pipeline files (default: every file in the project's pipelines/).",
+        show_default=False,
+    ),
+]
 ProjectOption = Annotated[
     Path,
     typer.Option(

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from warehouse_kit.apps.cli.base import (
     WAIT_S,
+    PipelinesArgument,
     ProjectOption,
     TargetOption,
     WaitOption,
@@ -26,13 +27,7 @@ from warehouse_kit.apps.cli.base import (
 
 @app.command()
 def run(
-    pipelines: Annotated[
-        list[Path] | None,
-        typer.Argument(
-            help="Pipeline files to run (default: every file in the project's pipelines/).",
-            show_default=False,
-        ),
-    ] = None,
+    pipelines: PipelinesArgument = None,
     target: TargetOption = None,
     select: Annotated[
         list[str] | None,

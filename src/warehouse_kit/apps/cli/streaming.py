@@ -10,6 +10,7 @@ import typer
 
 from warehouse_kit.apps.cli.base import (
     WAIT_S,
+    PipelinesArgument,
     ProjectOption,
     TargetOption,
     WaitOption,
@@ -22,13 +23,7 @@ from warehouse_kit.apps.cli.base import (
 
 @app.command()
 def stream(
-    pipelines: Annotated[
-        list[Path] | None,
-        typer.Argument(
-            help="Pipeline files (default: every file in the project's pipelines/).",
-            show_default=False,
-        ),
-    ] = None,
+    pipelines: PipelinesArgument = None,
     target: TargetOption = None,
     interval: Annotated[
         float, typer.Option("--interval", min=0, help="Seconds from one batch to the next.")
