@@ -46,6 +46,28 @@ def fresh_postgres_database() -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="session")
+def spark_session(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The test session's one local Spark session (it takes seconds to start), with a
+    warehouse folder of its own: a managed table left in ./spark-warehouse would break
+    the next session. `spark://` targets in the same process use it too."""
+    from pyspark.sql import SparkSession
+
+    folder = tmp_path_factory.mktemp("spark-warehouse")
+    builder = SparkSession.builder.master("local[2]").appName("warehouse-kit-tests")
+    for key, value in SPARK_TEST_SETTINGS.items():
+        builder = builder.config(key, value)
+    return builder.config("spark.sql.warehouse.dir", str(folder)).getOrCreate()
+
+
+SPARK_TEST_SETTINGS = {
+    "spark.ui.enabled": "false",
+    "spark.sql.shuffle.partitions": "2",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.driver.memory": "2g",
+}
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test."""
