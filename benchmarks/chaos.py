@@ -1,6 +1,6 @@
 """Chaos: SIGKILL `wk run` at random points, then check that the warehouse is right.
 
-For each target (``--target duckdb``, ``postgres`` or both), rounds on a fresh
+For each target (``--target duckdb``, ``postgres``, ``spark``; default the first two), rounds on a fresh
 warehouse each: the example project's batch 1 (``seeds/``) then batch 2
 (``WK_SEEDS=seeds/batch2``), every batch run again until a run of it
 completes. While the round has kills left (``--per-round``), a run is killed
@@ -76,7 +76,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--kills", type=int, default=50, help="SIGKILLs per target")
     parser.add_argument("--per-round", type=int, default=6, help="kills before a round checks")
     parser.add_argument("--concurrent", type=float, default=0.3, help="chance of a second run")
-    parser.add_argument("--target", choices=["duckdb", "postgres"], action="append")
+    parser.add_argument("--target", choices=["duckdb", "postgres", "spark"], action="append")
     parser.add_argument("--seed", type=int, default=None, help="default: a random one, printed")
     return parser.parse_args()
 
@@ -84,9 +84,12 @@ def parse_args() -> argparse.Namespace:
 @contextmanager
 def fresh(engine: str) -> Iterator[str]:
     """The URL of an empty warehouse on `engine`, removed afterwards."""
-    if engine == "duckdb":
+    if engine in ("duckdb", "spark"):
         with tempfile.TemporaryDirectory(prefix="wk-chaos-") as folder:
-            yield f"duckdb://{folder}/warehouse.duckdb"
+            if engine == "spark":  # each `wk run` starts a local Spark of its own
+                yield f"spark://local[2]?warehouse={folder}/spark"
+            else:
+                yield f"duckdb://{folder}/warehouse.duckdb"
         return
     name = f"wk_chaos_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(POSTGRES, autocommit=True) as admin:
@@ -221,7 +224,7 @@ def clean_build(url: str) -> dict[str, Timing]:
 
 
 def tables(wh: Warehouse, schema: str) -> list[str]:
-    return sorted(wh.con.list_tables(database=schema))
+    return sorted(wh.tables(schema))
 
 
 def contents(url: str) -> dict[str, Counter[tuple[Any, ...]]]:

@@ -30,7 +30,28 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = [
     pytest.param("duckdb", marks=pytest.mark.duckdb),
     pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("spark", marks=pytest.mark.spark),
 ]
+
+
+SPARK_ALL = os.environ.get("WK_TEST_SPARK") == "all"
+"""Run every engine test on Spark too (long); by default only those marked ``parity``."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Engine tests run on Spark only where marked ``parity`` (and all with
+    WK_TEST_SPARK=all): a Spark statement costs a job, so the whole suite would take an hour."""
+    if SPARK_ALL:
+        return
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_spark = callspec is not None and "spark" in callspec.params.values()
+        parity = item.get_closest_marker("parity") or item.path.name == "test_parity.py"
+        (dropped if on_spark and not parity else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @contextmanager
@@ -62,10 +83,16 @@ def spark_session(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 SPARK_TEST_SETTINGS = {
     "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
     "spark.sql.shuffle.partitions": "2",
     "spark.sql.session.timeZone": "UTC",
     "spark.driver.memory": "2g",
 }
+
+
+def spark_url(folder: Path) -> str:
+    """A Spark warehouse in `folder`, on the test session's local Spark."""
+    return f"spark://local[2]?warehouse={folder}"
 
 
 @pytest.fixture
@@ -79,6 +106,8 @@ def _module_url(backend: str, tmp_path_factory: pytest.TempPathFactory, stack: E
     """An empty warehouse on `backend` that lives as long as `stack`."""
     if backend == "duckdb":
         return f"duckdb:///{tmp_path_factory.mktemp('warehouse')}/warehouse.duckdb"
+    if backend == "spark":
+        return spark_url(tmp_path_factory.mktemp("spark"))
     url: str = stack.enter_context(fresh_postgres_database())
     return url
 
@@ -88,6 +117,8 @@ def shared_warehouse(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Warehouse]:
     """One warehouse per backend for a whole test module, for tests that only read."""
+    if request.param == "spark":
+        request.getfixturevalue("spark_session")
     with ExitStack() as stack:
         url = _module_url(request.param, tmp_path_factory, stack)
         wh = connect(url)
@@ -100,6 +131,8 @@ def example_warehouse(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Warehouse]:
     """The example warehouse after every seed batch, one per backend for a module."""
+    if request.param == "spark":
+        request.getfixturevalue("spark_session")
     with ExitStack() as stack:
         url = _module_url(request.param, tmp_path_factory, stack)
         build_example(Project.load(REPO_ROOT), url)
@@ -113,6 +146,9 @@ def target_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of an empty warehouse on each backend."""
     if request.param == "duckdb":
         return f"duckdb:///{tmp_path}/warehouse.duckdb"
+    if request.param == "spark":
+        request.getfixturevalue("spark_session")
+        return spark_url(tmp_path / "spark")
     url: str = request.getfixturevalue("postgres_url")
     return url
 

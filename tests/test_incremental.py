@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import duckdb
 import psycopg
+import pytest
 
 from warehouse_kit.core.backends import connect
 
@@ -50,6 +51,7 @@ def bronze_ids(tiny) -> list[tuple[int, str]]:
     return sorted((row["id"], row["v"]) for row in tiny.rows("bronze.events"))
 
 
+@pytest.mark.parity
 def test_only_rows_past_the_watermark_are_loaded(tiny):
     source_db(tiny, [(1, "2024-01-01 10:00", "a"), (2, "2024-01-01 11:00", "b")])
     tiny.pipeline(pipeline())
@@ -158,6 +160,7 @@ def facts(tiny) -> dict[int, tuple[int, int]]:
     }
 
 
+@pytest.mark.parity
 def test_an_incremental_fact_builds_only_new_rows_and_merges_them(tiny):
     tiny.csv("customers", "id,name\n1,Al\n2,Bo\n")
     tiny.csv("sales", "sale_id,customer_id,amount\n10,1,5\n11,2,6\n")

@@ -5,7 +5,8 @@ testing which engine it is. A target is a URL:
 
 - ``duckdb:///abs/path/warehouse.duckdb`` or ``duckdb://relative.duckdb``
   (relative to the project folder); ``duckdb://`` is in memory;
-- ``postgres://user[:password]@host[:port]/database`` (or ``postgresql://``).
+- ``postgres://user[:password]@host[:port]/database`` (or ``postgresql://``);
+- ``spark://local[2]`` or ``spark://HOST:7077``, with ``?warehouse=FOLDER`` (`core.spark`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import duckdb
@@ -30,6 +31,9 @@ import sqlglot.expressions as sge
 from ibis.backends.sql import SQLBackend
 
 from warehouse_kit.core.errors import TransientError, WarehouseKitError, first_line
+
+if TYPE_CHECKING:
+    from warehouse_kit.core.spark import SparkEngine
 
 
 class ConnectionFailed(TransientError):
@@ -70,19 +74,74 @@ class Capabilities:
     """Reads CSV, Parquet and JSON files itself (no transfer needed)."""
     run_lock: str
     """How a run holds its target (`runlock`): ``file``, the lock a writer of the database
-    file takes; ``advisory``, a lock the server keeps for a session."""
+    file takes; ``advisory``, a lock the server keeps for a session; ``folder``, a lock
+    file in the warehouse folder."""
+    atomic: str
+    """What commits at once, in words (the README's table says the same)."""
 
 
 ENGINES: dict[str, Capabilities] = {
-    "duckdb": Capabilities(transactions=True, try_cast=True, reads_files=True, run_lock="file"),
+    "duckdb": Capabilities(
+        transactions=True,
+        try_cast=True,
+        reads_files=True,
+        run_lock="file",
+        atomic="each model's write with its run records (a database transaction)",
+    ),
     "postgres": Capabilities(
-        transactions=True, try_cast=False, reads_files=False, run_lock="advisory"
+        transactions=True,
+        try_cast=False,
+        reads_files=False,
+        run_lock="advisory",
+        atomic="each model's write with its run records (a database transaction)",
+    ),
+    # Spark has no transactions; `core.spark` publishes a write's tables together by
+    # swapping one manifest, so its writes are as atomic as a database's.
+    "spark": Capabilities(
+        transactions=True,
+        try_cast=True,
+        reads_files=False,
+        run_lock="folder",
+        atomic="each model's write with its run records (one manifest replaced at once)",
     ),
 }
 
 
-class Transaction:
+class Transaction(Protocol):
     """Statements that commit together or not at all (see `Warehouse.transaction`)."""
+
+    kind: str
+
+    def run(self, statement: sge.Expression) -> list[tuple[Any, ...]]:
+        """Execute one statement and return its rows (none for most statements)."""
+        ...
+
+    def write(self, statement: sge.Expression) -> int:
+        """Execute an INSERT or CREATE TABLE AS and return how many rows it wrote."""
+        ...
+
+    def load(self, target: sge.Table, columns: list[str], batches: pa.RecordBatchReader) -> int:
+        """Append Arrow record batches to `target`, streaming; returns the rows written."""
+        ...
+
+    def columns(self, schema: str, name: str) -> list[tuple[str, str]]:
+        """The table's columns as the transaction sees them: (name, Ibis type), in order."""
+        ...
+
+
+_COLUMNS = {
+    "duckdb": "SELECT column_name, data_type FROM information_schema.columns "
+    "WHERE table_schema = :schema AND table_name = :name ORDER BY ordinal_position",
+    # format_type gives the declared type in full (numeric(10,2), not numeric).
+    "postgres": "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute AS a "
+    "JOIN pg_class AS c ON c.oid = a.attrelid JOIN pg_namespace AS n ON n.oid = c.relnamespace "
+    "WHERE n.nspname = :schema AND c.relname = :name AND a.attnum > 0 AND NOT a.attisdropped "
+    "ORDER BY a.attnum",
+}
+
+
+class SqlTransaction:
+    """A transaction of a SQL database (DuckDB, PostgreSQL)."""
 
     def __init__(self, kind: str, raw: Any):
         self.kind = kind
@@ -121,6 +180,15 @@ class Transaction:
                 rows += batch.num_rows
         return rows
 
+    def columns(self, schema: str, name: str) -> list[tuple[str, str]]:
+        from ibis.backends.sql.datatypes import DuckDBType, PostgresType
+
+        query = sge.replace_placeholders(
+            sg.parse_one(_COLUMNS[self.kind], dialect=self.kind), schema=schema, name=name
+        )
+        parse = DuckDBType.from_string if self.kind == "duckdb" else PostgresType.from_string
+        return [(column, str(parse(kind))) for column, kind in self.run(query)]
+
     def _execute(self, statement: sge.Expression) -> Any:
         sql = statement.sql(dialect=self.kind)
         if self.kind == "duckdb":
@@ -135,25 +203,41 @@ class Warehouse:
     `con` is the Ibis backend; expressions built on `table()` run there.
     """
 
-    def __init__(self, con: SQLBackend, kind: str, url: str):
+    def __init__(self, con: SQLBackend, kind: str, url: str, spark: SparkEngine | None = None):
         self.con = con
         self.kind = kind
         self.url = url
         self.capabilities = ENGINES[kind]
+        self.spark = spark
         self._file_reader: SQLBackend | None = None
 
     def __repr__(self) -> str:
         return f"Warehouse({redact(self.url)})"
 
     def table(self, name: str, schema: str) -> ir.Table:
+        if self.spark is not None:
+            table: ir.Table = self.spark.table(self.con, name, schema)
+            return table
         return self.con.table(name, database=schema)
 
+    def tables(self, schema: str) -> list[str]:
+        """The tables and views of `schema` (none when it does not exist)."""
+        if self.spark is not None:
+            return self.spark.catalog.names(schema)
+        if schema not in self.con.list_databases():
+            return []
+        return list(self.con.list_tables(database=schema))
+
     def exists(self, name: str, schema: str) -> bool:
+        if self.spark is not None:
+            return self.spark.catalog.has(schema, name)
         if schema not in self.con.list_databases():
             return False
         return name in self.con.list_tables(database=schema)
 
     def ensure_schema(self, schema: str) -> None:
+        if self.spark is not None and schema in self.spark.catalog.manifest.schemas:
+            return
         if schema not in self.con.list_databases():
             self.execute(
                 sge.Create(kind="SCHEMA", this=sg.to_identifier(schema, quoted=True), exists=True)
@@ -179,18 +263,22 @@ class Warehouse:
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         """Run statements that commit together or not at all."""
+        if self.spark is not None:
+            with self.spark.transaction() as spark_tx:
+                yield spark_tx
+            return
         raw = self.con.con
         if self.kind == "duckdb":
             raw.begin()
             try:
-                yield Transaction("duckdb", raw)
+                yield SqlTransaction("duckdb", raw)
             except BaseException:
                 raw.rollback()
                 raise
             raw.commit()
         else:
             with raw.transaction(), raw.cursor() as cursor:
-                yield Transaction(self.kind, cursor)
+                yield SqlTransaction(self.kind, cursor)
 
     def execute(self, statement: sge.Expression) -> list[tuple[Any, ...]]:
         """Run one statement in its own transaction."""
@@ -208,7 +296,8 @@ class Warehouse:
     def close(self) -> None:
         if self._file_reader is not None:
             self._file_reader.disconnect()
-        self.con.disconnect()
+        if self.spark is None:  # a Spark session serves the whole process
+            self.con.disconnect()
 
 
 def table_ref(name: str, schema: str) -> sge.Table:
@@ -216,17 +305,31 @@ def table_ref(name: str, schema: str) -> sge.Table:
     return sg.table(name, db=schema, quoted=True)
 
 
-_ENGINE_SCHEMES = {"duckdb": "duckdb", "postgres": "postgres", "postgresql": "postgres"}
+_ENGINE_SCHEMES = {
+    "duckdb": "duckdb",
+    "postgres": "postgres",
+    "postgresql": "postgres",
+    "spark": "spark",
+}
 
 
 def engine_of(url: str) -> str:
-    scheme = urlsplit(url).scheme.lower()
-    if scheme not in _ENGINE_SCHEMES:
+    engine = engine_of_known(url)
+    if engine is None:
         known = ", ".join(sorted(_ENGINE_SCHEMES))
         raise WarehouseKitError(
             f"unsupported target {redact(url)!r}: the URL scheme must be one of {known}"
         )
-    return _ENGINE_SCHEMES[scheme]
+    return engine
+
+
+def engine_of_known(url: str) -> str | None:
+    """The engine of `url`, or None when its scheme is none we know."""
+    scheme = _SCHEME.match(url)
+    return _ENGINE_SCHEMES.get(scheme[1].lower()) if scheme else None
+
+
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 
 
 def duckdb_path(url: str, base_dir: Path | None = None) -> str:
@@ -308,6 +411,11 @@ def _open(url: str, base_dir: Path | None, read_only: bool) -> Warehouse:
             con = ibis.duckdb.connect(path, read_only=read_only, **settings)
             if "threads" not in settings:
                 use_enough_threads(con.con)
+        elif kind == "spark":
+            from warehouse_kit.core.spark import open_spark
+
+            con, spark = open_spark(url, base_dir)
+            return Warehouse(con, kind, url, spark)
         else:
             con = ibis.connect(url.replace("postgresql://", "postgres://", 1))
     except WarehouseKitError:
@@ -350,6 +458,8 @@ _QUERY_PASSWORD = re.compile(r"(?i)(^|&)(password=)[^&]*")
 def redact(url: str) -> str:
     """The URL with any password replaced by ``***``, safe to print or store: the one in
     ``user:password@`` and libpq's ``?password=``."""
+    if engine_of_known(url) == "spark":
+        return url  # no passwords; and local[2] is no host urlsplit can read
     parts = urlsplit(url)
     netloc, query = parts.netloc, _QUERY_PASSWORD.sub(r"\1\2***", parts.query)
     if parts.password is not None:

@@ -25,6 +25,7 @@ dead run aborted (`state.start_run`) and completes its work.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -37,7 +38,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import psycopg
 
@@ -54,6 +55,7 @@ from warehouse_kit.core.backends import (
     redact,
 )
 from warehouse_kit.core.errors import first_line
+from warehouse_kit.core.spark import parse_url as parse_spark_url
 
 DEFAULT_WAIT_S = 300.0
 """How long a run waits for the target by default: a few minutes, then it fails."""
@@ -64,6 +66,8 @@ RUN, WORK = 1, 2
 """The second keys: the run lock, and the barrier its working connection holds shared."""
 
 NOTE_SUFFIX = ".wk-run"
+RUN_LOCK = "_wk.run.lock"
+"""The run lock of a Spark warehouse, in its folder."""
 _APP_PREFIX = "warehouse-kit "
 
 log = logging.getLogger(__name__)
@@ -103,6 +107,7 @@ class Held:
         self.warehouse = warehouse
         self._note = note
         self._lock = lock  # PostgreSQL: the connection holding the advisory lock
+        self._lock_file: IO[bytes] | None = None  # Spark: the open, locked lock file
 
     def announce(self, run_id: str, started_at: datetime) -> None:
         """Say which run holds the target to those waiting for a DuckDB file."""
@@ -115,6 +120,8 @@ class Held:
         self.warehouse.close()
         if self._lock is not None:
             self._lock.close()
+        if self._lock_file is not None:
+            self._lock_file.close()  # closing lets go of the flock
 
 
 @contextmanager
@@ -123,8 +130,11 @@ def hold(
 ) -> Iterator[Held]:
     """Open the target at `url` holding it for the block, waiting up to `wait_s` seconds
     for another holder to let go (then `WarehouseBusy`)."""
-    if ENGINES[engine_of(url)].run_lock == "file":
+    how = ENGINES[engine_of(url)].run_lock
+    if how == "file":
         held = _hold_file(url, base_dir, wait_s)
+    elif how == "folder":
+        held = _hold_folder(url, base_dir, wait_s)
     else:
         held = _hold_advisory(url, wait_s)
     try:
@@ -146,6 +156,53 @@ def _hold_file(url: str, base_dir: Path | None, wait_s: float) -> Held:
         log.debug("cannot write %s", note, exc_info=True)
         return Held(warehouse)
     return Held(warehouse, note)
+
+
+def _hold_folder(url: str, base_dir: Path | None, wait_s: float) -> Held:
+    """A Spark warehouse: an exclusive ``flock`` on a file in its folder, which the
+    kernel releases when the process ends, however it ends."""
+    folder = parse_spark_url(url, base_dir).folder
+    folder.mkdir(parents=True, exist_ok=True)
+    lock_path = folder / RUN_LOCK
+    note = Path(str(lock_path) + NOTE_SUFFIX)
+    handle = open(lock_path, "a+b")  # noqa: SIM115 - held open until `release`
+    try:
+        _flock(handle, url, note, wait_s)
+        warehouse = connect(url, base_dir=base_dir)
+    except BaseException:
+        handle.close()
+        raise
+    _write_note(note, me())
+    held = Held(warehouse, note)
+    held._lock_file = handle
+    return held
+
+
+def _flock(handle: IO[bytes], url: str, note: Path, wait_s: float) -> None:
+    deadline, pause, told = time.monotonic() + wait_s, 0.05, False
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            named = _noted(note) or "another run"
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise WarehouseBusy(redact(url), named, wait_s, RUN_ADVICE) from None
+            if not told:
+                log.warning("waiting up to %g s for %s: %s has it open", wait_s, redact(url), named)
+                told = True
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, 1.0)
+
+
+def _noted(note: Path) -> str | None:
+    """The holder a note names (any pid: only the holder of the flock writes it)."""
+    try:
+        found = json.loads(note.read_text(encoding="utf-8"))
+        return _read_note(note, int(found["pid"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _read_note(note: Path, pid: int) -> str | None:

@@ -159,7 +159,7 @@ class Runner:
         for node, item in plan.items():
             note = f"{item.model.materialization.kind} -> {item.schema}.{item.model.name}"
             outcome = ModelResult(
-                node, item.model.stage, "planned", note=note, sql=item.sql(self.warehouse.kind)
+                node, item.model.stage, "planned", note=note, sql=item.sql(self.warehouse.con.name)
             )
             result.models.append(outcome)
             self.reporter.model_finished(outcome)

@@ -39,23 +39,29 @@ def ensure(warehouse: Warehouse) -> None:
     warehouse's version run, and the version is recorded. A layout newer than this code
     knows is refused: an older warehouse-kit must not write what it does not understand."""
     warehouse.ensure_schema(SCHEMA)
-    existing = set(warehouse.con.list_tables(database=SCHEMA))
+    existing = set(warehouse.tables(SCHEMA))
     found = layout_version(warehouse) if "meta" in existing else None
     if found is not None and found > VERSION:
         raise WarehouseKitError(
             f"this warehouse's run history (schema {SCHEMA}) has layout {found}, newer than "
             f"the {VERSION} this warehouse-kit knows: upgrade warehouse-kit to run on it"
         )
+    changes: list[sge.Expression] = []
     for name, schema in TABLES.items():
+        columns, ref = schema.to_sqlglot_column_defs(warehouse.kind), table_ref(name, SCHEMA)
         if name not in existing:
-            warehouse.con.create_table(name, schema=schema, database=SCHEMA)
+            changes.append(sge.Create(kind="TABLE", this=sge.Schema(this=ref, expressions=columns)))
             continue
         present = warehouse.table(name, SCHEMA).columns
-        for column in schema.to_sqlglot_column_defs(warehouse.kind):
-            if column.name not in present:
-                warehouse.execute(
-                    sge.Alter(this=table_ref(name, SCHEMA), kind="TABLE", actions=[column])
-                )
+        changes += [
+            sge.Alter(this=ref, kind="TABLE", actions=[column])
+            for column in columns
+            if column.name not in present
+        ]
+    if changes:
+        with warehouse.transaction() as tx:
+            for change in changes:
+                tx.run(change)
     for version in range((found or VERSION) + 1, VERSION + 1):
         for step in MIGRATIONS.get(version, ()):
             warehouse.execute(step)

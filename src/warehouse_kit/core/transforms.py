@@ -256,9 +256,11 @@ def create_date_dimension(op: CreateDateDimension, table: ir.Table, step: Step) 
     start = ibis.date(dates.min().year(), 1, 1)
     end = ibis.date(dates.max().year() + 1, 1, 1)
     offsets = table.aggregate(offset=ibis.range(0, end.delta(start, unit="day")), start=start)
+    # Unnested on its own: Spark allows no generator inside an expression.
+    offsets = offsets.select(offset=_.offset.unnest(), start=_.start)
     # Ibis types date + interval as a date and drops a cast back to date, yet engines
     # compute a timestamp; going through a timestamp keeps the cast in the SQL.
-    day = _.start.cast("timestamp") + _.offset.unnest().as_interval("D")
+    day = _.start.cast("timestamp") + _.offset.as_interval("D")
     days = offsets.select(date=day.date())
     calendar = days.mutate(**date_attributes(days.date, op.fiscal_year_start_month))
     calendar = calendar.select("date_key", *[c for c in calendar.columns if c != "date_key"])

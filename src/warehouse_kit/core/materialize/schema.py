@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
-import sqlglot as sg
 import sqlglot.expressions as sge
 
 from warehouse_kit.core import state
@@ -298,26 +297,9 @@ def _refuse(
 # --- schema versions ------------------------------------------------------------------
 
 
-_COLUMNS = {
-    "duckdb": "SELECT column_name, data_type FROM information_schema.columns "
-    "WHERE table_schema = :schema AND table_name = :name ORDER BY ordinal_position",
-    # format_type gives the declared type in full (numeric(10,2), not numeric).
-    "postgres": "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute AS a "
-    "JOIN pg_class AS c ON c.oid = a.attrelid JOIN pg_namespace AS n ON n.oid = c.relnamespace "
-    "WHERE n.nspname = :schema AND c.relname = :name AND a.attnum > 0 AND NOT a.attisdropped "
-    "ORDER BY a.attnum",
-}
-
-
 def columns_of(tx: Transaction, schema: str, name: str) -> list[tuple[str, str]]:
     """The table's columns as the transaction sees them: (name, Ibis type), in order."""
-    from ibis.backends.sql.datatypes import DuckDBType, PostgresType
-
-    query = sge.replace_placeholders(
-        sg.parse_one(_COLUMNS[tx.kind], dialect=tx.kind), schema=schema, name=name
-    )
-    parse = DuckDBType.from_string if tx.kind == "duckdb" else PostgresType.from_string
-    return [(column, str(parse(kind))) for column, kind in tx.run(query)]
+    return tx.columns(schema, name)
 
 
 def describe(before: list[tuple[str, str]] | None, after: list[tuple[str, str]]) -> str:
