@@ -1,7 +1,7 @@
 """Chaos: SIGKILL `wk run` at random points, then check that the warehouse is right.
 
-For each target (``--target duckdb``, ``postgres``, ``spark``; default the first two), rounds on a fresh
-warehouse each: the example project's batch 1 (``seeds/``) then batch 2
+For each target (``--target duckdb``, ``postgres``, ``spark``; default the first two),
+rounds on a fresh warehouse each: the example project's batch 1 (``seeds/``) then batch 2
 (``WK_SEEDS=seeds/batch2``), every batch run again until a run of it
 completes. While the round has kills left (``--per-round``), a run is killed
 with SIGKILL after a random delay: half the time uniform over the time a clean
