@@ -23,7 +23,6 @@ version half deleted.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
@@ -95,6 +94,8 @@ def _pointed(folder: Path) -> str | None:
 def locked(folder: Path, wait_s: float) -> Iterator[None]:
     """Hold the table for one publish; while another process does, wait up to `wait_s`
     seconds, then raise `LakeBusy`. The lock goes with the process, however it ends."""
+    import fcntl  # POSIX, as the pointer's atomic rename is: imported here, not by every run
+
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / LOCK, "a+", encoding="utf-8") as handle:
         deadline = time.monotonic() + wait_s

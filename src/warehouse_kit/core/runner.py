@@ -154,6 +154,7 @@ class Runner:
     def dry_run(self, ids: Sequence[str]) -> RunResult:
         started = time.perf_counter()
         plan = self.plan(ids)
+        lakehouse.check_layouts(self.catalog, {node: item.output for node, item in plan.items()})
         result = RunResult("dry-run", "planned", redact(self.warehouse.url), dry_run=True)
         self.reporter.run_started(result.run_id, result.target, list(ids))
         for node, item in plan.items():
