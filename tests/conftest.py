@@ -9,6 +9,8 @@ other's tables.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import textwrap
 import uuid
 from collections.abc import Iterator
@@ -52,6 +54,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The example pipeline publishes its facts to ${WK_LAKE:-lake}: each test process's
+    go to a folder of its own rather than into the repository."""
+    folder = tempfile.mkdtemp(prefix="wk-test-lake-")
+    os.environ["WK_LAKE"] = folder
+    config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
 
 
 @contextmanager

@@ -383,6 +383,24 @@ def test_a_derived_column_is_added(shared_warehouse: Warehouse, orders: ir.Table
     assert result["revenue"].to_pylist() == [D("50.9745"), D("0"), D("-5.00"), N]
 
 
+def test_a_derived_column_divides_truly_beside_the_columns_it_divides(
+    shared_warehouse: Warehouse, orders: ir.Table
+):
+    """A mutate keeps the divided columns too: PostgreSQL then once divided integers as
+    integers (3 / 2 was 1) and a decimal as a numeric Arrow could not read as a double."""
+    derived = orders.mutate(
+        half=to_ibis("quantity / 2", orders), per_unit=to_ibis("unit_price / quantity", orders)
+    )
+    result = shared_warehouse.con.to_pyarrow(derived.order_by("id"))
+    assert result["half"].to_pylist() == [1.5, 0.0, -1.0, N]
+    assert [round(v, 4) if v is not None else v for v in result["per_unit"].to_pylist()] == [
+        6.6633,
+        N,
+        -1.25,
+        N,
+    ]
+
+
 NUMERIC_CASES = [
     ("amount * 1.1", [D("1.3574"), D("2.75"), N]),
     ("amount + 1", [D("2.234"), D("3.5"), N]),

@@ -2,7 +2,8 @@
 
 The public API, re-exported here (imports are lazy, so ``import warehouse_kit``
 and ``wk --help`` stay fast); ``wk.metrics``, ``wk.quality`` and ``wk.experiments`` are
-the KPI layer, the checks and the A/B tests::
+the KPI layer, the checks and the A/B tests, ``wk.lakehouse`` the gold tables published
+as Parquet::
 
     import warehouse_kit as wk
 
@@ -40,6 +41,7 @@ _SUBPACKAGES = {
     "quality": "warehouse_kit.core.quality",
     "metrics": "warehouse_kit.analytics.metrics",
     "experiments": "warehouse_kit.analytics.experiments",
+    "lakehouse": "warehouse_kit.core.lakehouse",
 }
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "check",
     "connect",
     "experiments",
+    "lakehouse",
     "load_catalog",
     "metrics",
     "model",
@@ -65,7 +68,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from warehouse_kit.analytics import experiments, metrics
-    from warehouse_kit.core import quality
+    from warehouse_kit.core import lakehouse, quality
     from warehouse_kit.core.backends import Warehouse, connect
     from warehouse_kit.core.catalog import Catalog, load_catalog
     from warehouse_kit.core.errors import ConfigError, ModelError, WarehouseKitError

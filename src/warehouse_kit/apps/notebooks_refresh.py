@@ -37,12 +37,13 @@ def notebooks(project: Project) -> list[Path]:
     return sorted((project.root / "notebooks").glob("*.ipynb"))
 
 
-def build_example(project: Project, target: str) -> None:
-    """Build the project's warehouse at `target`: the seeds, then each later batch."""
+def build_example(project: Project, target: str, lake: Path | None = None) -> None:
+    """Build the project's warehouse at `target`: the seeds, then each later batch; the
+    example publishes its facts to `lake` if given (``WK_LAKE``)."""
     seeds = project.path("seeds")
     batches = [seeds, *(seeds / name for name in LATER_BATCHES if (seeds / name).is_dir())]
     for folder in batches:
-        with reports.environment(WK_SEEDS=str(folder)):
+        with reports.environment(WK_SEEDS=str(folder), WK_LAKE=str(lake) if lake else None):
             result = run(project, target=target)
         if not result.ok:
             failed = ", ".join(f"{m.model}: {m.error}" for m in result.failures())
@@ -51,10 +52,11 @@ def build_example(project: Project, target: str) -> None:
 
 @contextmanager
 def example_warehouse(project: Project) -> Iterator[str]:
-    """The URL of a freshly built example warehouse, deleted afterwards."""
+    """The URL of a freshly built example warehouse, deleted afterwards (its lake too: it
+    is no one's)."""
     with tempfile.TemporaryDirectory(prefix="wk-example-") as folder:
         target = f"duckdb://{folder}/warehouse.duckdb"  # folder is absolute
-        build_example(project, target)
+        build_example(project, target, lake=Path(folder) / "lake")
         yield target
 
 

@@ -42,6 +42,7 @@ from warehouse_kit.core.errors import ConfigError, did_you_mean
 
 MAX_NAME_LENGTH = 55  # PostgreSQL's 63-byte limit, less room for a staging prefix
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+NAME_PATTERN = _NAME.pattern
 
 
 # --- the base model and shared types --------------------------------------------------

@@ -130,6 +130,16 @@ def _check_destination(spec: PipelineSpec, last_stage: Sequence[Model], file: st
                 file=file,
                 key_path=f"pipeline.destination.tables[{index}]",
             )
+    lake = spec.destination.lakehouse
+    published = set(spec.destination.tables) or names
+    for table in lake.tables if lake else ():
+        if table not in published:
+            where = "destination.tables" if spec.destination.tables else "the last stage"
+            raise ConfigError(
+                f"{table!r} is not a table of {where} ({', '.join(sorted(published)) or 'none'})",
+                file=file,
+                key_path=f"pipeline.destination.lakehouse.tables.{table}",
+            )
 
 
 @dataclass(frozen=True)

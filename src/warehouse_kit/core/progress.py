@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from warehouse_kit.core.results import ModelResult, RunResult
+    from warehouse_kit.core.results import ModelResult, Published, RunResult
 
 STATUS_STYLE = {
     "success": "green",
@@ -21,7 +21,15 @@ STATUS_STYLE = {
 }
 
 
-class Reporter(Protocol):
+class PublishReporter(Protocol):
+    """Follows tables being published to the lake."""
+
+    def publish_started(self, table: str) -> None: ...
+    def publish_progress(self, table: str, rows: int) -> None: ...
+    def published(self, result: Published) -> None: ...
+
+
+class Reporter(PublishReporter, Protocol):
     def run_started(self, run_id: str, target: str, models: list[str]) -> None: ...
     def model_started(self, model_id: str) -> None: ...
     def model_finished(self, result: ModelResult) -> None: ...
@@ -41,6 +49,15 @@ class Silent:
         pass
 
     def run_finished(self, result: RunResult) -> None:
+        pass
+
+    def publish_started(self, table: str) -> None:
+        pass
+
+    def publish_progress(self, table: str, rows: int) -> None:
+        pass
+
+    def published(self, result: Published) -> None:
         pass
 
 
@@ -65,6 +82,15 @@ class LogLines:
 
     def run_finished(self, result: RunResult) -> None:
         self.console.print(summary_line(result), highlight=False)
+
+    def publish_started(self, table: str) -> None:
+        pass
+
+    def publish_progress(self, table: str, rows: int) -> None:
+        pass
+
+    def published(self, result: Published) -> None:
+        self.console.print(describe_publish(result), highlight=False, markup=False)
 
 
 class LiveBar(LogLines):
@@ -97,6 +123,17 @@ class LiveBar(LogLines):
             highlight=False,
         )
         self.progress.advance(self.task)
+
+    def publish_started(self, table: str) -> None:
+        self.progress.update(self.task, description=f"publishing {table} to the lake")
+
+    def publish_progress(self, table: str, rows: int) -> None:
+        self.progress.update(self.task, description=f"publishing {table}: {rows:,} rows")
+
+    def published(self, result: Published) -> None:
+        style = "bold red" if result.status == "failed" else "green"
+        line = escape(describe_publish(result, status=False))
+        self.progress.console.print(f"[{style}]{result.status:>7}[/] {line}", highlight=False)
 
     def run_finished(self, result: RunResult) -> None:
         self.progress.stop()
@@ -146,6 +183,21 @@ def describe(result: ModelResult, *, status: bool = True) -> str:
     note = f" ({'; '.join(notes)})" if notes else ""
     rows = f"{format_count(result.rows_in)} rows in, {format_count(result.rows_out)} out"
     return f"{head}: {rows}{note}, {result.duration_s:.2f}s"
+
+
+def describe_publish(result: Published, *, status: bool = True) -> str:
+    """``lake fact_orders published: v000003, 2,959 rows in 27 files (181 kB), 0.21s``."""
+    head = f"lake {result.table} {result.status}" if status else f"lake {result.table}"
+    if result.status == "failed":
+        return f"{head}: {result.error}"
+    version = f"v{result.version:06d}" if result.version is not None else "-"
+    if result.status == "unchanged":
+        return f"{head}: {version} holds its last build"
+    size = f"{(result.bytes or 0) / 1000:,.0f} kB"
+    return (
+        f"{head}: {version}, {format_count(result.rows)} rows in "
+        f"{format_count(result.files)} files ({size}), {result.duration_s:.2f}s"
+    )
 
 
 def summary_line(result: RunResult) -> str:

@@ -32,6 +32,23 @@ class ModelResult:
 
 
 @dataclass
+class Published:
+    """What publishing one table to the lake did (`warehouse_kit.core.lakehouse`)."""
+
+    table: str
+    status: str
+    """published, unchanged (its current version holds the same build), or failed."""
+    version: int | None = None
+    path: str = ""
+    """The version's folder."""
+    rows: int | None = None
+    files: int | None = None
+    bytes: int | None = None
+    duration_s: float = 0.0
+    error: str | None = None
+
+
+@dataclass
 class RunResult:
     run_id: str
     status: str
@@ -39,6 +56,8 @@ class RunResult:
     models: list[ModelResult] = field(default_factory=list)
     duration_s: float = 0.0
     dry_run: bool = False
+    published: list[Published] = field(default_factory=list)
+    """The lake tables the run published, after its models (see `lakehouse`)."""
 
     @property
     def ok(self) -> bool:
@@ -46,6 +65,12 @@ class RunResult:
 
     def failures(self) -> list[ModelResult]:
         return [m for m in self.models if m.status == "failed"]
+
+    def first_error(self) -> str | None:
+        """A failed model's error, else a failed publish's."""
+        errors = [m.error for m in self.failures()]
+        errors += [f"lake {p.table}: {p.error}" for p in self.published if p.error]
+        return next(iter(errors), None)
 
     def _repr_html_(self) -> str:
         return render("run_result.html.j2", run=self)

@@ -20,7 +20,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from warehouse_kit.core import history_rules, quality, runlock, state
+from warehouse_kit.core import history_rules, lakehouse, quality, runlock, state
 from warehouse_kit.core.backends import Warehouse, connect, duckdb_path, engine_of, redact
 from warehouse_kit.core.catalog import Catalog, load_catalog
 from warehouse_kit.core.executor import Executor, record_row
@@ -154,6 +154,7 @@ class Runner:
     def dry_run(self, ids: Sequence[str]) -> RunResult:
         started = time.perf_counter()
         plan = self.plan(ids)
+        lakehouse.check_layouts(self.catalog, {node: item.output for node, item in plan.items()})
         result = RunResult("dry-run", "planned", redact(self.warehouse.url), dry_run=True)
         self.reporter.run_started(result.run_id, result.target, list(ids))
         for node, item in plan.items():
@@ -170,6 +171,7 @@ class Runner:
     def run(self, ids: Sequence[str], *, selection: str = "") -> RunResult:
         clock = time.perf_counter()
         plan = self.plan(ids)
+        lakehouse.check_layouts(self.catalog, {node: item.output for node, item in plan.items()})
         started_at = state.now()
         run_id = state.new_run_id(started_at)
         target = redact(self.warehouse.url)
@@ -187,14 +189,21 @@ class Runner:
             if outcome.status in ("failed", "skipped"):
                 broken.add(node)
             self.reporter.model_finished(outcome)
-        result.status = "failed" if result.failures() else "success"
+        if not result.failures():  # then the lake tables built since their last version
+            result.published = lakehouse.publish_built(
+                self.catalog, self.warehouse, self._builds, run_id, self.reporter
+            )
+        result.status = "failed" if result.first_error() else "success"
         result.duration_s = time.perf_counter() - clock
-        first_error = next((m.error for m in result.failures()), None)
         self.warehouse.execute(
             state.update(
                 "runs",
                 {"run_id": run_id},
-                {"finished_at": state.now(), "status": result.status, "error": first_error},
+                {
+                    "finished_at": state.now(),
+                    "status": result.status,
+                    "error": result.first_error(),
+                },
             )
         )
         self.reporter.run_finished(result)

@@ -39,6 +39,7 @@ from warehouse_kit.core.config import (
 )
 from warehouse_kit.core.operations import Operations
 from warehouse_kit.core.quality.checks import Checks
+from warehouse_kit.core.spec_lakehouse import LakehouseSpec, LakeTableSpec
 from warehouse_kit.core.spec_sources import (
     DatabaseSource,
     DatabaseTable,
@@ -109,6 +110,8 @@ class DestinationSpec(Spec):
     """The schema of the last stage (gold)."""
     tables: list[Name] = Field(default_factory=list)
     """The tables the pipeline publishes; each must be a model of the last stage."""
+    lakehouse: LakehouseSpec | None = None
+    """Publish gold tables as Hive-partitioned Parquet too, after each successful run."""
 
 
 AlertType = Literal["pipeline_failure", "quality_threshold", "freshness", "volume", "stream_lag"]
@@ -202,6 +205,8 @@ __all__ = [  # the sources' part of the format is in spec_sources
     "IncrementalModel",
     "KafkaSource",
     "KafkaTopic",
+    "LakeTableSpec",
+    "LakehouseSpec",
     "ModelSpec",
     "MonitoringSpec",
     "PipelineFile",

@@ -78,6 +78,9 @@ def run(
             errors.print(
                 f"error: {failure.model}: {failure.error}", highlight=False, soft_wrap=True
             )
+        for lake in result.published:
+            if lake.error:
+                errors.print(f"error: lake {lake.table}: {lake.error}", highlight=False)
         raise typer.Exit(1)
 
 

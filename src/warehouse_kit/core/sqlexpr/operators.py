@@ -114,6 +114,11 @@ def _arithmetic(node: sge.Binary, ctx: _Ctx) -> Any:
         return left.cast(dt.float64) ** right.cast(dt.float64)
     dtype = _arithmetic_type(name, left.type(), right.type())
     left, right = _operands([left, right])
+    if name == "div" and not (left.type().is_floating() or right.type().is_floating()):
+        # True division in DOUBLEs, cast here: the cast sqlglot adds for PostgreSQL is lost
+        # when the column is also selected as it is (a mutate), and PostgreSQL then divides
+        # integers as integers (-1 / 100 is 0) and decimals as numerics.
+        left = left.cast(dt.float64)
     if name in ("div", "mod") and not _nonzero_literal(right):
         right = right.nullif(0)
     result = op(left, right)
