@@ -102,7 +102,7 @@ def fresh(database: Path) -> Path:
     return database
 
 
-def settings(limit: str) -> dict[str, str]:
+def settings(limit: str) -> dict[str, str | bool | int | float | list[str]]:
     """DuckDB's settings for a round: its memory_limit, if it has one."""
     return {"memory_limit": limit} if limit else {}
 
@@ -322,19 +322,19 @@ def summarise(args: argparse.Namespace, builds: dict[Side, list[Round]]) -> None
     best = {side: min(found, key=lambda r: r.timed[0]) for side, found in builds.items()}
     wk, sql, *unlimited = builds
     print(f"\norder lines: {best[wk].lines:,}")
-    for side, found in best.items():
-        show(f"{side.title}, best of {args.repeat}", found.timed)
+    for side, fastest in best.items():
+        show(f"{side.title}, best of {args.repeat}", fastest.timed)
     ratio = best[wk].timed[0] / best[sql].timed[0]
     print(f"\nwarehouse-kit / SQL: {ratio:.2f}x wall-clock, ", end="")
     print(f"{best[wk].timed[1] / best[sql].timed[1]:.2f}x CPU")
     verdict = "met" if ratio <= TARGET_RATIO else "missed"
     print(f"target: within {TARGET_RATIO}x at {TARGET_LINES:,} order lines ({verdict} here)")
     print("\nmemory and disk (the most of any round):")
-    for side, found in builds.items():
+    for side, done in builds.items():
         print(
-            f"  {side.title:<45} peak RSS {max(r.peak_mb for r in found):7,.0f} MB, "
-            f"spill {max(r.spill_mb for r in found):7,.0f} MB, "
-            f"warehouse file {max(r.size_mb for r in found):7,.0f} MB"
+            f"  {side.title:<45} peak RSS {max(r.peak_mb for r in done):7,.0f} MB, "
+            f"spill {max(r.spill_mb for r in done):7,.0f} MB, "
+            f"warehouse file {max(r.size_mb for r in done):7,.0f} MB"
         )
     if unlimited:
         slower = best[wk].timed[0] / best[unlimited[0]].timed[0]
@@ -345,8 +345,8 @@ def summarise(args: argparse.Namespace, builds: dict[Side, list[Round]]) -> None
 
 def main() -> None:
     if asked := rounds.requested():
-        who, seeds, database, limit = asked
-        one_round(who, Path(seeds), Path(database), limit)
+        who, folder, database, limit = asked
+        one_round(who, Path(folder), Path(database), limit)
         return
     args = parse_args()
     print(f"machine: {platform.platform()}, {os.cpu_count()} cores; duckdb {duckdb.__version__}")
