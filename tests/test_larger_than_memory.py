@@ -102,6 +102,7 @@ def digests(target: str) -> dict[str, tuple[int, int]]:
 
 
 @pytest.mark.duckdb
+@pytest.mark.slow
 def test_a_build_under_a_tight_memory_limit_spills_and_builds_the_same_warehouse(
     tmp_path: Path, batches: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
