@@ -14,7 +14,14 @@ per-statement times of the best runs, the peak RSS of a round, and a
 cross-check that both built the same gold and quarantine tables (row counts and
 column sums).
 
+With ``--memory-limit 1GB`` both sides build under DuckDB's ``memory_limit``
+(warehouse-kit in its target URL, the SQL in its connection's config), and each
+round also builds with warehouse-kit without a limit, the baseline; each round
+then records how much disk DuckDB's spill files took at most (`spill`).
+
     .venv/bin/python benchmarks/pipeline_scale.py --lines 5000000 --keep /tmp/wk-bench-5m
+    .venv/bin/python benchmarks/pipeline_scale.py --lines 20000000 --keep /tmp/wk-20m/seeds \
+        --memory-limit 1GB --repeat 1
 """
 
 from __future__ import annotations
@@ -23,13 +30,17 @@ import argparse
 import os
 import platform
 import re
+import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlencode
 
 import duckdb
 import rounds
+import spill
 
 from warehouse_kit import demo
 from warehouse_kit.core.backends import use_enough_threads
@@ -64,6 +75,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--keep", type=Path, help="generate the CSVs here, or reuse them")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each side; the best counts")
+    parser.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        default="",
+        help="DuckDB's memory_limit for both sides (e.g. 1GB); adds warehouse-kit without one",
+    )
     return parser.parse_args()
 
 
@@ -81,7 +98,13 @@ def seed_folder(args: argparse.Namespace, scratch: Path) -> Path:
 def fresh(database: Path) -> Path:
     for path in (database, database.with_name(database.name + ".wal")):
         path.unlink(missing_ok=True)
+    shutil.rmtree(spill.spill_folder(database), ignore_errors=True)
     return database
+
+
+def settings(limit: str) -> dict[str, str | bool | int | float | list[str]]:
+    """DuckDB's settings for a round: its memory_limit, if it has one."""
+    return {"memory_limit": limit} if limit else {}
 
 
 class Clock:
@@ -104,11 +127,13 @@ class Clock:
         self.marks["run_finished"] = time.perf_counter()
 
 
-def run_wk(seeds: Path, database: Path) -> tuple[Timed, RunResult]:
+def run_wk(seeds: Path, database: Path, limit: str = "") -> tuple[Timed, RunResult]:
     os.environ["WK_SEEDS"] = str(seeds)
     clock = Clock()
+    query = urlencode(settings(limit))  # as a user gives it: duckdb:///w.duckdb?memory_limit=1GB
+    target = f"duckdb://{fresh(database)}" + (f"?{query}" if query else "")
     cpu, started = time.process_time(), time.perf_counter()
-    result = run(ROOT, pipelines=[PIPELINE], target=f"duckdb://{fresh(database)}", reporter=clock)
+    result = run(ROOT, pipelines=[PIPELINE], target=target, reporter=clock)
     total, cpu = time.perf_counter() - started, time.process_time() - cpu
     if not result.ok:
         raise SystemExit(f"warehouse-kit run failed: {[m.error for m in result.failures()]}")
@@ -144,9 +169,9 @@ def statements() -> list[tuple[str, str]]:
     return found
 
 
-def run_sql(seeds: Path, database: Path) -> Timed:
+def run_sql(seeds: Path, database: Path, limit: str = "") -> Timed:
     cpu, started = time.process_time(), time.perf_counter()
-    con = duckdb.connect(str(fresh(database)))
+    con = duckdb.connect(str(fresh(database)), config=settings(limit))
     use_enough_threads(con)  # DuckDB as warehouse-kit sets it up
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
     run_id = loaded_at.strftime("%Y%m%dT%H%M%S.%fZ")
@@ -205,21 +230,21 @@ def summary(database: Path) -> dict[str, tuple[str, object]]:
     return found
 
 
-def compare(wk_db: Path, sql_db: Path) -> None:
-    wk, sql = summary(wk_db), summary(sql_db)
+def compare(first: Path, second: Path, names: tuple[str, str] = ("warehouse-kit", "SQL")) -> None:
+    one, two = summary(first), summary(second)
     problems, notes = [], []
-    for key in sorted(wk.keys() | sql.keys()):
-        (wk_type, wk_value), (sql_type, sql_value) = (
-            wk.get(key, ("-", None)),
-            sql.get(key, ("-", None)),
+    for key in sorted(one.keys() | two.keys()):
+        (one_type, one_value), (two_type, two_value) = (
+            one.get(key, ("-", None)),
+            two.get(key, ("-", None)),
         )
-        if wk_value != sql_value or key not in wk or key not in sql:
+        if one_value != two_value or key not in one or key not in two:
             problems.append(
-                f"  {key}: warehouse-kit {wk_value} ({wk_type}), SQL {sql_value} ({sql_type})"
+                f"  {key}: {names[0]} {one_value} ({one_type}), {names[1]} {two_value} ({two_type})"
             )
-        elif wk_type != sql_type:
-            notes.append(f"  {key}: {wk_type} in warehouse-kit, {sql_type} in SQL")
-    print("\ncross-check of the gold and quarantine tables (row counts, column sums):")
+        elif one_type != two_type:
+            notes.append(f"  {key}: {one_type} in {names[0]}, {two_type} in {names[1]}")
+    print(f"\ncross-check of the gold and quarantine tables, {names[0]} and {names[1]}:")
     print("\n".join(["results DIFFER:", *problems]) if problems else "  results agree")
     if notes:
         print("  the values agree but these column types differ:\n" + "\n".join(notes))
@@ -231,55 +256,115 @@ def show(title: str, timed: Timed) -> None:
         print(f"  {label:<45} {seconds:7.2f} s  {note}")
 
 
-def new_round(side: str, seeds: Path, database: Path) -> tuple[Timed, int, float]:
-    """One build by one side, in a process of its own (`rounds`): its times, the order
-    lines warehouse-kit loaded, its peak RSS in MB."""
-    found = rounds.in_new_process(__file__, side, str(seeds), str(database))
+@dataclass(frozen=True)
+class Side:
+    """One way of building the warehouse: who builds it (``wk`` or ``sql``), under which
+    DuckDB memory_limit ("" for DuckDB's default, 80% of RAM), into which file."""
+
+    who: str
+    limit: str
+    database: Path
+
+    @property
+    def title(self) -> str:
+        name = "warehouse-kit" if self.who == "wk" else "hand-written SQL"
+        return f"{name}, memory_limit {self.limit or 'default'}"
+
+
+@dataclass(frozen=True)
+class Round:
+    """What one build by one side measured."""
+
+    timed: Timed
+    lines: int
+    """The order lines warehouse-kit loaded (0 for the SQL)."""
+    peak_mb: float
+    """The round's peak RSS."""
+    spill_mb: float
+    """The most disk DuckDB's spill files took at once."""
+    size_mb: float
+    """The warehouse file at the end."""
+
+
+def sides(args: argparse.Namespace, scratch: Path) -> list[Side]:
+    """Both sides at the limit, and with a limit warehouse-kit without it (the baseline)."""
+    found = [
+        Side("wk", args.memory_limit, scratch / "wk.duckdb"),
+        Side("sql", args.memory_limit, scratch / "sql.duckdb"),
+    ]
+    if args.memory_limit:
+        found.append(Side("wk", "", scratch / "wk-unlimited.duckdb"))
+    return found
+
+
+def new_round(side: Side, seeds: Path) -> Round:
+    """One build by one side, in a process of its own (`rounds`)."""
+    found = rounds.in_new_process(__file__, side.who, str(seeds), str(side.database), side.limit)
     timed = (found["wall"], found["cpu"], [tuple(step) for step in found["steps"]])
-    return timed, found["lines"], found["peak_mb"]
+    return Round(timed, found["lines"], found["peak_mb"], found["spill_mb"], found["size_mb"])
 
 
-def one_round(side: str, seeds: Path, database: Path) -> None:
+def one_round(who: str, seeds: Path, database: Path, limit: str) -> None:
     """The child's side of `new_round`: build once, report it."""
-    if side == "wk":
-        (wall, cpu, steps), result = run_wk(seeds, database)
-        lines = next(m.rows_out for m in result.models if m.model == "bronze.order_items")
-    else:
-        (wall, cpu, steps), lines = run_sql(seeds, database), 0
-    rounds.report({"wall": wall, "cpu": cpu, "steps": steps, "lines": lines})
+    with spill.SpillWatch(spill.spill_folder(database)) as watch:
+        if who == "wk":
+            (wall, cpu, steps), result = run_wk(seeds, database, limit)
+            lines = next(m.rows_out for m in result.models if m.model == "bronze.order_items")
+        else:
+            (wall, cpu, steps), lines = run_sql(seeds, database, limit), 0
+    size_mb = database.stat().st_size / 2**20
+    found = {"wall": wall, "cpu": cpu, "steps": steps, "lines": lines}
+    rounds.report({**found, "spill_mb": watch.peak_mb, "size_mb": size_mb})
+
+
+def summarise(args: argparse.Namespace, builds: dict[Side, list[Round]]) -> None:
+    """Each side's best round, the ratios, the memory and disk, the cross-checks."""
+    best = {side: min(found, key=lambda r: r.timed[0]) for side, found in builds.items()}
+    wk, sql, *unlimited = builds
+    print(f"\norder lines: {best[wk].lines:,}")
+    for side, fastest in best.items():
+        show(f"{side.title}, best of {args.repeat}", fastest.timed)
+    ratio = best[wk].timed[0] / best[sql].timed[0]
+    print(f"\nwarehouse-kit / SQL: {ratio:.2f}x wall-clock, ", end="")
+    print(f"{best[wk].timed[1] / best[sql].timed[1]:.2f}x CPU")
+    verdict = "met" if ratio <= TARGET_RATIO else "missed"
+    print(f"target: within {TARGET_RATIO}x at {TARGET_LINES:,} order lines ({verdict} here)")
+    print("\nmemory and disk (the most of any round):")
+    for side, done in builds.items():
+        print(
+            f"  {side.title:<45} peak RSS {max(r.peak_mb for r in done):7,.0f} MB, "
+            f"spill {max(r.spill_mb for r in done):7,.0f} MB, "
+            f"warehouse file {max(r.size_mb for r in done):7,.0f} MB"
+        )
+    if unlimited:
+        slower = best[wk].timed[0] / best[unlimited[0]].timed[0]
+        print(f"\nat memory_limit {args.memory_limit} / without: {slower:.2f}x wall-clock")
+        compare(wk.database, unlimited[0].database, ("limited", "unlimited"))
+    compare(wk.database, sql.database)
 
 
 def main() -> None:
     if asked := rounds.requested():
-        side, seeds, database = asked
-        one_round(side, Path(seeds), Path(database))
+        who, folder, database, limit = asked
+        one_round(who, Path(folder), Path(database), limit)
         return
     args = parse_args()
     print(f"machine: {platform.platform()}, {os.cpu_count()} cores; duckdb {duckdb.__version__}")
     with tempfile.TemporaryDirectory(prefix="wk-bench-") as scratch:
         seeds = seed_folder(args, Path(scratch))
-        wk_db, sql_db = Path(scratch) / "wk.duckdb", Path(scratch) / "sql.duckdb"
-        wk_runs, sql_runs = [], []
+        builds: dict[Side, list[Round]] = {side: [] for side in sides(args, Path(scratch))}
         for round_no in range(1, args.repeat + 1):
-            wk_runs.append(new_round("wk", seeds, wk_db))
-            sql_runs.append(new_round("sql", seeds, sql_db))
-            (wk, *_), (sql, *_) = wk_runs[-1], sql_runs[-1]
+            for side, found in builds.items():
+                found.append(new_round(side, seeds))
             print(
-                f"round {round_no}: warehouse-kit {wk[0]:.2f} s (CPU {wk[1]:.2f} s), "
-                f"SQL {sql[0]:.2f} s (CPU {sql[1]:.2f} s)"
+                f"round {round_no}: "
+                + ", ".join(
+                    f"{side.title} {found[-1].timed[0]:.2f} s (CPU {found[-1].timed[1]:.2f} s)"
+                    for side, found in builds.items()
+                ),
+                flush=True,
             )
-        wk, lines, _ = min(wk_runs, key=lambda found: found[0][0])
-        sql, *_ = min(sql_runs, key=lambda found: found[0][0])
-        peak, sql_peak = (max(found[2] for found in runs) for runs in (wk_runs, sql_runs))
-        print(f"\norder lines: {lines:,}")
-        show(f"warehouse-kit, best of {args.repeat}", wk)
-        show(f"hand-written SQL, best of {args.repeat}", sql)
-        ratio = wk[0] / sql[0]
-        verdict = "met" if ratio <= TARGET_RATIO else "missed"
-        print(f"\nwarehouse-kit / SQL: {ratio:.2f}x wall-clock, {wk[1] / sql[1]:.2f}x CPU")
-        print(f"target: within {TARGET_RATIO}x at {TARGET_LINES:,} order lines ({verdict} here)")
-        print(f"peak RSS of a round: {peak:,.0f} MB (warehouse-kit), {sql_peak:,.0f} MB (SQL)")
-        compare(wk_db, sql_db)
+        summarise(args, builds)
 
 
 if __name__ == "__main__":
