@@ -71,12 +71,15 @@ class Capabilities:
     run_lock: str
     """How a run holds its target (`runlock`): ``file``, the lock a writer of the database
     file takes; ``advisory``, a lock the server keeps for a session."""
+    indexes: bool = False
+    """Creates a model's indexes when it publishes it (`materialize.indexes`). DuckDB does
+    not: its ART indexes slow bulk writes, and its zone maps already skip row groups."""
 
 
 ENGINES: dict[str, Capabilities] = {
     "duckdb": Capabilities(transactions=True, try_cast=True, reads_files=True, run_lock="file"),
     "postgres": Capabilities(
-        transactions=True, try_cast=False, reads_files=False, run_lock="advisory"
+        transactions=True, try_cast=False, reads_files=False, run_lock="advisory", indexes=True
     ),
 }
 
