@@ -12,6 +12,7 @@ import pytest
 import sqlglot
 import sqlglot.expressions as sge
 
+from conftest import TinyProject
 from warehouse_kit.analytics import ddl
 from warehouse_kit.core.backends import connect
 from warehouse_kit.core.errors import ConfigError
@@ -233,6 +234,25 @@ def test_postgres_holds_the_rows_to_a_unique_index_and_keeps_the_table_as_it_was
     else:  # DuckDB creates no index: nothing holds the rows to it
         assert fact.status == "success"
         assert len(tiny.rows("gold.fact_orders")) == 4
+
+
+def test_postgres_has_the_statistics_of_the_tables_a_run_just_wrote(tmp_path, postgres_url):
+    pg = TinyProject(tmp_path / "project", postgres_url)
+    shop(pg)
+    assert pg.run().ok
+    with psycopg.connect(postgres_url) as con:
+        analysed = con.execute(
+            "SELECT c.relname, c.reltuples, c.relnatts,"
+            " (SELECT count(*) FROM pg_stats s"
+            "  WHERE s.schemaname = n.nspname AND s.tablename = c.relname)"
+            " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = 'gold' AND c.relkind = 'r' ORDER BY 1"
+        ).fetchall()
+    # Rows counted and every column sampled, before autovacuum could have come round.
+    assert [(name, rows, sampled == columns) for name, rows, columns, sampled in analysed] == [
+        ("dim_customer", 3, True),
+        ("fact_orders", 3, True),
+    ]
 
 
 # --- what is refused, in one line -------------------------------------------------------

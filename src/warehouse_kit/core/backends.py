@@ -74,12 +74,20 @@ class Capabilities:
     indexes: bool = False
     """Creates a model's indexes when it publishes it (`materialize.indexes`). DuckDB does
     not: its ART indexes slow bulk writes, and its zone maps already skip row groups."""
+    analyze: bool = False
+    """Gathers a table's planner statistics when it publishes it (`materialize.statistics`):
+    PostgreSQL's autovacuum comes too late for the run's next models."""
 
 
 ENGINES: dict[str, Capabilities] = {
     "duckdb": Capabilities(transactions=True, try_cast=True, reads_files=True, run_lock="file"),
     "postgres": Capabilities(
-        transactions=True, try_cast=False, reads_files=False, run_lock="advisory", indexes=True
+        transactions=True,
+        try_cast=False,
+        reads_files=False,
+        run_lock="advisory",
+        indexes=True,
+        analyze=True,
     ),
 }
 

@@ -12,10 +12,11 @@ schema contract. One module per materialization:
   `snapshot`: merging a batch; `rules`: what every publish checks);
 - `source.load_source`: land a source batch in bronze with its load metadata;
 - `merge.merge`: merge the rows built from new input into an incremental model;
-- `indexes`: the indexes of a model's table, created where the engine keeps them.
+- `indexes`: the indexes of a model's table, created where the engine keeps them;
+- `statistics`: the planner statistics of a table just written, where the engine needs them.
 """
 
-from warehouse_kit.core.materialize import history, indexes
+from warehouse_kit.core.materialize import history, indexes, statistics
 from warehouse_kit.core.materialize.dimension import prepare, type1
 from warehouse_kit.core.materialize.merge import History, incoming, merge
 from warehouse_kit.core.materialize.scd2 import scd2
@@ -36,5 +37,6 @@ __all__ = [
     "prepare",
     "replace_table",
     "scd2",
+    "statistics",
     "type1",
 ]
