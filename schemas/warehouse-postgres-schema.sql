@@ -133,8 +133,6 @@ CREATE INDEX "ix_fact_orders_product_key" ON "gold"."fact_orders"("product_key")
 
 CREATE INDEX "ix_fact_orders_date_key" ON "gold"."fact_orders"("date_key");
 
-CREATE INDEX "ix_fact_orders_order_item_id" ON "gold"."fact_orders"("order_item_id");
-
 CREATE TABLE "gold"."mart_monthly_sales" (
   "year" SMALLINT,
   "month" SMALLINT,

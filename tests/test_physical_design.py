@@ -72,7 +72,6 @@ DIMENSION_DEFAULTS = {
 }
 FACT_DEFAULTS = {
     "ix_fact_orders_customer_key": (("customer_key",), False),
-    "ix_fact_orders_order_id": (("order_id",), False),
 }
 INDEXES = """
     SELECT i.relname, x.indisunique, array_agg(a.attname::text ORDER BY k.n)
@@ -421,7 +420,6 @@ def test_postgres_scripts_create_the_indexes_wk_creates(tmp_path):
     assert created == [  # the dimension's surrogate key is its primary key: indexed already
         ("ix_dim_customer_customer_id_effective_from", "dim_customer", dimension),
         ("ix_fact_orders_customer_key", "fact_orders", ["customer_key"]),
-        ("ix_fact_orders_order_id", "fact_orders", ["order_id"]),
     ]  # fmt: skip
     assert "PARTITION" not in script
     assert "CLUSTER" not in script

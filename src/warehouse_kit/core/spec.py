@@ -90,8 +90,8 @@ class ModelSpec(Spec):
     """Default: the pipeline's."""
     indexes: Indexes | None = None
     """Indexes of its table (PostgreSQL creates them): each a column, a list of columns, or
-    {columns: [...], unique: true}. Default: a dimension's keys, a fact's dimension keys,
-    an incremental model's unique key; [] for none."""
+    {columns: [...], unique: true}. Default: a dimension's keys, a fact's dimension keys;
+    [] for none."""
     partition_by: Columns = Field(default_factory=list)
     """Columns its table is partitioned by where the engine lays out files by them (Spark
     folders, BigQuery date partitions; Snowflake clusters by them)."""

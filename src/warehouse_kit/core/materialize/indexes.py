@@ -6,8 +6,12 @@ A model that declares no ``indexes`` gets the defaults of its kind:
 - a dimension: its natural key, with ``effective_from`` for type 2 (what a fact's
   point-in-time lookup reads), and its surrogate key (what facts and KPIs join on);
 - a fact (``build_facts``): each dimension key it holds, the date dimension's among them
-  (what KPI queries join and filter on);
-- an incremental model: its unique key (what each merge deletes by).
+  (what KPI queries join and filter on).
+
+Not an incremental model's unique key: on the example at 1.5M lines its index made a
+merge of a batch slower and no query faster (benchmarks/README.md). Each index costs every
+write that changes many rows; the defaults are the ones a query for a member, a product or
+a day finds its rows by.
 
 `publish` makes the table's warehouse-kit indexes exactly the designed ones, in the
 write's transaction: it creates those missing and drops those no longer designed. Each
@@ -28,7 +32,7 @@ import sqlglot.expressions as sge
 
 from warehouse_kit.core.backends import Transaction, table_ref
 from warehouse_kit.core.errors import ConfigError, column_hint
-from warehouse_kit.core.models import Merge, Model
+from warehouse_kit.core.models import Model
 from warehouse_kit.core.physical import Index
 
 MAX_NAME = 63
@@ -80,8 +84,6 @@ def defaults(model: Model, dimension_keys: Sequence[str]) -> list[Index]:
         natural = [*keys.natural, *([keys.valid_from] if keys.valid_from else [])]
         found += [Index(columns=natural), Index(columns=[keys.surrogate])]
     found += [Index(columns=[key]) for key in dimension_keys]
-    if isinstance(model.materialization, Merge):
-        found.append(Index(columns=list(model.materialization.options.unique_key)))
     return found
 
 
