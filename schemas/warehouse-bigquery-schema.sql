@@ -123,6 +123,7 @@ CREATE TABLE `gold`.`fact_orders` (
     `date_key`
   ) NOT ENFORCED
 )
+CLUSTER BY `date_key`, `customer_key`
 OPTIONS (
   description='One row per order line, keyed to the customer and product versions valid on the order date.'
 );

@@ -53,6 +53,8 @@ COMMENT ON COLUMN "gold"."dim_customer"."_wk_first_seen" IS 'When the version''s
 
 COMMENT ON COLUMN "gold"."dim_customer"."_wk_run_id" IS 'The warehouse-kit run that last wrote the version.';
 
+CREATE INDEX "ix_dim_customer_customer_id_effective_from" ON "gold"."dim_customer"("customer_id", "effective_from");
+
 CREATE TABLE "gold"."dim_product" (
   "product_key" BIGINT NOT NULL,
   "product_id" BIGINT,
@@ -75,6 +77,8 @@ COMMENT ON COLUMN "gold"."dim_product"."_wk_first_seen" IS 'When the version''s 
 
 COMMENT ON COLUMN "gold"."dim_product"."_wk_run_id" IS 'The warehouse-kit run that last wrote the version.';
 
+CREATE INDEX "ix_dim_product_product_id_effective_from" ON "gold"."dim_product"("product_id", "effective_from");
+
 CREATE TABLE "gold"."dim_date" (
   "date_key" INT NOT NULL,
   "date" DATE,
@@ -94,6 +98,8 @@ CREATE TABLE "gold"."dim_date" (
 );
 
 COMMENT ON TABLE "gold"."dim_date" IS 'Every day of the years with orders, keyed by date_key (yyyymmdd).';
+
+CREATE INDEX "ix_dim_date_date" ON "gold"."dim_date"("date");
 
 CREATE TABLE "gold"."fact_orders" (
   "customer_key" BIGINT,
@@ -120,6 +126,12 @@ CREATE TABLE "gold"."fact_orders" (
 );
 
 COMMENT ON TABLE "gold"."fact_orders" IS 'One row per order line, keyed to the customer and product versions valid on the order date.';
+
+CREATE INDEX "ix_fact_orders_customer_key" ON "gold"."fact_orders"("customer_key");
+
+CREATE INDEX "ix_fact_orders_product_key" ON "gold"."fact_orders"("product_key");
+
+CREATE INDEX "ix_fact_orders_date_key" ON "gold"."fact_orders"("date_key");
 
 CREATE TABLE "gold"."mart_monthly_sales" (
   "year" SMALLINT,

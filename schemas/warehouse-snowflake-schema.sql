@@ -105,6 +105,7 @@ CREATE TABLE "gold"."fact_orders" (
     "date_key"
   )
 )
+CLUSTER BY ("date_key", "customer_key")
 COMMENT='One row per order line, keyed to the customer and product versions valid on the order date.';
 
 CREATE TABLE "gold"."mart_monthly_sales" (

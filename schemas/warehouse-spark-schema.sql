@@ -11,6 +11,7 @@ CREATE TABLE `gold`.`exposures` (
   `_source` STRING,
   `_batch_id` STRING
 )
+USING PARQUET
 COMMENT 'The first exposure of each unit to each experiment.';
 
 CREATE TABLE `gold`.`events` (
@@ -23,6 +24,7 @@ CREATE TABLE `gold`.`events` (
   `_source` STRING,
   `_batch_id` STRING
 )
+USING PARQUET
 COMMENT 'App events (purchases with their amount, support tickets), once each.';
 
 CREATE TABLE `gold`.`dim_customer` (
@@ -43,6 +45,7 @@ CREATE TABLE `gold`.`dim_customer` (
   `_wk_first_seen` TIMESTAMP COMMENT 'When the version\'s state was first seen (kept to place late snapshots).',
   `_wk_run_id` STRING COMMENT 'The warehouse-kit run that last wrote the version.'
 )
+USING PARQUET
 COMMENT 'Customers with history (type 2), one row per version, keyed by customer_key.';
 
 CREATE TABLE `gold`.`dim_product` (
@@ -59,6 +62,7 @@ CREATE TABLE `gold`.`dim_product` (
   `_wk_first_seen` TIMESTAMP COMMENT 'When the version\'s state was first seen (kept to place late snapshots).',
   `_wk_run_id` STRING COMMENT 'The warehouse-kit run that last wrote the version.'
 )
+USING PARQUET
 COMMENT 'Products with price history (type 2); a product dropped from the catalogue gets a deleted version.';
 
 CREATE TABLE `gold`.`dim_date` (
@@ -77,6 +81,7 @@ CREATE TABLE `gold`.`dim_date` (
   `fiscal_year` SMALLINT,
   `fiscal_quarter` SMALLINT
 )
+USING PARQUET
 COMMENT 'Every day of the years with orders, keyed by date_key (yyyymmdd).';
 
 CREATE TABLE `gold`.`fact_orders` (
@@ -93,6 +98,7 @@ CREATE TABLE `gold`.`fact_orders` (
   `gross_amount` DECIMAL(18, 2),
   `amount` DECIMAL(18, 2)
 )
+USING PARQUET
 COMMENT 'One row per order line, keyed to the customer and product versions valid on the order date.';
 
 CREATE TABLE `gold`.`mart_monthly_sales` (
@@ -103,4 +109,5 @@ CREATE TABLE `gold`.`mart_monthly_sales` (
   `units` BIGINT,
   `revenue` DECIMAL(38, 2)
 )
+USING PARQUET
 COMMENT 'Revenue, orders and units per month and product category (completed and shipped orders).';

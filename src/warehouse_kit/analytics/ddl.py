@@ -29,6 +29,9 @@ spark      none (NOT NULL only)   none                   inline COMMENT
   the Spark script states none; the ER diagram still shows them.
 - Comments come from the models' descriptions (`description:`) and column
   descriptions (`columns:`).
+- Each table's physical design follows it (`physical_ddl`): PostgreSQL's
+  indexes, Snowflake's and BigQuery's clustering, BigQuery's and Spark's
+  partitions (Spark tables are ``USING parquet``).
 - Schemas are created ``IF NOT EXISTS``; tables are not, so running a script
   against a database that already has a table fails loudly instead of leaving
   a table of another shape in place.
@@ -45,7 +48,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -57,6 +60,7 @@ import sqlglot.expressions as sge
 
 from warehouse_kit.analytics.er import er_markdown, generate_er
 from warehouse_kit.analytics.gold_layer import ForeignKey, foreign_keys, gold_models, primary_key
+from warehouse_kit.analytics.physical_ddl import Layout, index_statements, table_properties
 from warehouse_kit.core.backends import engine_of, table_ref
 from warehouse_kit.core.catalog import Catalog
 from warehouse_kit.core.errors import ConfigError, ModelError, WarehouseKitError, first_line
@@ -77,14 +81,26 @@ class Dialect:
     """Words after each key constraint (BigQuery's ``NOT ENFORCED``)."""
     comments: Literal["statements", "inline", "options"] = "inline"
     """COMMENT ON statements, inline COMMENT clauses, or OPTIONS(description=...)."""
+    layout: Layout = field(default_factory=Layout)
+    """How it states indexes, partitions and clustering (`physical_ddl`)."""
 
 
 DIALECTS: dict[str, Dialect] = {
     "duckdb": Dialect("duckdb", keys=True, comments="statements"),
-    "postgres": Dialect("postgres", keys=True, comments="statements"),
-    "snowflake": Dialect("snowflake", keys=True),
-    "bigquery": Dialect("bigquery", keys=True, key_options=("NOT ENFORCED",), comments="options"),
-    "spark": Dialect("spark", keys=False),
+    "postgres": Dialect("postgres", keys=True, comments="statements", layout=Layout(indexes=True)),
+    "snowflake": Dialect(
+        "snowflake", keys=True, layout=Layout(partitions="clustering", clusters=True)
+    ),
+    "bigquery": Dialect(
+        "bigquery",
+        keys=True,
+        key_options=("NOT ENFORCED",),
+        comments="options",
+        layout=Layout(partitions="date", clusters=True, max_cluster_columns=4),
+    ),
+    "spark": Dialect(
+        "spark", keys=False, layout=Layout(partitions="folders", file_format="parquet")
+    ),
 }
 ALL = "all"
 
@@ -122,6 +138,8 @@ def ddl_statements(
         statements.append(create_table(planned[node], references, planned, dialect))
         if dialect.comments == "statements":
             statements += comment_statements(planned[node])
+        key = primary_key(planned[node]) if dialect.keys else None
+        statements += index_statements(planned[node], dialect.layout, key)
     return statements
 
 
@@ -141,10 +159,13 @@ def create_table(
         columns.append(sge.PrimaryKey(expressions=[_name(key)], options=_options(dialect)))
     if dialect.keys:
         columns += [_foreign_key(ref, planned[ref.target], dialect) for ref in references]
+    layout = table_properties(item, dialect.layout, dialect.name)
+    comment = _table_comment(item.model.description, dialect)
+    properties = [*layout, *(comment.expressions if comment else [])]
     return sge.Create(
         kind="TABLE",
         this=sge.Schema(this=table_ref(item.model.name, item.schema), expressions=columns),
-        properties=_table_comment(item.model.description, dialect),
+        properties=sge.Properties(expressions=properties) if properties else None,
     )
 
 

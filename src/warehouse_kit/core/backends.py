@@ -76,8 +76,12 @@ class Capabilities:
     """How a run holds its target (`runlock`): ``file``, the lock a writer of the database
     file takes; ``advisory``, a lock the server keeps for a session; ``folder``, a lock
     file in the warehouse folder."""
-    atomic: str
-    """What commits at once, in words (the README's table says the same)."""
+    indexes: bool = False
+    """Creates a model's indexes when it publishes it (`materialize.indexes`). DuckDB does
+    not: its ART indexes slow bulk writes, and its zone maps already skip row groups."""
+    analyze: bool = False
+    """Gathers a table's planner statistics when it publishes it (`materialize.statistics`):
+    PostgreSQL's autovacuum comes too late for the run's next models."""
 
 
 ENGINES: dict[str, Capabilities] = {
@@ -86,14 +90,14 @@ ENGINES: dict[str, Capabilities] = {
         try_cast=True,
         reads_files=True,
         run_lock="file",
-        atomic="each model's write with its run records (a database transaction)",
     ),
     "postgres": Capabilities(
         transactions=True,
         try_cast=False,
         reads_files=False,
         run_lock="advisory",
-        atomic="each model's write with its run records (a database transaction)",
+        indexes=True,
+        analyze=True,
     ),
     # Spark has no transactions; `core.spark` publishes a write's tables together by
     # swapping one manifest, so its writes are as atomic as a database's.
@@ -102,7 +106,6 @@ ENGINES: dict[str, Capabilities] = {
         try_cast=True,
         reads_files=False,
         run_lock="folder",
-        atomic="each model's write with its run records (one manifest replaced at once)",
     ),
 }
 

@@ -27,7 +27,7 @@ from warehouse_kit.core.accounting import account
 from warehouse_kit.core.backends import Transaction, Warehouse
 from warehouse_kit.core.errors import ModelError, WarehouseKitError, first_line
 from warehouse_kit.core.gate import Gate, Rejected
-from warehouse_kit.core.materialize import Outcome, Target, schema
+from warehouse_kit.core.materialize import Outcome, Target, indexes, schema, statistics
 from warehouse_kit.core.planner import Planned, Planner
 from warehouse_kit.core.results import ModelResult
 from warehouse_kit.core.strategies import strategy
@@ -64,6 +64,11 @@ class Executor:
                 result.rows_quarantined = gate.quarantined
                 result.checks = gate.results
             if outcome.loaded:
+                can = self.warehouse.capabilities
+                if can.indexes:
+                    indexes.publish(tx, item.schema, item.model.name, item.indexes)
+                if can.analyze:
+                    statistics.analyze(tx, item.schema, item.model.name)
                 account(tx, self.warehouse, item, result)
                 for name in (item.model.name, *([gate.quarantine.name] if gate else [])):
                     schema.record_version(tx, item.schema, name, run_id)

@@ -19,6 +19,7 @@ import ibis.expr.types as ir
 from warehouse_kit.core.config import MAX_NAME_LENGTH, check_name, parse
 from warehouse_kit.core.errors import ConfigError
 from warehouse_kit.core.operations import DimensionOptions
+from warehouse_kit.core.physical import Index, Physical
 from warehouse_kit.core.spec import Incremental, IncrementalModel, SchemaContract
 
 UNKNOWN_KEY = -1
@@ -195,6 +196,8 @@ class Model:
     """Data-quality checks of its rows, run before it is published."""
     contract: SchemaContract = "evolve"
     """What its table does when the columns written to it change (`materialize.schema`)."""
+    physical: Physical = field(default_factory=Physical)
+    """Its table's indexes, partitioning and clustering (`core.physical`)."""
 
     @property
     def id(self) -> str:
@@ -231,6 +234,9 @@ def model(
     checks: Sequence[Mapping[str, Any] | BaseCheck] = (),
     description: str | None = None,
     schema_contract: SchemaContract = "evolve",
+    indexes: Sequence[str | Sequence[str] | Mapping[str, Any] | Index] | None = None,
+    partition_by: str | Sequence[str] = (),
+    cluster_by: str | Sequence[str] = (),
 ) -> Callable[[Callable[..., ir.Table]], Model]: ...
 
 
@@ -246,6 +252,9 @@ def model(
     checks: Sequence[Mapping[str, Any] | BaseCheck] = (),
     description: str | None = None,
     schema_contract: SchemaContract = "evolve",
+    indexes: Sequence[str | Sequence[str] | Mapping[str, Any] | Index] | None = None,
+    partition_by: str | Sequence[str] = (),
+    cluster_by: str | Sequence[str] = (),
 ) -> Model | Callable[[Callable[..., ir.Table]], Model]:
     """Declare a Python model: a function whose parameters name its inputs.
 
@@ -263,7 +272,9 @@ def model(
     (``{"key": "customer_id", "scd": 2}``); `incremental` builds it from new
     input rows only and merges them (``{"unique_key": "order_id"}``); `checks`
     are data-quality checks as in a pipeline file's ``quality_checks``;
-    `schema_contract` is ``evolve``, ``freeze`` or ``discard`` as in a pipeline file.
+    `schema_contract` is ``evolve``, ``freeze`` or ``discard`` as in a pipeline file;
+    `indexes`, `partition_by` and `cluster_by` its table's physical design, as in a
+    pipeline file (`core.physical`).
     """
 
     def declare(func: Callable[..., ir.Table]) -> Model:
@@ -297,6 +308,7 @@ def model(
             keys=DimensionKeys.of(model_name, options) if options else None,
             checks=tuple(_parse_checks(checks, origin)),
             contract=schema_contract,
+            physical=Physical.parse(indexes, partition_by, cluster_by, origin=origin),
         )
 
     return declare(function) if function is not None else declare

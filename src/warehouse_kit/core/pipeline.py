@@ -36,6 +36,7 @@ from warehouse_kit.core.operations import (
     CreateDimensions,
     Operation,
 )
+from warehouse_kit.core.physical import Physical
 from warehouse_kit.core.spec import (
     IncrementalModel,
     KafkaSource,
@@ -229,6 +230,7 @@ class _Compiler:
             keys=keys,
             dimensions=tuple(dimensions),
             contract=spec.schema_contract or self.spec.schema_contract,
+            physical=Physical.of(spec),
             checks=tuple(
                 quality.parse_checks(
                     spec.quality_checks, file=self.file, key_path=f"{key_path}.quality_checks"

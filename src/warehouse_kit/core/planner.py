@@ -30,6 +30,7 @@ from warehouse_kit.core.models import (
     Tally,
 )
 from warehouse_kit.core.operations import DimensionOptions
+from warehouse_kit.core.physical import Index
 from warehouse_kit.core.quality import CheckContext
 from warehouse_kit.core.transforms import LOAD_METADATA
 
@@ -62,6 +63,8 @@ class Planned:
     fitted: Fitted | None = None
     """How the rows were held to the table's schema contract, and what the write changes
     in the table first."""
+    indexes: tuple[Index, ...] = ()
+    """Its table's indexes, checked against its columns (`materialize.indexes.design`)."""
 
     def sql(self, dialect: str) -> str:
         if self.batch is not None:
@@ -125,6 +128,7 @@ class Planner:
             output = built.schema()
         if model.checks:
             quality.validate(model.checks, built, self.check_context(model, planned))
+        indexes = materialize.indexes.design(model, list(output), self.surrogate_keys(model))
         guards = tuple(context.guards)
         return Planned(
             model,
@@ -138,6 +142,7 @@ class Planner:
             tallies=tuple(context.tallies),
             keeps_rows=context.keeps_rows and isinstance(model.materialization, Table),
             fitted=fitted,
+            indexes=indexes,
         )
 
     def _build(self, model: Model, context: BuildContext) -> ir.Table | Batch:

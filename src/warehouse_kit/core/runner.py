@@ -273,9 +273,12 @@ class Runner:
         if item.batch is not None:
             return None
         upstream = self.catalog.graph.upstream[item.model.id]
+        materialization: object = item.model.materialization
+        if item.indexes and self.warehouse.capabilities.indexes:  # new ones need a publish
+            materialization = (materialization, item.indexes)
         return fingerprint(
             item.definition if item.definition is not None else item.expr,
-            item.model.materialization,
+            materialization,
             item.model.checks,
             item.output,
             {parent: self._builds.get(parent, ("", None, None))[0] for parent in upstream},

@@ -38,6 +38,7 @@ from warehouse_kit.core.config import (
     parse,
 )
 from warehouse_kit.core.operations import Operations
+from warehouse_kit.core.physical import Indexes
 from warehouse_kit.core.quality.checks import Checks
 from warehouse_kit.core.spec_lakehouse import LakehouseSpec, LakeTableSpec
 from warehouse_kit.core.spec_sources import (
@@ -88,6 +89,15 @@ class ModelSpec(Spec):
     """Checks of this model's rows, run before it is published (see warehouse_kit.core.quality)."""
     schema_contract: SchemaContract | None = None
     """Default: the pipeline's."""
+    indexes: Indexes | None = None
+    """Indexes of its table (PostgreSQL creates them): each a column, a list of columns, or
+    {columns: [...], unique: true}. Default: a dimension's keys, a fact's dimension keys;
+    [] for none."""
+    partition_by: Columns = Field(default_factory=list)
+    """Columns its table is partitioned by where the engine lays out files by them (Spark
+    folders, BigQuery date partitions; Snowflake clusters by them)."""
+    cluster_by: Columns = Field(default_factory=list)
+    """Columns its table is clustered by (Snowflake and BigQuery CLUSTER BY)."""
 
 
 class StageSpec(Spec):

@@ -11,10 +11,12 @@ schema contract. One module per materialization:
 - `scd2.scd2`: a dimension that keeps every version (`history`: which versions;
   `snapshot`: merging a batch; `rules`: what every publish checks);
 - `source.load_source`: land a source batch in bronze with its load metadata;
-- `merge.merge`: merge the rows built from new input into an incremental model.
+- `merge.merge`: merge the rows built from new input into an incremental model;
+- `indexes`: the indexes of a model's table, created where the engine keeps them;
+- `statistics`: the planner statistics of a table just written, where the engine needs them.
 """
 
-from warehouse_kit.core.materialize import history
+from warehouse_kit.core.materialize import history, indexes, statistics
 from warehouse_kit.core.materialize.dimension import prepare, type1
 from warehouse_kit.core.materialize.merge import History, incoming, merge
 from warehouse_kit.core.materialize.scd2 import scd2
@@ -29,10 +31,12 @@ __all__ = [
     "Target",
     "history",
     "incoming",
+    "indexes",
     "load_source",
     "merge",
     "prepare",
     "replace_table",
     "scd2",
+    "statistics",
     "type1",
 ]
