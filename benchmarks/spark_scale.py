@@ -70,7 +70,7 @@ def one_round(engine: str, seeds: Path, folder: Path) -> None:
     result = run(ROOT, pipelines=[PIPELINE], target=url)
     wall = time.perf_counter() - started
     if not result.ok:
-        raise SystemExit(f"{engine}: {[m.error for m in result.failures()]}")
+        raise SystemExit(f"{engine}: {result.first_error()}")
     lines = next(m.rows_out for m in result.models if m.model == "bronze.order_items")
     rounds.report({"wall": wall, "lines": lines, "gold": digests(url)})
 

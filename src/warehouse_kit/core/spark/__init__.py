@@ -186,4 +186,6 @@ def open_spark(url: str, base_dir: Path | None) -> tuple[Any, SparkEngine]:
         getattr(options, "pyspark", None) is None
     ):  # what loading the backend through ibis.pyspark does
         ArrowBackend.register_options()
-    return ArrowBackend().connect(session), engine
+    backend = ArrowBackend().connect(session)
+    backend.scratch = engine.catalog.scratch
+    return backend, engine
