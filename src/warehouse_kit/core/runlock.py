@@ -55,7 +55,7 @@ from warehouse_kit.core.backends import (
     redact,
 )
 from warehouse_kit.core.errors import first_line
-from warehouse_kit.core.spark import parse_url as parse_spark_url
+from warehouse_kit.core.spark import warehouse_folder as spark_folder
 
 DEFAULT_WAIT_S = 300.0
 """How long a run waits for the target by default: a few minutes, then it fails."""
@@ -161,8 +161,7 @@ def _hold_file(url: str, base_dir: Path | None, wait_s: float) -> Held:
 def _hold_folder(url: str, base_dir: Path | None, wait_s: float) -> Held:
     """A Spark warehouse: an exclusive ``flock`` on a file in its folder, which the
     kernel releases when the process ends, however it ends."""
-    folder = parse_spark_url(url, base_dir).folder
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = spark_folder(url, base_dir)
     lock_path = folder / RUN_LOCK
     note = Path(str(lock_path) + NOTE_SUFFIX)
     handle = open(lock_path, "a+b")  # noqa: SIM115 - held open until `release`

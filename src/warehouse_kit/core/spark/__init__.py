@@ -77,12 +77,8 @@ def parse_url(url: str, base_dir: Path | None) -> SparkUrl:
 
 def session_for(parsed: SparkUrl) -> SparkSession:
     """This process's Spark session: the active one, else a new one for the URL."""
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError as exc:
-        raise WarehouseKitError(
-            "Spark targets need PySpark: pip install 'warehouse-kit[spark]'"
-        ) from exc
+    from pyspark.sql import SparkSession
+
     active = SparkSession.getActiveSession()
     if active is not None:
         running = active.sparkContext.master
@@ -174,18 +170,39 @@ def columns_of(ddl: str) -> Any:
 
 def open_spark(url: str, base_dir: Path | None) -> tuple[Any, SparkEngine]:
     """The Ibis backend and the engine of a ``spark://`` target."""
-    from warehouse_kit.core.spark.arrow import ArrowBackend
-
     parsed = parse_url(url, base_dir)
-    parsed.folder.mkdir(parents=True, exist_ok=True)
-    session = session_for(parsed)
-    engine = SparkEngine(session, parsed.folder)
+    warehouse_folder(url, base_dir)
     from ibis import options
 
-    if (
-        getattr(options, "pyspark", None) is None
-    ):  # what loading the backend through ibis.pyspark does
+    from warehouse_kit.core.spark.arrow import ArrowBackend
+
+    session = session_for(parsed)
+    engine = SparkEngine(session, parsed.folder)
+    if getattr(options, "pyspark", None) is None:  # as loading it through ibis.pyspark does
         ArrowBackend.register_options()
     backend = ArrowBackend().connect(session)
     backend.scratch = engine.catalog.scratch
     return backend, engine
+
+
+def warehouse_folder(url: str, base_dir: Path | None) -> Path:
+    """The target's warehouse folder, created if missing, once PySpark is there to use it
+    and the folder it goes in exists (a typo must not become a tree of folders)."""
+    folder = parse_url(url, base_dir).folder
+    _require_pyspark()
+    if not folder.parent.is_dir():
+        raise WarehouseKitError(
+            f"cannot create the Spark warehouse {folder}: there is no folder "
+            f"{folder.parent} (create it, or correct warehouse= in the target)"
+        )
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def _require_pyspark() -> None:
+    try:
+        import pyspark  # noqa: F401
+    except ImportError as exc:
+        raise WarehouseKitError(
+            "Spark targets need PySpark (and Java 17): pip install 'warehouse-kit[spark]'"
+        ) from exc
