@@ -25,14 +25,13 @@ from typing import Any
 
 import pyspark
 import rounds
+from pipeline_scale import seed_folder
 
-from warehouse_kit import demo
 from warehouse_kit.core.backends import connect
 from warehouse_kit.core.runner import run
 
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINE = ROOT / "pipelines" / "seeds-to-warehouse.yml"
-TABLES = ("customers", "products", "orders", "order_items")
 GOLD = ("dim_customer", "dim_date", "fact_orders", "mart_monthly_sales")
 """dim_product's validity starts when its batch was loaded: it differs by design."""
 
@@ -44,13 +43,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--keep", type=Path, help="generate the CSVs here, or reuse them")
     parser.add_argument("--repeat", type=int, default=2, help="builds on each engine")
     return parser.parse_args()
-
-
-def seed_folder(args: argparse.Namespace, scratch: Path) -> Path:
-    folder = args.keep or scratch / "seeds"
-    if not all((folder / f"{t}_seed.csv").is_file() for t in TABLES):
-        demo.generate(folder, orders=round(args.lines / 2.5), seed=args.seed)
-    return folder
 
 
 def target(engine: str, folder: Path) -> str:
