@@ -79,10 +79,25 @@ def test_a_spark_url_names_its_master_folder_and_settings(tmp_path: Path) -> Non
     assert redact("spark://local[2]?warehouse=x") == "spark://local[2]?warehouse=x"
 
 
+def test_a_spark_connect_url_names_its_server_and_hides_its_token(tmp_path: Path) -> None:
+    parsed = parse_url("sc://host:15002/;token=s3cret;user_id=ann?warehouse=/shared/wk", tmp_path)
+    assert (parsed.master, parsed.folder) == (
+        "sc://host:15002/;token=s3cret;user_id=ann",
+        Path("/shared/wk"),
+    )
+    assert parsed.remote and not parse_url("spark://local[2]", tmp_path).remote
+    assert engine_of("sc://host:15002") == "spark"
+    assert (
+        redact("sc://host:15002/;token=s3cret;user_id=ann")
+        == "sc://host:15002/;token=***;user_id=ann"
+    )
+
+
 @pytest.mark.parametrize(
     ("url", "says"),
     [
         ("spark://", "say where Spark runs"),
+        ("sc://?warehouse=x", "say where Spark runs"),
         ("spark://local[2]?memory=2g", "unknown setting 'memory'"),
     ],
 )
@@ -115,6 +130,10 @@ def test_each_write_publishes_a_generation_and_keeps_a_few(
         older |= {folder / v[0] for t in data["tables"].values() for v in t.values()}
     on_disk = {p for schema in manifest["schemas"] for p in (folder / schema).glob("*/*")}
     assert on_disk <= older
+    # Each table's folder is named for it, not for the staging table it was written as.
+    assert {p.parent.name for p in on_disk} == {
+        name for tables in manifest["tables"].values() for name in tables
+    }
 
 
 def wk_run(root: Path, url: str) -> subprocess.Popen[str]:
@@ -178,3 +197,43 @@ def test_a_killed_run_never_leaves_a_half_published_table(
     final = consistent(url)
     assert final["by_customer"] == expected["by_customer"] + 1, f"seed {seed}"  # c9
     assert final["overall"] == 1
+
+
+@pytest.mark.slow
+def test_a_spark_connect_server_builds_what_duckdb_builds(
+    spark_session: Any, tmp_path: Path
+) -> None:
+    from spark_connect import ConnectServer
+
+    from warehouse_kit.core.runner import run
+
+    root = project(tmp_path / "p", files=2)
+    server = ConnectServer(tmp_path).start()
+    try:
+        folder = tmp_path / "connect"
+        built = wk_run(root, f"{server.url}?warehouse={folder}")
+        out, err = built.communicate(timeout=300)
+        assert built.returncode == 0, err
+        assert server.url in out  # the run names its target
+    finally:
+        server.stop()
+    duckdb_url = f"duckdb:///{tmp_path}/same.duckdb"
+    assert run(root, target=duckdb_url).ok
+    # The warehouse the server wrote is an ordinary Spark warehouse folder: the local
+    # session reads it.
+    on_spark, on_duckdb = connect(spark_url(folder)), connect(duckdb_url)
+    try:
+        for name in ("by_customer", "overall"):
+            rows = [
+                sorted(
+                    wh.rows(wh.table(name, "gold").order_by(wh.table(name, "gold").columns[0])),
+                    key=repr,
+                )
+                for wh in (on_spark, on_duckdb)
+            ]
+            assert rows[0] == rows[1], name
+        quarantined = on_spark.table("clean__quarantine", "silver").count()
+        assert on_spark.scalar(quarantined) == 2  # the amount -2.5 of each file
+    finally:
+        on_spark.close()
+        on_duckdb.close()

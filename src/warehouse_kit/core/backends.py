@@ -6,7 +6,8 @@ testing which engine it is. A target is a URL:
 - ``duckdb:///abs/path/warehouse.duckdb`` or ``duckdb://relative.duckdb``
   (relative to the project folder); ``duckdb://`` is in memory;
 - ``postgres://user[:password]@host[:port]/database`` (or ``postgresql://``);
-- ``spark://local[2]`` or ``spark://HOST:7077``, with ``?warehouse=FOLDER`` (`core.spark`).
+- ``spark://local[2]``, ``spark://HOST:7077`` or ``sc://HOST:15002`` (Spark Connect), with
+  ``?warehouse=FOLDER`` (`core.spark`).
 """
 
 from __future__ import annotations
@@ -313,6 +314,7 @@ _ENGINE_SCHEMES = {
     "postgres": "postgres",
     "postgresql": "postgres",
     "spark": "spark",
+    "sc": "spark",  # Spark Connect
 }
 
 
@@ -461,8 +463,10 @@ _QUERY_PASSWORD = re.compile(r"(?i)(^|&)(password=)[^&]*")
 def redact(url: str) -> str:
     """The URL with any password replaced by ``***``, safe to print or store: the one in
     ``user:password@`` and libpq's ``?password=``."""
-    if engine_of_known(url) == "spark":
-        return url  # no passwords; and local[2] is no host urlsplit can read
+    if engine_of_known(url) == "spark":  # local[2] is no host urlsplit can read
+        from warehouse_kit.core.spark import redact as redact_spark
+
+        return redact_spark(url)
     parts = urlsplit(url)
     netloc, query = parts.netloc, _QUERY_PASSWORD.sub(r"\1\2***", parts.query)
     if parts.password is not None:

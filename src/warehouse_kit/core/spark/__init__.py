@@ -1,18 +1,21 @@
-"""Spark targets: ``spark://local[2]`` (a session in this process) or ``spark://HOST:7077``
-(a cluster), through Ibis's PySpark backend.
+"""Spark targets: ``spark://local[2]`` (a session in this process), ``spark://HOST:7077``
+(a cluster) or ``sc://HOST:15002`` (a Spark Connect server), through Ibis's PySpark backend.
 
 A Spark warehouse is a folder of Parquet tables with a manifest (`store`); statements
 become new table versions published together (`transaction`). Settings go in the URL's
 query: ``warehouse=PATH`` (the folder, relative to the project; default
 ``spark-warehouse``) and any ``spark.*`` setting, e.g.
 ``spark://local[4]?warehouse=lake&spark.driver.memory=8g``. The folder must be on a file
-system every executor sees at the same path (a local disk for ``local[N]``).
+system every executor sees at the same path (a local disk for ``local[N]``); with Spark
+Connect, one the server and this process both see at the same path, since this process
+publishes the manifest the server's writes go into.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 SCHEME = "spark://"
+CONNECT_SCHEME = "sc://"
 DEFAULT_FOLDER = "spark-warehouse"
 _SESSION_DEFAULTS = {
     "spark.ui.enabled": "false",
@@ -47,21 +51,36 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class SparkUrl:
     master: str
+    """``local[2]`` or ``spark://HOST:PORT`` for a session in this process; for Spark
+    Connect, the server's ``sc://HOST:PORT`` (with any ``/;token=...`` of its own)."""
     folder: Path
     settings: dict[str, str]
 
+    @property
+    def remote(self) -> bool:
+        return self.master.startswith(CONNECT_SCHEME)
+
+
+def is_spark_url(url: str) -> bool:
+    return url.lower().startswith((SCHEME, CONNECT_SCHEME))
+
 
 def parse_url(url: str, base_dir: Path | None) -> SparkUrl:
-    """The master, warehouse folder and settings of a ``spark://`` URL (``local[2]`` is
-    not a host name, so `urlsplit` cannot read it)."""
-    if not url.lower().startswith(SCHEME):
-        raise WarehouseKitError(f"not a Spark URL: {url!r}")
-    rest, _, query = url[len(SCHEME) :].partition("?")
-    if not rest:
+    """The master, warehouse folder and settings of a ``spark://`` or ``sc://`` URL
+    (``local[2]`` is not a host name, so `urlsplit` cannot read it)."""
+    if not is_spark_url(url):
+        raise WarehouseKitError(f"not a Spark URL: {redact(url)!r}")
+    scheme = CONNECT_SCHEME if url.lower().startswith(CONNECT_SCHEME) else SCHEME
+    rest, _, query = url[len(scheme) :].partition("?")
+    if not rest.partition("/")[0]:
         raise WarehouseKitError(
-            f"{url!r}: say where Spark runs: spark://local[2] or spark://HOST:PORT"
+            f"{redact(url)!r}: say where Spark runs: spark://local[2], spark://HOST:PORT "
+            "or sc://HOST:PORT (Spark Connect)"
         )
-    master = rest if rest.startswith("local") else f"spark://{rest}"
+    if scheme == CONNECT_SCHEME:
+        master = f"{CONNECT_SCHEME}{rest}"
+    else:
+        master = rest if rest.startswith("local") else f"spark://{rest}"
     settings = dict(parse_qsl(query, keep_blank_values=True))
     folder = Path(settings.pop("warehouse", DEFAULT_FOLDER)).expanduser()
     if not folder.is_absolute():
@@ -69,16 +88,30 @@ def parse_url(url: str, base_dir: Path | None) -> SparkUrl:
     unknown = sorted(key for key in settings if not key.startswith("spark."))
     if unknown:
         raise WarehouseKitError(
-            f"{url!r}: unknown setting {unknown[0]!r}: a Spark URL takes warehouse=PATH and "
+            f"{redact(url)!r}: unknown setting {unknown[0]!r}: a Spark URL takes warehouse=PATH and "
             "spark.* settings"
         )
     return SparkUrl(master, folder.resolve(), settings)
 
 
+def redact(url: str) -> str:
+    """The URL without a Spark Connect ``token=`` (``sc://HOST:PORT/;token=SECRET``)."""
+    return _TOKEN.sub(r"\1***", url)
+
+
+_TOKEN = re.compile(r"(?i)(;token=)[^;?&]*")
+
+
 def session_for(parsed: SparkUrl) -> SparkSession:
-    """This process's Spark session: the active one, else a new one for the URL."""
+    """This process's Spark session: the active one, else a new one for the URL; for a
+    Spark Connect server, a client session of it."""
     from pyspark.sql import SparkSession
 
+    if parsed.remote:
+        remote = SparkSession.builder.remote(parsed.master)
+        for key, value in parsed.settings.items():
+            remote = remote.config(key, value)
+        return remote.getOrCreate()
     active = SparkSession.getActiveSession()
     if active is not None:
         running = active.sparkContext.master
@@ -99,8 +132,9 @@ class SparkEngine:
         self.session = session
         for key, value in _RUNTIME.items():  # settings an active session accepts too
             session.conf.set(key, value)
-        # Spark logs every failed statement, stack and all; wk reports errors itself.
-        session.sparkContext.setLogLevel("FATAL")
+        if not is_connect(session):  # a server's log level is the server's to choose
+            # Spark logs every failed statement, stack and all; wk reports errors itself.
+            session.sparkContext.setLogLevel("FATAL")
         logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
         self.store = Store(folder)
         self.catalog = Catalog(session, self.store)
@@ -197,6 +231,11 @@ def warehouse_folder(url: str, base_dir: Path | None) -> Path:
         )
     folder.mkdir(exist_ok=True)
     return folder
+
+
+def is_connect(session: Any) -> bool:
+    """Whether `session` is a Spark Connect client (it has no SparkContext)."""
+    return type(session).__module__.startswith("pyspark.sql.connect")
 
 
 def _require_pyspark() -> None:

@@ -194,6 +194,8 @@ class Store:
             for folder in (self.root / schema).glob("*/*"):
                 if folder.is_dir() and self.relative(folder) not in kept:
                     shutil.rmtree(folder, ignore_errors=True)
+                    with suppress(OSError):
+                        folder.parent.rmdir()  # a table's folder once none of it is left
 
 
 def _alive(pid: int) -> bool:

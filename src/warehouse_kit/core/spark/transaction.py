@@ -11,6 +11,8 @@ transaction read it; the manifest publishes them all at commit, or none.
 
 from __future__ import annotations
 
+import contextlib
+
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -283,9 +285,25 @@ class SparkTransaction:
         tables = self.pending.tables.get(target.db, {})
         if target.name not in tables:
             raise WarehouseKitError(f"cannot rename {target.db}.{target.name}: no such table")
-        tables[new_name] = tables.pop(target.name)
+        version = tables.pop(target.name)
+        if version.folder in self.written:  # a staging table: its folder takes the new name
+            version = self._move(version, target.db, new_name)
+        tables[new_name] = version
         self.catalog.drop(target.db, target.name)
-        self.catalog.point(target.db, new_name, tables[new_name])
+        self.catalog.point(target.db, new_name, version)
+
+    def _move(self, version: Version, schema: str, name: str) -> Version:
+        """`version`'s folder moved under `schema/name/`, so the folders on disk are named
+        for the tables they hold (no manifest names it yet: it was written just now)."""
+        source = self.store.absolute(version.folder)
+        moved = self.store.root / schema / name / source.name
+        moved.parent.mkdir(parents=True, exist_ok=True)
+        source.rename(moved)
+        with contextlib.suppress(OSError):
+            source.parent.rmdir()  # the staging name's folder, if nothing else is in it
+        self.written.discard(version.folder)
+        self.written.add(self.store.relative(moved))
+        return Version(self.store.relative(moved), version.columns)
 
     def _version(self, target: sge.Table) -> Version:
         try:
