@@ -85,7 +85,8 @@ def test_a_spark_connect_url_names_its_server_and_hides_its_token(tmp_path: Path
         "sc://host:15002/;token=s3cret;user_id=ann",
         Path("/shared/wk"),
     )
-    assert parsed.remote and not parse_url("spark://local[2]", tmp_path).remote
+    assert parsed.remote
+    assert not parse_url("spark://local[2]", tmp_path).remote
     assert engine_of("sc://host:15002") == "spark"
     assert (
         redact("sc://host:15002/;token=s3cret;user_id=ann")
@@ -204,7 +205,6 @@ def test_a_spark_connect_server_builds_what_duckdb_builds(
     spark_session: Any, tmp_path: Path
 ) -> None:
     from spark_connect import ConnectServer
-
     from warehouse_kit.core.runner import run
 
     root = project(tmp_path / "p", files=2)

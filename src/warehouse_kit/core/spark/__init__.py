@@ -88,8 +88,8 @@ def parse_url(url: str, base_dir: Path | None) -> SparkUrl:
     unknown = sorted(key for key in settings if not key.startswith("spark."))
     if unknown:
         raise WarehouseKitError(
-            f"{redact(url)!r}: unknown setting {unknown[0]!r}: a Spark URL takes warehouse=PATH and "
-            "spark.* settings"
+            f"{redact(url)!r}: unknown setting {unknown[0]!r}: a Spark URL takes "
+            "warehouse=PATH and spark.* settings"
         )
     return SparkUrl(master, folder.resolve(), settings)
 

@@ -12,7 +12,6 @@ transaction read it; the manifest publishes them all at commit, or none.
 from __future__ import annotations
 
 import contextlib
-
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
