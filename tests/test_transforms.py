@@ -111,8 +111,21 @@ def test_casting_and_blanks_trim_every_whitespace_character_and_nothing_else(tin
     )
     assert tiny.run().ok
     out = tiny.rows("silver.out", order_by="id")
-    assert values(out, "v") == [number for number, _ in WHITESPACE.values()]
+    expected = [number for number, _ in WHITESPACE.values()]
+    if tiny.target.startswith("spark"):
+        expected[-1] = 5  # Spark's TRY_CAST trims control characters itself (README)
+    assert values(out, "v") == expected
     assert values(out, "text") == [text for _, text in WHITESPACE.values()]
+
+
+@pytest.mark.parity
+def test_trimming_text_removes_whitespace_and_keeps_every_letter(tiny):
+    # Ibis wrote Spark's TRIM with \v and \f escapes that Spark reads as letters.
+    texts = [" dev", "fav\t", "\tv f ", "vf"]
+    tiny.csv("t", "id,v\n" + "".join(f'{i},"{text}"\n' for i, text in enumerate(texts)))
+    tiny.pipeline(silver("[{op: type_casting, columns: {id: int64, v: string}}]"))
+    assert tiny.run().ok
+    assert values(tiny.rows("silver.out", order_by="id"), "v") == ["dev", "fav", "v f", "vf"]
 
 
 OUT_OF_RANGE = {

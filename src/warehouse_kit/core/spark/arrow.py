@@ -21,8 +21,11 @@ import pyarrow.dataset as ds
 from ibis.backends.pyspark import Backend
 from ibis.formats.pyarrow import PyArrowData
 
+from warehouse_kit.core.spark.compiler import compiler
+
 
 class ArrowBackend(Backend):
+    compiler = compiler
     scratch: Path
     """Where streamed results are written (`SparkEngine`'s scratch folder)."""
 
