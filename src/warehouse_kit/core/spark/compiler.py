@@ -10,7 +10,6 @@ import sqlglot as sg
 import sqlglot.expressions as sge
 from ibis.backends.sql.compilers.pyspark import PySparkCompiler
 
-
 WHITESPACE = string.whitespace
 
 
