@@ -182,7 +182,8 @@ def _with_dimension_columns(
     """The columns a dimension's write adds (`materialize.dimension`, `history`): its
     surrogate key stands for the natural key; a version's bounds are when it changed."""
     keys = item.model.keys
-    assert keys is not None and isinstance(item.model.materialization, Dimension)
+    assert keys is not None
+    assert isinstance(item.model.materialization, Dimension)
     names = item.model.materialization.options.history_columns
 
     def union(*columns: str) -> tuple[ColumnRef, ...]:

@@ -49,8 +49,9 @@ Tables (one row each per...):
   and ``column_name`` name it, ``input_table`` and ``input_column`` the input (NULL for
   a column computed from none, such as load metadata); ``pii`` is its tag (a kind of
   personal data, NULL for safe) where ``pii_declared``; ``origin`` says what a source
-  reads; ``position`` orders a table's rows as its columns are. Written with the model's data, so each run's rows describe what it built; a
-  model that was up to date wrote none, its last build's rows stand.
+  reads; ``position`` orders a table's rows as its columns are. Written with the
+  model's data, so each run's rows describe what it built; a model that was up to
+  date wrote none, and its last build's rows stand.
 
 A model's row in ``model_runs`` and its batch are written in the same
 transaction as its data, so the history never disagrees with the tables.
