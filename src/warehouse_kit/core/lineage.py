@@ -35,6 +35,8 @@ from warehouse_kit.core.planner import Planned
 from warehouse_kit.core.transforms import LOAD_METADATA
 
 SOURCE_PREFIX = "source:"
+METRIC = "metric"
+"""The table of the KPI layer's nodes: ``ColumnRef(METRIC, "revenue")`` is ``metric:revenue``."""
 """How a source table is named among tables: ``source:shop_orders.orders``."""
 
 
@@ -47,6 +49,8 @@ class ColumnRef:
     column: str
 
     def __str__(self) -> str:
+        if self.table == METRIC:
+            return f"{METRIC}:{self.column}"
         return f"{self.table}.{self.column}"
 
 
@@ -68,7 +72,7 @@ def model_lineage(item: Planned) -> ColumnLineage:
             for name in item.output
         }
     expr = item.definition if item.definition is not None else item.expr
-    found = _expression_lineage(expr, _input_names(item))
+    found = expression_lineage(expr, _input_names(item))
     if isinstance(item.model.materialization, Dimension) and item.model.keys is not None:
         found = _with_dimension_columns(item, found)
     return {name: found.get(name, ()) for name in item.output}
@@ -78,7 +82,7 @@ def quarantine_lineage(item: Planned) -> ColumnLineage:
     """The columns of the table a model's checks divert rows to: the model's rows, so the
     same inputs as the model's columns, before a dimension adds its keys and history."""
     expr = item.definition if item.definition is not None else item.expr
-    return _expression_lineage(expr, _input_names(item))
+    return expression_lineage(expr, _input_names(item))
 
 
 def source_table(item: Planned) -> str:
@@ -101,9 +105,11 @@ def _input_names(item: Planned) -> dict[ops.Relation, str]:
     }
 
 
-def _expression_lineage(
+def expression_lineage(
     expr: ir.Table, names: Mapping[ops.Relation, str]
 ) -> dict[str, tuple[ColumnRef, ...]]:
+    """Each column of `expr` -> the columns of its leaf tables it is computed from; a leaf
+    is named by `names`, else ``schema.table``."""
     walker = _Walker(names)
     return {name: walker.inputs(expr.op(), name) for name in expr.columns}
 
