@@ -50,10 +50,17 @@ def lineage(
     )
     loaded = Project.of(project)
     with loaded.reading(target) as warehouse:
-        graph = stored_graph(warehouse, run)
-        wants_metrics = name.startswith(METRIC_PREFIX) or direction != "upstream"
-        if wants_metrics and loaded.path("analytics").is_dir():
-            graph = graph.merged(_metrics(loaded, warehouse, name))
+        return answer(warehouse, loaded, name, direction, run)
+
+
+def answer(
+    warehouse: Warehouse, project: Project, name: str, direction: Direction, run: str | None = None
+) -> Lineage:
+    """`lineage` over an open warehouse."""
+    graph = stored_graph(warehouse, run)
+    wants_metrics = name.startswith(METRIC_PREFIX) or direction != "upstream"
+    if wants_metrics and project.path("analytics").is_dir():
+        graph = graph.merged(_metrics(project, warehouse, name))
     start = resolve(graph, name)
     if direction == "upstream":
         part = graph.upstream(start)
