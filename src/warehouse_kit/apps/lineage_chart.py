@@ -6,15 +6,23 @@ Drawn with Vega-Lite marks only, so it renders wherever the project's charts do
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import altair as alt
 import pandas as pd
 
 from warehouse_kit.core.lineage import ColumnRef
+from warehouse_kit.core.lineage_graph import LineageGraph
 
-if TYPE_CHECKING:
-    from warehouse_kit.apps.lineage import Lineage
+
+class Lineage(Protocol):
+    """What the chart draws (`apps.lineage.Lineage`; a protocol, so this module does not
+    import it back)."""
+
+    @property
+    def start(self) -> tuple[ColumnRef, ...]: ...
+    @property
+    def graph(self) -> LineageGraph: ...
 
 
 def lineage_chart(lineage: Lineage, *, title: str | None = None) -> alt.LayerChart:
@@ -42,11 +50,10 @@ def lineage_chart(lineage: Lineage, *, title: str | None = None) -> alt.LayerCha
         ],
         columns=["x", "y", "x2", "y2"],
     )  # fmt: skip
-    axis = {"axis": None}
     lines = (
         alt.Chart(edges)
         .mark_rule(color="#bbb")
-        .encode(x=alt.X("x:Q", **axis), y=alt.Y("y:Q", **axis), x2="x2:Q", y2="y2:Q")
+        .encode(x=alt.X("x:Q", axis=None), y=alt.Y("y:Q", axis=None), x2="x2:Q", y2="y2:Q")
     )
     color = alt.Color(
         "pii:N",
@@ -57,14 +64,17 @@ def lineage_chart(lineage: Lineage, *, title: str | None = None) -> alt.LayerCha
         alt.Chart(nodes)
         .mark_circle(size=80)
         .encode(
-            x=alt.X("x:Q", **axis), y=alt.Y("y:Q", **axis), color=color, tooltip=["column", "pii"]
+            x=alt.X("x:Q", axis=None),
+            y=alt.Y("y:Q", axis=None),
+            color=color,
+            tooltip=["column", "pii"],
         )
     )
     labels = points.mark_text(align="left", dx=7, fontSize=10).encode(text="column:N")
     height = max(120, 22 * max(rows.values(), default=1))
     width = max(240, 220 * (len(rows) or 1))
-    chart = alt.layer(lines, points, labels).properties(width=width, height=height)
-    return chart.properties(title=title) if title else chart
+    layered = alt.layer(lines, points, labels)
+    return alt.LayerChart(layered.layer).properties(width=width, height=height, title=title or "")
 
 
 _COLOURS = ["#4c78a8", "#e45756", "#f58518", "#b279a2", "#9d755d"]
