@@ -6,7 +6,7 @@ Drawn with Vega-Lite marks only, so it renders wherever the project's charts do
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, cast
 
 import altair as alt
 import pandas as pd
@@ -73,8 +73,8 @@ def lineage_chart(lineage: Lineage, *, title: str | None = None) -> alt.LayerCha
     labels = points.mark_text(align="left", dx=7, fontSize=10).encode(text="column:N")
     height = max(120, 22 * max(rows.values(), default=1))
     width = max(240, 220 * (len(rows) or 1))
-    layered = alt.layer(lines, points, labels)
-    return alt.LayerChart(layered.layer).properties(width=width, height=height, title=title or "")
+    chart = alt.layer(lines, points, labels).properties(width=width, height=height)
+    return cast("alt.LayerChart", chart.properties(title=title) if title else chart)
 
 
 _COLOURS = ["#4c78a8", "#e45756", "#f58518", "#b279a2", "#9d755d"]
