@@ -35,6 +35,8 @@ _EXPORTS = {
     "WarehouseKitError": "warehouse_kit.core.errors",
     "ConfigError": "warehouse_kit.core.errors",
     "ModelError": "warehouse_kit.core.errors",
+    "lineage": "warehouse_kit.apps.lineage",
+    "Lineage": "warehouse_kit.apps.lineage",
 }
 
 _SUBPACKAGES = {
@@ -47,6 +49,7 @@ _SUBPACKAGES = {
 __all__ = [
     "Catalog",
     "ConfigError",
+    "Lineage",
     "Model",
     "ModelError",
     "Project",
@@ -58,6 +61,7 @@ __all__ = [
     "connect",
     "experiments",
     "lakehouse",
+    "lineage",
     "load_catalog",
     "metrics",
     "model",
@@ -68,6 +72,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from warehouse_kit.analytics import experiments, metrics
+    from warehouse_kit.apps.lineage import Lineage, lineage
     from warehouse_kit.core import lakehouse, quality
     from warehouse_kit.core.backends import Warehouse, connect
     from warehouse_kit.core.catalog import Catalog, load_catalog

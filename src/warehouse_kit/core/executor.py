@@ -7,9 +7,9 @@ before anything is written, makes the table's schema changes first in the
 write's transaction (`Target.transaction`, from the contract `schema.held`
 applied when planning), gates the rows through the model's checks, and inside
 the write's transaction records the run row, the quarantine, the check
-results, the row accounting and the table's new schema version. A failure
-leaves the previous table, and the history, as they were, and is recorded as
-the model's failure.
+results, the row accounting, the table's new schema version and its column
+lineage. A failure leaves the previous table, and the history, as they were,
+and is recorded as the model's failure.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from datetime import datetime
 
 import sqlglot.expressions as sge
 
-from warehouse_kit.core import state
+from warehouse_kit.core import lineage_graph, state
 from warehouse_kit.core.accounting import account
 from warehouse_kit.core.backends import Transaction, Warehouse
 from warehouse_kit.core.errors import ModelError, WarehouseKitError, first_line
@@ -72,9 +72,11 @@ class Executor:
                 account(tx, self.warehouse, item, result)
                 for name in (item.model.name, *([gate.quarantine.name] if gate else [])):
                     schema.record_version(tx, item.schema, name, run_id)
+            state.record_lineage(tx, run_id, lineage)
             tx.run(record_row(run_id, item, result))
 
         try:
+            lineage = lineage_graph.rows_of(item)  # stored with the write: what was built
             self._guard(item)
             self.warehouse.ensure_schema(item.schema)
             if item.fitted is not None:

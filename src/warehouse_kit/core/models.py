@@ -187,6 +187,11 @@ class Model:
     pipeline: str = ""
     columns: Mapping[str, str] = field(default_factory=dict, compare=False)
     """Column descriptions."""
+    pii: Mapping[str, str | None] = field(default_factory=dict, compare=False)
+    """Columns tagged personal (their category: email, name...) or declared safe (None)
+    though derived from personal data; the rest follow their inputs (`lineage`)."""
+    source: str = ""
+    """For a bronze model: the source it lands."""
     function: Callable[..., ir.Table] | None = field(default=None, repr=False, compare=False)
     keys: DimensionKeys | None = None
     """Set when the model is a dimension that facts can look up."""

@@ -38,9 +38,11 @@ from warehouse_kit.core.operations import (
 )
 from warehouse_kit.core.physical import Physical
 from warehouse_kit.core.spec import (
+    ColumnSpec,
     IncrementalModel,
     KafkaSource,
     ModelSpec,
+    PiiTag,
     PipelineSpec,
     Source,
     SourceTable,
@@ -165,6 +167,8 @@ class _Compiler:
                         description=f"{source.name}.{table.name}, as loaded",
                         origin=origin,
                         pipeline=self.spec.name,
+                        source=source.name,
+                        pii=_pii(getattr(table, "pii", {})),
                         contract=table.schema_contract
                         or source.schema_contract
                         or self.spec.schema_contract,
@@ -226,7 +230,10 @@ class _Compiler:
             description=spec.description,
             origin=f"{self.file}: {key_path}",
             pipeline=self.spec.name,
-            columns=dict(spec.columns),
+            columns={
+                name: c if isinstance(c, str) else c.description for name, c in spec.columns.items()
+            },
+            pii=_pii({n: c.pii for n, c in spec.columns.items() if isinstance(c, ColumnSpec)}),
             keys=keys,
             dimensions=tuple(dimensions),
             contract=spec.schema_contract or self.spec.schema_contract,
@@ -315,3 +322,8 @@ def _materialization(
             "a model is a dimension or incremental, not both", file=file, key_path=key_path
         )
     return Dimension(options) if options else Merge(incremental) if incremental else Table()
+
+
+def _pii(tags: Mapping[str, PiiTag]) -> dict[str, str | None]:
+    """Tagged columns -> their kind of personal data; None where declared safe (false)."""
+    return {name: tag or None for name, tag in tags.items() if tag is not None}

@@ -7,8 +7,8 @@ stops a run before it starts, and ``--dry-run`` is the plan printed with its SQL
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import ibis
 import ibis.expr.types as ir
@@ -65,6 +65,8 @@ class Planned:
     in the table first."""
     indexes: tuple[Index, ...] = ()
     """Its table's indexes, checked against its columns (`materialize.indexes.design`)."""
+    upstream: Mapping[str, str] = field(default_factory=dict)
+    """Each input reference -> the id of the model it resolves to (for `lineage`)."""
 
     def sql(self, dialect: str) -> str:
         if self.batch is not None:
@@ -113,11 +115,22 @@ class Planner:
             if built.fingerprints == () and self.warehouse.exists(model.name, schema):
                 # No new file: the table stays as it is (see `materialize.load_source`).
                 output = _landed_schema(self.warehouse.table(model.name, schema).schema())
-                return Planned(model, schema, built.table, inputs, output, batch=built)
+                return Planned(
+                    model, schema, built.table, inputs, output, batch=built, upstream=upstream
+                )
             fitted = held(self._place(model, schema), model, built.table, where=built.description)
             built = replace(built, table=fitted.rows)
             output = _landed_schema(fitted.rows.schema())
-            return Planned(model, schema, built.table, inputs, output, batch=built, fitted=fitted)
+            return Planned(
+                model,
+                schema,
+                built.table,
+                inputs,
+                output,
+                batch=built,
+                fitted=fitted,
+                upstream=upstream,
+            )
         if isinstance(model.materialization, Dimension) and model.keys is not None:
             built = materialize.prepare(model, model.materialization.options, built)
         fitted = held(self._place(model, schema), model, built, where="the model's rows")
@@ -143,6 +156,7 @@ class Planner:
             keeps_rows=context.keeps_rows and isinstance(model.materialization, Table),
             fitted=fitted,
             indexes=indexes,
+            upstream=upstream,
         )
 
     def _build(self, model: Model, context: BuildContext) -> ir.Table | Batch:

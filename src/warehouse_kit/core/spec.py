@@ -51,6 +51,7 @@ from warehouse_kit.core.spec_sources import (
     Incremental,
     KafkaSource,
     KafkaTopic,
+    PiiTag,
     PostgresSource,
     PostgresTable,
     SchemaContract,
@@ -76,14 +77,23 @@ class IncrementalModel(Spec):
     """merge replaces rows with the same unique key; append only adds."""
 
 
+class ColumnSpec(Spec):
+    """What a column is: its description, and whether it holds personal data."""
+
+    description: str = ""
+    pii: PiiTag = None
+    """The kind of personal data it holds (email, name, phone, address...); false: derived
+    from personal data but not personal itself (a hash). Default: as its inputs are."""
+
+
 class ModelSpec(Spec):
     name: Name
     from_: str | None = Field(default=None, alias="from")
     """The model it starts from (``customers`` or ``bronze.customers``); default: its own name."""
     description: str = ""
     operations: Operations = Field(default_factory=list)
-    columns: dict[Column, str] = Field(default_factory=dict)
-    """Column descriptions."""
+    columns: dict[Column, str | ColumnSpec] = Field(default_factory=dict)
+    """Each column's description, or ``{description: ..., pii: <category> | false}``."""
     incremental: IncrementalModel | None = None
     quality_checks: Checks = Field(default_factory=list)
     """Checks of this model's rows, run before it is published (see warehouse_kit.core.quality)."""
@@ -203,6 +213,7 @@ def load_pipeline_spec(
 __all__ = [  # the sources' part of the format is in spec_sources
     "Alert",
     "AlertType",
+    "ColumnSpec",
     "DatabaseSource",
     "DatabaseTable",
     "DestinationSpec",
@@ -219,6 +230,7 @@ __all__ = [  # the sources' part of the format is in spec_sources
     "LakehouseSpec",
     "ModelSpec",
     "MonitoringSpec",
+    "PiiTag",
     "PipelineFile",
     "PipelineSpec",
     "PostgresSource",

@@ -49,6 +49,13 @@ class Incremental(Spec):
     """The cursor's type when the source gives text (CSV): default timestamp."""
 
 
+PiiTag = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")] | Literal[False] | None
+"""A column's kind of personal data (``email``, ``name``...), or false for a column
+derived from personal data that is not personal itself (a hash)."""
+PiiTags = dict[Column, PiiTag]
+"""Columns of a source table that hold personal data: ``{email: email}``."""
+
+
 class FileTable(Spec):
     name: Name
     path: str | None = None
@@ -57,6 +64,8 @@ class FileTable(Spec):
     incremental: Incremental | None = None
     schema_contract: SchemaContract | None = None
     """Default: the source's."""
+    pii: PiiTags = Field(default_factory=dict)
+    """Its columns that hold personal data, by kind: ``{email: email, last_name: name}``."""
 
 
 def _table_entry(value: Any) -> Any:
@@ -134,6 +143,8 @@ class DatabaseTable(Spec):
     incremental: Incremental | None = None
     schema_contract: SchemaContract | None = None
     """Default: the source's."""
+    pii: PiiTags = Field(default_factory=dict)
+    """Its columns that hold personal data, by kind: ``{email: email, last_name: name}``."""
 
     dialect: ClassVar[str] = ""
     """The source's SQL dialect, which its queries are parsed in."""

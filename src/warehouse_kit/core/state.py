@@ -8,7 +8,7 @@ disagrees with the tables.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -117,6 +117,17 @@ def insert(table: str, row: Mapping[str, Any]) -> sge.Insert:
     return sge.Insert(this=target, expression=sge.Values(expressions=[values]))
 
 
+def insert_many(table: str, rows: Sequence[Mapping[str, Any]]) -> sge.Insert:
+    """One INSERT of `rows` (each with the same columns) into a state table."""
+    names = list(rows[0])
+    columns = [sg.to_identifier(name, quoted=True) for name in names]
+    values = [
+        sge.Tuple(expressions=[_literal(table, name, row[name]) for name in names]) for row in rows
+    ]
+    target = sge.Schema(this=table_ref(table, SCHEMA), expressions=columns)
+    return sge.Insert(this=target, expression=sge.Values(expressions=values))
+
+
 def update(table: str, where: Mapping[str, Any], values: Mapping[str, Any]) -> sge.Update:
     return sge.Update(
         this=table_ref(table, SCHEMA),
@@ -157,6 +168,8 @@ def _literal(table: str, column: str, value: Any) -> sge.Expression:
         return sge.Cast(
             this=sge.Literal.string(value.isoformat(sep=" ")), to=sge.DataType.build("timestamp")
         )
+    if isinstance(value, bool):
+        return sge.Boolean(this=value)
     if isinstance(value, int | float):
         return sge.Literal.number(value)
     return sge.Literal.string(str(value))
@@ -293,3 +306,32 @@ def latest_run_id(warehouse: Warehouse) -> str | None:
         return None
     value: str | None = warehouse.scalar(pipeline_runs(warehouse).run_id.max())
     return value
+
+
+def record_lineage(tx: Transaction, run_id: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Store a model's column lineage (`lineage_graph.rows_of`), in its write's transaction."""
+    if rows:
+        numbered = [{"run_id": run_id, "position": i, **row} for i, row in enumerate(rows)]
+        tx.run(insert_many("column_lineage", numbered))
+
+
+def lineage_rows(warehouse: Warehouse, run_id: str | None = None) -> list[dict[str, Any]]:
+    """The column lineage each table was last built with (up to run `run_id`, if given),
+    in the order it was written."""
+    if not warehouse.exists("column_lineage", SCHEMA):
+        return []
+    stored = table(warehouse, "column_lineage")
+    if run_id is not None:
+        stored = stored.filter(stored.run_id <= run_id)
+    # A window in a filter compiles wrongly for PostgreSQL in Ibis 12: name it first.
+    marked = stored.mutate(_wk_last=stored.run_id.max().over(group_by="model"))
+    latest = marked.filter(marked.run_id == marked._wk_last).drop("_wk_last")
+    return warehouse.rows(latest.order_by("model", "position"))
+
+
+def lineage_runs(warehouse: Warehouse) -> list[str]:
+    """The runs that stored column lineage, oldest first."""
+    if not warehouse.exists("column_lineage", SCHEMA):
+        return []
+    runs = table(warehouse, "column_lineage").select("run_id").distinct()
+    return sorted(row["run_id"] for row in warehouse.rows(runs))

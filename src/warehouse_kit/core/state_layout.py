@@ -44,6 +44,15 @@ Tables (one row each per...):
   not fit its type): where it was, its key, its bytes (as text when they are
   UTF-8, and always in base64) and why. Written with the batch it came in.
 
+- ``column_lineage``: column of a table a model wrote (its own, its quarantine table, a
+  bronze model's source) per input column it is computed from (`lineage`): ``model``
+  and ``column_name`` name it, ``input_table`` and ``input_column`` the input (NULL for
+  a column computed from none, such as load metadata); ``pii`` is its tag (a kind of
+  personal data, NULL for safe) where ``pii_declared``; ``origin`` says what a source
+  reads; ``position`` orders a table's rows as its columns are. Written with the
+  model's data, so each run's rows describe what it built; a model that was up to
+  date wrote none, and its last build's rows stand.
+
 A model's row in ``model_runs`` and its batch are written in the same
 transaction as its data, so the history never disagrees with the tables.
 """
@@ -146,6 +155,19 @@ TABLES: dict[str, ibis.Schema] = {
             "value_base64": "string",
             "error": "string",
             "run_id": "string",
+        }
+    ),
+    "column_lineage": ibis.schema(
+        {
+            "run_id": "string",
+            "model": "string",
+            "position": "int64",
+            "column_name": "string",
+            "input_table": "string",
+            "input_column": "string",
+            "pii": "string",
+            "pii_declared": "boolean",
+            "origin": "string",
         }
     ),
     "check_results": ibis.schema(

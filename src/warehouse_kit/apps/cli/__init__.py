@@ -1,6 +1,7 @@
 """The `wk` command: parses arguments, calls the Python API, prints the result.
 
-One module per group of commands (`build`, `outputs`, `analysis`, `streaming`, `lakehouse`);
+One module per group of commands (`build`, `outputs`, `analysis`, `streaming`, `lakehouse`,
+`lineage`);
 `base` holds what they share."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from warehouse_kit.apps.cli import (  # noqa: F401 - they add the commands
     analysis,
     build,
     lakehouse,
+    lineage,
     outputs,
     streaming,
 )

@@ -115,6 +115,7 @@ def check(
 
     Exits 1 when a check whose action is reject or quarantine fails.
     """
+    from warehouse_kit.apps.lineage import pii_warnings
     from warehouse_kit.core.history import check_history
     from warehouse_kit.core.project import Project
     from warehouse_kit.core.quality.report import FORMATS, format_of
@@ -138,6 +139,8 @@ def check(
         else:
             output.write_text(text, encoding="utf-8")
             console.print(f"wrote {output}", highlight=False, soft_wrap=True, markup=False)
+    for warning in pii_warnings(loaded, target):
+        errors.print(f"warning: {warning}", highlight=False, soft_wrap=True)
     if any(result.status == "fail" for result in results):
         raise typer.Exit(1)
 
