@@ -10,7 +10,6 @@ host, port and path alone.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +57,8 @@ def _postgres(parts: SplitResult) -> _Database:
 
 def _duckdb(url: str, root: Path) -> _Database:
     path = duckdb_path(url, root)
-    return _Database(f"duckdb://{path if path == ':memory:' else os.path.abspath(path)}")
+    # resolve(): ``duckdb:////tmp/w.duckdb`` reads as ``//tmp/w.duckdb``, the same file.
+    return _Database(f"duckdb://{path if path == ':memory:' else Path(path).resolve()}")
 
 
 def _other(parts: SplitResult) -> _Database:
@@ -99,7 +99,7 @@ class Datasets:
         source, table, root = found
         if isinstance(source, FilesSource):
             pattern = getattr(table, "path", None) or source.pattern.format(table=table.name)
-            files = LocalFileSystem(path=os.path.abspath(root / source.path / pattern))
+            files = LocalFileSystem(path=str((root / source.path / pattern).resolve()))
             return DatasetName(files.get_namespace(), files.get_name())
         if isinstance(source, KafkaSource):
             return DatasetName(f"kafka://{source.brokers[0]}", getattr(table, "topic", table.name))

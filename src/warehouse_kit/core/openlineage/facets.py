@@ -80,12 +80,17 @@ def column_lineage(
             if dataset is not None:
                 inputs.append(
                     column_lineage_dataset.InputField(
-                        namespace=dataset.namespace, name=dataset.name, field=ref.column
+                        namespace=dataset.namespace,
+                        name=dataset.name,
+                        field=ref.column,
+                        transformations=None,  # not known from a ColumnRef
                     )
                 )
         if inputs:
             fields[output] = column_lineage_dataset.Fields(inputFields=inputs)
-    return column_lineage_dataset.ColumnLineageDatasetFacet(fields=fields, producer=PRODUCER)
+    return column_lineage_dataset.ColumnLineageDatasetFacet(
+        fields=fields, dataset=None, producer=PRODUCER
+    )
 
 
 def assertions(
