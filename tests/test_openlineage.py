@@ -176,12 +176,10 @@ def output(event: dict[str, Any]) -> dict[str, Any]:
 # --- the example, to a real receiver -------------------------------------------------------
 
 
-def test_the_example_posts_one_start_and_one_complete_per_model(tmp_path, monkeypatch):
-    monkeypatch.setenv("OL_TEST_KEY", SECRET)
+def test_the_example_posts_one_start_and_one_complete_per_model(tmp_path):
     database = tmp_path / "warehouse.duckdb"
     with receiving() as receiver:
-        setting = {"transport": "http", "url": receiver.url, "api_key": "${OL_TEST_KEY}"}
-        project = example_with(setting | {"api_key": SECRET})
+        project = example_with({"transport": "http", "url": receiver.url, "api_key": SECRET})
         result = runner.run(project, target=f"duckdb:///{database}")
     assert result.ok
     assert all(status == 200 for status, _, _ in receiver.posts)
@@ -245,6 +243,9 @@ def test_a_failing_model_sends_fail_with_its_error_and_the_run_fails(tmp_path, m
         result = project.run()
     assert not result.ok
     (failure,) = result.failures()
+    # The key came from ${OL_TEST_KEY} in warehouse.yml; it is sent, and in no event.
+    assert {headers["Authorization"] for _, headers, _ in receiver.posts} == {f"Bearer {SECRET}"}
+    assert SECRET not in json.dumps(receiver.events)
     jobs = by_job(receiver.events)
     for event in receiver.events:
         assert_spec_fields(event)
