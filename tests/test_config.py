@@ -336,7 +336,12 @@ def test_the_example_files_pass_their_schema(path):
     assert problems == []
 
 
-README_FORMATS = {"pipeline:": "pipeline", "models:": "metrics", "experiment:": "experiments"}
+README_FORMATS = {
+    "pipeline:": "pipeline",
+    "models:": "metrics",
+    "experiment:": "experiments",
+    "openlineage:": "warehouse",
+}
 
 
 def test_the_readme_examples_pass_their_schema():

@@ -101,6 +101,7 @@ class Executor:
         except Exception as exc:
             if isinstance(exc, Rejected):
                 exc.record(self.warehouse, run_id)
+                result.checks = exc.results  # what rejected it, for the reporter too
             result.status = "failed"
             result.error = _message(exc, node)
             result.duration_s = time.perf_counter() - clock

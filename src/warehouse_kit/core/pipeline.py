@@ -294,6 +294,13 @@ class _SourceBuild:
         return replace(batch, table=table)
 
 
+def source_of(model: Model) -> tuple[Source, SourceTable, Path] | None:
+    """The source and table a bronze model loads, and the folder its paths are relative
+    to; None for a model that reads other models."""
+    build = model.build
+    return (build.source, build.table, build.root) if isinstance(build, _SourceBuild) else None
+
+
 def _apply_all(
     operations: Sequence[Operation],
     table: ir.Table,

@@ -20,6 +20,7 @@ from pydantic import Field
 
 from warehouse_kit.core.backends import Warehouse, connect
 from warehouse_kit.core.config import Spec, parse
+from warehouse_kit.core.spec_openlineage import OpenLineage
 from warehouse_kit.core.yamlfile import read_yaml, resolve_variables
 
 PROJECT_FILE = "warehouse.yml"
@@ -39,6 +40,8 @@ class ProjectSpec(Spec):
     name: str = "warehouse"
     target: str | None = None
     paths: PathsSpec = Field(default_factory=PathsSpec)
+    openlineage: OpenLineage | None = None
+    """Where OpenLineage events of each run go (`core.openlineage`); off by default."""
 
 
 @dataclass(frozen=True)
