@@ -1,7 +1,7 @@
 """The `wk` command: parses arguments, calls the Python API, prints the result.
 
-One module per group of commands (`build`, `outputs`, `analysis`, `streaming`, `lakehouse`);
-`base` holds what they share."""
+One module per group of commands (`build`, `outputs`, `analysis`, `streaming`, `lakehouse`,
+`docs`); `base` holds what they share."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import sys
 from warehouse_kit.apps.cli import (  # noqa: F401 - they add the commands
     analysis,
     build,
+    docs,
     lakehouse,
     outputs,
     streaming,
