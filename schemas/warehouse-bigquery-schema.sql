@@ -3,10 +3,18 @@
 CREATE SCHEMA IF NOT EXISTS `gold`;
 
 CREATE TABLE `gold`.`exposures` (
-  `experiment` STRING,
-  `user_id` INT64,
-  `variant` STRING,
-  `exposed_at` DATETIME,
+  `experiment` STRING OPTIONS (
+    description='The experiment\'s key (analytics/experiments/KEY.yml).'
+  ),
+  `user_id` INT64 OPTIONS (
+    description='The unit exposed.'
+  ),
+  `variant` STRING OPTIONS (
+    description='The variant the unit saw (NULL when not logged).'
+  ),
+  `exposed_at` DATETIME OPTIONS (
+    description='When the unit was first exposed to the experiment.'
+  ),
   `_loaded_at` DATETIME,
   `_source` STRING,
   `_batch_id` STRING
@@ -16,11 +24,21 @@ OPTIONS (
 );
 
 CREATE TABLE `gold`.`events` (
-  `event_id` INT64,
-  `user_id` INT64,
-  `event_type` STRING,
-  `event_at` DATETIME,
-  `amount` NUMERIC,
+  `event_id` INT64 OPTIONS (
+    description='The event\'s id in the app\'s log.'
+  ),
+  `user_id` INT64 OPTIONS (
+    description='The user the event is about.'
+  ),
+  `event_type` STRING OPTIONS (
+    description='purchase or support_ticket.'
+  ),
+  `event_at` DATETIME OPTIONS (
+    description='When the event happened.'
+  ),
+  `amount` NUMERIC OPTIONS (
+    description='A purchase\'s amount; NULL for other events.'
+  ),
   `_loaded_at` DATETIME,
   `_source` STRING,
   `_batch_id` STRING
@@ -31,15 +49,33 @@ OPTIONS (
 
 CREATE TABLE `gold`.`dim_customer` (
   `customer_key` INT64 NOT NULL,
-  `customer_id` INT64,
-  `first_name` STRING,
-  `last_name` STRING,
-  `email` STRING,
-  `segment` STRING,
-  `city` STRING,
-  `country` STRING,
-  `signup_date` DATE,
-  `updated_at` DATETIME,
+  `customer_id` INT64 OPTIONS (
+    description='The customer\'s id in the shop.'
+  ),
+  `first_name` STRING OPTIONS (
+    description='First name, trimmed.'
+  ),
+  `last_name` STRING OPTIONS (
+    description='Last name, trimmed.'
+  ),
+  `email` STRING OPTIONS (
+    description='Email address, lower case (a correction overwrites every version, type 1).'
+  ),
+  `segment` STRING OPTIONS (
+    description='Customer segment (Consumer, Small Business, Enterprise).'
+  ),
+  `city` STRING OPTIONS (
+    description='City of the customer\'s address.'
+  ),
+  `country` STRING OPTIONS (
+    description='Country of the customer\'s address.'
+  ),
+  `signup_date` DATE OPTIONS (
+    description='The day the customer signed up.'
+  ),
+  `updated_at` DATETIME OPTIONS (
+    description='When the shop last changed the customer\'s record.'
+  ),
   `effective_from` DATETIME,
   `effective_to` DATETIME,
   `is_current` BOOL,
@@ -58,11 +94,21 @@ OPTIONS (
 
 CREATE TABLE `gold`.`dim_product` (
   `product_key` INT64 NOT NULL,
-  `product_id` INT64,
-  `product_name` STRING,
-  `category` STRING,
-  `unit_price` NUMERIC,
-  `updated_at` DATETIME,
+  `product_id` INT64 OPTIONS (
+    description='The product\'s id in the shop.'
+  ),
+  `product_name` STRING OPTIONS (
+    description='Name of the product.'
+  ),
+  `category` STRING OPTIONS (
+    description='Product category (Garden, Electronics...).'
+  ),
+  `unit_price` NUMERIC OPTIONS (
+    description='List price of one unit in this version.'
+  ),
+  `updated_at` DATETIME OPTIONS (
+    description='When the shop last changed the product\'s record.'
+  ),
   `effective_from` DATETIME,
   `effective_to` DATETIME,
   `is_current` BOOL,
@@ -80,20 +126,48 @@ OPTIONS (
 );
 
 CREATE TABLE `gold`.`dim_date` (
-  `date_key` INT64 NOT NULL,
-  `date` DATE,
-  `year` INT64,
-  `quarter` INT64,
-  `month` INT64,
-  `month_name` STRING,
-  `day_of_month` INT64,
-  `day_of_week` INT64,
-  `weekday_name` STRING,
-  `is_weekend` BOOL,
-  `iso_week` INT64,
-  `iso_year` INT64,
-  `fiscal_year` INT64,
-  `fiscal_quarter` INT64,
+  `date_key` INT64 NOT NULL OPTIONS (
+    description='The day as an integer yyyymmdd; -1 is the unknown day.'
+  ),
+  `date` DATE OPTIONS (
+    description='The day.'
+  ),
+  `year` INT64 OPTIONS (
+    description='Calendar year.'
+  ),
+  `quarter` INT64 OPTIONS (
+    description='Calendar quarter, 1 to 4.'
+  ),
+  `month` INT64 OPTIONS (
+    description='Calendar month, 1 to 12.'
+  ),
+  `month_name` STRING OPTIONS (
+    description='Name of the month (January...).'
+  ),
+  `day_of_month` INT64 OPTIONS (
+    description='Day of the month, 1 to 31.'
+  ),
+  `day_of_week` INT64 OPTIONS (
+    description='Day of the week, 1 (Monday) to 7 (Sunday).'
+  ),
+  `weekday_name` STRING OPTIONS (
+    description='Name of the day of the week (Monday...).'
+  ),
+  `is_weekend` BOOL OPTIONS (
+    description='Whether the day is a Saturday or a Sunday.'
+  ),
+  `iso_week` INT64 OPTIONS (
+    description='ISO 8601 week number.'
+  ),
+  `iso_year` INT64 OPTIONS (
+    description='The year the ISO week belongs to.'
+  ),
+  `fiscal_year` INT64 OPTIONS (
+    description='Fiscal year (starting in July), named by the calendar year it ends in.'
+  ),
+  `fiscal_quarter` INT64 OPTIONS (
+    description='Fiscal quarter, 1 to 4 (Q1 is July to September).'
+  ),
   PRIMARY KEY (`date_key`) NOT ENFORCED
 )
 OPTIONS (
@@ -104,15 +178,33 @@ CREATE TABLE `gold`.`fact_orders` (
   `customer_key` INT64,
   `product_key` INT64,
   `date_key` INT64,
-  `order_item_id` INT64,
-  `order_id` INT64,
-  `status` STRING,
-  `channel` STRING,
-  `quantity` INT64,
-  `unit_price` NUMERIC,
-  `discount` NUMERIC,
-  `gross_amount` NUMERIC,
-  `amount` NUMERIC,
+  `order_item_id` INT64 OPTIONS (
+    description='The order line\'s id in the shop.'
+  ),
+  `order_id` INT64 OPTIONS (
+    description='The order the line belongs to.'
+  ),
+  `status` STRING OPTIONS (
+    description='The order\'s status (completed, shipped, cancelled, returned).'
+  ),
+  `channel` STRING OPTIONS (
+    description='Where the order was placed (web, mobile, store).'
+  ),
+  `quantity` INT64 OPTIONS (
+    description='Units ordered.'
+  ),
+  `unit_price` NUMERIC OPTIONS (
+    description='Price of one unit on this line.'
+  ),
+  `discount` NUMERIC OPTIONS (
+    description='Discount on the line, a fraction (0.05 is 5%).'
+  ),
+  `gross_amount` NUMERIC OPTIONS (
+    description='quantity * unit_price, before the discount.'
+  ),
+  `amount` NUMERIC OPTIONS (
+    description='Net amount of the line after the discount; from 0 to 999,999.'
+  ),
   FOREIGN KEY (`customer_key`) REFERENCES `gold`.`dim_customer` (
     `customer_key`
   ) NOT ENFORCED,
@@ -129,12 +221,24 @@ OPTIONS (
 );
 
 CREATE TABLE `gold`.`mart_monthly_sales` (
-  `year` INT64,
-  `month` INT64,
-  `category` STRING,
-  `orders` INT64,
-  `units` INT64,
-  `revenue` NUMERIC
+  `year` INT64 OPTIONS (
+    description='Calendar year of the orders.'
+  ),
+  `month` INT64 OPTIONS (
+    description='Calendar month of the orders, 1 to 12.'
+  ),
+  `category` STRING OPTIONS (
+    description='Product category.'
+  ),
+  `orders` INT64 OPTIONS (
+    description='Orders with at least one sale line in the category.'
+  ),
+  `units` INT64 OPTIONS (
+    description='Units sold.'
+  ),
+  `revenue` NUMERIC OPTIONS (
+    description='Net amount of the sale lines, after discounts.'
+  )
 )
 OPTIONS (
   description='Revenue, orders and units per month and product category (completed and shipped orders).'

@@ -14,6 +14,14 @@ CREATE TABLE "gold"."exposures" (
 
 COMMENT ON TABLE "gold"."exposures" IS 'The first exposure of each unit to each experiment.';
 
+COMMENT ON COLUMN "gold"."exposures"."experiment" IS 'The experiment''s key (analytics/experiments/KEY.yml).';
+
+COMMENT ON COLUMN "gold"."exposures"."user_id" IS 'The unit exposed.';
+
+COMMENT ON COLUMN "gold"."exposures"."variant" IS 'The variant the unit saw (NULL when not logged).';
+
+COMMENT ON COLUMN "gold"."exposures"."exposed_at" IS 'When the unit was first exposed to the experiment.';
+
 CREATE TABLE "gold"."events" (
   "event_id" BIGINT,
   "user_id" BIGINT,
@@ -26,6 +34,16 @@ CREATE TABLE "gold"."events" (
 );
 
 COMMENT ON TABLE "gold"."events" IS 'App events (purchases with their amount, support tickets), once each.';
+
+COMMENT ON COLUMN "gold"."events"."event_id" IS 'The event''s id in the app''s log.';
+
+COMMENT ON COLUMN "gold"."events"."user_id" IS 'The user the event is about.';
+
+COMMENT ON COLUMN "gold"."events"."event_type" IS 'purchase or support_ticket.';
+
+COMMENT ON COLUMN "gold"."events"."event_at" IS 'When the event happened.';
+
+COMMENT ON COLUMN "gold"."events"."amount" IS 'A purchase''s amount; NULL for other events.';
 
 CREATE TABLE "gold"."dim_customer" (
   "customer_key" BIGINT NOT NULL,
@@ -48,6 +66,24 @@ CREATE TABLE "gold"."dim_customer" (
 );
 
 COMMENT ON TABLE "gold"."dim_customer" IS 'Customers with history (type 2), one row per version, keyed by customer_key.';
+
+COMMENT ON COLUMN "gold"."dim_customer"."customer_id" IS 'The customer''s id in the shop.';
+
+COMMENT ON COLUMN "gold"."dim_customer"."first_name" IS 'First name, trimmed.';
+
+COMMENT ON COLUMN "gold"."dim_customer"."last_name" IS 'Last name, trimmed.';
+
+COMMENT ON COLUMN "gold"."dim_customer"."email" IS 'Email address, lower case (a correction overwrites every version, type 1).';
+
+COMMENT ON COLUMN "gold"."dim_customer"."segment" IS 'Customer segment (Consumer, Small Business, Enterprise).';
+
+COMMENT ON COLUMN "gold"."dim_customer"."city" IS 'City of the customer''s address.';
+
+COMMENT ON COLUMN "gold"."dim_customer"."country" IS 'Country of the customer''s address.';
+
+COMMENT ON COLUMN "gold"."dim_customer"."signup_date" IS 'The day the customer signed up.';
+
+COMMENT ON COLUMN "gold"."dim_customer"."updated_at" IS 'When the shop last changed the customer''s record.';
 
 COMMENT ON COLUMN "gold"."dim_customer"."_wk_first_seen" IS 'When the version''s state was first seen (kept to place late snapshots).';
 
@@ -72,6 +108,16 @@ CREATE TABLE "gold"."dim_product" (
 );
 
 COMMENT ON TABLE "gold"."dim_product" IS 'Products with price history (type 2); a product dropped from the catalogue gets a deleted version.';
+
+COMMENT ON COLUMN "gold"."dim_product"."product_id" IS 'The product''s id in the shop.';
+
+COMMENT ON COLUMN "gold"."dim_product"."product_name" IS 'Name of the product.';
+
+COMMENT ON COLUMN "gold"."dim_product"."category" IS 'Product category (Garden, Electronics...).';
+
+COMMENT ON COLUMN "gold"."dim_product"."unit_price" IS 'List price of one unit in this version.';
+
+COMMENT ON COLUMN "gold"."dim_product"."updated_at" IS 'When the shop last changed the product''s record.';
 
 COMMENT ON COLUMN "gold"."dim_product"."_wk_first_seen" IS 'When the version''s state was first seen (kept to place late snapshots).';
 
@@ -98,6 +144,34 @@ CREATE TABLE "gold"."dim_date" (
 );
 
 COMMENT ON TABLE "gold"."dim_date" IS 'Every day of the years with orders, keyed by date_key (yyyymmdd).';
+
+COMMENT ON COLUMN "gold"."dim_date"."date_key" IS 'The day as an integer yyyymmdd; -1 is the unknown day.';
+
+COMMENT ON COLUMN "gold"."dim_date"."date" IS 'The day.';
+
+COMMENT ON COLUMN "gold"."dim_date"."year" IS 'Calendar year.';
+
+COMMENT ON COLUMN "gold"."dim_date"."quarter" IS 'Calendar quarter, 1 to 4.';
+
+COMMENT ON COLUMN "gold"."dim_date"."month" IS 'Calendar month, 1 to 12.';
+
+COMMENT ON COLUMN "gold"."dim_date"."month_name" IS 'Name of the month (January...).';
+
+COMMENT ON COLUMN "gold"."dim_date"."day_of_month" IS 'Day of the month, 1 to 31.';
+
+COMMENT ON COLUMN "gold"."dim_date"."day_of_week" IS 'Day of the week, 1 (Monday) to 7 (Sunday).';
+
+COMMENT ON COLUMN "gold"."dim_date"."weekday_name" IS 'Name of the day of the week (Monday...).';
+
+COMMENT ON COLUMN "gold"."dim_date"."is_weekend" IS 'Whether the day is a Saturday or a Sunday.';
+
+COMMENT ON COLUMN "gold"."dim_date"."iso_week" IS 'ISO 8601 week number.';
+
+COMMENT ON COLUMN "gold"."dim_date"."iso_year" IS 'The year the ISO week belongs to.';
+
+COMMENT ON COLUMN "gold"."dim_date"."fiscal_year" IS 'Fiscal year (starting in July), named by the calendar year it ends in.';
+
+COMMENT ON COLUMN "gold"."dim_date"."fiscal_quarter" IS 'Fiscal quarter, 1 to 4 (Q1 is July to September).';
 
 CREATE INDEX "ix_dim_date_date" ON "gold"."dim_date"("date");
 
@@ -127,6 +201,24 @@ CREATE TABLE "gold"."fact_orders" (
 
 COMMENT ON TABLE "gold"."fact_orders" IS 'One row per order line, keyed to the customer and product versions valid on the order date.';
 
+COMMENT ON COLUMN "gold"."fact_orders"."order_item_id" IS 'The order line''s id in the shop.';
+
+COMMENT ON COLUMN "gold"."fact_orders"."order_id" IS 'The order the line belongs to.';
+
+COMMENT ON COLUMN "gold"."fact_orders"."status" IS 'The order''s status (completed, shipped, cancelled, returned).';
+
+COMMENT ON COLUMN "gold"."fact_orders"."channel" IS 'Where the order was placed (web, mobile, store).';
+
+COMMENT ON COLUMN "gold"."fact_orders"."quantity" IS 'Units ordered.';
+
+COMMENT ON COLUMN "gold"."fact_orders"."unit_price" IS 'Price of one unit on this line.';
+
+COMMENT ON COLUMN "gold"."fact_orders"."discount" IS 'Discount on the line, a fraction (0.05 is 5%).';
+
+COMMENT ON COLUMN "gold"."fact_orders"."gross_amount" IS 'quantity * unit_price, before the discount.';
+
+COMMENT ON COLUMN "gold"."fact_orders"."amount" IS 'Net amount of the line after the discount; from 0 to 999,999.';
+
 CREATE INDEX "ix_fact_orders_customer_key" ON "gold"."fact_orders"("customer_key");
 
 CREATE INDEX "ix_fact_orders_product_key" ON "gold"."fact_orders"("product_key");
@@ -143,3 +235,15 @@ CREATE TABLE "gold"."mart_monthly_sales" (
 );
 
 COMMENT ON TABLE "gold"."mart_monthly_sales" IS 'Revenue, orders and units per month and product category (completed and shipped orders).';
+
+COMMENT ON COLUMN "gold"."mart_monthly_sales"."year" IS 'Calendar year of the orders.';
+
+COMMENT ON COLUMN "gold"."mart_monthly_sales"."month" IS 'Calendar month of the orders, 1 to 12.';
+
+COMMENT ON COLUMN "gold"."mart_monthly_sales"."category" IS 'Product category.';
+
+COMMENT ON COLUMN "gold"."mart_monthly_sales"."orders" IS 'Orders with at least one sale line in the category.';
+
+COMMENT ON COLUMN "gold"."mart_monthly_sales"."units" IS 'Units sold.';
+
+COMMENT ON COLUMN "gold"."mart_monthly_sales"."revenue" IS 'Net amount of the sale lines, after discounts.';

@@ -3,10 +3,10 @@
 CREATE SCHEMA IF NOT EXISTS "gold";
 
 CREATE TABLE "gold"."exposures" (
-  "experiment" VARCHAR,
-  "user_id" BIGINT,
-  "variant" VARCHAR,
-  "exposed_at" TIMESTAMP,
+  "experiment" VARCHAR COMMENT 'The experiment\'s key (analytics/experiments/KEY.yml).',
+  "user_id" BIGINT COMMENT 'The unit exposed.',
+  "variant" VARCHAR COMMENT 'The variant the unit saw (NULL when not logged).',
+  "exposed_at" TIMESTAMP COMMENT 'When the unit was first exposed to the experiment.',
   "_loaded_at" TIMESTAMP,
   "_source" VARCHAR,
   "_batch_id" VARCHAR
@@ -14,11 +14,11 @@ CREATE TABLE "gold"."exposures" (
 COMMENT='The first exposure of each unit to each experiment.';
 
 CREATE TABLE "gold"."events" (
-  "event_id" BIGINT,
-  "user_id" BIGINT,
-  "event_type" VARCHAR,
-  "event_at" TIMESTAMP,
-  "amount" DECIMAL(10, 2),
+  "event_id" BIGINT COMMENT 'The event\'s id in the app\'s log.',
+  "user_id" BIGINT COMMENT 'The user the event is about.',
+  "event_type" VARCHAR COMMENT 'purchase or support_ticket.',
+  "event_at" TIMESTAMP COMMENT 'When the event happened.',
+  "amount" DECIMAL(10, 2) COMMENT 'A purchase\'s amount; NULL for other events.',
   "_loaded_at" TIMESTAMP,
   "_source" VARCHAR,
   "_batch_id" VARCHAR
@@ -27,15 +27,15 @@ COMMENT='App events (purchases with their amount, support tickets), once each.';
 
 CREATE TABLE "gold"."dim_customer" (
   "customer_key" BIGINT NOT NULL,
-  "customer_id" BIGINT,
-  "first_name" VARCHAR,
-  "last_name" VARCHAR,
-  "email" VARCHAR,
-  "segment" VARCHAR,
-  "city" VARCHAR,
-  "country" VARCHAR,
-  "signup_date" DATE,
-  "updated_at" TIMESTAMP,
+  "customer_id" BIGINT COMMENT 'The customer\'s id in the shop.',
+  "first_name" VARCHAR COMMENT 'First name, trimmed.',
+  "last_name" VARCHAR COMMENT 'Last name, trimmed.',
+  "email" VARCHAR COMMENT 'Email address, lower case (a correction overwrites every version, type 1).',
+  "segment" VARCHAR COMMENT 'Customer segment (Consumer, Small Business, Enterprise).',
+  "city" VARCHAR COMMENT 'City of the customer\'s address.',
+  "country" VARCHAR COMMENT 'Country of the customer\'s address.',
+  "signup_date" DATE COMMENT 'The day the customer signed up.',
+  "updated_at" TIMESTAMP COMMENT 'When the shop last changed the customer\'s record.',
   "effective_from" TIMESTAMP,
   "effective_to" TIMESTAMP,
   "is_current" BOOLEAN,
@@ -48,11 +48,11 @@ COMMENT='Customers with history (type 2), one row per version, keyed by customer
 
 CREATE TABLE "gold"."dim_product" (
   "product_key" BIGINT NOT NULL,
-  "product_id" BIGINT,
-  "product_name" VARCHAR,
-  "category" VARCHAR,
-  "unit_price" DECIMAL(10, 2),
-  "updated_at" TIMESTAMP,
+  "product_id" BIGINT COMMENT 'The product\'s id in the shop.',
+  "product_name" VARCHAR COMMENT 'Name of the product.',
+  "category" VARCHAR COMMENT 'Product category (Garden, Electronics...).',
+  "unit_price" DECIMAL(10, 2) COMMENT 'List price of one unit in this version.',
+  "updated_at" TIMESTAMP COMMENT 'When the shop last changed the product\'s record.',
   "effective_from" TIMESTAMP,
   "effective_to" TIMESTAMP,
   "is_current" BOOLEAN,
@@ -64,20 +64,20 @@ CREATE TABLE "gold"."dim_product" (
 COMMENT='Products with price history (type 2); a product dropped from the catalogue gets a deleted version.';
 
 CREATE TABLE "gold"."dim_date" (
-  "date_key" INT NOT NULL,
-  "date" DATE,
-  "year" SMALLINT,
-  "quarter" SMALLINT,
-  "month" SMALLINT,
-  "month_name" VARCHAR,
-  "day_of_month" SMALLINT,
-  "day_of_week" SMALLINT,
-  "weekday_name" VARCHAR,
-  "is_weekend" BOOLEAN,
-  "iso_week" SMALLINT,
-  "iso_year" SMALLINT,
-  "fiscal_year" SMALLINT,
-  "fiscal_quarter" SMALLINT,
+  "date_key" INT NOT NULL COMMENT 'The day as an integer yyyymmdd; -1 is the unknown day.',
+  "date" DATE COMMENT 'The day.',
+  "year" SMALLINT COMMENT 'Calendar year.',
+  "quarter" SMALLINT COMMENT 'Calendar quarter, 1 to 4.',
+  "month" SMALLINT COMMENT 'Calendar month, 1 to 12.',
+  "month_name" VARCHAR COMMENT 'Name of the month (January...).',
+  "day_of_month" SMALLINT COMMENT 'Day of the month, 1 to 31.',
+  "day_of_week" SMALLINT COMMENT 'Day of the week, 1 (Monday) to 7 (Sunday).',
+  "weekday_name" VARCHAR COMMENT 'Name of the day of the week (Monday...).',
+  "is_weekend" BOOLEAN COMMENT 'Whether the day is a Saturday or a Sunday.',
+  "iso_week" SMALLINT COMMENT 'ISO 8601 week number.',
+  "iso_year" SMALLINT COMMENT 'The year the ISO week belongs to.',
+  "fiscal_year" SMALLINT COMMENT 'Fiscal year (starting in July), named by the calendar year it ends in.',
+  "fiscal_quarter" SMALLINT COMMENT 'Fiscal quarter, 1 to 4 (Q1 is July to September).',
   PRIMARY KEY ("date_key")
 )
 COMMENT='Every day of the years with orders, keyed by date_key (yyyymmdd).';
@@ -86,15 +86,15 @@ CREATE TABLE "gold"."fact_orders" (
   "customer_key" BIGINT,
   "product_key" BIGINT,
   "date_key" INT,
-  "order_item_id" BIGINT,
-  "order_id" BIGINT,
-  "status" VARCHAR,
-  "channel" VARCHAR,
-  "quantity" INT,
-  "unit_price" DECIMAL(10, 2),
-  "discount" DECIMAL(4, 2),
-  "gross_amount" DECIMAL(18, 2),
-  "amount" DECIMAL(18, 2),
+  "order_item_id" BIGINT COMMENT 'The order line\'s id in the shop.',
+  "order_id" BIGINT COMMENT 'The order the line belongs to.',
+  "status" VARCHAR COMMENT 'The order\'s status (completed, shipped, cancelled, returned).',
+  "channel" VARCHAR COMMENT 'Where the order was placed (web, mobile, store).',
+  "quantity" INT COMMENT 'Units ordered.',
+  "unit_price" DECIMAL(10, 2) COMMENT 'Price of one unit on this line.',
+  "discount" DECIMAL(4, 2) COMMENT 'Discount on the line, a fraction (0.05 is 5%).',
+  "gross_amount" DECIMAL(18, 2) COMMENT 'quantity * unit_price, before the discount.',
+  "amount" DECIMAL(18, 2) COMMENT 'Net amount of the line after the discount; from 0 to 999,999.',
   FOREIGN KEY ("customer_key") REFERENCES "gold"."dim_customer" (
     "customer_key"
   ),
@@ -109,11 +109,11 @@ CLUSTER BY ("date_key", "customer_key")
 COMMENT='One row per order line, keyed to the customer and product versions valid on the order date.';
 
 CREATE TABLE "gold"."mart_monthly_sales" (
-  "year" SMALLINT,
-  "month" SMALLINT,
-  "category" VARCHAR,
-  "orders" BIGINT,
-  "units" BIGINT,
-  "revenue" DECIMAL(38, 2)
+  "year" SMALLINT COMMENT 'Calendar year of the orders.',
+  "month" SMALLINT COMMENT 'Calendar month of the orders, 1 to 12.',
+  "category" VARCHAR COMMENT 'Product category.',
+  "orders" BIGINT COMMENT 'Orders with at least one sale line in the category.',
+  "units" BIGINT COMMENT 'Units sold.',
+  "revenue" DECIMAL(38, 2) COMMENT 'Net amount of the sale lines, after discounts.'
 )
 COMMENT='Revenue, orders and units per month and product category (completed and shipped orders).';

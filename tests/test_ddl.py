@@ -372,8 +372,13 @@ def entity(diagram: str, name: str) -> list[str]:
 def test_the_er_diagram_shows_types_keys_and_relationships(example):
     diagram = ddl.generate_er(*example)
     assert diagram.startswith("erDiagram\n")
-    assert entity(diagram, "dim_customer")[:2] == ["int64 customer_key PK", "int64 customer_id"]
-    assert "decimal(10_2) unit_price" in entity(diagram, "dim_product")
+    assert entity(diagram, "dim_customer")[:2] == [
+        "int64 customer_key PK",
+        'int64 customer_id "The customer\'s id in the shop."',  # its description
+    ]
+    assert 'decimal(10_2) unit_price "List price of one unit in this version."' in entity(
+        diagram, "dim_product"
+    )
     assert entity(diagram, "fact_orders")[:3] == [
         "int64 customer_key FK",
         "int64 product_key FK",

@@ -1,8 +1,7 @@
 """The `wk` command: parses arguments, calls the Python API, prints the result.
 
 One module per group of commands (`build`, `outputs`, `analysis`, `streaming`, `lakehouse`,
-`lineage`);
-`base` holds what they share."""
+`lineage`, `docs`); `base` holds what they share."""
 
 from __future__ import annotations
 
@@ -12,6 +11,7 @@ import sys
 from warehouse_kit.apps.cli import (  # noqa: F401 - they add the commands
     analysis,
     build,
+    docs,
     lakehouse,
     lineage,
     outputs,
