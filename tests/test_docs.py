@@ -133,6 +133,24 @@ def test_lineage_and_metrics_come_from_the_definitions(dictionary):
     assert {e.key for e in dictionary.experiments} == {"checkout_redesign", "new_onboarding"}
 
 
+def test_personal_columns_are_tagged_where_declared_and_downstream(dictionary):
+    tags = {
+        f"{table.id}.{column.name}": column.tags
+        for table in dictionary.tables
+        for column in table.columns
+    }
+    assert tags["gold.dim_customer.email"] == ("pii:email",)
+    assert tags["silver.customers.email"] == ("pii:email",)  # from the tagged source
+    assert tags["gold.dim_customer.last_name"] == ("pii:name",)
+    assert tags["gold.dim_customer.segment"] == ()
+    assert not any(
+        tags[f"gold.fact_orders.{c.name}"]
+        for t in dictionary.tables
+        if t.id == "gold.fact_orders"
+        for c in t.columns
+    )
+
+
 def test_the_site_is_a_page_and_markdown(site, dictionary):
     page = (site / "index.html").read_text()
     assert not REMOTE_SOURCE.search(page)

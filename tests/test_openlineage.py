@@ -212,6 +212,9 @@ def test_the_example_posts_one_start_and_one_complete_per_model(tmp_path):
     fact_inputs = {(d["namespace"], d["name"]) for d in jobs["gold.fact_orders"][1]["inputs"]}
     assert (namespace, "silver.order_lines") in fact_inputs
     assert (namespace, "gold.dim_customer") in fact_inputs
+    # Column lineage comes from the compiled models (core/lineage.py).
+    amount = fact["facets"]["columnLineage"]["fields"]["amount"]["inputFields"]
+    assert [(f["name"], f["field"]) for f in amount] == [("silver.order_lines", "amount")]
 
     (seed,) = jobs["bronze.orders"][1]["inputs"]
     assert (seed["namespace"], seed["name"]) == ("file", str(REPO_ROOT / "seeds/orders_seed.csv"))

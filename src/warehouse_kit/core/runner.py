@@ -20,7 +20,15 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from warehouse_kit.core import history_rules, lakehouse, openlineage, quality, runlock, state
+from warehouse_kit.core import (
+    history_rules,
+    lakehouse,
+    lineage,
+    openlineage,
+    quality,
+    runlock,
+    state,
+)
 from warehouse_kit.core.backends import Warehouse, connect, duckdb_path, engine_of, redact
 from warehouse_kit.core.catalog import Catalog, load_catalog
 from warehouse_kit.core.executor import Executor, record_row
@@ -173,7 +181,13 @@ class Runner:
         plan = self.plan(ids)
         lakehouse.check_layouts(self.catalog, {node: item.output for node, item in plan.items()})
         # What the reporter is told also goes out as OpenLineage events, when the project asks.
-        self.reporter = openlineage.listening(self.reporter, self.catalog, self.warehouse.url, plan)
+        self.reporter = openlineage.listening(
+            self.reporter,
+            self.catalog,
+            self.warehouse.url,
+            plan,
+            column_lineage=lineage.model_lineage,
+        )
         started_at = state.now()
         run_id = state.new_run_id(started_at)
         target = redact(self.warehouse.url)

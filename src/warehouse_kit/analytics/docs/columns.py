@@ -8,7 +8,7 @@ repeat those in every file.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import ibis.expr.types as ir
@@ -16,6 +16,7 @@ import ibis.expr.types as ir
 from warehouse_kit.core.backends import Warehouse
 from warehouse_kit.core.catalog import Catalog
 from warehouse_kit.core.dag import Graph
+from warehouse_kit.core.lineage import ColumnRef
 from warehouse_kit.core.materialize import history
 from warehouse_kit.core.models import Dimension, Model, SourceLoad
 from warehouse_kit.core.project import Project
@@ -40,10 +41,11 @@ def column_description(graph: Graph, node: str, column: str) -> str:
     return declared or _generated(graph, model, column)
 
 
-def column_tags(model: Model, column: str) -> tuple[str, ...]:
-    """The tags declared on a column. None can be declared yet: PII tags (issue 18) are
-    to be read here, so that every page showing tags shows them."""
-    return ()
+def column_tags(pii: Mapping[ColumnRef, str], column: ColumnRef) -> tuple[str, ...]:
+    """A column's tags: ``pii:KIND`` when it holds personal data, declared or computed from
+    a declared column (`core.lineage_graph.pii_columns`)."""
+    kind = pii.get(column)
+    return (f"pii:{kind}",) if kind else ()
 
 
 def is_excused(model: Model) -> bool:

@@ -27,6 +27,8 @@ from warehouse_kit.core import state
 from warehouse_kit.core.backends import Warehouse, redact
 from warehouse_kit.core.catalog import Catalog, load_catalog
 from warehouse_kit.core.errors import WarehouseKitError, first_line
+from warehouse_kit.core.lineage import ColumnRef
+from warehouse_kit.core.lineage_graph import of_rows, pii_columns
 from warehouse_kit.core.project import Project
 
 
@@ -38,8 +40,10 @@ def gather(project: Project | str | Path, warehouse: Warehouse) -> DataDictionar
     layer = load_metrics(project)
     built = state.last_builds(warehouse)
     on_table = _metrics_by_table(layer)
+    # Personal data as the tables were built: declared, or computed from declared columns.
+    pii = pii_columns(of_rows(state.lineage_rows(warehouse)))
     tables = tuple(
-        _table(catalog, node, warehouse, built, on_table.get(_qualified(catalog, node), []))
+        _table(catalog, node, warehouse, built, on_table.get(_qualified(catalog, node), []), pii)
         for node in catalog.graph.order()
     )
     edges = tuple(
@@ -61,6 +65,7 @@ def _table(
     warehouse: Warehouse,
     built: dict[str, tuple[str, str | None, int | None]],
     metrics: list[str],
+    pii: dict[ColumnRef, str],
 ) -> TableEntry:
     model = catalog.graph.models[node]
     schema = catalog.schema_of(node)
@@ -78,7 +83,7 @@ def _table(
                 name=name,
                 type=str(dtype),
                 description=column_description(catalog.graph, node, name),
-                tags=column_tags(model, name),
+                tags=column_tags(pii, ColumnRef(f"{schema}.{model.name}", name)),
                 checks=tuple(by_column.get(name, ())),
                 nulls=counted.nulls[name],
                 distinct=counted.distinct.get(name),
