@@ -90,6 +90,30 @@ def test_a_report_is_a_notebook_and_an_html_page_in_reports(first_run_report, ex
     assert "open_warehouse(" not in text  # code cells are hidden by default
 
 
+def test_a_report_masks_personal_data_unless_asked_and_recorded(first_run_report, example):
+    import duckdb
+
+    # Customer 4's quarantined email is jonas..rossi@@example: the report shows its domain.
+    _, project = first_run_report
+    masked = next((project / "reports").glob("*.html")).read_text()
+    assert "***@@example" in masked
+    assert "rossi" not in masked.lower()
+    target, ids = example
+    made = report(
+        REPORT,
+        parameters={"run_id": ids[0]},
+        target=target,
+        project=Project.load(REPO_ROOT),
+        out_dir=project / "unmasked",
+        unmask=True,
+    )
+    assert "jonas..rossi@@example" in made.html.read_text()
+    with duckdb.connect(target.removeprefix("duckdb://"), read_only=True) as con:
+        recorded = con.sql("SELECT user_name, command, table_name FROM _wk.unmasked").fetchall()
+    assert len(recorded) == 1
+    assert recorded[0][1:] == (f"wk report {REPORT}", "*")
+
+
 def test_the_html_loads_nothing_from_the_network(first_run_report):
     html = Path(first_run_report[0].stdout.split()[1]).read_text()
     assert not REMOTE_SOURCE.search(html), REMOTE_SOURCE.search(html)
@@ -184,7 +208,7 @@ def test_an_unknown_parameter_lists_the_notebooks_parameters(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         f"error: {REPORT}: unknown parameter 'runid'; did you mean 'run_id'? "
-        "its parameters are: target, pipeline, run_id"
+        "its parameters are: target, pipeline, run_id, unmask"
     ]
     assert not (tmp_path / "reports").exists()  # nothing ran
 
@@ -197,7 +221,7 @@ def test_a_failing_cell_exits_non_zero_naming_it_and_keeps_the_partial_notebook(
     assert len(lines) == 1, result.stderr
     [line] = lines
     assert line.startswith(
-        f"error: {REPORT}: cell In [2] (line 13: with open_warehouse(target) as warehouse:) "
+        f"error: {REPORT}: cell In [2] (line 14: with open_warehouse(target) as warehouse:) "
         f"failed: WarehouseKitError: no warehouse at {tmp_path}/nothing-here.duckdb: "
         "run `wk run` first; the partial notebook is "
     )

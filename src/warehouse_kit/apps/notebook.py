@@ -25,6 +25,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from warehouse_kit.analytics import privacy
 from warehouse_kit.core import state
 from warehouse_kit.core.backends import Warehouse, redact
 from warehouse_kit.core.errors import WarehouseKitError, did_you_mean
@@ -157,6 +158,30 @@ def quarantined(warehouse: Warehouse, run_id: str) -> pd.DataFrame:
     chosen = steps.filter((steps.run_id == run_id) & (steps.rows_quarantined > 0))
     chosen = chosen.mutate(quarantine_table=chosen.model + "__quarantine")
     return _frame(chosen.select("model", "rows_quarantined", "quarantine_table").order_by("model"))
+
+
+def quarantine_samples(
+    warehouse: Warehouse, run_id: str, *, limit: int = 3, unmask: bool = False
+) -> dict[str, pd.DataFrame]:
+    """A few rows each quarantine table received in the run, by table, personal columns
+    masked (`analytics.privacy`) unless `unmask` (`wk report --unmask` records it)."""
+    samples = {}
+    for row in quarantined(warehouse, run_id).itertuples():
+        schema, name = str(row.quarantine_table).split(".", 1)
+        if not warehouse.exists(name, schema):
+            continue
+        table = warehouse.table(name, schema)
+        if not unmask:
+            table = privacy.masked(table, privacy.personal_columns(warehouse, schema, name))
+        if "_wk_run_id" in table.columns:
+            table = table.filter(table._wk_run_id == run_id)
+        kept = [c for c in table.columns if c not in _LOAD_COLUMNS]
+        chosen = table.select(*kept).order_by(kept[0]).limit(limit)  # the same rows each time
+        samples[f"{schema}.{name}"] = _frame(chosen)
+    return samples
+
+
+_LOAD_COLUMNS = ("_loaded_at", "_source", "_batch_id", "_wk_run_id")
 
 
 def row_count_trend(

@@ -17,7 +17,7 @@ import ast
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ import papermill  # type: ignore[import-untyped]
 from nbconvert import HTMLExporter
 from papermill.exceptions import PapermillExecutionError  # type: ignore[import-untyped]
 
+from warehouse_kit.analytics import privacy
 from warehouse_kit.core import state
 from warehouse_kit.core.errors import WarehouseKitError, did_you_mean
 from warehouse_kit.core.project import Project
@@ -119,6 +120,7 @@ def report(
     show_code: bool = False,
     project: Project | str | Path = ".",
     out_dir: Path | None = None,
+    unmask: bool = False,
 ) -> Report:
     """Run `notebook` with `parameters` and export it; returns where both files are.
 
@@ -126,14 +128,20 @@ def report(
     which its ``target = None`` default reads, never as a parameter: papermill
     writes parameters into the notebook and its metadata, and a URL may hold a
     password. A failing cell raises a `ReportError` naming it; the partial
-    notebook is kept.
+    notebook is kept. `unmask` sets the notebook's ``unmask`` parameter, so that it shows
+    personal data as it is, and records that in ``_wk.unmasked`` first.
     """
     notebook = Path(notebook)
     project = Project.of(project)
     values = dict(parameters or {})
+    if unmask:
+        values["unmask"] = True
     _check_names(notebook, list(values), parameters_of(notebook))
     named = values.pop("target", None)  # -p target URL is --target URL: never written
     target = target or named
+    if values.get("unmask") is True:  # the notebook shows personal data as it is
+        with closing(project.connect(target, wait_s=10.0)) as warehouse:
+            privacy.record_unmasked(warehouse, "*", [], f"wk report {notebook}")
     output = _output_path(out_dir or project.path("reports"), notebook.stem)
     execute(notebook, output, parameters=values, target=target)
     return Report(output, to_html(output, output.with_suffix(".html"), show_code=show_code))

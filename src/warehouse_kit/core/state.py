@@ -335,3 +335,10 @@ def lineage_runs(warehouse: Warehouse) -> list[str]:
         return []
     runs = table(warehouse, "column_lineage").select("run_id").distinct()
     return sorted(row["run_id"] for row in warehouse.rows(runs))
+
+
+def record_unmasked(warehouse: Warehouse, row: Mapping[str, Any]) -> None:
+    """Record that personal data was read unmasked (see `state_layout`: ``unmasked``)."""
+    ensure(warehouse)
+    with warehouse.transaction() as tx:
+        tx.run(insert("unmasked", {"at": now(), **row}))

@@ -52,6 +52,9 @@ Tables (one row each per...):
   reads; ``position`` orders a table's rows as its columns are. Written with the
   model's data, so each run's rows describe what it built; a model that was up to
   date wrote none, and its last build's rows stand.
+- ``unmasked``: time someone read personal data unmasked (``wk export --unmask``, a
+  report run with ``--unmask``): when, the operating-system user, the command, the
+  table and its personal columns. Written before the data is read.
 
 A model's row in ``model_runs`` and its batch are written in the same
 transaction as its data, so the history never disagrees with the tables.
@@ -168,6 +171,15 @@ TABLES: dict[str, ibis.Schema] = {
             "pii": "string",
             "pii_declared": "boolean",
             "origin": "string",
+        }
+    ),
+    "unmasked": ibis.schema(
+        {
+            "at": "timestamp",
+            "user_name": "string",
+            "command": "string",
+            "table_name": "string",
+            "columns": "string",
         }
     ),
     "check_results": ibis.schema(

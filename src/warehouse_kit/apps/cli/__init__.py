@@ -1,7 +1,7 @@
 """The `wk` command: parses arguments, calls the Python API, prints the result.
 
 One module per group of commands (`build`, `outputs`, `analysis`, `streaming`, `lakehouse`,
-`lineage`, `docs`); `base` holds what they share."""
+`lineage`, `docs`, `tables`); `base` holds what they share."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from warehouse_kit.apps.cli import (  # noqa: F401 - they add the commands
     lineage,
     outputs,
     streaming,
+    tables,
 )
 from warehouse_kit.apps.cli.base import WAIT_S, _state, app, errors
 from warehouse_kit.core.errors import WarehouseKitError, first_line

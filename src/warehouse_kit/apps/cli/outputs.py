@@ -95,6 +95,14 @@ def report(
     show_code: Annotated[
         bool, typer.Option("--show-code", help="Keep the code cells in the HTML.")
     ] = False,
+    unmask: Annotated[
+        bool,
+        typer.Option(
+            "--unmask",
+            help="Show personal data as it is (sets the notebook's unmask parameter; "
+            "recorded in _wk.unmasked). By default it is masked.",
+        ),
+    ] = False,
     project: Annotated[
         Path, typer.Option("--project", help="The project folder (default: the nearest).")
     ] = Path("."),
@@ -113,6 +121,7 @@ def report(
         target=target,
         show_code=show_code,
         project=Project.load(project),
+        unmask=unmask,
     )
     console.print(str(made.notebook), highlight=False, soft_wrap=True, markup=False)
     console.print(str(made.html), highlight=False, soft_wrap=True, markup=False)
