@@ -175,8 +175,10 @@ def history(
     ] = None,
     project: ProjectOption = Path("."),
 ) -> None:
-    """Show what a run did: each model's status, rows in, out, quarantined and dropped, and
-    its notes (a stream batch's messages, dead letters and lag; a watermark...).
+    """Show what a run did: each model's status, rows and notes.
+
+    Rows in, out, quarantined and dropped, and its notes (a stream batch's messages,
+    dead letters and lag; a watermark...).
 
     A run whose process died before it finished shows as aborted. With --schema,
     show instead how a table's columns changed, run by run."""

@@ -32,9 +32,10 @@ def docs(
     target: TargetOption = None,
     project: ProjectOption = Path("."),
 ) -> None:
-    """Build the data dictionary: every table and column (descriptions, checks, NULL and
-    distinct counts), lineage graphs, metrics with their SQL, experiments; a page that
-    opens offline (index.html) and Markdown for GitHub."""
+    """Build the data dictionary: a page that opens offline, and Markdown for GitHub.
+
+    Every table and column (descriptions, tags, checks, NULL and distinct counts),
+    lineage graphs, metrics with their SQL, experiments."""
     from warehouse_kit.core.project import Project
 
     loaded = Project.load(project)

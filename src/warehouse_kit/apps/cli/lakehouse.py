@@ -48,8 +48,10 @@ def publish(
     wait: WaitOption = WAIT_S,
     project: ProjectOption = Path("."),
 ) -> None:
-    """Publish the tables of destination.lakehouse as Hive-partitioned Parquet, each a
-    new version made current at once (wk run does it after every successful run).
+    """Publish the tables of destination.lakehouse as Hive-partitioned Parquet.
+
+    Each becomes a new version made current at once (wk run does it after every
+    successful run).
 
     A table whose current version holds its model's last build is left as it is."""
     from warehouse_kit.core.lakehouse import publish as publish_lake

@@ -107,8 +107,9 @@ def report(
         Path, typer.Option("--project", help="The project folder (default: the nearest).")
     ] = Path("."),
 ) -> None:
-    """Run a notebook with papermill into reports/, and export it to an HTML page that
-    opens offline (charts inline, nothing loaded from the network)."""
+    """Run a notebook with papermill into reports/, and export it to HTML.
+
+    The page opens offline: charts inline, nothing loaded from the network."""
     from warehouse_kit.apps.reports import parse_parameters
     from warehouse_kit.apps.reports import report as make_report
     from warehouse_kit.core.project import Project

@@ -52,8 +52,9 @@ def stream(
     wait: WaitOption = WAIT_S,
     project: ProjectOption = Path("."),
 ) -> None:
-    """Land the pipelines' Kafka topics in bronze batch after batch, each exactly once,
-    and build what depends on them. Ctrl-C or SIGTERM ends it after the current batch."""
+    """Land the pipelines' Kafka topics in bronze, exactly once, and build on them.
+
+    Batch after batch; Ctrl-C or SIGTERM ends it after the current batch."""
     from warehouse_kit.core.project import Project
     from warehouse_kit.core.stream import MicroBatch
     from warehouse_kit.core.stream import stream as stream_project
