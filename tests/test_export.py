@@ -55,7 +55,7 @@ def test_a_csv_export_masks_personal_columns_and_keeps_the_rest(example, tmp_pat
     by_key = {row["customer_key"]: row for row in rows}
     for key, email, city in expected:
         row = by_key[str(key)]
-        user, at, domain = (email or "").partition("@")
+        _, at, domain = (email or "").partition("@")
         assert row["email"] == (f"***@{domain}" if at else "***" if email else "")
         assert (row["first_name"], row["last_name"], row["city"]) == ("***", "***", city)
     assert not query(example, "SELECT * FROM _wk.unmasked")  # masked: nothing to record

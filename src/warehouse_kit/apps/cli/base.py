@@ -12,7 +12,8 @@ from rich.measure import Measurement
 from warehouse_kit import __version__
 
 app = typer.Typer(
-    help="warehouse-kit: build, check and analyse a dimensional warehouse on DuckDB, PostgreSQL or Spark.",
+    help="warehouse-kit: build, check and analyse a dimensional warehouse on DuckDB, "
+    "PostgreSQL or Spark.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
