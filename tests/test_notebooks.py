@@ -72,9 +72,10 @@ def test_notebooks_are_committed_with_the_checked_outputs_only(path):
     assert path.stat().st_size < 100_000
 
 
-def test_the_report_takes_target_pipeline_and_run_id():
+def test_the_report_takes_target_pipeline_run_id_and_unmask():
     parameters = parameters_of(NOTEBOOKS / "pipeline_report.ipynb")
-    assert list(parameters) == ["target", "pipeline", "run_id"]
+    assert list(parameters) == ["target", "pipeline", "run_id", "unmask"]
+    assert parameters["unmask"]["default"] == "False"
     assert parameters["run_id"]["default"] == "None"
 
 
