@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import textwrap
 import uuid
@@ -219,3 +221,15 @@ class TinyProject:
 def tiny(tmp_path: Path, target_url: str) -> TinyProject:
     """An empty project on each backend; add CSVs and a pipeline, then `.run()`."""
     return TinyProject(tmp_path / "project", target_url)
+
+
+def wk(*args: str, cwd: Path = REPO_ROOT, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """`wk ARGS` in a new process, as a user runs it (wide output: no wrapping)."""
+    return subprocess.run(
+        [sys.executable, "-m", "warehouse_kit.apps.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=timeout,
+    )

@@ -6,8 +6,6 @@ from __future__ import annotations
 import fcntl
 import os
 import re
-import subprocess
-import sys
 import tempfile
 import textwrap
 from pathlib import Path
@@ -15,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from conftest import wk
 from warehouse_kit.analytics.docs import (
     ColumnEntry,
     DataDictionary,
@@ -35,17 +34,6 @@ CHROMIUM = "/usr/bin/chromium"
 REMOTE_SOURCE = re.compile(
     r"<(script|link|img|iframe|source|embed)\b[^>]*\b(src|href)\s*=\s*[\"']?(https?:)?//", re.I
 )
-
-
-def wk(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "warehouse_kit.apps.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, "COLUMNS": "200"},
-        timeout=300,
-    )
 
 
 @pytest.fixture(scope="session")

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +12,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from conftest import wk
 from warehouse_kit.apps.export import export_table
 from warehouse_kit.apps.notebooks_refresh import example_warehouse
 from warehouse_kit.core.project import Project
@@ -26,17 +24,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 def example() -> Iterator[str]:
     with example_warehouse(Project.load(REPO_ROOT)) as target:
         yield target
-
-
-def wk(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "warehouse_kit.apps.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        env={**os.environ, "COLUMNS": "200"},
-        timeout=120,
-    )
 
 
 def query(target: str, sql: str) -> list[tuple]:

@@ -6,7 +6,6 @@ import base64
 import os
 import re
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from conftest import wk
 from warehouse_kit.apps.notebooks_refresh import example_warehouse
 from warehouse_kit.apps.reports import ReportError, parse_parameters, report
 from warehouse_kit.core.project import Project
@@ -36,17 +36,6 @@ CHROMIUM_FLAGS = [
 REMOTE_SOURCE = re.compile(
     r"<(script|link|img|iframe|source|embed)\b[^>]*\b(src|href)\s*=\s*[\"']?(https?:)?//", re.I
 )
-
-
-def wk(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "warehouse_kit.apps.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, "COLUMNS": "200"},
-        timeout=300,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -135,20 +135,20 @@ def _format(out: Path, given: str | None) -> str:
 
 
 def _csv(reader: pa.RecordBatchReader, path: Path) -> int:
-    rows = 0
     with pacsv.CSVWriter(path, reader.schema) as writer:
-        for batch in reader:
-            writer.write_batch(batch)
-            rows += batch.num_rows
-    return rows
+        return _write(reader, writer)
 
 
 def _parquet(reader: pa.RecordBatchReader, path: Path) -> int:
-    rows = 0
     with pq.ParquetWriter(path, reader.schema, compression="zstd") as writer:
-        for batch in reader:
-            writer.write_batch(batch)
-            rows += batch.num_rows
+        return _write(reader, writer)
+
+
+def _write(reader: pa.RecordBatchReader, writer: pacsv.CSVWriter | pq.ParquetWriter) -> int:
+    rows = 0
+    for batch in reader:
+        writer.write_batch(batch)
+        rows += batch.num_rows
     return rows
 
 
