@@ -100,3 +100,15 @@ def test_bad_export_arguments_are_one_line(example, args, says):
     assert result.returncode != 0
     assert says in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_kpi_grouped_by_a_personal_column_is_masked(example):
+    result = wk("metrics", "query", "revenue", "--by", "email", "-f", "csv", "--target", example)
+    assert result.returncode == 0, result.stderr
+    emails = [line.split(",")[0] for line in result.stdout.splitlines()[1:]]
+    assert emails
+    assert all(e == "***" or e.startswith("***@") for e in emails)
+    by_segment = wk(
+        "metrics", "query", "revenue", "--by", "segment", "-f", "csv", "--target", example
+    )
+    assert "Consumer" in by_segment.stdout  # what is not personal stays as it is

@@ -17,6 +17,7 @@ import ibis.expr.types as ir
 
 from warehouse_kit.core import state
 from warehouse_kit.core.backends import Warehouse
+from warehouse_kit.core.lineage import expression_lineage
 from warehouse_kit.core.lineage_graph import of_rows, pii_columns
 
 MASK = "***"
@@ -27,6 +28,21 @@ def personal_columns(warehouse: Warehouse, schema: str, name: str) -> dict[str, 
     was last built."""
     graph = of_rows(state.lineage_rows(warehouse))
     return {ref.column: kind for ref, kind in pii_columns(graph, f"{schema}.{name}").items()}
+
+
+def personal_results(warehouse: Warehouse, expr: ir.Table) -> dict[str, str]:
+    """The columns of a query's result that show personal data: text computed from a
+    personal column (a group of ``--by email``). A number computed from one (a count of
+    emails) says nothing about a person and is left as it is."""
+    pii = pii_columns(of_rows(state.lineage_rows(warehouse)))
+    if not pii:
+        return {}
+    found = {}
+    for column, inputs in expression_lineage(expr, {}).items():
+        kinds = [pii[ref] for ref in inputs if ref in pii]
+        if kinds and expr[column].type().is_string():
+            found[column] = kinds[0]
+    return found
 
 
 def masked(table: ir.Table, personal: Mapping[str, str]) -> ir.Table:

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import math
 import sys
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -280,11 +281,19 @@ def metrics_query(
         str, typer.Option("--format", "-f", help="table, csv or json.")
     ] = "table",
     sql: Annotated[bool, typer.Option("--sql", help="Print the SQL; run nothing.")] = False,
+    unmask: Annotated[
+        bool,
+        typer.Option(
+            "--unmask",
+            help="Show groups of personal data (--by email) as they are (recorded in "
+            "_wk.unmasked); by default they are masked.",
+        ),
+    ] = False,
     target: TargetOption = None,
     project: ProjectOption = Path("."),
 ) -> None:
     """Compute metrics in the warehouse, per period and group."""
-    from warehouse_kit.analytics import metrics
+    from warehouse_kit.analytics import metrics, privacy
     from warehouse_kit.analytics.metrics import display
 
     formats = ("table", "csv", "json")
@@ -301,7 +310,14 @@ def metrics_query(
         if sql:
             sys.stdout.write(warehouse.sql(expr) + "\n")
             return
+        personal = privacy.personal_results(warehouse, expr)
+        if not unmask:
+            expr = privacy.masked(expr, personal)
         rows = warehouse.rows(expr)
+    if unmask and personal:
+        with closing(layer.project.connect(target, wait_s=10.0)) as writable:
+            command = f"wk metrics query {' '.join(names)}"
+            privacy.record_unmasked(writable, "metrics", sorted(personal), command)
     columns = list(expr.columns)
     if output_format == "csv":
         sys.stdout.write(display.to_csv(rows, columns))
