@@ -167,11 +167,16 @@ def _hold_folder(url: str, base_dir: Path | None, wait_s: float) -> Held:
     handle = open(lock_path, "a+b")  # noqa: SIM115 - held open until `release`
     try:
         _flock(handle, url, note, wait_s)
-        warehouse = connect(url, base_dir=base_dir)
     except BaseException:
         handle.close()
         raise
-    _write_note(note, me())
+    try:
+        _write_note(note, me())  # before Spark starts (seconds): a waiter sees who it is
+        warehouse = connect(url, base_dir=base_dir)
+    except BaseException:
+        note.unlink(missing_ok=True)  # ours: this process holds the lock
+        handle.close()
+        raise
     held = Held(warehouse, note)
     held._lock_file = handle
     return held
