@@ -10,15 +10,15 @@ messages quote the URL.
 
 from __future__ import annotations
 
+import http.client
+import json
 import smtplib
 import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
-from urllib.parse import unquote, urlsplit
-
-import requests
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from warehouse_kit.core.errors import first_line
 from warehouse_kit.core.spec_monitoring import Alert, EmailAlert, WebhookAlert
@@ -57,12 +57,19 @@ def recipient(alert: Alert) -> str:
 
 
 def send(
-    alert: Alert, subject: str, text: str, *, attempts: int = ATTEMPTS, backoff_s: float = BACKOFF_S
+    alert: Alert,
+    subject: str,
+    text: str,
+    *,
+    attempts: int = ATTEMPTS,
+    backoff_s: float | None = None,
 ) -> Delivery:
-    """Deliver `text` on the alert's channel (`subject`: an email's subject line)."""
+    """Deliver `text` on the alert's channel (`subject`: an email's subject line);
+    `backoff_s` defaults to `BACKOFF_S`."""
+    wait = BACKOFF_S if backoff_s is None else backoff_s
     if isinstance(alert, WebhookAlert):
-        return _tries(lambda: _post(alert, text), attempts, backoff_s)
-    return _tries(lambda: _mail(alert, subject, text), attempts, backoff_s)
+        return _tries(lambda: _post(alert, text), attempts, wait)
+    return _tries(lambda: _mail(alert, subject, text), attempts, wait)
 
 
 def _tries(attempt: Callable[[], None], attempts: int, backoff_s: float) -> Delivery:
@@ -80,20 +87,33 @@ def _tries(attempt: Callable[[], None], attempts: int, backoff_s: float) -> Deli
 def _post(alert: WebhookAlert, text: str) -> None:
     if alert.url is None:
         raise _Failed("no url: give url (usually ${ALERT_WEBHOOK_URL})", retry=False)
+    url, where = urlsplit(alert.url.get_secret_value()), recipient(alert)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise _Failed("url must be an http:// or https:// URL", retry=False)
     headers = {name: value.get_secret_value() for name, value in alert.headers.items()}
-    where = recipient(alert)
+    headers["Content-Type"] = "application/json"
+    body = json.dumps({"text": text}).encode()
+    path = urlunsplit(("", "", url.path or "/", url.query, ""))
+    # http.client rather than requests: urllib3 logs each request's path, a secret here.
+    connection = (
+        http.client.HTTPSConnection(url.hostname, url.port, timeout=TIMEOUT_S)
+        if url.scheme == "https"
+        else http.client.HTTPConnection(url.hostname, url.port, timeout=TIMEOUT_S)
+    )
     try:
-        answer = requests.post(
-            alert.url.get_secret_value(), json={"text": text}, headers=headers, timeout=TIMEOUT_S
-        )
-    except requests.Timeout:
+        connection.request("POST", path, body=body, headers=headers)
+        answer = connection.getresponse()
+        answer.read()
+    except TimeoutError:
         raise _Failed(f"no answer from {where} within {TIMEOUT_S:g}s", retry=True) from None
-    except requests.RequestException as exc:
-        reason = type(exc).__name__  # its text quotes the URL: a secret
+    except (OSError, http.client.HTTPException) as exc:
+        reason = type(exc).__name__  # its text may quote the URL: a secret
         raise _Failed(f"could not post to {where} ({reason})", retry=True) from None
-    if answer.status_code >= 300:
-        retry = answer.status_code in RETRY_STATUSES
-        raise _Failed(f"{where} answered HTTP {answer.status_code} {answer.reason}", retry=retry)
+    finally:
+        connection.close()
+    if answer.status >= 300:
+        retry = answer.status in RETRY_STATUSES
+        raise _Failed(f"{where} answered HTTP {answer.status} {answer.reason}", retry=retry)
 
 
 def _mail(alert: EmailAlert, subject: str, text: str) -> None:
