@@ -24,6 +24,7 @@ from warehouse_kit.core import (
     history_rules,
     lakehouse,
     lineage,
+    monitoring,
     openlineage,
     quality,
     runlock,
@@ -222,6 +223,7 @@ class Runner:
                 },
             )
         )
+        monitoring.after_run(self.catalog, self.warehouse)  # never fails the run
         self.reporter.run_finished(result)
         return result
 

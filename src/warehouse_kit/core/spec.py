@@ -8,11 +8,11 @@ names the file, the key path and what was expected::
     pipelines/x.yml: pipeline.transformations[1].operations[0]: unknown operation
     'dedupe'; did you mean 'deduplicate'?
 
-Operations (`warehouse_kit.core.operations`), sources, checks and alerts are
-discriminated unions (on ``op``, ``type``, ``type`` or ``check``, and
-``channel``), so a YAML mapping parses straight into the class that implements
-it. What every format shares (the base model, durations, the error formatter)
-is in `warehouse_kit.core.config`.
+Operations (`warehouse_kit.core.operations`), sources, checks, monitors and alerts
+are discriminated unions (on ``op``, ``type``, ``type`` or ``check``, ``type``, and
+``channel``; monitoring's are in `warehouse_kit.core.spec_monitoring`), so a YAML
+mapping parses straight into the class that implements it. What every format shares
+(the base model, durations, the error formatter) is in `warehouse_kit.core.config`.
 """
 
 from __future__ import annotations
@@ -20,12 +20,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import (
-    BeforeValidator,
     Field,
-    SecretStr,
     model_validator,
 )
 
@@ -34,13 +32,20 @@ from warehouse_kit.core.config import (
     Columns,
     Name,
     Spec,
-    one_or_many,
     parse,
 )
 from warehouse_kit.core.operations import Operations
 from warehouse_kit.core.physical import Indexes
 from warehouse_kit.core.quality.checks import Checks
 from warehouse_kit.core.spec_lakehouse import LakehouseSpec, LakeTableSpec
+from warehouse_kit.core.spec_monitoring import (
+    Alert,
+    AlertType,
+    EmailAlert,
+    Monitor,
+    MonitoringSpec,
+    WebhookAlert,
+)
 from warehouse_kit.core.spec_sources import (
     DatabaseSource,
     DatabaseTable,
@@ -134,39 +139,6 @@ class DestinationSpec(Spec):
     """Publish gold tables as Hive-partitioned Parquet too, after each successful run."""
 
 
-AlertType = Literal["pipeline_failure", "quality_threshold", "freshness", "volume", "stream_lag"]
-
-
-class WebhookAlert(Spec):
-    """An alert posted to a URL. Declared only: nothing is sent yet (issue 19), but a
-    misspelled key is refused now rather than when delivery comes."""
-
-    type: AlertType
-    channel: Literal["webhook"]
-    url: SecretStr | None = None
-    """Usually ``${ALERT_WEBHOOK_URL}``: a webhook URL is a secret."""
-
-
-class EmailAlert(Spec):
-    """An alert sent by email (declared only, as `WebhookAlert`)."""
-
-    type: AlertType
-    channel: Literal["email"]
-    to: Annotated[
-        list[str], BeforeValidator(one_or_many, json_schema_input_type=str | list[str])
-    ] = Field(default_factory=list)
-    """One address or a list of them."""
-    smtp: SecretStr | None = None
-    """An smtp:// URL, usually ``${SMTP_URL}``."""
-
-
-Alert = Annotated[WebhookAlert | EmailAlert, Field(discriminator="channel", title="alert channel")]
-
-
-class MonitoringSpec(Spec):
-    alerts: list[Alert] = Field(default_factory=list)
-
-
 class PipelineSpec(Spec):
     name: Name
     type: Literal["ELT", "ETL"] = "ELT"
@@ -229,6 +201,7 @@ __all__ = [  # the sources' part of the format is in spec_sources
     "LakeTableSpec",
     "LakehouseSpec",
     "ModelSpec",
+    "Monitor",
     "MonitoringSpec",
     "PiiTag",
     "PipelineFile",

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import ibis
 import ibis.expr.types as ir
 import sqlglot as sg
 import sqlglot.expressions as sge
@@ -342,3 +343,102 @@ def record_unmasked(warehouse: Warehouse, row: Mapping[str, Any]) -> None:
     ensure(warehouse)
     with warehouse.transaction() as tx:
         tx.run(insert("unmasked", {"at": now(), **row}))
+
+
+# --- what monitors read, and their incidents and alerts (`monitoring`) ---------------
+
+
+def latest_pipeline_run(warehouse: Warehouse, pipeline: str) -> dict[str, Any] | None:
+    """The latest finished run of the pipeline (runs record every pipeline they ran)."""
+    if not warehouse.exists("runs", SCHEMA):
+        return None
+    runs = pipeline_runs(warehouse)
+    names = "," + runs.pipeline + ","  # a run of several pipelines records "a,b"
+    mine = runs.filter(runs.status != "running", names.contains(f",{pipeline},"))
+    found = warehouse.rows(mine.order_by(ibis.desc("run_id")).limit(1))
+    return found[0] if found else None
+
+
+def latest_check_failures(
+    warehouse: Warehouse, models: Sequence[str]
+) -> tuple[str | None, list[dict[str, Any]]]:
+    """The latest run that checked any of `models` (a build or ``wk check``), and the
+    checks that failed in it, quarantines aside (they set rows apart as declared)."""
+    if not warehouse.exists("check_results", SCHEMA) or not models:
+        return None, []
+    results = table(warehouse, "check_results")
+    mine = results.filter(results.model.isin(list(models)))
+    run_id: str | None = warehouse.scalar(mine.run_id.max())
+    failed = mine.filter(
+        mine.run_id == run_id, mine.status == "fail", mine.action != "quarantine"
+    ).order_by("model", "check")
+    return run_id, warehouse.rows(failed.select("model", "check", "failing_rows", "message"))
+
+
+def builds(warehouse: Warehouse, model: str, last: int) -> list[dict[str, Any]]:
+    """A model's `last` successful builds, newest first: run, start, rows in, out and
+    quarantined."""
+    if not warehouse.exists("model_runs", SCHEMA):
+        return []
+    runs = table(warehouse, "model_runs")
+    built = runs.filter(runs.model == model, runs.status == "success")
+    columns = ("run_id", "started_at", "rows_in", "rows_out", "rows_quarantined")
+    return warehouse.rows(built.select(*columns).order_by(ibis.desc("run_id")).limit(last))
+
+
+def latest_loads(warehouse: Warehouse, models: Sequence[str]) -> dict[str, datetime]:
+    """When each of the bronze `models` last landed a batch (those that ever did)."""
+    if not warehouse.exists("batches", SCHEMA) or not models:
+        return {}
+    batches = table(warehouse, "batches")
+    mine = batches.filter(batches.model.isin(list(models)))
+    latest = mine.group_by("model").aggregate(loaded_at=mine.loaded_at.max())
+    return {row["model"]: row["loaded_at"] for row in warehouse.rows(latest)}
+
+
+def stream_lags(warehouse: Warehouse) -> dict[str, int]:
+    """Each stream model's lag as of its latest batch, summed over its partitions."""
+    if not warehouse.exists("stream_offsets", SCHEMA):
+        return {}
+    offsets = table(warehouse, "stream_offsets")
+    lags = offsets.group_by("model").aggregate(lag=offsets.lag.sum())
+    return {row["model"]: int(row["lag"] or 0) for row in warehouse.rows(lags)}
+
+
+def open_incidents(warehouse: Warehouse, pipeline: str) -> dict[str, dict[str, Any]]:
+    """The pipeline's incidents not resolved yet, by monitor."""
+    incidents = table(warehouse, "incidents")
+    mine = incidents.filter(incidents.pipeline == pipeline, incidents.resolved_at.isnull())
+    return {row["monitor"]: row for row in warehouse.rows(mine)}
+
+
+def open_incident(warehouse: Warehouse, row: Mapping[str, Any]) -> None:
+    with warehouse.transaction() as tx:
+        tx.run(insert("incidents", row))
+
+
+def resolve_incident(warehouse: Warehouse, incident_id: str, at: datetime, how: str) -> None:
+    change = {"resolved_at": at, "resolution": how}
+    with warehouse.transaction() as tx:
+        tx.run(update("incidents", {"incident_id": incident_id}, change))
+
+
+def record_alert(warehouse: Warehouse, row: Mapping[str, Any]) -> None:
+    """Record a delivery of an alert, delivered or not (its row holds no secret)."""
+    with warehouse.transaction() as tx:
+        tx.run(insert("alerts", row))
+
+
+def undelivered_alerts(warehouse: Warehouse, pipeline: str) -> list[dict[str, Any]]:
+    """The pipeline's alert messages never delivered on their channel, with how many
+    deliveries failed (``tries``) and whether their incident is still open."""
+    alerts, incidents = table(warehouse, "alerts"), table(warehouse, "incidents")
+    key = ["incident_id", "kind", "channel", "recipient"]
+    mine = alerts.filter(alerts.pipeline == pipeline)
+    delivered = mine.filter(mine.status == "delivered").select(*key)
+    pending = mine.anti_join(delivered, key)
+    grouped = pending.group_by([*key, "monitor"]).aggregate(
+        message=pending.message.max(), tries=pending.count()
+    )
+    state_of = incidents.select("incident_id", still_open=incidents.resolved_at.isnull())
+    return warehouse.rows(grouped.inner_join(state_of, "incident_id").order_by(*key))

@@ -55,6 +55,15 @@ Tables (one row each per...):
 - ``unmasked``: time someone read personal data unmasked (``wk export --unmask``, a
   report run with ``--unmask``): when, the operating-system user, the command, the
   table and its personal columns. Written before the data is read.
+- ``incidents``: time a monitor (``pipeline``, ``monitor``: its name) began firing:
+  ``opened_at`` and the ``reason`` it gave then; ``resolved_at`` and ``resolution`` once it
+  was evaluated ok again (NULL while it still fires). One incident is one alert per
+  channel, however many evaluations see it firing.
+- ``alerts``: attempt to deliver a message of an incident (``kind``: firing or resolved)
+  on a channel: when, the ``recipient`` (a webhook's scheme and host only, an email's
+  addresses: never a secret), the message, ``status`` (delivered or failed), the error
+  and the ``attempts`` made within that delivery. A failed one is tried again at the next
+  evaluation, as a new row, until one is delivered.
 
 A model's row in ``model_runs`` and its batch are written in the same
 transaction as its data, so the history never disagrees with the tables.
@@ -180,6 +189,33 @@ TABLES: dict[str, ibis.Schema] = {
             "command": "string",
             "table_name": "string",
             "columns": "string",
+        }
+    ),
+    "incidents": ibis.schema(
+        {
+            "incident_id": "string",
+            "pipeline": "string",
+            "monitor": "string",
+            "monitor_type": "string",
+            "opened_at": "timestamp",
+            "reason": "string",
+            "resolved_at": "timestamp",
+            "resolution": "string",
+        }
+    ),
+    "alerts": ibis.schema(
+        {
+            "sent_at": "timestamp",
+            "pipeline": "string",
+            "monitor": "string",
+            "incident_id": "string",
+            "kind": "string",
+            "channel": "string",
+            "recipient": "string",
+            "message": "string",
+            "status": "string",
+            "error": "string",
+            "attempts": "int64",
         }
     ),
     "check_results": ibis.schema(
