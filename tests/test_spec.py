@@ -80,6 +80,29 @@ def test_a_connection_from_the_environment_is_never_shown(tmp_path):
     assert "secret" not in repr(spec)
 
 
+def test_a_whole_variable_needs_no_quotes_inside_braces(tmp_path):
+    # The form the toolkit was specified with: YAML alone would end the value at its "{".
+    spec = load(
+        tmp_path,
+        """
+        pipeline:
+          name: p
+          sources: [{name: pg, type: postgres, connection: ${PG}, tables: [a]}]
+          monitoring:
+            alerts:
+              - {type: pipeline_failure, channel: webhook, url: ${HOOK}}
+              - {type: pipeline_failure, channel: email, to: [a@b.c], smtp: ${SMTP:-smtp://h:25}}
+        """,
+        environ={"PG": "postgres://u:secret@h/db", "HOOK": "https://hooks.example/x{y}"},
+    )
+    source = spec.sources[0]
+    assert isinstance(source, PostgresSource)
+    assert source.connection.get_secret_value() == "postgres://u:secret@h/db"
+    webhook, email = spec.monitoring.alerts
+    assert webhook.url.get_secret_value() == "https://hooks.example/x{y}"
+    assert email.smtp.get_secret_value() == "smtp://h:25"
+
+
 def test_a_default_stands_in_for_an_unset_variable(tmp_path):
     spec = load(
         tmp_path,

@@ -65,12 +65,28 @@ def read_yaml(path: Path, *, display: str) -> Any:
     except FileNotFoundError:
         raise ConfigError("file not found", file=display) from None
     try:
-        return yaml.load(text, Loader=_Loader)
+        return yaml.load(_quote_bare_variables(text), Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"invalid YAML: {where}{problem}", file=display) from None
+
+
+# A value that is a whole ${VAR}: after "key: ", "[" or ",", up to the end of the value.
+_BARE_VARIABLE = re.compile(
+    r"(?:(?<=[:,] )|(?<=[\[,])|(?<=\[ ))"
+    r"(\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}\"'\n]*)?\})"
+    r"(?=[ \t]*(?:[,}\]]|#|$))",
+    re.MULTILINE,
+)
+
+
+def _quote_bare_variables(text: str) -> str:
+    """Quote each value that is a whole ``${VAR}``, so that it reads in a flow mapping
+    too: ``{channel: webhook, url: ${ALERT_WEBHOOK_URL}}`` is the users' form, and YAML
+    would end a plain value at its ``{``. The value stays the same string."""
+    return _BARE_VARIABLE.sub(r'"\1"', text)
 
 
 def _join(path: str, key: str) -> str:
