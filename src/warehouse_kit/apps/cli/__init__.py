@@ -1,7 +1,7 @@
 """The `wk` command: parses arguments, calls the Python API, prints the result.
 
 One module per group of commands (`build`, `outputs`, `analysis`, `streaming`, `lakehouse`,
-`lineage`, `docs`, `tables`); `base` holds what they share."""
+`lineage`, `docs`, `tables`, `operate`); `base` holds what they share."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from warehouse_kit.apps.cli import (  # noqa: F401 - they add the commands
     docs,
     lakehouse,
     lineage,
+    operate,
     outputs,
     streaming,
     tables,
