@@ -33,7 +33,7 @@ def schedule(
     wait: WaitOption = WAIT_S,
     project: ProjectOption = Path("."),
 ) -> None:
-    """Run the pipelines on their schedule: (cron, UTC), in the foreground, until stopped.
+    """Run the pipelines on their cron schedules (UTC), in the foreground, until stopped.
 
     One run at a time; each logs to logs/<pipeline>-<run_id>.log. SIGTERM or Ctrl-C stops
     it once the run going on, if any, has finished."""
@@ -75,7 +75,7 @@ def export_airflow(
     ] = None,
     project: ProjectOption = Path("."),
 ) -> None:
-    """Write each pipeline as an Airflow DAG: dags/<pipeline>_dag.py, a task per stage."""
+    """Write each pipeline as an Airflow DAG file, a task per stage."""
     from warehouse_kit.apps.airflow import export_airflow as export
     from warehouse_kit.core.project import Project
 
