@@ -16,7 +16,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -299,6 +299,17 @@ class Warehouse:
         if self._file_reader is None:
             self._file_reader = ibis.duckdb.connect()
         return self._file_reader
+
+    def reconnect(self) -> None:
+        """Open the connection again after it was lost (a retry, `retries`): in place, so
+        the expressions built on `con` stay valid. A Spark session is not reopened."""
+        if self.spark is not None:
+            return
+        with suppress(Exception):  # it is gone already; closing may fail as well
+            self.con.disconnect()
+        self.con.reconnect()
+        if self.kind == "duckdb":
+            use_enough_threads(self.con.con)
 
     def close(self) -> None:
         if self._file_reader is not None:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import replace
 from datetime import datetime
 
@@ -30,21 +32,56 @@ from warehouse_kit.core.gate import Gate, Rejected
 from warehouse_kit.core.materialize import Outcome, Target, indexes, schema, statistics
 from warehouse_kit.core.planner import Planned, Planner
 from warehouse_kit.core.results import ModelResult
+from warehouse_kit.core.retries import NO_RETRIES, Retries, connection_lost, is_transient
 from warehouse_kit.core.strategies import strategy
 
 log = logging.getLogger(__name__)
 
 
 class Executor:
-    def __init__(self, warehouse: Warehouse, planner: Planner, full_refresh: bool):
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        planner: Planner,
+        full_refresh: bool,
+        reconnect: Callable[[], None] | None = None,
+    ):
         self.warehouse = warehouse
         self.planner = planner
         self.full_refresh = full_refresh
+        self.reconnect = reconnect or warehouse.reconnect
+        """Opens the warehouse connection again after it was lost (the run lock's way,
+        when the runner holds the target)."""
 
     def write(
         self, item: Planned, result: ModelResult, run_id: str, started_at: datetime, clock: float
     ) -> None:
-        """Write the model, filling in `result` (its status, rows, notes, or error)."""
+        """Write the model, filling in `result` (its status, rows, notes, or error).
+
+        An attempt that fails on a transient fault (`retries`) is made again, as many
+        times as the model's `retries` allow, on a connection opened again if it was
+        lost; the model's run row says which attempt it records and what the ones
+        before it met. Any other error fails the model at once."""
+        policy = item.model.retries or NO_RETRIES
+        result.attempts = policy.attempts
+        for attempt in range(1, policy.attempts + 1):
+            result.attempt = attempt
+            try:
+                self._attempt(item, result, run_id, started_at, clock)
+                break
+            except Exception as exc:
+                if attempt < policy.attempts and is_transient(exc):
+                    result.retried.append(_message(exc, item.model.id))
+                    self._before_next(exc, item.model.id, attempt, policy)
+                    continue
+                self._failed(exc, item, result, run_id, clock)
+                break
+        result.note = _notes(result)  # for the reporter, as the history has it (once: last)
+
+    def _attempt(
+        self, item: Planned, result: ModelResult, run_id: str, started_at: datetime, clock: float
+    ) -> None:
+        """One attempt at the write; raises what made it fail."""
         node = item.model.id
         target = Target(
             self.warehouse, item.schema, item.model.name, run_id, started_at, self.full_refresh
@@ -96,19 +133,48 @@ class Executor:
             # The record was written before the commit; the commit is part of the work.
             result.duration_s = time.perf_counter() - clock
             where = {"run_id": run_id, "model": node}
-            changes = {"duration_s": round(result.duration_s, 6), "notes": result.note or None}
+            changes = {"duration_s": round(result.duration_s, 6), "notes": _notes(result) or None}
             self.warehouse.execute(state.update("model_runs", where, changes))
-        except Exception as exc:
-            if isinstance(exc, Rejected):
-                exc.record(self.warehouse, run_id)
-                result.checks = exc.results  # what rejected it, for the reporter too
-            result.status = "failed"
-            result.error = _message(exc, node)
-            result.duration_s = time.perf_counter() - clock
-            self.warehouse.execute(record_row(run_id, item, result))
-        finally:
-            if gate is not None:
-                gate.close()
+        except Exception:
+            if gate is not None:  # the attempt's own error is the one to report
+                with suppress(Exception):
+                    gate.close()
+            raise
+        if gate is not None:
+            gate.close()
+
+    def _before_next(self, exc: Exception, node: str, attempt: int, policy: Retries) -> None:
+        """Wait as `policy` says, then open the connection again if the fault closed it."""
+        pause = policy.wait_before(attempt + 1)
+        log.warning(
+            "%s: attempt %d of %d failed (%s); trying again in %g s",
+            node,
+            attempt,
+            policy.attempts,
+            _message(exc, node),
+            pause,
+        )
+        time.sleep(pause)
+        if connection_lost(exc):
+            try:
+                self.reconnect()
+            except Exception as again:  # the next attempt meets it too, and is counted
+                log.warning("%s: cannot open the warehouse again: %s", node, first_line(again))
+
+    def _failed(
+        self, exc: Exception, item: Planned, result: ModelResult, run_id: str, clock: float
+    ) -> None:
+        """Record the model's failure, on a connection opened again if `exc` closed it."""
+        node = item.model.id
+        if connection_lost(exc):
+            self.reconnect()
+        if isinstance(exc, Rejected):
+            exc.record(self.warehouse, run_id)
+            result.checks = exc.results  # what rejected it, for the reporter too
+        result.status = "failed"
+        result.error = _message(exc, node)
+        result.duration_s = time.perf_counter() - clock
+        self.warehouse.execute(record_row(run_id, item, result))
 
     def _guard(self, item: Planned) -> None:
         """Fail the model, before anything is written, where its data breaks a guard."""
@@ -146,13 +212,24 @@ def record_row(run_id: str, item: Planned, result: ModelResult) -> sge.Insert:
             "duration_s": round(result.duration_s, 6),
             "status": result.status,
             "error": result.error,
-            "notes": result.note or None,
+            "notes": _notes(result) or None,
             "rows_quarantined": result.rows_quarantined,
             "fingerprint": result.fingerprint,
             "rows_dropped": result.rows_dropped,
             "dropped": json.dumps(result.dropped) if result.dropped else None,
+            "attempt": result.attempt,
+            "attempts": result.attempts,
         },
     )
+
+
+def _notes(result: ModelResult) -> str:
+    """The model's notes, with which attempt this was and what the ones before met."""
+    if not result.retried:
+        return result.note
+    earlier = "; ".join(f"attempt {n}: {error}" for n, error in enumerate(result.retried, 1))
+    retried = f"attempt {result.attempt} of {result.attempts} ({earlier})"
+    return "; ".join(part for part in (retried, result.note) if part)
 
 
 def _message(exc: Exception, node: str) -> str:

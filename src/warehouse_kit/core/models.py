@@ -20,6 +20,7 @@ from warehouse_kit.core.config import MAX_NAME_LENGTH, check_name, parse
 from warehouse_kit.core.errors import ConfigError
 from warehouse_kit.core.operations import DimensionOptions
 from warehouse_kit.core.physical import Index, Physical
+from warehouse_kit.core.retries import Retries
 from warehouse_kit.core.spec import Incremental, IncrementalModel, SchemaContract
 
 UNKNOWN_KEY = -1
@@ -168,7 +169,7 @@ class BuildContext:
 
 
 Build = Callable[[BuildContext], "ir.Table | Batch"]
-OptionsT = TypeVar("OptionsT", DimensionOptions, IncrementalModel)
+OptionsT = TypeVar("OptionsT", DimensionOptions, IncrementalModel, Retries)
 
 
 @dataclass(frozen=True)
@@ -203,6 +204,8 @@ class Model:
     """What its table does when the columns written to it change (`materialize.schema`)."""
     physical: Physical = field(default_factory=Physical)
     """Its table's indexes, partitioning and clustering (`core.physical`)."""
+    retries: Retries | None = None
+    """How its write is tried again after a transient fault (`core.retries`); None: once."""
 
     @property
     def id(self) -> str:
@@ -242,6 +245,7 @@ def model(
     indexes: Sequence[str | Sequence[str] | Mapping[str, Any] | Index] | None = None,
     partition_by: str | Sequence[str] = (),
     cluster_by: str | Sequence[str] = (),
+    retries: Mapping[str, Any] | Retries | None = None,
 ) -> Callable[[Callable[..., ir.Table]], Model]: ...
 
 
@@ -260,6 +264,7 @@ def model(
     indexes: Sequence[str | Sequence[str] | Mapping[str, Any] | Index] | None = None,
     partition_by: str | Sequence[str] = (),
     cluster_by: str | Sequence[str] = (),
+    retries: Mapping[str, Any] | Retries | None = None,
 ) -> Model | Callable[[Callable[..., ir.Table]], Model]:
     """Declare a Python model: a function whose parameters name its inputs.
 
@@ -279,7 +284,8 @@ def model(
     are data-quality checks as in a pipeline file's ``quality_checks``;
     `schema_contract` is ``evolve``, ``freeze`` or ``discard`` as in a pipeline file;
     `indexes`, `partition_by` and `cluster_by` its table's physical design, as in a
-    pipeline file (`core.physical`).
+    pipeline file (`core.physical`); `retries` how its write is tried again after a
+    transient fault (``{"attempts": 3, "backoff": "2s"}``, `core.retries`).
     """
 
     def declare(func: Callable[..., ir.Table]) -> Model:
@@ -294,6 +300,7 @@ def model(
         model_name = _valid(name or func.__name__, origin)
         options = _options(DimensionOptions, dimension, f"{origin}: dimension")
         merge = _options(IncrementalModel, incremental, f"{origin}: incremental")
+        again = _options(Retries, retries, f"{origin}: retries")
         if options and merge:
             raise ConfigError("a model is a dimension or incremental, not both", file=origin)
 
@@ -314,6 +321,7 @@ def model(
             checks=tuple(_parse_checks(checks, origin)),
             contract=schema_contract,
             physical=Physical.parse(indexes, partition_by, cluster_by, origin=origin),
+            retries=again,
         )
 
     return declare(function) if function is not None else declare

@@ -172,6 +172,7 @@ class _Compiler:
                         contract=table.schema_contract
                         or source.schema_contract
                         or self.spec.schema_contract,
+                        retries=source.retries or self.spec.retries,
                     )
                 )
         return models
@@ -238,6 +239,7 @@ class _Compiler:
             dimensions=tuple(dimensions),
             contract=spec.schema_contract or self.spec.schema_contract,
             physical=Physical.of(spec),
+            retries=spec.retries or self.spec.retries,
             checks=tuple(
                 quality.parse_checks(
                     spec.quality_checks, file=self.file, key_path=f"{key_path}.quality_checks"

@@ -29,6 +29,12 @@ class ModelResult:
     rows_dropped: int | None = None
     dropped: dict[str, int] = field(default_factory=dict)
     """Rows its operations set apart, by reason (a NULL key, a duplicate, a filter rule)."""
+    attempt: int = 1
+    """Which attempt at its write this is the outcome of (`core.retries`)."""
+    attempts: int = 1
+    """The attempts its retries allow in all."""
+    retried: list[str] = field(default_factory=list)
+    """The errors of the attempts before this one: transient faults."""
 
 
 @dataclass

@@ -114,6 +114,13 @@ class Held:
         if self._note is not None:
             _write_note(self._note, replace(me(), run_id=run_id, started_at=started_at))
 
+    def reconnect(self) -> None:
+        """Open the working connection again after it was lost (a retry): on PostgreSQL it
+        takes the barrier again, as `hold` did, while the lock connection kept the run."""
+        self.warehouse.reconnect()
+        if self._lock is not None:
+            _work_under(self.warehouse)
+
     def release(self) -> None:
         if self._note is not None:  # while the file is still ours: no one else writes it
             self._note.unlink(missing_ok=True)

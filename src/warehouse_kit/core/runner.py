@@ -153,7 +153,8 @@ class Runner:
         self.held = held
         """The target's lock, when this runner holds it: a run announces itself there."""
         self.planner = Planner(catalog, warehouse, full_refresh=full_refresh)
-        self.executor = Executor(warehouse, self.planner, full_refresh)
+        reconnect = held.reconnect if held is not None else warehouse.reconnect
+        self.executor = Executor(warehouse, self.planner, full_refresh, reconnect)
         self._builds: dict[str, tuple[str, str | None, int | None]] = {}
         """Each model's last successful write (run id, fingerprint, rows), kept up to date."""
 

@@ -34,9 +34,11 @@ from warehouse_kit.core.config import (
     Spec,
     parse,
 )
+from warehouse_kit.core.cron import Cron
 from warehouse_kit.core.operations import Operations
 from warehouse_kit.core.physical import Indexes
 from warehouse_kit.core.quality.checks import Checks
+from warehouse_kit.core.retries import Retries
 from warehouse_kit.core.spec_lakehouse import LakehouseSpec, LakeTableSpec
 from warehouse_kit.core.spec_monitoring import (
     Alert,
@@ -113,6 +115,9 @@ class ModelSpec(Spec):
     folders, BigQuery date partitions; Snowflake clusters by them)."""
     cluster_by: Columns = Field(default_factory=list)
     """Columns its table is clustered by (Snowflake and BigQuery CLUSTER BY)."""
+    retries: Retries | None = None
+    """How its write is tried again after a transient fault (the connection lost, a lock
+    not granted); default: the pipeline's."""
 
 
 class StageSpec(Spec):
@@ -143,7 +148,10 @@ class PipelineSpec(Spec):
     name: Name
     type: Literal["ELT", "ETL"] = "ELT"
     description: str = ""
-    schedule: str | None = None
+    schedule: Cron | None = None
+    """When `wk schedule` runs it: a cron expression, in UTC (a sixth field: seconds)."""
+    retries: Retries | None = None
+    """The default of its sources and models: ``{attempts: 3, backoff: 2s}``; default: none."""
     schema_contract: SchemaContract = "evolve"
     """The default of every source and model."""
     sources: list[Source] = Field(default_factory=list)

@@ -23,6 +23,7 @@ from pydantic import (
 from sqlglot.errors import SqlglotError
 
 from warehouse_kit.core.config import Column, Columns, Duration, Expression, Name, Spec
+from warehouse_kit.core.retries import Retries
 
 SchemaContract = Literal["evolve", "freeze", "discard"]
 """What a table does when the columns written to it change (see `materialize.schema`):
@@ -98,6 +99,9 @@ class FilesSource(Spec):
     """For every table (a table's own `incremental` wins)."""
     schema_contract: SchemaContract | None = None
     """For every table (a table's own wins); default: the pipeline's."""
+    retries: Retries | None = None
+    """How landing a table is tried again after a transient fault (the connection lost,
+    a broker unreachable); default: the pipeline's."""
 
 
 _WRITES = (sge.DML, sge.DDL, sge.Drop, sge.Alter, sge.Command, sge.Into, sge.Lock)
@@ -180,6 +184,9 @@ class DatabaseSource(Spec):
     """For every table (a table's own `incremental` wins); implies appending."""
     schema_contract: SchemaContract | None = None
     """For every table (a table's own wins); default: the pipeline's."""
+    retries: Retries | None = None
+    """How landing a table is tried again after a transient fault (the connection lost,
+    a broker unreachable); default: the pipeline's."""
 
 
 class PostgresSource(DatabaseSource):
@@ -279,6 +286,9 @@ class KafkaSource(Spec):
     incremental: None = None
     schema_contract: SchemaContract | None = None
     """For every topic (a topic's own wins); default: the pipeline's."""
+    retries: Retries | None = None
+    """How landing a table is tried again after a transient fault (the connection lost,
+    a broker unreachable); default: the pipeline's."""
 
     @property
     def tables(self) -> list[KafkaTopic]:

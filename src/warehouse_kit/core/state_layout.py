@@ -17,7 +17,8 @@ Tables (one row each per...):
   skipped: an input failed), error, the fingerprint of its definition and
   inputs when it was built (an unchanged fingerprint means up to date), and
   the rows its operations set apart (``rows_dropped``; ``dropped``: JSON, by
-  reason).
+  reason), and which of the ``attempts`` its retries allow the row records
+  (``attempt``; the notes say what the attempts before it met: `retries`).
 - ``batches``: file landed in bronze (``batch_id``: its fingerprint; ``rows``: the
   rows it added), or database load (``batch_id``: the run id). Each bronze row's
   ``_batch_id`` is the ``batch_id`` it was recorded under, so ``rows`` is that id's
@@ -119,6 +120,8 @@ TABLES: dict[str, ibis.Schema] = {
             "fingerprint": "string",
             "rows_dropped": "int64",
             "dropped": "string",
+            "attempt": "int64",
+            "attempts": "int64",
         }
     ),
     "batches": ibis.schema(

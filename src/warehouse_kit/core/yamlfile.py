@@ -65,7 +65,7 @@ def read_yaml(path: Path, *, display: str) -> Any:
     except FileNotFoundError:
         raise ConfigError("file not found", file=display) from None
     try:
-        return yaml.load(_quote_bare_variables(text), Loader=_Loader)
+        return yaml.load(quote_bare_variables(text), Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -82,7 +82,7 @@ _BARE_VARIABLE = re.compile(
 )
 
 
-def _quote_bare_variables(text: str) -> str:
+def quote_bare_variables(text: str) -> str:
     """Quote each value that is a whole ``${VAR}``, so that it reads in a flow mapping
     too: ``{channel: webhook, url: ${ALERT_WEBHOOK_URL}}`` is the users' form, and YAML
     would end a plain value at its ``{``. The value stays the same string."""

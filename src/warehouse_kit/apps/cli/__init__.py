@@ -1,7 +1,7 @@
 """The `wk` command: parses arguments, calls the Python API, prints the result.
 
 One module per group of commands (`build`, `outputs`, `analysis`, `streaming`, `lakehouse`,
-`lineage`, `docs`, `tables`, `monitoring`); `base` holds what they share."""
+`lineage`, `docs`, `tables`, `monitoring`, `operate`); `base` holds what they share."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from warehouse_kit.apps.cli import (  # noqa: F401 - they add the commands
     lakehouse,
     lineage,
     monitoring,
+    operate,
     outputs,
     streaming,
     tables,
