@@ -61,7 +61,7 @@ def _(view):
             charts.lift_forest(
                 view.lifts, label="label", title=f"Relative lift against {view.result.control}"
             ),
-            mo.ui.table(view.lifts[columns], selection=None, label="Each metric's lift"),
+            mo.ui.table(view.lifts[columns].round(4), selection=None, label="Each metric's lift"),
         ]
     )
     return

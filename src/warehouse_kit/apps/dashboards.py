@@ -11,7 +11,7 @@ process has it open, so a dashboard left up in a browser never stops a
     view.tiles[0].value_text, view.trend, view.breakdown, view.sql["trend"]
 
     health = dashboards.pipeline_health(runs=10)
-    health.runs, health.timings, health.row_counts, health.failures
+    health.runs, health.timings, health.row_counts, health.failures, health.set_aside
 
 The target comes from `target`, else ``WK_TARGET``, else ``warehouse.yml``.
 """
