@@ -21,6 +21,7 @@ import textwrap
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from warehouse_kit.analytics import metrics
-from warehouse_kit.apps import dashboards
+from warehouse_kit.analytics import experiments, metrics
+from warehouse_kit.apps import dashboards, experiments_dashboard
 from warehouse_kit.apps.notebooks_refresh import example_warehouse
 from warehouse_kit.core.errors import WarehouseKitError
 from warehouse_kit.core.project import Project
@@ -156,23 +157,69 @@ def test_pipeline_health_lists_the_last_runs_newest_first(target):
         ids = [r[0] for r in con.sql("SELECT run_id FROM _wk.runs ORDER BY 1 DESC").fetchall()]
         count = "SELECT count(*) FROM _wk.{} WHERE {}"
         models_in_latest = con.sql(count.format("model_runs", f"run_id = '{ids[0]}'")).fetchall()
-        not_passed = con.sql(count.format("check_results", "status <> 'pass'")).fetchall()
+        set_aside = con.sql(
+            "SELECT run_id, sum(rows_quarantined) FROM _wk.model_runs GROUP BY 1 ORDER BY 1 DESC"
+        ).fetchall()
     assert list(health.runs["run_id"]) == ids
     assert list(health.runs.columns) == dashboards.RUN_COLUMNS
     assert (health.runs["status"] == "success").all()
     assert (health.runs["duration_s"] > 0).all()
     assert health.runs["models"].iloc[0] == models_in_latest[0][0]
+    runs = health.runs[["run_id", "rows_set_aside"]]
+    assert list(runs.itertuples(index=False, name=None)) == set_aside
     assert health.latest.run_id == ids[0]
     assert len(health.timings) == models_in_latest[0][0]
     assert set(health.row_counts["run_id"]) == set(ids)
-    assert len(health.failures) == not_passed[0][0] > 0
-    assert set(health.failures["status"]) <= {"fail", "warn", "error"}
+    assert health.alerts.empty  # no monitor has recorded any alert in the example
+
+
+def test_quarantines_doing_their_job_are_set_aside_not_failures(target):
+    """The example's quarantine checks catch bad rows as designed: set aside, not failed."""
+    health = dashboards.pipeline_health(project=REPO_ROOT, target=target)
+    with duckdb.connect(target.removeprefix("duckdb://"), read_only=True) as con:
+        not_passed = con.sql(
+            "SELECT action, status, count(*) FROM _wk.check_results WHERE status <> 'pass' "
+            "GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+    assert not_passed == [("quarantine", "fail", 4), ("warn", "warn", 2)]
+    assert health.failures.empty
+    assert list(health.warnings["check"].unique()) == ["order_date_parsed"]
+    assert len(health.warnings) == 2
+    assert set(health.set_aside["action"]) == {"quarantine"}
+    assert len(health.set_aside) == 4
+    assert health.set_aside["failing_rows"].sum() == health.runs["rows_set_aside"].sum()
+
+
+def test_runs_seconds_apart_are_labelled_to_the_second():
+    started = pd.Series(
+        pd.to_datetime(["2025-03-03 10:00:01.250", "2025-03-03 10:00:04"], format="ISO8601")
+    )
+    assert list(dashboards.run_labels(started)) == ["10:00:01", "10:00:04"]
+    same_second = pd.Series(pd.to_datetime(["2025-03-03 10:00:01.250", "2025-03-03 10:00:01.9"]))
+    assert list(dashboards.run_labels(same_second)) == ["10:00:01.250", "10:00:01.900"]
+    days_apart = pd.Series(pd.to_datetime(["2025-03-03 10:00:01", "2025-03-04 09:00:00"]))
+    assert list(dashboards.run_labels(days_apart)) == ["Mar 03 10:00:01", "Mar 04 09:00:00"]
+
+
+def test_alerts_the_monitors_record_are_shown_newest_first(target, tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(target.removeprefix("duckdb://"), path)
+    with duckdb.connect(str(path)) as con:  # whatever columns the monitors give the table
+        con.execute("CREATE TABLE _wk.alerts (monitor VARCHAR, sent_at TIMESTAMP, state VARCHAR)")
+        con.execute(
+            "INSERT INTO _wk.alerts VALUES ('failure', '2025-03-03 10:00', 'resolved'), "
+            "('freshness', '2025-03-04 10:00', 'open')"
+        )
+    health = dashboards.pipeline_health(project=REPO_ROOT, target=f"duckdb://{path}")
+    assert health.alerts[["monitor", "state"]].values.tolist() == [
+        ["freshness", "open"], ["failure", "resolved"],
+    ]  # fmt: skip
 
 
 def test_pipeline_health_keeps_only_the_runs_asked_for(target):
     health = dashboards.pipeline_health(runs=1, project=REPO_ROOT, target=target)
     assert len(health.runs) == 1
-    assert set(health.failures["run_id"]) == {health.latest.run_id}
+    assert set(health.set_aside["run_id"]) == {health.latest.run_id}
 
 
 def test_a_warehouse_never_built_says_run_wk_run_first(tmp_path):
@@ -203,7 +250,53 @@ def test_the_pipeline_health_app_runs_headless(wk_target):
     health = defs["health"]
     html = "".join(getattr(output, "text", "") for output in outputs)
     assert health.latest.run_id in html
-    assert f"Quality checks that did not pass ({len(health.failures)})" in html
+    assert "Quality checks that failed (0)" in html
+    assert f"Rows set aside as designed ({len(health.set_aside)})" in html
+    assert "Alerts" not in html  # nothing recorded, nothing shown
+    rows = next(output for output in outputs if type(output).__name__ == "FacetChart").to_dict()
+    assert rows["resolve"] == {"scale": {"y": "independent"}}  # a scale per table
+    assert rows["spec"]["encoding"]["x"]["sort"] == health.run_order == sorted(health.run_order)
+    assert len(set(health.run_order)) == len(health.runs)  # runs seconds apart stay apart
+
+
+# --- the experiments dashboard ---------------------------------------------------------
+
+
+def test_the_experiment_picker_lists_the_projects_experiments():
+    assert experiments_dashboard.experiment_keys(REPO_ROOT) == [
+        "checkout_redesign",
+        "new_onboarding",
+    ]
+
+
+def test_an_experiment_shows_its_analysis_and_its_primary_metric_day_by_day(target):
+    view = experiments_dashboard.experiment_view(
+        "checkout_redesign", project=REPO_ROOT, target=target
+    )
+    fixed = experiments.analyze("checkout_redesign", project=REPO_ROOT, target=target)
+    final = experiments.analyze(
+        "checkout_redesign", project=REPO_ROOT, target=target, engine="sequential"
+    ).comparison("conversion")
+    assert not view.result.sample_ratio_mismatch
+    assert list(view.lifts["label"]) == [metric.name for metric in view.experiment.metrics]
+    assert list(view.lifts["relative"]) == pytest.approx(list(fixed.to_frame()["relative"]))
+    assert view.lifts.set_index("label").loc["conversion", "verdict"] == "better"
+    assert view.conclusion == fixed.conclusion()
+    assert "ship it" in view.conclusion
+    daily = view.daily
+    assert daily is not None
+    assert set(daily["metric"]) == {"conversion"}
+    assert [day.isoformat() for day in daily["day"]] == [f"2025-03-{d:02}" for d in range(3, 17)]
+    assert daily["units"].is_monotonic_increasing
+    last = daily.iloc[-1]  # the path ends where the sequential analysis of all the data is
+    assert (last["relative_ci_low"], last["relative_ci_high"]) == pytest.approx(final.relative_ci)
+
+
+def test_an_experiment_with_a_sample_ratio_mismatch_says_not_to_use_it(target):
+    view = experiments_dashboard.experiment_view("new_onboarding", project=REPO_ROOT, target=target)
+    assert view.result.sample_ratio_mismatch
+    assert view.conclusion.startswith("Do not use these results: the sample ratio is off")
+    assert view.daily is None  # no sequential settings: no always-valid path
 
 
 # --- a dashboard and a writer ----------------------------------------------------------
@@ -293,12 +386,13 @@ def test_an_unknown_dashboard_is_one_line_listing_the_apps():
     assert result.returncode == 1
     assert result.stderr == (
         "error: no dashboard 'kpi_dashbord' in notebooks/apps/; did you mean 'kpi_dashboard'? "
-        "the dashboards: kpi_dashboard, pipeline_health\n"
+        "the dashboards: experiments, kpi_dashboard, pipeline_health\n"
     )
 
 
 def test_the_apps_are_the_python_files_of_notebooks_apps():
     assert dashboards.apps(REPO_ROOT) == {
+        "experiments": APPS / "experiments.py",
         "kpi_dashboard": APPS / "kpi_dashboard.py",
         "pipeline_health": APPS / "pipeline_health.py",
     }
@@ -314,11 +408,11 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture
-def served_kpi_dashboard(target) -> Iterator[str]:
-    """`wk dashboard kpi_dashboard --headless` on a free port; its URL once it answers."""
+@contextmanager
+def served(app: str, target: str) -> Iterator[str]:
+    """`wk dashboard APP --headless` on a free port; its URL once it answers."""
     port = free_port()
-    command = [sys.executable, "-m", "warehouse_kit.apps.cli", "dashboard", "kpi_dashboard"]
+    command = [sys.executable, "-m", "warehouse_kit.apps.cli", "dashboard", app]
     command += ["--target", target, "--port", str(port), "--headless"]
     # Its own process group: wk and the marimo server it starts stop together.
     server = subprocess.Popen(
@@ -332,6 +426,12 @@ def served_kpi_dashboard(target) -> Iterator[str]:
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=15)
+
+
+@pytest.fixture
+def served_kpi_dashboard(target) -> Iterator[str]:
+    with served("kpi_dashboard", target) as url:
+        yield url
 
 
 def wait_until_up(url: str, server: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
@@ -356,17 +456,18 @@ def points_of(svg_data_url: str) -> int:
     return symbols.group(1).count("<path")
 
 
-@pytest.mark.slow
-def test_changing_the_grain_in_a_browser_redraws_the_trend(served_kpi_dashboard, target):
+@contextmanager
+def chromium_page(url: str) -> Iterator[tuple[Any, list[str]]]:
+    """A page of headless Chromium, and the list of the URLs it asked for beyond `url`."""
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail(f"no {CHROMIUM}: .ci/run installs Debian's chromium")
         pytest.skip(f"needs Debian's chromium at {CHROMIUM}")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import sync_playwright
 
-    months, quarters = len(kpis_per("month", target)), len(kpis_per("quarter", target))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     elsewhere: list[str] = []
+    local = url.rstrip("/")
     with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:
         browser = playwright.chromium.launch_persistent_context(
             profile, executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True,
@@ -374,26 +475,57 @@ def test_changing_the_grain_in_a_browser_redraws_the_trend(served_kpi_dashboard,
         )  # fmt: skip
         try:
             page = browser.new_page()
-            local = served_kpi_dashboard.rstrip("/")
             page.on(
                 "request", lambda r: None if r.url.startswith(local) else elsewhere.append(r.url)
             )
-            page.goto(served_kpi_dashboard)
-            trend = page.locator("img[src^='data:image/svg+xml']").first
-            expect(trend).to_be_visible(timeout=30_000)
-            expect(page.locator("marimo-stat")).to_have_count(len(dashboards.KPIS))
-            before = trend.get_attribute("src") or ""
-            assert points_of(before) == months
-
-            page.locator("select").first.select_option("quarter")
-            expect(trend).not_to_have_attribute("src", before, timeout=30_000)
-            after = trend.get_attribute("src") or ""
-            assert points_of(after) == quarters
-            expect(page.get_by_text("on the quarter before").first).to_be_visible()
-            # Every cell has redrawn: none shows a stale output any more.
-            expect(page.locator(".marimo-output-stale")).to_have_count(0)
-            page.screenshot(path=str(ARTIFACTS / "kpi_dashboard.png"), full_page=True)
-            print(f"screenshot: {ARTIFACTS / 'kpi_dashboard.png'}")
+            page.goto(url)
+            yield page, elsewhere
         finally:
             browser.close()
+
+
+@pytest.mark.slow
+def test_changing_the_grain_in_a_browser_redraws_the_trend(served_kpi_dashboard, target):
+    from playwright.sync_api import expect
+
+    months, quarters = len(kpis_per("month", target)), len(kpis_per("quarter", target))
+    with chromium_page(served_kpi_dashboard) as (page, elsewhere):
+        trend = page.locator("img[src^='data:image/svg+xml']").first
+        expect(trend).to_be_visible(timeout=30_000)
+        expect(page.locator("marimo-stat")).to_have_count(len(dashboards.KPIS))
+        before = trend.get_attribute("src") or ""
+        assert points_of(before) == months
+
+        page.locator("select").first.select_option("quarter")
+        expect(trend).not_to_have_attribute("src", before, timeout=30_000)
+        after = trend.get_attribute("src") or ""
+        assert points_of(after) == quarters
+        expect(page.get_by_text("on the quarter before").first).to_be_visible()
+        # Every cell has redrawn: none shows a stale output any more.
+        expect(page.locator(".marimo-output-stale")).to_have_count(0)
+        page.screenshot(path=str(ARTIFACTS / "kpi_dashboard.png"), full_page=True)
+        print(f"screenshot: {ARTIFACTS / 'kpi_dashboard.png'}")
     assert elsewhere == []  # nothing from the network: the app and its charts are local
+
+
+@pytest.mark.slow
+def test_picking_an_experiment_in_a_browser_shows_its_analysis(target):
+    from playwright.sync_api import expect
+
+    with served("experiments", target) as url, chromium_page(url) as (page, elsewhere):
+        charts = page.locator("img[src^='data:image/svg+xml']")
+        expect(charts).to_have_count(2, timeout=30_000)  # the lifts, and the day-by-day path
+        expect(page.get_by_text("Sample ratio OK")).to_be_visible()
+        expect(page.get_by_text("ship it", exact=False)).to_be_visible()
+
+        page.locator("select").first.select_option("new_onboarding")
+        expect(page.get_by_text("SAMPLE RATIO MISMATCH: do not trust")).to_be_visible(
+            timeout=30_000
+        )
+        expect(page.get_by_text("has no sequential settings", exact=False)).to_be_visible()
+        expect(charts).to_have_count(1)  # its lifts only
+        expect(page.locator(".marimo-output-stale")).to_have_count(0)
+        # A cell that raised: `marimo run` hides its output and says so in a toast.
+        expect(page.get_by_text("An internal error occurred")).to_have_count(0)
+        page.screenshot(path=str(ARTIFACTS / "experiments.png"), full_page=True)
+    assert elsewhere == []  # nothing from the network

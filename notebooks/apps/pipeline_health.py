@@ -1,8 +1,10 @@
 """Pipeline health: `wk dashboard pipeline_health`, or `marimo run` this file.
 
-The last runs from the run history (schema `_wk`): their status and duration,
-each model's seconds and rows, the quality checks that did not pass, and each
-stream partition's offset, lag and dead letters. The
+The last runs from the run history (schema `_wk`), each labelled by its start
+to the second: their status and duration, each model's seconds, each gold
+table's rows (a panel per table), the quality checks that failed or warned apart
+from the rows quarantine checks set aside as designed, the alerts once monitors
+record them, and each stream partition's offset, lag and dead letters. The
 warehouse is opened read-only for each refresh and closed in between.
 """
 
@@ -45,8 +47,8 @@ def _(project, refresh, runs):
 
 @app.cell
 def _(health):
-    durations = charts.time_series(
-        health.runs, x="started_at", y="duration_s", title="Seconds per run"
+    durations = charts.per_run(
+        health.runs, y="duration_s", runs=health.run_order, title="Seconds per run"
     )
     timings = charts.stage_timings(health.timings, title="Seconds per model, latest run")
     mo.hstack([durations, timings], widths="equal")
@@ -55,8 +57,9 @@ def _(health):
 
 @app.cell
 def _(health):
-    charts.time_series(
-        health.row_counts, x="run_started_at", y="rows_out", color="model",
+    # A panel per table, each with its own scale: one large table does not flatten the rest.
+    charts.per_run(
+        health.row_counts, y="rows_out", runs=health.run_order, panels="model",
         title="Rows in each gold table after each run",
     )  # fmt: skip
     return
@@ -64,11 +67,19 @@ def _(health):
 
 @app.cell
 def _(health):
-    failed = health.failures
+    failed, warned, set_aside = health.failures, health.warnings, health.set_aside
     mo.vstack(
         [
-            mo.md(f"## Quality checks that did not pass ({len(failed)})"),
-            mo.ui.table(failed, selection=None) if len(failed) else mo.md("Every check passed."),
+            mo.md(f"## Quality checks that failed ({len(failed)})"),
+            mo.ui.table(failed, selection=None) if len(failed) else mo.md("No check failed."),
+            mo.md(f"## Checks that warned ({len(warned)})"),
+            mo.ui.table(warned, selection=None) if len(warned) else mo.md("No check warned."),
+            mo.md(f"## Rows set aside as designed ({len(set_aside)})"),
+            mo.md(
+                "Quarantine checks doing their job: the rows they caught went to the model's "
+                "quarantine table with their reasons, and the model was built without them."
+            ),
+            mo.ui.table(set_aside, selection=None) if len(set_aside) else mo.md("None."),
         ]
     )
     return
@@ -76,17 +87,44 @@ def _(health):
 
 @app.cell
 def _(health):
-    streams = health.streams
+    # Alerts and monitor state: shown once the monitors (issue 19) record them in _wk.alerts.
     mo.vstack(
         [
-            mo.md("## Streams: each partition's next offset and lag"),
+            mo.md(f"## Alerts ({len(health.alerts)})"),
+            mo.ui.table(health.alerts, selection=None),
+        ]
+    ) if len(health.alerts) else mo.md("")
+    return
+
+
+@app.cell
+def _(health):
+    streams = health.streams
+    partitions = streams.assign(
+        partition_of=streams["topic"] + " / " + streams["partition"].astype(str)
+    )
+    mo.vstack(
+        [
+            mo.md(f"## Streams: lag {int(streams['lag'].sum()):,} messages in all"),
             mo.ui.table(streams, selection=None),
-            charts.time_series(
-                health.stream_batches,
-                x="started_at",
-                y="messages",
-                color="model",
-                title="Messages landed by each batch",
+            mo.hstack(
+                [
+                    charts.bar(
+                        partitions,
+                        category="partition_of",
+                        value="lag",
+                        color="model",
+                        title="Lag per partition, as its last batch was read",
+                    ),
+                    charts.per_run(
+                        health.stream_batches,
+                        y="messages",
+                        runs=health.run_order,
+                        color="model",
+                        title="Messages landed by each batch",
+                    ),
+                ],
+                widths="equal",
             ),
         ]
     ) if len(streams) else mo.md("")

@@ -11,6 +11,7 @@ JupyterLab and in exported HTML without loading anything from the network.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -25,6 +26,8 @@ MAX_ROWS = 5000
 PALETTE = ["#1f5f8b", "#e07a1f", "#3a9a5b", "#c0392b", "#7d5ba6", "#8c6d46", "#d35d9b", "#7f8c8d"]
 STAGE_COLORS = {"bronze": "#b07d3a", "silver": "#8e9aa6", "gold": "#d4a017"}
 WIDTH = 560
+PANEL_WIDTH, PANEL_COLUMNS = 150, 4
+"""Small multiples: each panel's width, and panels per row (about `WIDTH` * 1.2 in all)."""
 
 
 @alt.theme.register(THEME, enable=False)
@@ -75,6 +78,38 @@ def time_series(
     if color:
         encoding["color"] = alt.Color(color, title=_label(color))
     return _titled(alt.Chart(frame).mark_line(point=True).encode(**encoding), title)
+
+
+def per_run(
+    data: Any,
+    *,
+    y: str,
+    runs: Sequence[str],
+    run: str = "run",
+    color: str | None = None,
+    panels: str | None = None,
+    title: str | None = None,
+) -> alt.Chart | alt.FacetChart:
+    """A measure per run, the runs in the order of `runs` along x, each by its label.
+
+    Runs a few seconds apart stay apart and legible (a time axis would label one
+    day many times over). With `panels` (a column, such as ``model``), one small
+    chart per value, each with its own y scale: a table a thousand times larger
+    than the others no longer flattens them.
+    """
+    frame = _aggregated(data, run, y, *[name for name in (color, panels) if name])
+    x = alt.X(f"{run}:O", sort=list(runs), title=_label(run), axis=alt.Axis(labelAngle=-30))
+    encoding: dict[str, Any] = {"x": x, "y": alt.Y(f"{y}:Q", title=_label(y))}
+    encoding["tooltip"] = [run, alt.Tooltip(f"{y}:Q", format=",")]
+    if color:
+        encoding["color"] = alt.Color(f"{color}:N", title=_label(color))
+    chart = alt.Chart(frame).mark_line(point=True).encode(**encoding)
+    if panels is None:
+        return _titled(chart, title)
+    small = chart.properties(width=PANEL_WIDTH, height=130)
+    grid = small.facet(facet=alt.Facet(f"{panels}:N", title=None), columns=PANEL_COLUMNS)
+    grid = grid.resolve_scale(y="independent")
+    return grid.properties(title=title) if title else grid
 
 
 def bar(

@@ -11,7 +11,7 @@ process has it open, so a dashboard left up in a browser never stops a
     view.tiles[0].value_text, view.trend, view.breakdown, view.sql["trend"]
 
     health = dashboards.pipeline_health(runs=10)
-    health.runs, health.timings, health.row_counts, health.failures
+    health.runs, health.timings, health.row_counts, health.failures, health.set_aside
 
 The target comes from `target`, else ``WK_TARGET``, else ``warehouse.yml``.
 """
@@ -214,25 +214,45 @@ def period_label(start: Any, grain: str) -> str:
 
 @dataclass(frozen=True)
 class HealthView:
-    """The recent runs of the pipelines, and what the latest one did."""
+    """The recent runs of the pipelines, and what the latest one did.
+
+    Runs are labelled by their start to the second (``run``): runs seconds apart
+    still read apart, where a time axis would show one day many times over."""
 
     latest: RunInfo
     runs: pd.DataFrame
-    """The last runs, newest first: status, start, seconds, models built and failed."""
+    """The last runs, newest first: label, status, start, seconds, models built and failed,
+    rows set aside (quarantined)."""
     timings: pd.DataFrame
     """Each model of the latest run: stage, status, rows and seconds (`run_summary`)."""
     row_counts: pd.DataFrame
     """Rows in each gold model after each of the runs, oldest first (`row_count_trend`)."""
     failures: pd.DataFrame
-    """The checks that did not pass in these runs, newest first."""
+    """The checks that failed in these runs (a rejecting check), newest first."""
+    warnings: pd.DataFrame
+    """The checks that warned in these runs, newest first."""
+    set_aside: pd.DataFrame
+    """The quarantine checks that set rows aside in these runs, newest first: the checks
+    doing their job, not failures."""
     streams: pd.DataFrame
     """Each partition a stream reads (none without streams): the next offset to land, the
     lag when its last batch was read, and the dead letters of these runs."""
     stream_batches: pd.DataFrame
     """Each batch of these runs that landed messages: when, which stream, how many."""
+    alerts: pd.DataFrame
+    """Alerts and monitor state, reserved for the monitors of issue 19: the rows of
+    ``_wk.alerts`` as recorded, newest first, when that table exists; else empty."""
+
+    @property
+    def run_order(self) -> list[str]:
+        """The runs' labels, oldest first: the order of a per-run chart's axis."""
+        return list(reversed(self.runs["run"]))
 
 
-RUN_COLUMNS = ["run_id", "pipeline", "status", "started_at", "duration_s", "models", "failed"]
+RUN_COLUMNS = [
+    "run", "run_id", "pipeline", "status", "started_at", "duration_s", "models", "failed",
+    "rows_set_aside",
+]  # fmt: skip
 STREAM_COLUMNS = [
     "model", "topic", "partition", "next_offset", "lag", "dead_letters", "last_run",
 ]  # fmt: skip
@@ -240,6 +260,7 @@ FAILURE_COLUMNS = [
     "run_id", "model", "check", "type", "action", "status", "failing_rows", "total_rows",
     "message",
 ]  # fmt: skip
+ALERTS_SHOWN = 50
 
 
 def pipeline_health(
@@ -250,19 +271,25 @@ def pipeline_health(
     target: str | None = None,
     wait_s: float = 10.0,
 ) -> HealthView:
-    """The last `runs` runs (of `pipeline`, or of any), their models and failed checks;
-    one read-only connection, closed on return."""
+    """The last `runs` runs (of `pipeline`, or of any), their models and checks that did
+    not pass; one read-only connection, closed on return."""
     with open_warehouse(target, project=Project.of(project), wait_s=wait_s) as warehouse:
         latest = find_run(warehouse, pipeline)
         recent = _recent_runs(warehouse, pipeline, runs)
+        run_frame = _run_frame(warehouse, recent)
+        labels = dict(zip(run_frame["run_id"], run_frame["run"], strict=True))
+        failed, warned, set_aside = _checks_not_passed(warehouse, recent)
         return HealthView(
             latest=latest,
-            runs=_run_frame(warehouse, recent),
+            runs=run_frame,
             timings=run_summary(warehouse, latest.run_id),
-            row_counts=row_count_trend(warehouse, pipeline, runs=runs),
-            failures=_failures(warehouse, recent),
+            row_counts=_labelled(row_count_trend(warehouse, pipeline, runs=runs), labels),
+            failures=failed,
+            warnings=warned,
+            set_aside=set_aside,
             streams=_streams(warehouse, recent),
-            stream_batches=_stream_batches(warehouse, recent),
+            stream_batches=_labelled(_stream_batches(warehouse, recent), labels),
+            alerts=_alerts(warehouse),
         )
 
 
@@ -276,25 +303,66 @@ def _recent_runs(warehouse: Warehouse, pipeline: str | None, runs: int) -> ir.Ta
 def _run_frame(warehouse: Warehouse, recent: ir.Table) -> pd.DataFrame:
     steps = state.table(warehouse, "model_runs")
     per_run = steps.group_by("run_id").aggregate(
-        models=steps.count(), failed=(steps.status == "failed").sum()
+        models=steps.count(),
+        failed=(steps.status == "failed").sum(),
+        rows_set_aside=steps.rows_quarantined.sum(),
     )
     joined = recent.left_join(per_run, "run_id").select(
-        "run_id", "pipeline", "status", "started_at", "finished_at", "models", "failed"
-    )
+        "run_id", "pipeline", "status", "started_at", "finished_at", "models", "failed",
+        "rows_set_aside",
+    )  # fmt: skip
     frame = _numbers(joined.order_by(ibis.desc("run_id")))
     # Seconds in pandas: interval arithmetic differs between engines, and there are few rows.
     seconds = (frame["finished_at"] - frame["started_at"]).dt.total_seconds()
     frame["duration_s"] = seconds.round(3)
+    frame["run"] = run_labels(frame["started_at"])
     return frame[RUN_COLUMNS]
 
 
-def _failures(warehouse: Warehouse, recent: ir.Table) -> pd.DataFrame:
+def run_labels(started: pd.Series) -> pd.Series:
+    """Each run by its start to the second (the millisecond where two share a second),
+    with the day when the runs span more than one."""
+    one_day = started.dt.normalize().nunique() <= 1
+    shape = "%H:%M:%S" if one_day else "%b %d %H:%M:%S"
+    labels = started.dt.strftime(shape)
+    shared = labels.duplicated(keep=False)
+    labels[shared] = started[shared].dt.strftime(f"{shape}.%f").str[:-3]
+    return labels
+
+
+def _labelled(frame: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
+    """`frame` with each row's run label first (``run``), from its ``run_id``."""
+    return frame.assign(run=frame["run_id"].map(labels))[["run", *frame.columns]]
+
+
+def _checks_not_passed(
+    warehouse: Warehouse, recent: ir.Table
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The checks of these runs that failed, warned, and set rows aside as designed."""
     if not warehouse.exists("check_results", state.SCHEMA):
-        return pd.DataFrame(columns=FAILURE_COLUMNS)
-    results = state.table(warehouse, "check_results")
-    failed = results.filter(results.status != "pass").semi_join(recent, "run_id")
-    ordered = failed.select(*FAILURE_COLUMNS).order_by(ibis.desc("run_id"), "model", "check")
-    return _numbers(ordered)
+        empty = pd.DataFrame(columns=FAILURE_COLUMNS)
+        return empty, empty.copy(), empty.copy()
+    results = state.table(warehouse, "check_results").semi_join(recent, "run_id")
+    shown = results.select(*FAILURE_COLUMNS)
+    set_aside = (shown.action == "quarantine") & (shown.status == "fail")
+    warned = shown.status == "warn"
+    failed = (shown.status != "pass") & ~set_aside & ~warned
+
+    def newest_first(rows: ir.BooleanValue) -> pd.DataFrame:
+        return _numbers(shown.filter(rows).order_by(ibis.desc("run_id"), "model", "check"))
+
+    return newest_first(failed), newest_first(warned), newest_first(set_aside)
+
+
+def _alerts(warehouse: Warehouse) -> pd.DataFrame:
+    """The alerts the monitors recorded, newest first (by the table's first timestamp
+    column). Read as they are: the monitors own that table's columns."""
+    if not warehouse.exists("alerts", state.SCHEMA):
+        return pd.DataFrame()
+    alerts = state.table(warehouse, "alerts")
+    times = [name for name, dtype in alerts.schema().items() if dtype.is_timestamp()]
+    newest = alerts.order_by(*[ibis.desc(name) for name in times[:1]])
+    return _numbers(newest.limit(ALERTS_SHOWN))
 
 
 def _streams(warehouse: Warehouse, recent: ir.Table) -> pd.DataFrame:

@@ -156,7 +156,7 @@ def dashboard(
     name: Annotated[
         str,
         typer.Argument(
-            help="The app: a file in the project's notebooks/apps/ (kpi_dashboard, "
+            help="The app: a file in the project's notebooks/apps/ (experiments, kpi_dashboard, "
             "pipeline_health).",
             show_default=False,
         ),
