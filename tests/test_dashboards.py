@@ -201,19 +201,35 @@ def test_runs_seconds_apart_are_labelled_to_the_second():
     assert list(dashboards.run_labels(days_apart)) == ["Mar 03 10:00:01", "Mar 04 09:00:00"]
 
 
-def test_alerts_the_monitors_record_are_shown_newest_first(target, tmp_path):
+def test_monitors_and_the_alerts_they_sent_are_shown(target, tmp_path):
+    from warehouse_kit.core import state
+    from warehouse_kit.core.backends import connect
+
     path = tmp_path / "warehouse.duckdb"
     shutil.copy(target.removeprefix("duckdb://"), path)
-    with duckdb.connect(str(path)) as con:  # whatever columns the monitors give the table
-        con.execute("CREATE TABLE _wk.alerts (monitor VARCHAR, sent_at TIMESTAMP, state VARCHAR)")
-        con.execute(
-            "INSERT INTO _wk.alerts VALUES ('failure', '2025-03-03 10:00', 'resolved'), "
-            "('freshness', '2025-03-04 10:00', 'open')"
-        )
+    warehouse = connect(f"duckdb://{path}")
+    try:
+        state.ensure(warehouse)
+        for sent_at, kind in (("2025-03-03 10:00", "firing"), ("2025-03-04 10:00", "resolved")):
+            state.record_alert(
+                warehouse,
+                {
+                    "sent_at": pd.Timestamp(sent_at).to_pydatetime(), "pipeline": "retail_pipeline",
+                    "monitor": "volume gold.fact_orders", "incident_id": "i1", "kind": kind,
+                    "channel": "webhook", "recipient": "https://hooks.example/***",
+                    "message": kind, "status": "delivered", "error": None, "attempts": 1,
+                },
+            )  # fmt: skip
+    finally:
+        warehouse.close()
     health = dashboards.pipeline_health(project=REPO_ROOT, target=f"duckdb://{path}")
-    assert health.alerts[["monitor", "state"]].values.tolist() == [
-        ["freshness", "open"], ["failure", "resolved"],
-    ]  # fmt: skip
+    assert health.alerts["kind"].tolist() == ["resolved", "firing"]  # newest first
+    monitors = health.monitors.set_index("monitor")
+    # The example's monitors (pipelines/seeds-to-warehouse.yml), as the run store has them.
+    assert monitors.loc["quality_threshold silver.order_items", "status"] == "ok"
+    reason = monitors.loc["quality_threshold silver.order_items", "reason"]
+    assert reason.startswith("silver.order_items quarantined 39 of 3,332 rows (1.2%)")
+    assert monitors.loc["volume gold.fact_orders", "status"] == "unknown"  # too few builds
 
 
 def test_pipeline_health_keeps_only_the_runs_asked_for(target):

@@ -87,13 +87,18 @@ def _(health):
 
 @app.cell
 def _(health):
-    # Alerts and monitor state: shown once the monitors (issue 19) record them in _wk.alerts.
+    # The monitors of the pipelines' monitoring: (ok, firing, unknown) and the alerts sent.
+    firing = int((health.monitors["status"] == "firing").sum())
     mo.vstack(
         [
-            mo.md(f"## Alerts ({len(health.alerts)})"),
-            mo.ui.table(health.alerts, selection=None),
+            mo.md(f"## Monitors ({firing} firing of {len(health.monitors)})"),
+            mo.ui.table(health.monitors, selection=None)
+            if len(health.monitors)
+            else mo.md("No monitors: declare them in `monitoring.monitors` of a pipeline."),
+            mo.md(f"## Alerts ({len(health.alerts)})") if len(health.alerts) else mo.md(""),
+            mo.ui.table(health.alerts, selection=None) if len(health.alerts) else mo.md(""),
         ]
-    ) if len(health.alerts) else mo.md("")
+    )
     return
 
 

@@ -29,7 +29,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from warehouse_kit.analytics import metrics
+from warehouse_kit.analytics import metrics, privacy
 from warehouse_kit.analytics.metrics import display
 from warehouse_kit.analytics.metrics.layer import SemanticLayer
 from warehouse_kit.apps.notebook import (
@@ -39,8 +39,9 @@ from warehouse_kit.apps.notebook import (
     row_count_trend,
     run_summary,
 )
-from warehouse_kit.core import state
+from warehouse_kit.core import monitoring, state
 from warehouse_kit.core.backends import Warehouse
+from warehouse_kit.core.catalog import load_catalog
 from warehouse_kit.core.errors import WarehouseKitError, did_you_mean
 from warehouse_kit.core.project import Project
 
@@ -170,6 +171,7 @@ def kpi_view(
             names, by=by, start=start, end=end, order_by=f"-{names[0]}",
             warehouse=warehouse, project=layer,
         )  # fmt: skip
+        split = privacy.masked(split, privacy.personal_results(warehouse, split))  # by email
         sql = {"trend": warehouse.sql(trend), "breakdown": warehouse.sql(split)}
         trend_frame, split_frame = _numbers(trend), _numbers(split)
     tiles = _tiles(layer, trend_frame, grain, names)
@@ -239,9 +241,11 @@ class HealthView:
     lag when its last batch was read, and the dead letters of these runs."""
     stream_batches: pd.DataFrame
     """Each batch of these runs that landed messages: when, which stream, how many."""
+    monitors: pd.DataFrame
+    """Each monitor of the project's pipelines as the run store has it now: ok, firing or
+    unknown, and why (`core.monitoring`)."""
     alerts: pd.DataFrame
-    """Alerts and monitor state, reserved for the monitors of issue 19: the rows of
-    ``_wk.alerts`` as recorded, newest first, when that table exists; else empty."""
+    """The latest alerts the monitors sent (or failed to), newest first."""
 
     @property
     def run_order(self) -> list[str]:
@@ -261,6 +265,11 @@ FAILURE_COLUMNS = [
     "message",
 ]  # fmt: skip
 ALERTS_SHOWN = 50
+ALERT_COLUMNS = [
+    "sent_at", "pipeline", "monitor", "kind", "channel", "recipient", "status", "attempts",
+    "message",
+]  # fmt: skip
+MONITOR_COLUMNS = ["pipeline", "monitor", "type", "status", "reason"]
 
 
 def pipeline_health(
@@ -289,6 +298,7 @@ def pipeline_health(
             set_aside=set_aside,
             streams=_streams(warehouse, recent),
             stream_batches=_labelled(_stream_batches(warehouse, recent), labels),
+            monitors=_monitors(project, warehouse),
             alerts=_alerts(warehouse),
         )
 
@@ -354,15 +364,18 @@ def _checks_not_passed(
     return newest_first(failed), newest_first(warned), newest_first(set_aside)
 
 
+def _monitors(project: ProjectLike, warehouse: Warehouse) -> pd.DataFrame:
+    states = monitoring.evaluate(load_catalog(Project.of(project)), warehouse)
+    return pd.DataFrame([vars(found) for found in states], columns=MONITOR_COLUMNS)
+
+
 def _alerts(warehouse: Warehouse) -> pd.DataFrame:
-    """The alerts the monitors recorded, newest first (by the table's first timestamp
-    column). Read as they are: the monitors own that table's columns."""
     if not warehouse.exists("alerts", state.SCHEMA):
-        return pd.DataFrame()
+        return pd.DataFrame(columns=ALERT_COLUMNS)
     alerts = state.table(warehouse, "alerts")
-    times = [name for name, dtype in alerts.schema().items() if dtype.is_timestamp()]
-    newest = alerts.order_by(*[ibis.desc(name) for name in times[:1]])
-    return _numbers(newest.limit(ALERTS_SHOWN))
+    return _numbers(
+        alerts.order_by(ibis.desc("sent_at")).select(*ALERT_COLUMNS).limit(ALERTS_SHOWN)
+    )
 
 
 def _streams(warehouse: Warehouse, recent: ir.Table) -> pd.DataFrame:
