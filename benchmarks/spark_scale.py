@@ -74,7 +74,9 @@ def digests(url: str) -> dict[str, list[Any]]:
         for name in GOLD:
             table = wh.table(name, "gold")
             kept = [c for c in table.columns if not c.startswith("_wk_")]
-            rows = wh.con.to_pyarrow(table.select(kept)).to_pylist()
+            # In batches: 5M fact rows collected whole overflow Spark's 1 GB driver.
+            batches = wh.con.to_pyarrow_batches(table.select(kept))
+            rows = (row for batch in batches for row in batch.to_pylist())
             lines = sorted(repr([_plain(row[c]) for c in kept]) for row in rows)
             found[name] = [len(lines), hashlib.sha256("\n".join(lines).encode()).hexdigest()]
         return found
