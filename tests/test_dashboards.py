@@ -202,7 +202,7 @@ def test_runs_seconds_apart_are_labelled_to_the_second():
 
 
 def test_monitors_and_the_alerts_they_sent_are_shown(target, tmp_path):
-    from warehouse_kit.core import state
+    from warehouse_kit.core import state, state_incidents
     from warehouse_kit.core.backends import connect
 
     path = tmp_path / "warehouse.duckdb"
@@ -211,7 +211,7 @@ def test_monitors_and_the_alerts_they_sent_are_shown(target, tmp_path):
     try:
         state.ensure(warehouse)
         for sent_at, kind in (("2025-03-03 10:00", "firing"), ("2025-03-04 10:00", "resolved")):
-            state.record_alert(
+            state_incidents.record_alert(
                 warehouse,
                 {
                     "sent_at": pd.Timestamp(sent_at).to_pydatetime(), "pipeline": "retail_pipeline",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from warehouse_kit.core import state
+from warehouse_kit.core import state_incidents
 from warehouse_kit.core.backends import Warehouse
 from warehouse_kit.core.monitoring import channels
 from warehouse_kit.core.monitoring.monitors import MonitorState
@@ -54,14 +54,16 @@ def notify(
         if not alerts:
             continue
         sent += _retry(warehouse, pipeline.name, alerts, now)
-        open_ = state.open_incidents(warehouse, pipeline.name)
+        open_ = state_incidents.open_incidents(warehouse, pipeline.name)
         for verdict in (s for s in states if s.pipeline == pipeline.name):
             incident = open_.get(verdict.monitor)
             if verdict.status == "firing" and incident is None:
                 incident = _open(warehouse, verdict, now)
                 sent += _tell(warehouse, verdict, incident, "firing", alerts, now)
             elif verdict.status == "ok" and incident is not None:
-                state.resolve_incident(warehouse, incident["incident_id"], now, verdict.reason)
+                state_incidents.resolve_incident(
+                    warehouse, incident["incident_id"], now, verdict.reason
+                )
                 sent += _tell(warehouse, verdict, incident, "resolved", alerts, now)
     return sent
 
@@ -81,7 +83,7 @@ def _open(warehouse: Warehouse, verdict: MonitorState, now: datetime) -> dict[st
         "opened_at": now,
         "reason": verdict.reason,
     }
-    state.open_incident(warehouse, row)
+    state_incidents.open_incident(warehouse, row)
     return row
 
 
@@ -105,7 +107,7 @@ def _retry(
     warehouse: Warehouse, pipeline: str, alerts: Sequence[Alert], now: datetime
 ) -> list[Sent]:
     sent = []
-    for pending in state.undelivered_alerts(warehouse, pipeline):
+    for pending in state_incidents.undelivered_alerts(warehouse, pipeline):
         stale = pending["kind"] == "firing" and not pending["still_open"]
         channel = _declared(alerts, pending["channel"], pending["recipient"])
         if stale or channel is None or pending["tries"] >= MAX_TRIES:
@@ -146,7 +148,7 @@ def _deliver(
         delivery.error,
         delivery.attempts,
     )
-    state.record_alert(
+    state_incidents.record_alert(
         warehouse,
         {
             "sent_at": now,
