@@ -31,7 +31,7 @@ import pandas as pd
 import pytest
 
 from warehouse_kit.analytics import experiments, metrics
-from warehouse_kit.apps import dashboards, experiments_dashboard
+from warehouse_kit.apps import dashboards, experiments_dashboard, health_dashboard
 from warehouse_kit.apps.notebooks_refresh import example_warehouse
 from warehouse_kit.core.errors import WarehouseKitError
 from warehouse_kit.core.project import Project
@@ -152,7 +152,7 @@ def test_a_period_is_labelled_as_people_name_it():
 
 
 def test_pipeline_health_lists_the_last_runs_newest_first(target):
-    health = dashboards.pipeline_health(project=REPO_ROOT, target=target)
+    health = health_dashboard.pipeline_health(project=REPO_ROOT, target=target)
     with duckdb.connect(target.removeprefix("duckdb://"), read_only=True) as con:
         ids = [r[0] for r in con.sql("SELECT run_id FROM _wk.runs ORDER BY 1 DESC").fetchall()]
         count = "SELECT count(*) FROM _wk.{} WHERE {}"
@@ -161,7 +161,7 @@ def test_pipeline_health_lists_the_last_runs_newest_first(target):
             "SELECT run_id, sum(rows_quarantined) FROM _wk.model_runs GROUP BY 1 ORDER BY 1 DESC"
         ).fetchall()
     assert list(health.runs["run_id"]) == ids
-    assert list(health.runs.columns) == dashboards.RUN_COLUMNS
+    assert list(health.runs.columns) == health_dashboard.RUN_COLUMNS
     assert (health.runs["status"] == "success").all()
     assert (health.runs["duration_s"] > 0).all()
     assert health.runs["models"].iloc[0] == models_in_latest[0][0]
@@ -175,7 +175,7 @@ def test_pipeline_health_lists_the_last_runs_newest_first(target):
 
 def test_quarantines_doing_their_job_are_set_aside_not_failures(target):
     """The example's quarantine checks catch bad rows as designed: set aside, not failed."""
-    health = dashboards.pipeline_health(project=REPO_ROOT, target=target)
+    health = health_dashboard.pipeline_health(project=REPO_ROOT, target=target)
     with duckdb.connect(target.removeprefix("duckdb://"), read_only=True) as con:
         not_passed = con.sql(
             "SELECT action, status, count(*) FROM _wk.check_results WHERE status <> 'pass' "
@@ -194,11 +194,11 @@ def test_runs_seconds_apart_are_labelled_to_the_second():
     started = pd.Series(
         pd.to_datetime(["2025-03-03 10:00:01.250", "2025-03-03 10:00:04"], format="ISO8601")
     )
-    assert list(dashboards.run_labels(started)) == ["10:00:01", "10:00:04"]
+    assert list(health_dashboard.run_labels(started)) == ["10:00:01", "10:00:04"]
     same_second = pd.Series(pd.to_datetime(["2025-03-03 10:00:01.250", "2025-03-03 10:00:01.9"]))
-    assert list(dashboards.run_labels(same_second)) == ["10:00:01.250", "10:00:01.900"]
+    assert list(health_dashboard.run_labels(same_second)) == ["10:00:01.250", "10:00:01.900"]
     days_apart = pd.Series(pd.to_datetime(["2025-03-03 10:00:01", "2025-03-04 09:00:00"]))
-    assert list(dashboards.run_labels(days_apart)) == ["Mar 03 10:00:01", "Mar 04 09:00:00"]
+    assert list(health_dashboard.run_labels(days_apart)) == ["Mar 03 10:00:01", "Mar 04 09:00:00"]
 
 
 def test_monitors_and_the_alerts_they_sent_are_shown(target, tmp_path):
@@ -222,7 +222,7 @@ def test_monitors_and_the_alerts_they_sent_are_shown(target, tmp_path):
             )  # fmt: skip
     finally:
         warehouse.close()
-    health = dashboards.pipeline_health(project=REPO_ROOT, target=f"duckdb://{path}")
+    health = health_dashboard.pipeline_health(project=REPO_ROOT, target=f"duckdb://{path}")
     assert health.alerts["kind"].tolist() == ["resolved", "firing"]  # newest first
     monitors = health.monitors.set_index("monitor")
     # The example's monitors (pipelines/seeds-to-warehouse.yml), as the run store has them.
@@ -233,14 +233,16 @@ def test_monitors_and_the_alerts_they_sent_are_shown(target, tmp_path):
 
 
 def test_pipeline_health_keeps_only_the_runs_asked_for(target):
-    health = dashboards.pipeline_health(runs=1, project=REPO_ROOT, target=target)
+    health = health_dashboard.pipeline_health(runs=1, project=REPO_ROOT, target=target)
     assert len(health.runs) == 1
     assert set(health.set_aside["run_id"]) == {health.latest.run_id}
 
 
 def test_a_warehouse_never_built_says_run_wk_run_first(tmp_path):
     with pytest.raises(WarehouseKitError, match="run `wk run` first"):
-        dashboards.pipeline_health(project=REPO_ROOT, target=f"duckdb:///{tmp_path}/none.duckdb")
+        health_dashboard.pipeline_health(
+            project=REPO_ROOT, target=f"duckdb:///{tmp_path}/none.duckdb"
+        )
 
 
 # --- the apps, headless ----------------------------------------------------------------
@@ -320,11 +322,11 @@ def test_an_experiment_with_a_sample_ratio_mismatch_says_not_to_use_it(target):
 DASHBOARD_PROCESS = textwrap.dedent(
     """
     import sys, time
-    from warehouse_kit.apps import dashboards
+    from warehouse_kit.apps import dashboards, health_dashboard
 
     for line in sys.stdin:  # one refresh per line, as a browser's picker would ask
         began = time.monotonic()
-        health = dashboards.pipeline_health(project={root!r})
+        health = health_dashboard.pipeline_health(project={root!r})
         view = dashboards.kpi_view(project={root!r})
         print(len(health.runs), len(view.tiles), round(time.monotonic() - began, 2), flush=True)
     """

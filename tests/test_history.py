@@ -10,7 +10,7 @@ import pytest
 import sqlglot as sg
 import sqlglot.expressions as sge
 
-from warehouse_kit.apps import dashboards
+from warehouse_kit.apps import health_dashboard
 from warehouse_kit.apps.notebook import find_run, open_warehouse, row_count_trend
 from warehouse_kit.core import state
 from warehouse_kit.core.backends import connect, table_ref
@@ -68,7 +68,7 @@ def test_a_check_run_is_not_the_latest_pipeline_run(tiny):
     assert steps[0]["model"] == "bronze.people"
     assert set(trend["run_id"]) == {built.run_id}
     assert [row["check"] for row in recorded] == ["email_valid"]  # still recorded
-    health = dashboards.pipeline_health(project=tiny.root, target=tiny.target)
+    health = health_dashboard.pipeline_health(project=tiny.root, target=tiny.target)
     assert health.latest.run_id == built.run_id
     assert list(health.runs["run_id"]) == [built.run_id]
 
@@ -98,7 +98,7 @@ def test_a_check_run_recorded_before_check_runs_had_their_own_name_is_skipped_to
 def test_the_health_dashboard_counts_the_models_that_failed(tiny):
     result = people_project(tiny, action="reject").run()
     assert [m.status for m in result.models] == ["success", "failed", "skipped"]
-    health = dashboards.pipeline_health(project=tiny.root, target=tiny.target)
+    health = health_dashboard.pipeline_health(project=tiny.root, target=tiny.target)
     assert health.runs[["status", "models", "failed"]].values.tolist() == [["failed", 3, 1]]
 
 

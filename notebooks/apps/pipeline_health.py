@@ -16,7 +16,7 @@ app = marimo.App(width="medium", app_title="Pipeline health")
 with app.setup:
     import marimo as mo
 
-    from warehouse_kit.apps import charts, dashboards
+    from warehouse_kit.apps import charts, health_dashboard
 
     charts.enable()  # the house theme; charts as inline SVG, nothing from the network
 
@@ -33,7 +33,7 @@ def _():
 @app.cell
 def _(project, refresh, runs):
     _tick = refresh.value  # each tick of the refresh button re-reads the history
-    health = dashboards.pipeline_health(runs=runs.value, project=project)
+    health = health_dashboard.pipeline_health(runs=runs.value, project=project)
     latest = health.latest
     mo.vstack(
         [
