@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -80,8 +81,9 @@ def test_parquet_keeps_integers_with_nulls_integers(example, tmp_path):
 def test_wk_show_prints_the_first_rows_masked(example):
     result = wk("show", "customers__quarantine", "-n", "2", "--target", example)
     assert result.returncode == 0, result.stderr
-    assert "***@@example" in result.stdout
-    assert "rossi" not in result.stdout.lower()
+    assert "***" in result.stdout
+    assert not re.search(r"\w@", result.stdout)  # no email with its name part
+    assert "2 rows" in result.stdout
 
 
 @pytest.mark.parametrize(

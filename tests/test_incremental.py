@@ -160,7 +160,7 @@ def facts(tiny) -> dict[int, tuple[int, int]]:
     }
 
 
-@pytest.mark.parity
+# On Spark, tests/test_parity.py builds the example's incremental fact over two batches.
 def test_an_incremental_fact_builds_only_new_rows_and_merges_them(tiny):
     tiny.csv("customers", "id,name\n1,Al\n2,Bo\n")
     tiny.csv("sales", "sale_id,customer_id,amount\n10,1,5\n11,2,6\n")

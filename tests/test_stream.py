@@ -354,7 +354,7 @@ def test_errors_print_brackets_as_written(tmp_path: Path) -> None:
 def test_pipeline_health_shows_each_partition_its_lag_and_dead_letters(
     broker: Broker, tmp_path: Path, target_url: str
 ) -> None:
-    from warehouse_kit.apps.dashboards import pipeline_health
+    from warehouse_kit.apps.health_dashboard import pipeline_health
 
     topic = new_topic(broker)
     root = project(tmp_path / "p", broker.bootstrap, topic)
