@@ -45,14 +45,12 @@ SPARK_ALL = os.environ.get("WK_TEST_SPARK") == "all"
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Engine tests run on Spark only where marked ``parity`` (and all with
     WK_TEST_SPARK=all): a Spark statement costs a job, so the whole suite would take an hour."""
-    if SPARK_ALL:
-        return
     kept, dropped = [], []
     for item in items:
         callspec = getattr(item, "callspec", None)
         on_spark = callspec is not None and "spark" in callspec.params.values()
         parity = item.get_closest_marker("parity") or item.path.name == "test_parity.py"
-        (dropped if on_spark and not parity else kept).append(item)
+        (dropped if on_spark and not (parity or SPARK_ALL) else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept

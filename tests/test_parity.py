@@ -23,13 +23,7 @@ from warehouse_kit.apps.notebooks_refresh import build_example
 from warehouse_kit.core.backends import Warehouse, connect
 from warehouse_kit.core.project import Project
 
-# One worker builds the three warehouses (`--dist loadgroup`), not each that runs a test.
-pytestmark = [
-    pytest.mark.spark,
-    pytest.mark.postgres,
-    pytest.mark.slow,
-    pytest.mark.xdist_group("parity"),
-]
+pytestmark = [pytest.mark.spark, pytest.mark.postgres, pytest.mark.slow]
 
 GOLD = ["dim_customer", "dim_product", "dim_date", "fact_orders", "mart_monthly_sales"]
 RUN_DEPENDENT = {
