@@ -42,6 +42,13 @@ SPARK_ALL = os.environ.get("WK_TEST_SPARK") == "all"
 """Run every engine test on Spark too (long); by default only those marked ``parity``."""
 
 
+LONGEST_MODULES = (
+    "test_parity.py", "test_spark.py", "test_scd2_properties.py", "test_stream.py",
+    "test_chaos.py", "test_secrets.py",
+)  # fmt: skip
+"""Longest first (`pytest_collection_modifyitems`)."""
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Engine tests run on Spark only where marked ``parity`` (and all with
     WK_TEST_SPARK=all): a Spark statement costs a job, so the whole suite would take an hour."""
@@ -54,6 +61,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+    # The longest modules first: with --dist loadscope each runs whole on one worker, and
+    # one started last (the parity suite builds three warehouses) would run on alone.
+    rank = {name: position for position, name in enumerate(LONGEST_MODULES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 def pytest_configure(config: pytest.Config) -> None:
