@@ -55,17 +55,15 @@ def masked(table: ir.Table, personal: Mapping[str, str]) -> ir.Table:
 
 def readable(
     warehouse: Warehouse, schema: str, name: str, *, unmask: bool = False, command: str = ""
-) -> ir.Table:
-    """`schema.name` for people to read: masked, or (`unmask`) as it is, once the read is
-    recorded in ``_wk.unmasked`` (`warehouse` must be open for writing then)."""
+) -> tuple[ir.Table, dict[str, str]]:
+    """`schema.name` for people to read, and its personal columns: masked, or (`unmask`)
+    as it is, once the read is recorded in ``_wk.unmasked`` (`warehouse` must be open for
+    writing then)."""
     table = warehouse.table(name, schema)
     personal = personal_columns(warehouse, schema, name)
-    if not personal:
-        return table
-    if not unmask:
-        return masked(table, personal)
-    record_unmasked(warehouse, f"{schema}.{name}", sorted(personal), command)
-    return table
+    if personal and unmask:
+        record_unmasked(warehouse, f"{schema}.{name}", sorted(personal), command)
+    return (table if unmask else masked(table, personal)), personal
 
 
 def record_unmasked(warehouse: Warehouse, table: str, columns: list[str], command: str) -> None:

@@ -16,12 +16,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
-import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from warehouse_kit.analytics.privacy import personal_columns, readable
+from warehouse_kit.analytics.privacy import readable
 from warehouse_kit.core.backends import Warehouse
 from warehouse_kit.core.catalog import load_catalog
 from warehouse_kit.core.errors import WarehouseKitError, did_you_mean
@@ -57,10 +56,11 @@ def export_table(
         raise WarehouseKitError(f"cannot write {out}: there is no folder {out.parent}")
     with _open(project, target, unmask) as warehouse:
         schema, name = resolve_table(project, warehouse, table)
-        expr = readable(warehouse, schema, name, unmask=unmask, command=f"wk export {table}")
+        command = f"wk export {table}"
+        expr, found = readable(warehouse, schema, name, unmask=unmask, command=command)
         if limit is not None:
             expr = expr.limit(limit)
-        personal = () if unmask else tuple(sorted(personal_columns(warehouse, schema, name)))
+        personal = () if unmask else tuple(sorted(found))
         reader = warehouse.con.to_pyarrow_batches(expr, chunk_size=BATCH_ROWS)
         partial = out.with_name(f".{out.name}.partial")
         try:
@@ -84,9 +84,7 @@ def show_table(
     project = Project.of(project)
     with _open(project, target, unmask) as warehouse:
         schema, name = resolve_table(project, warehouse, table)
-        expr: ir.Table = readable(
-            warehouse, schema, name, unmask=unmask, command=f"wk show {table}"
-        )
+        expr, _ = readable(warehouse, schema, name, unmask=unmask, command=f"wk show {table}")
         return warehouse.con.to_pyarrow(expr.limit(limit))
 
 
