@@ -33,7 +33,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from warehouse_kit.analytics.experiments import conventions, stats
+from warehouse_kit.analytics.experiments import conventions, family, stats
 from warehouse_kit.analytics.experiments.assignment import AssignmentAudit, audit
 from warehouse_kit.analytics.experiments.result import Comparison, Cuped, ExperimentResult
 from warehouse_kit.analytics.experiments.spec import (
@@ -180,7 +180,7 @@ def analyze_stats(
             file=experiment.file,
             key_path="experiment",
         )
-    srm = stats.sample_ratio_mismatch(sums.units, experiment.weights(), experiment.srm_alpha)
+    srm = family.sample_ratio_mismatch(sums.units, experiment.weights(), experiment.srm_alpha)
     comparisons = [
         _compare(experiment, metric, variant, sums, engine)
         for metric in experiment.metrics
@@ -373,14 +373,14 @@ def _side(experiment: Experiment, metric: AnyMetric) -> stats.Side:
 def _corrected(comparisons: Sequence[Comparison], experiment: Experiment) -> list[Comparison]:
     tested = [i for i, c in enumerate(comparisons) if c.p_value is not None]
     p_values = [comparisons[i].p_value or 0.0 for i in tested]
-    adjusted = dict(zip(tested, stats.adjust(p_values, experiment.correction), strict=True))
+    adjusted = dict(zip(tested, family.adjust(p_values, experiment.correction), strict=True))
     return [
         comparison.but(p_adjusted=adjusted[index]) if index in adjusted else comparison
         for index, comparison in enumerate(comparisons)
     ]
 
 
-def _warnings(srm: stats.SrmTest, sums: ExperimentStats) -> list[str]:
+def _warnings(srm: family.SrmTest, sums: ExperimentStats) -> list[str]:
     warnings = []
     if srm.mismatch:
         split = ", ".join(f"{name} {count:,}" for name, count in srm.observed.items())

@@ -231,7 +231,9 @@ def minimum_detectable_effect(
         while gap(high) < 0 and high < ceiling:
             high = min(2 * high, ceiling)
         if gap(high) < 0:
-            raise PlanError(f"no lift over a rate of {arms.rate} reaches the power with {units} units")
+            raise PlanError(
+                f"no lift over a rate of {arms.rate} reaches the power with {units} units"
+            )
     return float(optimize.brentq(gap, high * 1e-6, high, xtol=1e-15, rtol=1e-14))
 
 

@@ -22,7 +22,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from warehouse_kit.analytics.experiments.stats import SrmTest
+from warehouse_kit.analytics.experiments.family import SrmTest
 from warehouse_kit.core.templating import render
 
 if TYPE_CHECKING:
@@ -257,12 +257,18 @@ class ExperimentResult:
 
     def notes(self) -> list[str]:
         """The conventions used, what CUPED did, and why a comparison lacks something."""
-        lines = [f"conventions: {self.settings['conventions']}"] if "conventions" in self.settings else []
+        lines = (
+            [f"conventions: {self.settings['conventions']}"]
+            if "conventions" in self.settings
+            else []
+        )
         for c in self.comparisons:
             if c.cuped is not None and c.absolute_ci is not None:
                 theta = f"theta {c.cuped.theta:.3g}"
                 if c.cuped.variant_theta is not None:
-                    theta = f"theta {c.cuped.theta:.3g} control, {c.cuped.variant_theta:.3g} variant"
+                    theta = (
+                        f"theta {c.cuped.theta:.3g} control, {c.cuped.variant_theta:.3g} variant"
+                    )
                 lines.append(
                     f"{c.metric} ({c.variant}): CUPED interval {_interval(c.absolute_ci)}, "
                     f"{_interval(c.cuped.unadjusted_ci)} without it "

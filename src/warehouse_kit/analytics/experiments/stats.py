@@ -64,18 +64,15 @@ Sequential (always-valid) intervals
     Valid at every look, so results may be read daily. A one-sided test uses
     the same boundary on one side (conservative).
 Bayesian (Gaussian approximation)
-    The lift's likelihood is ``N(estimate, V)`` (``V`` from n - 1 or n variances); the prior is ``N(0, s0^2)``
-    (``s0 = prior_sd * |control|`` for the absolute lift, `prior_sd` itself for
-    the relative lift), or flat when `prior_sd` is None. Chance to beat control
-    is the posterior probability that the lift is on the metric's better side;
-    expected loss (risk) is ``E[max(0, -lift)]`` (``E[max(0, lift)]`` when lower
-    is better): what shipping the variant costs on average if it is worse.
-Sample ratio mismatch
-    Pearson's chi-square goodness of fit of the units per variant against the
-    configured weights, k - 1 degrees of freedom.
-Multiple comparisons
-    Holm (1979) step-down and Benjamini-Hochberg (1995) step-up adjusted
-    p-values, across every (variant, metric) comparison.
+    The lift's likelihood is ``N(estimate, V)`` (``V`` from n - 1 or n variances);
+    the prior is ``N(0, s0^2)`` (``s0 = prior_sd * |control|`` for the absolute
+    lift, `prior_sd` itself for the relative lift), or flat when `prior_sd` is
+    None. Chance to beat control is the posterior probability that the lift is
+    on the metric's better side; expected loss (risk) is ``E[max(0, -lift)]``
+    (``E[max(0, lift)]`` when lower is better): what shipping the variant
+    costs on average if it is worse.
+Sample ratio mismatch and multiple comparisons
+    See `family`.
 """
 
 from __future__ import annotations
@@ -381,69 +378,3 @@ def posterior(lift: Lift, prior_sd: Number | None = None) -> Posterior:
         return Posterior(lift.estimate, lift.se)
     precision = 1 / lift.variance + 1 / np.square(prior_sd)
     return Posterior(lift.estimate / lift.variance / precision, np.sqrt(1 / precision))
-
-
-# --- whole-experiment tests --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SrmTest:
-    """Units per variant against the configured weights."""
-
-    observed: dict[str, int]
-    expected: dict[str, float]
-    chi2: float
-    p_value: float
-    alpha: float
-
-    @property
-    def mismatch(self) -> bool:
-        return self.p_value < self.alpha
-
-
-def sample_ratio_mismatch(
-    counts: dict[str, int], weights: dict[str, float], alpha: float = 0.001
-) -> SrmTest:
-    """Pearson's chi-square goodness of fit of `counts` to `weights` (normalised)."""
-    total_weight = sum(weights.values())
-    total = sum(counts.get(name, 0) for name in weights)
-    expected = {name: total * w / total_weight for name, w in weights.items()}
-    observed = {name: int(counts.get(name, 0)) for name in weights}
-    if total == 0:
-        return SrmTest(observed, expected, 0.0, 1.0, alpha)
-    chi2 = sum((observed[n] - expected[n]) ** 2 / expected[n] for n in weights)
-    p = float(sps.chi2.sf(chi2, len(weights) - 1))
-    return SrmTest(observed, expected, float(chi2), p, alpha)
-
-
-def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm's step-down adjusted p-values (family-wise error rate)."""
-    m = len(p_values)
-    order = sorted(range(m), key=lambda i: p_values[i])
-    adjusted = [0.0] * m
-    running = 0.0
-    for rank, index in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p_values[index]))
-        adjusted[index] = running
-    return adjusted
-
-
-def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
-    """Benjamini-Hochberg step-up adjusted p-values (false discovery rate)."""
-    m = len(p_values)
-    order = sorted(range(m), key=lambda i: p_values[i], reverse=True)
-    adjusted = [0.0] * m
-    running = 1.0
-    for rank_from_top, index in enumerate(order):
-        rank = m - rank_from_top
-        running = min(running, m * p_values[index] / rank)
-        adjusted[index] = min(1.0, running)
-    return adjusted
-
-
-def adjust(p_values: Sequence[float], method: Literal["holm", "bh", "none"]) -> list[float]:
-    if method == "holm":
-        return holm(p_values)
-    if method == "bh":
-        return benjamini_hochberg(p_values)
-    return list(p_values)
