@@ -49,11 +49,17 @@ def expressions(metric: MetricDef, star: Star) -> list[Compiled]:
     return found
 
 
-def aggregate(metric: MetricDef, star: Star, rows: ir.Table) -> ir.Scalar:
-    """The measure over `rows` (which hold the fields of `expressions`)."""
+def aggregate(
+    metric: MetricDef, star: Star, rows: ir.Table, *, kept: str | None = None
+) -> ir.Scalar:
+    """The measure over `rows` (which hold the fields of `expressions`); with `kept`,
+    the boolean column of `rows` that holds the metric's filter, already evaluated."""
     spec = metric.spec
     assert isinstance(spec, Measure | Custom)
     compiled = {c.where.rsplit(".", 1)[1]: c for c in expressions(metric, star)}
+    if kept is not None:
+        column = sge.column(sge.to_identifier(kept, quoted=True))
+        compiled["filter"] = Compiled(kept, column, frozenset({kept}), compiled["filter"].where)
     try:
         if isinstance(spec, Custom):
             return _custom(compiled["expr"], compiled.get("filter"), rows)
