@@ -26,6 +26,7 @@ from ibis.expr.datatypes.cast import highest_precedence
 
 from warehouse_kit.analytics.metrics import periods
 from warehouse_kit.analytics.metrics.grain import at_grain, grain_of
+from warehouse_kit.analytics.metrics.keys import ManyToManyJoin
 from warehouse_kit.analytics.metrics.layer import MetricDef, SemanticLayer
 from warehouse_kit.analytics.metrics.measures import aggregate, expressions
 from warehouse_kit.analytics.metrics.relation import refuse_fan_out, relation
@@ -145,7 +146,11 @@ def _aggregated(
     for grain in grains.values():
         used |= set(grain.key if grain else ())
     time = _time(star, options, bounds)
-    rows = relation(star, used | ({time} if time else set()), filters)
+    try:
+        rows = relation(star, used | ({time} if time else set()), filters)
+    except ManyToManyJoin as exc:
+        names = ", ".join(m.name for m in measures)
+        raise ManyToManyJoin(f"query: metrics {names}: {exc.message}") from None
     if time is not None:
         rows = _in_range(rows, time, bounds, star)
     by = {name: rows[field] for name, field in fields.items()}

@@ -35,6 +35,10 @@ _DUPLICATES: WeakKeyDictionary[Warehouse, dict[tuple[str, Key], Key | None]] = W
 """Per connection: (table, columns) -> a duplicated key value, or None when unique."""
 
 
+class ManyToManyJoin(ConfigError):
+    """A join declared many_to_one whose table has several rows for one key."""
+
+
 def catalog_keys(node: Model | None) -> tuple[Key, ...]:
     """The column sets the pipeline guarantees unique in a model's table."""
     if node is None:
@@ -98,7 +102,7 @@ def require_unique(
     if duplicate is None:
         return
     shown = ", ".join(f"{c}={v!r}" for c, v in zip(columns, duplicate, strict=True))
-    raise ConfigError(
+    raise ManyToManyJoin(
         f"model {model}: join {join} is declared many_to_one but {display} has several rows "
         f"with {shown}: it would repeat the model's rows (many-to-many); join on a key of "
         "the table or declare relationship: one_to_many"

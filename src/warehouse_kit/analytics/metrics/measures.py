@@ -31,7 +31,9 @@ _REDUCTIONS: dict[str, _Reduce] = {
     "sum": lambda value, where: value.sum(where=where),
     "count": lambda value, where: value.count(where=where),
     "count_distinct": lambda value, where: value.nunique(where=where),
-    "avg": lambda value, where: value.mean(where=where).cast(dt.float64),
+    # cast first: ibis drops a cast of mean() to float64, and PostgreSQL's avg of integers
+    # is a numeric
+    "avg": lambda value, where: value.cast(dt.float64).mean(where=where),
     "min": lambda value, where: value.min(where=where),
     "max": lambda value, where: value.max(where=where),
 }
