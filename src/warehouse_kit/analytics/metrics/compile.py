@@ -65,7 +65,7 @@ def compile_query(
     try:
         for model, measures in models.items():
             star = open_star(layer.models[model], catalog, warehouse)
-            parts.append(_aggregated(star, measures, options, groups, bounds))
+            parts.append(_aggregated(star, measures, options, groups, bounds, len(models) > 1))
         table = evaluate(_joined(_aligned(parts, keys, list(models)), keys), closure)
     except IbisError as exc:  # a bug or a gap of the layer: still one line that says where
         raise ConfigError(
@@ -131,10 +131,12 @@ def _aggregated(
     options: QueryOptions,
     groups: dict[str, str],
     bounds: _Bounds,
+    across: bool = False,
 ) -> ir.Table:
-    """One model's measures, per period and group."""
+    """One model's measures, per period and group (`across`: the query reads other models)."""
     fields = {
-        name: _group_field(star, measures, reference, options) for name, reference in groups.items()
+        name: _group_field(star, measures, reference, options, across)
+        for name, reference in groups.items()
     }
     filters = [star.compile(sql, f"query: where[{i}]") for i, sql in enumerate(options.where)]
     used = set(fields.values())
@@ -165,13 +167,20 @@ def _aggregated(
 
 
 def _group_field(
-    star: Star, measures: Sequence[MetricDef], reference: str, options: QueryOptions
+    star: Star,
+    measures: Sequence[MetricDef],
+    reference: str,
+    options: QueryOptions,
+    across: bool,
 ) -> str:
-    """The field a model's measures are grouped by, or one line naming them and the model."""
+    """The field a model's measures are grouped by; when the query reads several models,
+    an error names the measures of the one that cannot reach it."""
     where = f"query: by[{options.by.index(reference)}]"
     try:
         return star.resolve(reference.split("."), where)
     except ConfigError as exc:
+        if not across:
+            raise
         names = ", ".join(m.name for m in measures)
         raise ConfigError(
             f"{where}: cannot group {names} (model {star.name}) by {reference!r}: "
