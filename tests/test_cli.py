@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -74,6 +75,23 @@ def a_project(root: Path) -> Path:
         "  transformations: [{stage: bronze}]\n"
     )
     return root
+
+
+def test_a_log_has_one_line_per_model_however_long(tmp_path):
+    project = a_project(tmp_path)
+    name = "a_table_whose_name_takes_up_most_of_an_eighty_column_line"[:55]
+    (project / "data" / f"{name}.csv").write_text("n\n1\n1\n2\n")
+    (project / "pipelines" / "p.yml").write_text(
+        "pipeline:\n  name: p\n"
+        f"  sources: [{{name: files, type: files, path: data, tables: [{name}]}}]\n"
+        "  transformations:\n    - {stage: bronze, operations: [deduplicate]}\n"
+    )
+    result = wk("run", "--target", "duckdb://w.duckdb", cwd=project)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3, lines  # the run, its one model, the summary
+    assert re.fullmatch(rf"\[1/1\] bronze\.{name} success: \d rows in, \d out.*, [\d.]+s", lines[1])
+    assert len(lines[1]) > 80
 
 
 def test_an_unreachable_database_is_one_line(tmp_path):

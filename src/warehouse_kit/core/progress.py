@@ -69,19 +69,23 @@ class LogLines:
         self.total = 0
         self.done = 0
 
+    def line(self, text: str) -> None:
+        """One line, however long: a log is read by grep and tail, not wrapped at 80."""
+        self.console.print(text, highlight=False, markup=False, soft_wrap=True)
+
     def run_started(self, run_id: str, target: str, models: list[str]) -> None:
         self.total = len(models)
-        self.console.print(f"run {run_id} on {target}: {self.total} models", highlight=False)
+        self.line(f"run {run_id} on {target}: {self.total} models")
 
     def model_started(self, model_id: str) -> None:
         pass
 
     def model_finished(self, result: ModelResult) -> None:
         self.done += 1
-        self.console.print(f"[{self.done}/{self.total}] {describe(result)}", highlight=False)
+        self.line(f"[{self.done}/{self.total}] {describe(result)}")
 
     def run_finished(self, result: RunResult) -> None:
-        self.console.print(summary_line(result), highlight=False)
+        self.line(summary_line(result))
 
     def publish_started(self, table: str) -> None:
         pass
@@ -90,7 +94,7 @@ class LogLines:
         pass
 
     def published(self, result: Published) -> None:
-        self.console.print(describe_publish(result), highlight=False, markup=False)
+        self.line(describe_publish(result))
 
 
 class LiveBar(LogLines):
