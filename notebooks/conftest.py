@@ -2,7 +2,7 @@
 
 pytest's configuration (pyproject.toml) runs nbval with ``--nbval-lax``: every
 cell must run, and the output of the cells marked ``# NBVAL_CHECK_OUTPUT`` must
-match the committed one once `nbval-sanitize.cfg` has replaced what changes
+match the committed one once `sanitize_config` has replaced what changes
 between builds (run ids, their timestamps, the warehouse's path). The kernel is
 ``python3``, the one `wk report` uses.
 
@@ -23,11 +23,11 @@ from typing import Any
 import pytest
 from nbval.plugin import IPyNbCell
 
-from warehouse_kit.apps.notebooks_refresh import example_warehouse
+from warehouse_kit.apps.notebooks_refresh import example_warehouse, sanitize_config
 from warehouse_kit.core.project import Project
 
 HERE = Path(__file__).parent
-SANITIZE = HERE / "nbval-sanitize.cfg"
+SANITIZE = sanitize_config(Project(HERE.parent))
 _target = pytest.StashKey[str]()
 _cleanup = pytest.StashKey[ExitStack]()
 

@@ -23,7 +23,12 @@ from warehouse_kit.apps.notebook import (
     row_count_trend,
     run_summary,
 )
-from warehouse_kit.apps.notebooks_refresh import example_warehouse, is_checked, strip
+from warehouse_kit.apps.notebooks_refresh import (
+    DEFAULT_SANITIZE,
+    example_warehouse,
+    is_checked,
+    strip,
+)
 from warehouse_kit.apps.reports import parameters_of
 from warehouse_kit.core.backends import ConnectionFailed
 from warehouse_kit.core.errors import WarehouseKitError
@@ -137,7 +142,7 @@ def test_nbval_fails_when_a_checked_figure_changes(example, tmp_path):
     output = pytest_run(
         "--nbval-lax",
         "--nbval-kernel-name=python3",
-        f"--nbval-sanitize-with={NOTEBOOKS / 'nbval-sanitize.cfg'}",
+        f"--nbval-sanitize-with={DEFAULT_SANITIZE}",
         cwd=tmp_path,
         env={"WK_TARGET": example},
     )
@@ -163,33 +168,33 @@ def test_wk_notebooks_refresh_reruns_a_notebook_and_keeps_the_checked_output(tmp
             "# NBVAL_CHECK_OUTPUT\n"
             "with open_warehouse() as warehouse:\n"
             '    facts = warehouse.table("fact_orders", "gold").count().execute()\n'
+            "    print(warehouse)  # its URL: a new folder each time\n"
             "facts"
         ),
     ]
     nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": KERNELSPEC}), path)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "warehouse_kit.apps.cli",
-            "notebooks",
-            "refresh",
-            "--project",
-            tmp_path,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    command = [sys.executable, "-m", "warehouse_kit.apps.cli", "notebooks", "refresh"]
+    command += ["--project", str(tmp_path)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "refreshed notebooks/facts.ipynb"
+    assert result.stderr.splitlines() == [  # the steps, as they happen
+        "building the example warehouse (seeds, then each later batch)",
+        "[1/1] running notebooks/facts.ipynb",
+    ]
     imports, checked = nbformat.read(path, as_version=4).cells
     assert imports.outputs == []  # ran (printed 1), and was stripped
     assert imports.execution_count is None
     assert checked.execution_count == 2
-    [output] = checked.outputs
-    assert int(output["data"]["text/plain"]) > 3000  # both batches of the example's order lines
+    printed, count = checked.outputs
+    assert "duckdb://" in printed["text"]
+    assert int(count["data"]["text/plain"]) > 3000  # both batches of the example's order lines
     assert not (tmp_path / "warehouse.duckdb").exists()  # a warehouse of its own, deleted after
+
+    refreshed = path.read_bytes()
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert again.stdout.strip() == "unchanged notebooks/facts.ipynb"  # only its URL differed
+    assert path.read_bytes() == refreshed
 
 
 # --- the helpers notebooks call --------------------------------------------------------------

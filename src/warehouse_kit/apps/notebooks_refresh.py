@@ -7,13 +7,17 @@ marked ``# NBVAL_CHECK_OUTPUT`` and nothing else: no other output, no
 execution counts but theirs (nbval compares only cells that have one), no run
 metadata. Those outputs are what nbval compares a
 test run with, so a refresh is how a deliberate change to a figure is
-accepted.
+accepted. A notebook whose outputs differ only where nbval looks away
+(`sanitize_config`: run ids, timestamps, the warehouse's path)
+is left as it is, so a refresh that changes nothing leaves git clean.
 """
 
 from __future__ import annotations
 
+import configparser
+import re
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -30,6 +34,7 @@ LATER_BATCHES = ("batch2",)
 """Folders under the seeds folder that hold later exports, loaded in this order after the
 seeds themselves, so the example has a history (``WK_SEEDS`` picks the folder)."""
 NOTEBOOK_METADATA = ("kernelspec",)
+DEFAULT_SANITIZE = Path(__file__).parents[1] / "templates" / "nbval-sanitize.cfg"
 
 
 def notebooks(project: Project) -> list[Path]:
@@ -60,8 +65,11 @@ def example_warehouse(project: Project) -> Iterator[str]:
         yield target
 
 
-def refresh(project: Project, paths: Sequence[Path] = ()) -> list[Path]:
-    """Re-run `paths` (default: every notebook) and write them back stripped."""
+def refresh(
+    project: Project, paths: Sequence[Path] = (), say: Callable[[str], None] = lambda _: None
+) -> list[tuple[Path, bool]]:
+    """Re-run `paths` (default: every notebook) and write back, stripped, those whose
+    checked outputs changed; each path with whether it changed. `say` hears each step."""
     chosen = [Path(path).resolve() for path in paths] or notebooks(project)
     if not chosen:
         raise WarehouseKitError(f"no notebooks to refresh in {project.root / 'notebooks'}")
@@ -70,12 +78,42 @@ def refresh(project: Project, paths: Sequence[Path] = ()) -> list[Path]:
             raise WarehouseKitError(f"no notebook {path}")
     runs = project.path("reports") / "refresh"  # each run as executed, kept for debugging
     runs.mkdir(parents=True, exist_ok=True)
+    sanitize = sanitizer(sanitize_config(project))
+    done = []
+    say("building the example warehouse (seeds, then each later batch)")
     with example_warehouse(project) as target:
-        for path in chosen:
+        for index, path in enumerate(chosen, start=1):
+            say(f"[{index}/{len(chosen)}] running {project.display(path)}")
             executed = runs / path.name
             reports.execute(path, executed, target=target)
-            nbformat.write(strip(nbformat.read(executed, as_version=4)), path)
-    return chosen
+            fresh = strip(nbformat.read(executed, as_version=4))
+            old = nbformat.read(path, as_version=4)
+            changed = sanitize(nbformat.writes(fresh)) != sanitize(nbformat.writes(old))
+            if changed:
+                nbformat.write(fresh, path)
+            done.append((path, changed))
+    return done
+
+
+def sanitize_config(project: Project) -> Path:
+    """What nbval replaces before comparing outputs: the project's
+    ``notebooks/nbval-sanitize.cfg``, else warehouse-kit's (run ids, timestamps, URLs)."""
+    own = project.root / "notebooks" / "nbval-sanitize.cfg"
+    return own if own.is_file() else DEFAULT_SANITIZE
+
+
+def sanitizer(config: Path) -> Callable[[str], str]:
+    """The replacements nbval makes before it compares outputs (none without `config`)."""
+    parser = configparser.ConfigParser()
+    parser.read(config)
+    rules = [(re.compile(parser[s]["regex"]), parser[s]["replace"]) for s in parser.sections()]
+
+    def sanitize(text: str) -> str:
+        for pattern, replacement in rules:
+            text = pattern.sub(replacement, text)
+        return text
+
+    return sanitize
 
 
 def strip(notebook: Any) -> Any:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import ast
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,6 +121,7 @@ def report(
     project: Project | str | Path = ".",
     out_dir: Path | None = None,
     unmask: bool = False,
+    say: Callable[[str], None] = lambda _: None,
 ) -> Report:
     """Run `notebook` with `parameters` and export it; returns where both files are.
 
@@ -128,8 +129,9 @@ def report(
     which its ``target = None`` default reads, never as a parameter: papermill
     writes parameters into the notebook and its metadata, and a URL may hold a
     password. A failing cell raises a `ReportError` naming it; the partial
-    notebook is kept. `unmask` sets the notebook's ``unmask`` parameter, so that it shows
-    personal data as it is, and records that in ``_wk.unmasked`` first.
+    notebook is kept. `say` hears each step. `unmask` sets the notebook's ``unmask``
+    parameter, so that it shows personal data as it is, and records that in
+    ``_wk.unmasked`` first.
     """
     notebook = Path(notebook)
     project = Project.of(project)
@@ -143,7 +145,10 @@ def report(
         with closing(project.connect(target, wait_s=10.0)) as warehouse:
             privacy.record_unmasked(warehouse, "*", [], f"wk report {notebook}")
     output = _output_path(out_dir or project.path("reports"), notebook.stem)
+    cells = len(nbformat.read(notebook, as_version=4).cells)
+    say(f"running {notebook} ({cells} cells)")
     execute(notebook, output, parameters=values, target=target)
+    say(f"exporting {output.with_suffix('.html').name}")
     return Report(output, to_html(output, output.with_suffix(".html"), show_code=show_code))
 
 

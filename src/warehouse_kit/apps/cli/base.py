@@ -41,6 +41,12 @@ console = Console()
 errors = Console(stderr=True, markup=False)  # messages hold names like x[kafka]
 _state = {"debug": False}
 
+
+def progress(line: str) -> None:
+    """A step of long work, on stderr: stdout keeps what the command made."""
+    errors.print(line, highlight=False, soft_wrap=True)
+
+
 TargetOption = Annotated[
     str | None,
     typer.Option(

@@ -16,6 +16,7 @@ from warehouse_kit.apps.cli.base import (
     console,
     demo_app,
     notebooks_app,
+    progress,
 )
 
 
@@ -123,6 +124,7 @@ def report(
         show_code=show_code,
         project=Project.load(project),
         unmask=unmask,
+        say=progress,
     )
     console.print(str(made.notebook), highlight=False, soft_wrap=True, markup=False)
     console.print(str(made.html), highlight=False, soft_wrap=True, markup=False)
@@ -145,9 +147,10 @@ def notebooks_refresh(
     from warehouse_kit.core.project import Project
 
     loaded = Project.load(project)
-    for path in refresh(loaded, notebooks or ()):
+    for path, changed in refresh(loaded, notebooks or (), say=progress):
+        verdict = "refreshed" if changed else "unchanged"
         console.print(
-            f"refreshed {loaded.display(path)}", highlight=False, soft_wrap=True, markup=False
+            f"{verdict} {loaded.display(path)}", highlight=False, soft_wrap=True, markup=False
         )
 
 
