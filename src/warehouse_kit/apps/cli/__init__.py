@@ -49,5 +49,7 @@ def main() -> None:
 def _fail(exc: BaseException, message: str) -> None:
     if _state["debug"]:
         raise exc
-    errors.print(f"error: {message}", highlight=False, soft_wrap=True)
+    # Several problems (a pipeline file's, `ConfigErrors`) are one line each.
+    lines = "\n".join(f"error: {line}" for line in message.splitlines() or [""])
+    errors.print(lines, highlight=False, soft_wrap=True)
     sys.exit(1)
