@@ -1,7 +1,7 @@
 """The `wk` command: parses arguments, calls the Python API, prints the result.
 
 One module per group of commands (`build`, `outputs`, `analysis`, `streaming`, `lakehouse`,
-`lineage`, `docs`, `tables`, `monitoring`, `operate`); `base` holds what they share."""
+`lineage`, `docs`, `tables`, `monitoring`, `operate`, `start`); `base` holds what they share."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from warehouse_kit.apps.cli import (  # noqa: F401 - they add the commands
     monitoring,
     operate,
     outputs,
+    start,
     streaming,
     tables,
 )
