@@ -54,17 +54,15 @@ def missing_pieces(data: Any, *, file: str, root: Path | None) -> list[ConfigErr
 def stand_in(data: Any) -> Any:
     """`data` with each missing piece filled by a stand-in that validates (never run)."""
     pipeline = dict(data["pipeline"])
-    pipeline["sources"] = [
-        {**s, "brokers": "localhost:9092"} if _is_kafka_without_brokers(s) else s
-        for s in pipeline.get("sources") or []
-    ]
-    stages = []
-    for stage in pipeline.get("transformations") or []:
-        if isinstance(stage, Mapping) and isinstance(stage.get("operations"), list):
-            ops = [_STAND_IN if op in _NEEDS else op for op in stage["operations"]]
-            stage = {**stage, "operations": ops}
-        stages.append(stage)
-    pipeline["transformations"] = stages
+    sources = pipeline.get("sources")
+    if isinstance(sources, list):
+        pipeline["sources"] = [
+            {**s, "brokers": "localhost:9092"} if _is_kafka_without_brokers(s) else s
+            for s in sources
+        ]
+    stages = pipeline.get("transformations")
+    if isinstance(stages, list):
+        pipeline["transformations"] = [_stand_in_operations(stage) for stage in stages]
     return {**data, "pipeline": pipeline}
 
 
@@ -86,14 +84,41 @@ def _kafka_without_brokers(pipeline: Mapping[str, Any]) -> list[tuple[str, Mappi
 
 
 def _bare_operations(pipeline: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(key path, name) of each operation named alone that needs options: a stage's, or
+    one of its models'."""
     found = []
-    stages = pipeline.get("transformations")
-    for s, stage in enumerate(stages if isinstance(stages, list) else []):
-        ops = stage.get("operations") if isinstance(stage, Mapping) else None
+    for path, holder in _operation_holders(pipeline):
+        ops = holder.get("operations")
         for o, op in enumerate(ops if isinstance(ops, list) else []):
             if isinstance(op, str) and op in _NEEDS:
-                found.append((f"pipeline.transformations[{s}].operations[{o}]", op))
+                found.append((f"{path}.operations[{o}]", op))
     return found
+
+
+def _operation_holders(pipeline: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    holders = []
+    stages = pipeline.get("transformations")
+    for s, stage in enumerate(stages if isinstance(stages, list) else []):
+        if not isinstance(stage, Mapping):
+            continue
+        holders.append((f"pipeline.transformations[{s}]", stage))
+        models = stage.get("models")
+        for m, model in enumerate(models if isinstance(models, list) else []):
+            if isinstance(model, Mapping):
+                holders.append((f"pipeline.transformations[{s}].models[{m}]", model))
+    return holders
+
+
+def _stand_in_operations(holder: Any) -> Any:
+    if not isinstance(holder, Mapping):
+        return holder
+    ops = holder.get("operations")
+    if isinstance(ops, list):
+        holder = {**holder, "operations": [_STAND_IN if op in _NEEDS else op for op in ops]}
+    models = holder.get("models")
+    if isinstance(models, list):
+        holder = {**holder, "models": [_stand_in_operations(m) for m in models]}
+    return holder
 
 
 # --- what the sources declare ----------------------------------------------------------
