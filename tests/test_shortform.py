@@ -150,8 +150,5 @@ def test_init_from_a_folder_of_csv_files_then_run(tmp_path):
         "SELECT (SELECT count(*) FROM silver.customers), (SELECT count(*) FROM silver.transactions)"
     ).fetchone()
     assert counts == (3, 3)  # the duplicated customer row removed
-    refused = wk("init", "shop", cwd=tmp_path)
-    assert refused.returncode == 1
-    assert (
-        refused.stderr.strip() == "error: shop is not empty: choose a new folder, or give --force"
-    )
+    with pytest.raises(WarehouseKitError, match=r"shop is not empty: choose a new folder, or"):
+        init_project(tmp_path / "shop")
