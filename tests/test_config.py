@@ -71,9 +71,9 @@ SILVER = "pipeline:\n  name: p\n  transformations:\n    - stage: silver\n      m
          "pipelines/p.yml: pipeline.monitoring.alerts[0].ulr: unknown key 'ulr' for a webhook "
          "alert; did you mean 'url'?"),
         ("pipeline:\n  name: p\n  monitoring:\n    alerts: [{type: pipeline_failure, "
-         "channel: slack}]\n",
-         "pipelines/p.yml: pipeline.monitoring.alerts[0]: unknown alert channel 'slack'; "
-         "expected one of email, webhook"),
+         "channel: teams}]\n",
+         "pipelines/p.yml: pipeline.monitoring.alerts[0]: unknown alert channel 'teams'; "
+         "expected one of email, slack, webhook"),
     ],
 )  # fmt: skip
 def test_a_pipeline_file_mistake_is_one_line(tmp_path, text, expected):

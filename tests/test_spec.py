@@ -170,10 +170,11 @@ def test_a_default_stands_in_for_an_unset_variable(tmp_path):
               name: p
               transformations:
                 - stage: silver
-                  models: [{name: c, operations: [type_casting]}]
+                  models: [{name: c, operations: [join_tables]}]
             """,
-            "pipelines/x.yml: pipeline.transformations[0].models[0].operations[0].columns: "
-            "missing required key 'columns'",
+            "pipelines/x.yml: pipeline.transformations[0].models[0].operations[0]: join_tables "
+            "needs with: and on:; the tables here are orders; "
+            "e.g. {op: join_tables, with: orders, on: order_id}",
             id="short form of an operation that needs options",
         ),
         pytest.param(

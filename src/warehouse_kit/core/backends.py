@@ -12,6 +12,7 @@ testing which engine it is. A target is a URL:
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import re
 import time
@@ -112,6 +113,40 @@ ENGINES: dict[str, Capabilities] = {
         run_lock="folder",
     ),
 }
+
+
+_BACKEND_ENGINES = {"duckdb": "duckdb", "postgres": "postgres", "pyspark": "spark"}
+
+
+def capabilities_of(table: ir.Table) -> Capabilities:
+    """What the engine `table` is bound to can do (a source's as well as a warehouse's);
+    an engine not listed is taken as PostgreSQL is: without a native TRY_CAST."""
+    name = ibis.get_backend(table).name
+    return ENGINES.get(_BACKEND_ENGINES.get(name, ""), ENGINES["postgres"])
+
+
+DRIVERS = {
+    "postgres": ("psycopg", "postgres", "postgres://user:password@host:5432/database"),
+    "spark": ("pyspark", "spark", "spark://local[2] or sc://host:15002"),
+}
+"""An engine's driver module, the extra that installs it, and its target URL."""
+
+
+def engine_missing(engine: str) -> str | None:
+    """Why `engine` cannot be a target here, with what it needs; None when it can.
+
+    An engine warehouse-kit does not run on (Snowflake, BigQuery: ``wk ddl`` writes
+    their DDL) is named as such; one whose driver is not installed names its extra."""
+    if engine not in ENGINES:
+        runs = ", ".join(sorted(ENGINES))
+        return (
+            f"warehouse-kit does not run on {engine} (it runs on {runs}); build on one of "
+            f"those with --target, and write {engine}'s DDL with wk ddl --dialect {engine}"
+        )
+    if engine not in DRIVERS or importlib.util.find_spec(DRIVERS[engine][0]) is not None:
+        return None
+    _, extra, url = DRIVERS[engine]
+    return f"{engine} needs pip install 'warehouse-kit[{extra}]' and a target URL {url}"
 
 
 class Transaction(Protocol):

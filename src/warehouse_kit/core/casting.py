@@ -20,6 +20,9 @@ _INTEGER = r"^[+-]?[0-9]+$"
 _NUMBER = r"^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]{1,4})?$"
 _DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _TIMESTAMP = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,6})?)?)?$"
+PATTERNS = {"int64": _INTEGER, "float64": _NUMBER, "date": _DATE, "timestamp": _TIMESTAMP}
+"""The text each type is read from, where no native TRY_CAST checks it (and what type
+inference holds a native one to: DuckDB's reads 1.5 as the integer 2)."""
 _TRUE = ("true", "t", "1", "yes", "y")
 _FALSE = ("false", "f", "0", "no", "n")
 _EXACT = dt.Decimal(None, None)

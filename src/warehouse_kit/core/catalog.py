@@ -8,7 +8,7 @@ from pathlib import Path
 
 import ibis.expr.types as ir
 
-from warehouse_kit.core.backends import Warehouse, engine_of, redact
+from warehouse_kit.core.backends import Warehouse, engine_missing, engine_of, redact
 from warehouse_kit.core.dag import Graph
 from warehouse_kit.core.errors import ConfigError
 from warehouse_kit.core.pipeline import Pipeline, load_pipeline
@@ -50,12 +50,24 @@ class Catalog:
         """The target URL (`Project.target`), checked against each pipeline's destination.
 
         A pipeline whose ``destination.type`` names another engine than the target's
-        is refused rather than written where it did not ask to go.
+        is refused rather than written where it did not ask to go; one naming an engine
+        that is not here (not installed, or not one warehouse-kit runs on) needs a target
+        given, which wins.
         """
         url = self.project.target(override, fallback=self._destination_file())
         engine = engine_of(url)
+        chosen = self.project.chosen_target(override) is not None
         for pipeline in self.pipelines:
             wanted = pipeline.spec.destination.type
+            missing = engine_missing(wanted) if wanted else None
+            if missing and chosen:
+                continue  # the target given wins over an engine that is not here
+            if missing:
+                raise ConfigError(
+                    f"{wanted}: {missing}",
+                    file=pipeline.file,
+                    key_path="pipeline.destination.type",
+                )
             if wanted is not None and wanted != engine:
                 raise ConfigError(
                     f"{wanted!r}, but the target {redact(url)} is {_ENGINES[engine]}: give a "
@@ -75,7 +87,7 @@ class Catalog:
         return None
 
 
-_ENGINES = {"duckdb": "DuckDB", "postgres": "PostgreSQL"}
+_ENGINES = {"duckdb": "DuckDB", "postgres": "PostgreSQL", "spark": "Spark"}
 
 
 def load_catalog(

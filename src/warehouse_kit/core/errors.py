@@ -31,6 +31,15 @@ class ConfigError(WarehouseKitError):
         super().__init__(f"{where}: {message}" if where else message)
 
 
+class ConfigErrors(ConfigError):
+    """Several problems of one file, found together: one `ConfigError` line each."""
+
+    def __init__(self, errors: Sequence[ConfigError]):
+        self.errors = tuple(errors)
+        super().__init__("\n".join(str(error) for error in self.errors))
+        self.file = next((error.file for error in self.errors), None)
+
+
 class ExpressionError(WarehouseKitError):
     """A SQL expression from a pipeline file cannot be used.
 

@@ -95,7 +95,7 @@ class Executor:
                 result.status = "up_to_date"
             result.rows_in, result.rows_out = outcome.rows_in, outcome.rows_out
             result.duration_s = time.perf_counter() - clock
-            result.note = "; ".join(part for part in (*warnings, outcome.note) if part)
+            result.note = "; ".join(part for part in (*item.notes, *warnings, outcome.note) if part)
             if gate is not None:
                 gate.record(tx)
                 result.rows_quarantined = gate.quarantined

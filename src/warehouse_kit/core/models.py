@@ -163,6 +163,13 @@ class BuildContext:
     groups or joins rows), so rows in = rows out + quarantined + dropped."""
     schema: str = ""
     """The schema the model's table is in (a stream reads the types it landed with)."""
+    readable: Callable[[str], ir.Table | None] = field(default=lambda reference: None)
+    """An input's rows as the engine can read them while planning (its table as landed
+    before, or a source batch planned in this run), by reference; None when they are
+    built later in the run. `inputs` only say their columns."""
+    notes: list[str] = field(default_factory=list)
+    """What operations chose by themselves (the types inferred), for the plan and the
+    model's run record."""
 
     def input(self, reference: str) -> ir.Table:
         return self.inputs[reference]

@@ -32,11 +32,15 @@ class TypeCasting(Spec):
     """Cast columns to declared types; a value that does not parse becomes NULL.
 
     Text is trimmed before it is cast. Types are Ibis type names: int64,
-    float64, decimal(12,2), date, timestamp, boolean, string.
+    float64, decimal(12,2), date, timestamp, boolean, string. The short form
+    (no ``columns``) infers each text column's type from its values: the
+    narrowest every non-empty value parses as (`type_inference`), recorded in
+    the plan and the model's run notes.
     """
 
     op: Literal["type_casting"]
-    columns: dict[Column, str] = Field(min_length=1)
+    columns: dict[Column, str] = Field(default_factory=dict)
+    """Default: each text column, to the type inferred from its values."""
     max_unparsed: float = Field(default=0.05, ge=0, le=1)
     """The share of a column's non-empty values that may fail to parse before the run
     warns with the count (and, under ``schema_contract: freeze``, fails the model)."""

@@ -70,7 +70,8 @@ class Pipeline:
 def load_pipeline(path: Path, *, root: Path, display: str | None = None) -> Pipeline:
     """Read, validate and compile a pipeline file; `root` anchors relative source paths."""
     file = display or str(path)
-    return compile_pipeline(load_pipeline_spec(path, display=file), file=file, root=root)
+    spec = load_pipeline_spec(path, display=file, root=root)
+    return compile_pipeline(spec, file=file, root=root)
 
 
 def compile_pipeline(spec: PipelineSpec, *, file: str, root: Path) -> Pipeline:

@@ -67,6 +67,8 @@ class Planned:
     """Its table's indexes, checked against its columns (`materialize.indexes.design`)."""
     upstream: Mapping[str, str] = field(default_factory=dict)
     """Each input reference -> the id of the model it resolves to (for `lineage`)."""
+    notes: tuple[str, ...] = ()
+    """What its operations chose by themselves (`BuildContext.notes`: types inferred)."""
 
     def sql(self, dialect: str) -> str:
         if self.batch is not None:
@@ -96,15 +98,31 @@ class Planner:
         models = {ref: graph.models[p] for ref, p in upstream.items()}
         watermark, definition = None, None
         schema = self.catalog.schema_of(node)
+
+        def readable(reference: str) -> ir.Table | None:
+            return self._readable(upstream[reference], planned)
+
         if isinstance(model.materialization, Merge):
             # What the model is, apart from which rows are new: whether it is up to date.
             whole = BuildContext(
-                dict(inputs), self.warehouse, model, models, self.full_refresh, schema=schema
+                dict(inputs),
+                self.warehouse,
+                model,
+                models,
+                self.full_refresh,
+                schema=schema,
+                readable=readable,
             )
             definition = _expression(self._build(model, whole))
             watermark = self._incremental_input(model, inputs, planned)
         context = BuildContext(
-            inputs, self.warehouse, model, models, self.full_refresh, schema=schema
+            inputs,
+            self.warehouse,
+            model,
+            models,
+            self.full_refresh,
+            schema=schema,
+            readable=readable,
         )
         built = self._build(model, context)
         if isinstance(built, Batch):
@@ -116,7 +134,14 @@ class Planner:
                 # No new file: the table stays as it is (see `materialize.load_source`).
                 output = _landed_schema(self.warehouse.table(model.name, schema).schema())
                 return Planned(
-                    model, schema, built.table, inputs, output, batch=built, upstream=upstream
+                    model,
+                    schema,
+                    built.table,
+                    inputs,
+                    output,
+                    batch=built,
+                    upstream=upstream,
+                    notes=tuple(context.notes),
                 )
             fitted = held(self._place(model, schema), model, built.table, where=built.description)
             built = replace(built, table=fitted.rows)
@@ -130,6 +155,7 @@ class Planner:
                 batch=built,
                 fitted=fitted,
                 upstream=upstream,
+                notes=tuple(context.notes),
             )
         if isinstance(model.materialization, Dimension) and model.keys is not None:
             built = materialize.prepare(model, model.materialization.options, built)
@@ -157,6 +183,7 @@ class Planner:
             fitted=fitted,
             indexes=indexes,
             upstream=upstream,
+            notes=tuple(context.notes),
         )
 
     def _build(self, model: Model, context: BuildContext) -> ir.Table | Batch:
@@ -218,6 +245,15 @@ class Planner:
         raise ModelError(
             node, f"its input {parent} is not built yet; select it too (--select +{node})"
         )
+
+    def _readable(self, parent: str, planned: dict[str, Planned]) -> ir.Table | None:
+        """`parent`'s rows as the engine can read them now: the source batch it lands in
+        this run, else its table as built before; None when neither exists yet."""
+        item = planned.get(parent)
+        if item is not None and item.batch is not None and item.batch.fingerprints != ():
+            return item.expr
+        name, schema = self.catalog.graph.models[parent].name, self.catalog.schema_of(parent)
+        return self.warehouse.table(name, schema) if self.warehouse.exists(name, schema) else None
 
     def _place(self, model: Model, schema: str) -> Place:
         return Place(self.warehouse, schema, model.name, model.id, self.full_refresh)

@@ -96,8 +96,15 @@ class Project:
         fallback: str | None = None,
     ) -> str:
         """The target URL, by the precedence in this module's docstring."""
+        chosen = self.chosen_target(override, environ=environ)
+        return chosen or fallback or DEFAULT_TARGET
+
+    def chosen_target(
+        self, override: str | None = None, *, environ: Mapping[str, str] | None = None
+    ) -> str | None:
+        """The target someone gave (``--target``, ``WK_TARGET``, ``target:``), if any."""
         env = os.environ if environ is None else environ
-        return override or env.get("WK_TARGET") or self.spec.target or fallback or DEFAULT_TARGET
+        return override or env.get("WK_TARGET") or self.spec.target
 
     def connect(
         self, target: str | None = None, *, read_only: bool = False, wait_s: float = 0.0

@@ -167,7 +167,8 @@ class Runner:
         result = RunResult("dry-run", "planned", redact(self.warehouse.url), dry_run=True)
         self.reporter.run_started(result.run_id, result.target, list(ids))
         for node, item in plan.items():
-            note = f"{item.model.materialization.kind} -> {item.schema}.{item.model.name}"
+            written = f"{item.model.materialization.kind} -> {item.schema}.{item.model.name}"
+            note = "; ".join((written, *item.notes))
             outcome = ModelResult(
                 node, item.model.stage, "planned", note=note, sql=item.sql(self.warehouse.con.name)
             )

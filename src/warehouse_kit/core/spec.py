@@ -24,6 +24,7 @@ from typing import Literal
 
 from pydantic import (
     Field,
+    field_validator,
     model_validator,
 )
 
@@ -35,10 +36,12 @@ from warehouse_kit.core.config import (
     parse,
 )
 from warehouse_kit.core.cron import Cron
+from warehouse_kit.core.errors import ConfigError, ConfigErrors
 from warehouse_kit.core.operations import Operations
 from warehouse_kit.core.physical import Indexes
 from warehouse_kit.core.quality.checks import Checks
 from warehouse_kit.core.retries import Retries
+from warehouse_kit.core.shortform import missing_pieces, stand_in
 from warehouse_kit.core.spec_lakehouse import LakehouseSpec, LakeTableSpec
 from warehouse_kit.core.spec_monitoring import (
     Alert,
@@ -134,9 +137,13 @@ class StageSpec(Spec):
 
 
 class DestinationSpec(Spec):
-    type: Literal["duckdb", "postgres"] | None = None
+    type: Literal["duckdb", "postgres", "postgresql", "spark", "snowflake", "bigquery"] | None = (
+        None
+    )
     """The engine the pipeline is written for: a run on a target of another engine is
-    refused (see `catalog.Catalog.target`). Leave it out to run on either."""
+    refused (see `catalog.Catalog.target`). Leave it out to run on any. An engine that
+    is not installed, or that warehouse-kit does not run on (snowflake, bigquery), needs
+    a target given (--target, WK_TARGET, target: in warehouse.yml), which then wins."""
     database: str | None = None
     """The name the DDL files carry; with ``type: duckdb``, also the DuckDB file
     (``<database>.duckdb``) used when neither --target, WK_TARGET nor warehouse.yml set one."""
@@ -146,6 +153,11 @@ class DestinationSpec(Spec):
     """The tables the pipeline publishes; each must be a model of the last stage."""
     lakehouse: LakehouseSpec | None = None
     """Publish gold tables as Hive-partitioned Parquet too, after each successful run."""
+
+    @field_validator("type")
+    @classmethod
+    def _one_spelling(cls, value: str | None) -> str | None:
+        return "postgres" if value == "postgresql" else value
 
 
 class PipelineSpec(Spec):
@@ -185,13 +197,29 @@ class PipelineFile(Spec):
 
 
 def load_pipeline_spec(
-    path: Path, *, display: str | None = None, environ: Mapping[str, str] | None = None
+    path: Path,
+    *,
+    display: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    root: Path | None = None,
 ) -> PipelineSpec:
-    """Read and validate a pipeline file."""
+    """Read and validate a pipeline file.
+
+    What its short form leaves out and cannot be inferred (`shortform`) is reported all
+    at once, with the first other problem, as `ConfigErrors`; `root` anchors the CSV
+    files whose headers name columns in those errors' snippets.
+    """
     display = display or str(path)
     data = read_yaml(path, display=display)
     data = resolve_variables(data, file=display, environ=os.environ if environ is None else environ)
-    return parse(PipelineFile, data, file=display).pipeline
+    missing = missing_pieces(data, file=display, root=root)
+    if not missing:
+        return parse(PipelineFile, data, file=display).pipeline
+    try:
+        parse(PipelineFile, stand_in(data), file=display)
+    except ConfigError as other:
+        missing.append(other)
+    raise ConfigErrors(missing)
 
 
 __all__ = [  # the sources' part of the format is in spec_sources

@@ -9,6 +9,7 @@ tell when a monitor of its ``type`` fires (``alerts:``, a union on ``channel``):
         - {type: volume, model: gold.fact_orders, sd: 3, last: 10}
       alerts:
         - {type: pipeline_failure, channel: webhook, url: ${ALERT_WEBHOOK_URL}}
+        - {type: pipeline_failure, channel: slack}        # url: $SLACK_WEBHOOK_URL
         - {type: freshness, channel: email, to: [data-team@example.com], smtp: ${SMTP_URL}}
 
 ``pipeline_failure`` and ``quality_threshold`` (any check fails) need no monitor: an alert
@@ -17,6 +18,7 @@ of that type watches for it. Evaluation is in `warehouse_kit.core.monitoring`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Annotated, ClassVar, Literal
 
@@ -143,16 +145,29 @@ Monitor = Annotated[
 ]
 
 
+SLACK_WEBHOOK_ENV = "SLACK_WEBHOOK_URL"
+"""Where ``channel: slack`` finds its incoming webhook's URL when the alert gives none."""
+
+
 class WebhookAlert(Spec):
     """An alert posted to a URL as JSON: ``{"text": "..."}``, which Slack, Mattermost and
-    Teams incoming webhooks show as a message."""
+    Teams incoming webhooks show as a message.
+
+    ``channel: slack`` is such a webhook, whose `url` defaults to the environment
+    variable ``SLACK_WEBHOOK_URL`` (read when the alert is sent)."""
 
     type: AlertType
-    channel: Literal["webhook"]
+    channel: Literal["webhook", "slack"]
     url: SecretStr | None = None
     """Usually ``${ALERT_WEBHOOK_URL}``: a webhook URL is a secret."""
     headers: dict[str, SecretStr] = Field(default_factory=dict)
     """Extra HTTP headers (an Authorization token): secrets too."""
+
+    def webhook_url(self) -> str | None:
+        """The URL to post to: `url`, else (Slack) the one in ``SLACK_WEBHOOK_URL``."""
+        if self.url is not None:
+            return self.url.get_secret_value()
+        return os.environ.get(SLACK_WEBHOOK_ENV) or None if self.channel == "slack" else None
 
 
 class EmailAlert(Spec):

@@ -190,11 +190,17 @@ class DatabaseSource(Spec):
 
 
 class PostgresSource(DatabaseSource):
-    type: Literal["postgres"]
+    type: Literal["postgres", "postgresql"]
+    """``postgresql`` is read as ``postgres``."""
     connection: SecretStr
     """A postgres:// URL, usually ``${SOME_VAR}`` so the password stays out of the file."""
     schema_: str = Field(default="public", alias="schema")
     tables: list[Annotated[PostgresTable, _by_name(PostgresTable)]] = Field(min_length=1)
+
+    @field_validator("type")
+    @classmethod
+    def _one_spelling(cls, value: str) -> str:
+        return "postgres"
 
 
 class DuckDBSource(DatabaseSource):

@@ -38,6 +38,7 @@ from warehouse_kit.core.operations import (
     Select,
     TypeCasting,
 )
+from warehouse_kit.core.type_inference import describe, infer_types
 
 LOAD_METADATA = ("_loaded_at", "_source", "_batch_id")
 
@@ -115,12 +116,13 @@ def deduplicate(op: Deduplicate, table: ir.Table, step: Step) -> ir.Table:
 
 
 def type_casting(op: TypeCasting, table: ir.Table, step: Step) -> ir.Table:
-    step.columns(table, list(op.columns), "columns")
+    columns = op.columns or _inferred_types(table, step)
+    step.columns(table, list(columns), "columns")
     native = step.context.warehouse.capabilities.try_cast
     casts = {}
     counts: dict[str, ir.Scalar] = {}
     out_of: dict[str, str] = {}
-    for index, (name, type_name) in enumerate(op.columns.items()):
+    for index, (name, type_name) in enumerate(columns.items()):
         try:
             target = dt.dtype(type_name)
         except Exception:
@@ -135,6 +137,32 @@ def type_casting(op: TypeCasting, table: ir.Table, step: Step) -> ir.Table:
         tally = Tally("unparsed", table.aggregate(**counts), out_of, op.max_unparsed)
         step.context.tallies.append(tally)
     return table.mutate(**casts)
+
+
+def _inferred_types(table: ir.Table, step: Step) -> dict[str, str]:
+    """The types of `table`'s text columns, inferred from the rows it is read from: a
+    bronze model's own source batch, another model's first input as landed (operations
+    before this one keep a column's values parseable or not: they drop rows, blank values
+    or columns). A column the input does not have as text stays as it is."""
+    model = step.context.model
+    readable = table if not model.inputs else step.context.readable(model.inputs[0])
+    if readable is None:
+        raise step.error(
+            f"columns: type_casting infers types from the rows of {model.inputs[0]}, built "
+            f"later in this run: build it first (wk run --select +{model.inputs[0]}), or "
+            "declare columns: {column: type}"
+        )
+    text = [
+        name
+        for name, dtype in table.schema().items()
+        if dtype.is_string()
+        and name not in LOAD_METADATA
+        and name in readable.columns
+        and readable[name].type().is_string()
+    ]
+    types = infer_types(readable, text)
+    step.context.notes.append(describe(types))
+    return {name: kind for name, kind in types.items() if kind != "string"}
 
 
 def null_handling(op: NullHandling, table: ir.Table, step: Step) -> ir.Table:

@@ -1,7 +1,7 @@
 """The `wk` command: parses arguments, calls the Python API, prints the result.
 
 One module per group of commands (`build`, `outputs`, `analysis`, `streaming`, `lakehouse`,
-`lineage`, `docs`, `tables`, `monitoring`, `operate`); `base` holds what they share."""
+`lineage`, `docs`, `tables`, `monitoring`, `operate`, `start`); `base` holds what they share."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from warehouse_kit.apps.cli import (  # noqa: F401 - they add the commands
     monitoring,
     operate,
     outputs,
+    start,
     streaming,
     tables,
 )
@@ -49,5 +50,7 @@ def main() -> None:
 def _fail(exc: BaseException, message: str) -> None:
     if _state["debug"]:
         raise exc
-    errors.print(f"error: {message}", highlight=False, soft_wrap=True)
+    # Several problems (a pipeline file's, `ConfigErrors`) are one line each.
+    lines = "\n".join(f"error: {line}" for line in message.splitlines() or [""])
+    errors.print(lines, highlight=False, soft_wrap=True)
     sys.exit(1)

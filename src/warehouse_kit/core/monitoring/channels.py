@@ -21,7 +21,12 @@ from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from warehouse_kit.core.errors import first_line
-from warehouse_kit.core.spec_monitoring import Alert, EmailAlert, WebhookAlert
+from warehouse_kit.core.spec_monitoring import (
+    SLACK_WEBHOOK_ENV,
+    Alert,
+    EmailAlert,
+    WebhookAlert,
+)
 
 ATTEMPTS = 3
 BACKOFF_S = 0.5
@@ -48,9 +53,10 @@ def recipient(alert: Alert) -> str:
     """Who `alert` goes to, safe to print and store: a webhook's scheme and host, an
     email's addresses."""
     if isinstance(alert, WebhookAlert):
-        if alert.url is None:
-            return "webhook (no url)"
-        parts = urlsplit(alert.url.get_secret_value())
+        url = alert.webhook_url()
+        if url is None:
+            return f"{alert.channel} (no url)"
+        parts = urlsplit(url)
         host = parts.netloc.rpartition("@")[2]
         return f"{parts.scheme}://{host}/***"
     return ", ".join(alert.to) or "email (no to)"
@@ -85,9 +91,11 @@ def _tries(attempt: Callable[[], None], attempts: int, backoff_s: float) -> Deli
 
 
 def _post(alert: WebhookAlert, text: str) -> None:
-    if alert.url is None:
-        raise _Failed("no url: give url (usually ${ALERT_WEBHOOK_URL})", retry=False)
-    url, where = urlsplit(alert.url.get_secret_value()), recipient(alert)
+    given = alert.webhook_url()
+    if given is None:
+        where = f"${SLACK_WEBHOOK_ENV}" if alert.channel == "slack" else "${ALERT_WEBHOOK_URL}"
+        raise _Failed(f"no url: give url (usually {where})", retry=False)
+    url, where = urlsplit(given), recipient(alert)
     if url.scheme not in ("http", "https") or not url.hostname:
         raise _Failed("url must be an http:// or https:// URL", retry=False)
     headers = {name: value.get_secret_value() for name, value in alert.headers.items()}
