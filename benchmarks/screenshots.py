@@ -1,0 +1,127 @@
+"""Screenshots of every report and dashboard of the example, to compare before and after.
+
+    PYTHONPATH=src python benchmarks/screenshots.py screenshots/after
+
+Builds the example warehouse once, renders each report notebook with `wk report`'s code and
+serves each dashboard with `wk dashboard --headless`, and saves a full-page picture of each
+through Playwright driving Debian's chromium (nothing is downloaded). A picture is PNG unless
+it would pass 400 kB, then JPEG at quality 70.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from warehouse_kit.apps import reports
+from warehouse_kit.apps.notebooks_refresh import example_warehouse
+from warehouse_kit.core.project import Project
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
+REPORTS = ["pipeline_report", "kpi_report", "ab_test_analysis", "warehouse_tour"]
+DASHBOARDS = ["kpi_dashboard", "pipeline_health", "experiments"]
+MAX_BYTES = 400_000
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def served(app: str, target: str) -> Iterator[str]:
+    """`wk dashboard APP --headless` on a free port; its URL once it answers."""
+    port = free_port()
+    command = [sys.executable, "-m", "warehouse_kit.apps.cli", "dashboard", app]
+    command += ["--target", target, "--port", str(port), "--headless"]
+    server = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url, timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.3)  # still starting
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=15)
+
+
+def save(page: Any, path: Path) -> Path:
+    """A full-page picture of `page` at `path` (PNG), or beside it as JPEG if too big."""
+    png = page.screenshot(full_page=True, type="png")
+    if len(png) <= MAX_BYTES:
+        path.with_suffix(".png").write_bytes(png)
+        return path.with_suffix(".png")
+    jpeg = page.screenshot(full_page=True, type="jpeg", quality=70)
+    path.with_suffix(".jpg").write_bytes(jpeg)
+    return path.with_suffix(".jpg")
+
+
+def settle(page: Any) -> None:
+    """Wait for a marimo app to finish drawing: cells run, no stale output."""
+    page.wait_for_load_state("networkidle")
+    page.wait_for_selector("marimo-stat, img, table", timeout=60_000)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if page.locator(".marimo-output-stale, .marimo-cell-running").count() == 0:
+            break
+        time.sleep(0.5)
+    time.sleep(2)  # the last charts paint
+
+
+def main(out: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    out.mkdir(parents=True, exist_ok=True)
+    project = Project.load(ROOT)
+    with (
+        example_warehouse(project) as target,
+        tempfile.TemporaryDirectory() as folder,
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch_persistent_context(
+            str(Path(folder) / "profile"), executable_path=CHROMIUM, args=FLAGS,
+            headless=True, viewport={"width": 1280, "height": 900},
+        )  # fmt: skip
+        page = browser.new_page()
+        for name in REPORTS:
+            began = time.monotonic()
+            made = reports.report(
+                ROOT / "notebooks" / f"{name}.ipynb", target=target, project=project,
+                out_dir=Path(folder),
+            )  # fmt: skip
+            page.goto(made.html.as_uri())
+            page.wait_for_load_state("load")
+            print(f"{save(page, out / name)}  ({time.monotonic() - began:.1f} s)")
+        for name in DASHBOARDS:
+            began = time.monotonic()
+            with served(name, target) as url:
+                page.goto(url)
+                settle(page)
+                print(f"{save(page, out / name)}  ({time.monotonic() - began:.1f} s)")
+        browser.close()
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "screenshots" / "after")
