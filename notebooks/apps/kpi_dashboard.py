@@ -13,6 +13,7 @@ app = marimo.App(width="medium", app_title="KPI dashboard")
 with app.setup:
     import marimo as mo
 
+    from warehouse_kit.analytics.metrics.summary import EmptyWindow
     from warehouse_kit.apps import charts, dashboards
 
     charts.enable()  # the house theme; charts as inline SVG, nothing from the network
@@ -40,19 +41,29 @@ def _(first_day, last_day):
 
 @app.cell
 def _(by, dates, grain, project):
-    view = dashboards.kpi_view(grain=grain.value, dates=dates.value, by=by.value, project=project)
-    mo.hstack(
+    try:
+        view = dashboards.kpi_view(
+            grain=grain.value, dates=dates.value, by=by.value, project=project
+        )
+    except EmptyWindow as empty:  # dates with no data: say so, not empty tiles
+        mo.stop(True, mo.callout(mo.md(str(empty)), kind="warn"))
+    mo.vstack(
         [
-            mo.stat(
-                tile.value_text,
-                label=tile.label,
-                caption=tile.caption,
-                direction=tile.direction,
-                bordered=True,
-            )
-            for tile in view.tiles
-        ],
-        widths="equal",
+            mo.md(f"_{view.window_note}_"),
+            mo.hstack(
+                [
+                    mo.stat(
+                        tile.value_text,
+                        label=tile.label,
+                        caption=tile.caption,
+                        direction=tile.direction,
+                        bordered=True,
+                    )
+                    for tile in view.tiles
+                ],
+                widths="equal",
+            ),
+        ]
     )
     return (view,)
 
@@ -63,6 +74,9 @@ def _(metric, view):
         view.trend,
         x=view.grain,
         y=metric.value,
+        grain=view.grain,
+        y_format=view.format(metric.value),
+        y_title=view.label(metric.value),
         title=f"{view.label(metric.value)} per {view.grain}",
     )
     return
@@ -74,6 +88,8 @@ def _(metric, view):
         view.breakdown,
         category=view.by,
         value=metric.value,
+        value_format=view.format(metric.value),
+        value_title=view.label(metric.value),
         title=f"{view.label(metric.value)} by {view.by}",
     )
     return

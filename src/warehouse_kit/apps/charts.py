@@ -19,6 +19,8 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
+from warehouse_kit.analytics.metrics import display
+
 THEME = "warehouse_kit"
 MAX_ROWS = 5000
 """More rows than this is not an aggregate: aggregate in the warehouse first."""
@@ -62,18 +64,38 @@ def time_series(
     color: str | None = None,
     title: str | None = None,
     time_format: str | None = None,
+    grain: str | None = None,
+    y_format: str | None = None,
+    y_title: str | None = None,
 ) -> alt.Chart:
     """A measure over time: one line (with points) per `color` value.
 
+    With `grain` (``month``, ``quarter``...), `x` holds the first day of each period and
+    the axis names the periods as people do (``Jul 2024``, ``2024-Q3``). Otherwise
     `time_format` (d3's, e.g. ``"%b %d %H:%M"``) labels a time axis; by default
-    the labels follow the span of the data.
+    the labels follow the span of the data. `y_format` is a metric's format
+    (``$,.2f``, ``.1%``) for the y axis and the tooltips.
     """
     frame = _aggregated(data, x, y, *([color] if color else []))
-    axis = alt.Axis(format=time_format, labelAngle=0) if time_format else alt.Undefined
+    if grain is not None:
+        order = sorted(frame[x].dropna().unique())
+        names = {day: display.period_label(day, grain) for day in order}
+        frame = frame.assign(**{x: frame[x].map(names)})
+        x_encoding = alt.X(
+            f"{x}:O", sort=[names[day] for day in order], title=_label(x),
+            axis=alt.Axis(labelAngle=0 if len(order) <= 12 else -45),
+        )  # fmt: skip
+    else:
+        axis = alt.Axis(format=time_format, labelAngle=0) if time_format else alt.Undefined
+        x_encoding = alt.X(f"{x}:{_x_type(frame[x])}", title=_label(x), axis=axis)
+    d3 = _d3(y_format)
     encoding: dict[str, Any] = {
-        "x": alt.X(f"{x}:{_x_type(frame[x])}", title=_label(x), axis=axis),
-        "y": alt.Y(y, title=_label(y)),
-        "tooltip": list(frame.columns),
+        "x": x_encoding,
+        "y": alt.Y(y, title=y_title or _label(y), axis=alt.Axis(format=d3) if d3 else alt.Undefined),
+        "tooltip": [
+            alt.Tooltip(column, format=y_format) if column == y and y_format else column
+            for column in frame.columns
+        ],
     }
     if color:
         encoding["color"] = alt.Color(color, title=_label(color))
@@ -113,14 +135,27 @@ def per_run(
 
 
 def bar(
-    data: Any, *, category: str, value: str, color: str | None = None, title: str | None = None
+    data: Any,
+    *,
+    category: str,
+    value: str,
+    color: str | None = None,
+    title: str | None = None,
+    value_format: str | None = None,
+    value_title: str | None = None,
 ) -> alt.Chart:
-    """A value per category, as horizontal bars, largest first."""
+    """A value per category, as horizontal bars, largest first; `value_format` is the
+    value's format (``$,.2f``) on the axis and in the tooltips."""
     frame = _aggregated(data, category, value, *([color] if color else []))
+    d3 = _d3(value_format)
+    axis = alt.Axis(format=d3) if d3 else alt.Undefined
     encoding: dict[str, Any] = {
         "y": alt.Y(f"{category}:N", sort="-x", title=_label(category)),
-        "x": alt.X(f"{value}:Q", title=_label(value)),
-        "tooltip": list(frame.columns),
+        "x": alt.X(f"{value}:Q", title=value_title or _label(value), axis=axis),
+        "tooltip": [
+            alt.Tooltip(column, format=value_format) if column == value and value_format else column
+            for column in frame.columns
+        ],
     }
     if color:
         encoding["color"] = alt.Color(f"{color}:N", title=_label(color))
@@ -193,6 +228,15 @@ def _to_pandas(data: Any) -> pd.DataFrame:
 
 def _titled(chart: alt.Chart, title: str | None) -> alt.Chart:
     return chart.properties(title=title, width=WIDTH) if title else chart.properties(width=WIDTH)
+
+
+def _d3(spec: str | None) -> str | None:
+    """A metric's format for an axis: d3 reads ``$,.2f`` as Python does (``$`` is its
+    currency option); ticks are round numbers, so no cents."""
+    if not spec:
+        return None
+    symbol, plain = display.split_currency(spec)
+    return f"{'$' if symbol == '$' else ''}{plain.replace('.2f', '.0f')}"
 
 
 def _label(column: str) -> str:

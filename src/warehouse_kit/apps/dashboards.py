@@ -29,7 +29,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from warehouse_kit.analytics import metrics, privacy
-from warehouse_kit.analytics.metrics import display
+from warehouse_kit.analytics.metrics import display, summary
 from warehouse_kit.analytics.metrics.layer import SemanticLayer
 from warehouse_kit.core.errors import WarehouseKitError, did_you_mean
 from warehouse_kit.core.project import Project
@@ -77,7 +77,7 @@ class Tile:
     label: str
     grain: str
     period: str
-    """The period the value is for, as text (``Dec 2024``, ``2024 Q4``)."""
+    """The period the value is for, as text (``Dec 2024``, ``2024-Q4``)."""
     value: float | None
     previous: float | None
     change: float | None
@@ -115,10 +115,28 @@ class KpiView:
     """A row per value of `by` over the whole date range: each metric."""
     sql: dict[str, str]
     """The SQL of the ``trend`` and ``breakdown`` queries, as the warehouse runs them."""
+    window: tuple[date, date] | None = None
+    """[first day, day after the last) of the whole periods shown; None: all the data."""
+
+    @property
+    def window_note(self) -> str:
+        """What the dates cover, as the dashboard says it under its pickers."""
+        if self.window is None:
+            return f"All the data, by whole {self.grain}s."
+        low, high = self.window
+        last = high - timedelta(days=1)
+        return (
+            f"Tiles, trend and breakdown all cover whole {self.grain}s: "
+            f"{low:%Y-%m-%d} to {last:%Y-%m-%d} (the dates picked, rounded out)."
+        )
 
     def label(self, metric: str) -> str:
         """The metric's label, as its tile shows it (``Average order value``)."""
         return next(tile.label for tile in self.tiles if tile.metric == metric)
+
+    def format(self, metric: str) -> str | None:
+        """The metric's format (``$,.2f``), for its chart's axis."""
+        return next(tile.format for tile in self.tiles if tile.metric == metric)
 
 
 def date_span(
@@ -146,11 +164,18 @@ def kpi_view(
     wait_s: float = 10.0,
 ) -> KpiView:
     """The KPIs per `grain` period within `dates` (first and last day, both included), and
-    over the whole range per value of `by`; one read-only connection, closed on return."""
+    over the same range per value of `by`; one read-only connection, closed on return.
+
+    The dates are rounded out to whole periods of `grain` for the trend, the tiles and the
+    breakdown alike, so that they agree. Dates with no data raise `summary.EmptyWindow`.
+    """
     layer = metrics.load(Project.of(project))
-    start, end = (dates[0], dates[1] + timedelta(days=1)) if dates else (None, None)
     names = list(kpis)
+    bounds = summary.window(dates[0], dates[1] + timedelta(days=1), grain) if dates else None
+    start, end = bounds or (None, None)
     with metrics.connect(layer.project, target, wait_s=wait_s) as warehouse:
+        if bounds is not None:
+            summary.require_data(names[0], bounds, layer, warehouse)
         trend = metrics.query(
             names, grain=grain, start=start, end=end, compare="previous_period",
             warehouse=warehouse, project=layer,
@@ -165,13 +190,13 @@ def kpi_view(
         trend_frame, split_frame = numbers(trend), numbers(split)
     tiles = _tiles(layer, trend_frame, grain, names)
     split_frame[by] = split_frame[by].fillna(NO_VALUE)
-    return KpiView(grain, by, tiles, trend_frame, split_frame, sql)
+    return KpiView(grain, by, tiles, trend_frame, split_frame, sql, bounds)
 
 
 def _tiles(layer: SemanticLayer, trend: pd.DataFrame, grain: str, names: list[str]) -> list[Tile]:
     """A tile per metric, for the latest period of `trend`."""
     latest = trend.iloc[-1] if len(trend) else pd.Series(dtype=object)
-    period = period_label(latest.get(grain), grain) if len(trend) else "no data"
+    period = display.period_label(_day(latest.get(grain)), grain) if len(trend) else "no data"
     return [
         Tile(
             metric=name,
@@ -185,19 +210,6 @@ def _tiles(layer: SemanticLayer, trend: pd.DataFrame, grain: str, names: list[st
         )
         for name in names
     ]
-
-
-def period_label(start: Any, grain: str) -> str:
-    """A period by its first day, as people name it: ``Dec 2024``, ``2024 Q4``, ``2024``."""
-    day = _day(start)
-    labels = {
-        "day": f"{day:%Y-%m-%d}",
-        "week": f"week of {day:%Y-%m-%d}",
-        "month": f"{day:%b %Y}",
-        "quarter": f"{day.year} Q{(day.month - 1) // 3 + 1}",
-        "year": f"{day.year}",
-    }
-    return labels[grain]
 
 
 # --- pipeline health ----------------------------------------------------------

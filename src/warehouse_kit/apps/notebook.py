@@ -91,8 +91,39 @@ class RunInfo:
         end = f"finished {self.finished_at:{TIME}} UTC" if self.finished_at else "not finished"
         return f"{status}\nstarted {self.started_at:{TIME}} UTC, {end}"
 
+    def __repr__(self) -> str:  # a notebook's text view: what people read, not the fields
+        return str(self)
+
     def _repr_html_(self) -> str:
         return render("run_info.html.j2", lines=str(self).splitlines())
+
+
+def data_as_of(warehouse: Warehouse, pipeline: str | None = None) -> str:
+    """"data as of <finish time of the last successful run> UTC", for a report's title."""
+    runs = state.pipeline_runs(warehouse)
+    done = runs.filter(runs.status == "success")
+    if pipeline is not None:
+        done = done.filter(_runs_of(done, pipeline))
+    latest = warehouse.rows(done.aggregate(finished=done.finished_at.max()))[0]["finished"]
+    if latest is None:
+        return "no successful run yet"
+    return f"data as of {latest:%Y-%m-%d %H:%M} UTC"
+
+
+def unknown_note(
+    frame: pd.DataFrame, by: str, value: str, *, unknown: str = "Unknown", what: str = "customer"
+) -> str:
+    """One line explaining the `unknown` group of a breakdown (facts pointing to the unknown
+    member of the dimension, key -1) with its share of `value`; '' when there is none."""
+    total = frame[value].astype(float).sum()
+    rows = frame[frame[by] == unknown]
+    if rows.empty or not total:
+        return ""
+    share = float(rows[value].astype(float).sum()) / total
+    return (
+        f"{unknown}: sales whose {what} was not found in the {what} dimension when they were "
+        f"loaded (the dimension's unknown member, key -1): {share:.1%} of {value}."
+    )
 
 
 def find_run(

@@ -35,6 +35,8 @@ from warehouse_kit.core.project import Project
 KERNEL = "python3"
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 CELL_TIMEOUT_S = 600
+PLAIN_ERRORS = ("EmptyWindow",)
+"""Errors a notebook raises about what was asked, shown as their message alone."""
 
 # nbconvert's lab template, minus every script it would fetch from a CDN.
 OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
@@ -186,6 +188,8 @@ def execute(
                 extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
             )
     except PapermillExecutionError as exc:
+        if exc.ename in PLAIN_ERRORS:  # the data, not the notebook: its message says it all
+            raise ReportError(f"{notebook}: {exc.evalue.strip()}") from None
         raise ReportError(
             f"{notebook}: cell In [{exc.exec_count}] ({_failing_line(exc)}) failed: "
             f"{exc.ename}: {(exc.evalue.strip() or '?').splitlines()[0]}; "

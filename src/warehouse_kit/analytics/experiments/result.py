@@ -11,6 +11,7 @@ that produced the figures (see `conventions`).
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import math
@@ -104,6 +105,17 @@ class Banner:
 
     def _repr_html_(self) -> str:
         return render("experiment_banner.html.j2", banner=self)
+
+
+class Prose(str):
+    """Text to read as a paragraph: a notebook shows it as HTML prose, not as a monospace
+    string; it is still a plain `str` everywhere else."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        return f'<p style="max-width:50em;line-height:1.5">{html.escape(self)}</p>'
 
 
 @dataclass(frozen=True)
@@ -201,10 +213,13 @@ class ExperimentResult:
             headline = "Sample ratio OK"
         return Banner(headline, self.srm_line(), ok=not self.srm.mismatch)
 
-    def conclusion(self) -> str:
+    def conclusion(self) -> Prose:
         """What the analysis says, in plain language: the sample ratio first (a mismatch
         voids every lift), then the primary metrics, the guardrails, the rest, and what to do.
         """
+        return Prose(self._conclusion())
+
+    def _conclusion(self) -> str:
         if self.srm.mismatch:
             return " ".join(
                 [
@@ -340,11 +355,11 @@ _LEFT = ("metric", "variant", "verdict")
 _STYLE = {"better": "green", "worse": "bold red"}
 _HEADERS = {
     False: (
-        "metric", "variant", "control -> variant", "absolute lift [CI]", "relative lift [CI]",
+        "metric", "variant", "mean: control -> variant", "absolute lift [CI]", "relative lift [CI]",
         "p adj.", "CUPED", "verdict",
     ),
     True: (
-        "metric", "variant", "control -> variant", "absolute lift [CI]", "relative lift [CI]",
+        "metric", "variant", "mean: control -> variant", "absolute lift [CI]", "relative lift [CI]",
         "P(better)", "risk", "CUPED", "verdict",
     ),
 }  # fmt: skip
@@ -359,6 +374,7 @@ def _cells(c: Comparison, bayesian: bool) -> list[str]:
     values = ""
     if c.control_value is not None and c.variant_value is not None:
         values = f"{_number(c.control_value)} -> {_number(c.variant_value)}"
+        values += " (CUPED-adjusted)" if c.cuped is not None else ""
     cuped = f"var -{c.cuped.variance_reduction:.0%}" if c.cuped is not None else ""
     return [
         f"{c.metric} ({c.role})",

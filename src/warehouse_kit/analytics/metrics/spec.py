@@ -35,12 +35,14 @@ def _many(item: Any) -> BeforeValidator:
 
 def _check_format(value: str | None) -> str | None:
     """A format spec that Python's format() takes (d3-format, which Altair uses, reads
-    the common ones the same: ``,.2f``, ``.1%``, ``,d``)."""
+    the common ones the same: ``,.2f``, ``.1%``, ``,d``), after a currency symbol if any
+    (``$,.2f``)."""
     if value is None:
         return value
+    plain = value[1:] if value[:1] in ("$", "€", "£", "¥") else value
     for sample in (1234, 1234.5):
         try:
-            format(sample, value)
+            format(sample, plain)
             return value
         except ValueError:
             continue

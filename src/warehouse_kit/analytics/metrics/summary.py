@@ -39,6 +39,10 @@ Window = tuple[date, date]
 """[first day, day after the last)."""
 
 
+class EmptyWindow(WarehouseKitError):
+    """A window with no data at all: a one-line message naming it and what the data covers."""
+
+
 def window(start: date | str, end: date | str, grain: str) -> Window:
     """The whole periods of `grain` that `start` and `end` (exclusive) pick."""
     low, high = periods.floor(_day(start), grain), periods.ceil(_day(end), grain)
@@ -123,6 +127,7 @@ def kpi_summary(
     """`names` over the whole periods from `start` to `end` and the as many periods before."""
     layer = project if isinstance(project, SemanticLayer) else load(project)
     current = window(start, end, grain)
+    require_data(names[0], current, layer, warehouse, target)
     previous = previous_window(current, grain)
     now = _totals(names, current, layer, warehouse, target)
     before = _totals(names, previous, layer, warehouse, target)
@@ -141,6 +146,40 @@ def kpi_summary(
             }
         )
     return KpiSummary(pd.DataFrame(rows), current, previous, grain)
+
+
+def data_span(
+    metric: str,
+    layer: SemanticLayer,
+    warehouse: Warehouse | None = None,
+    target: str | None = None,
+) -> Window | None:
+    """[first day, day after the last) with a value of `metric`; None when it has none."""
+    days = metrics_api.query(metric, grain="day", warehouse=warehouse, project=layer, target=target)
+    days = days.filter(days.day.notnull())
+    span = days.aggregate(first=days.day.min(), last=days.day.max()).to_pyarrow().to_pylist()[0]
+    if span["first"] is None:
+        return None
+    return _day(span["first"]), periods.shift(_day(span["last"]), "day", 1)
+
+
+def require_data(
+    metric: str,
+    bounds: Window,
+    layer: SemanticLayer,
+    warehouse: Warehouse | None = None,
+    target: str | None = None,
+) -> Window:
+    """The span of `metric`'s data; `EmptyWindow` when `bounds` holds none of it."""
+    span = data_span(metric, layer, warehouse, target)
+    if span is None:
+        raise EmptyWindow(f"no {metric} data in the warehouse yet: run `wk run` first")
+    if not (bounds[0] < span[1] and span[0] < bounds[1]):
+        raise EmptyWindow(
+            f"no {metric} data from {_span(bounds)}: the data covers {_span(span)}; "
+            "pick start and end within it"
+        )
+    return span
 
 
 def _totals(
