@@ -193,3 +193,44 @@ def test_lift_charts_render_offline(offline_charts):
         bundle = chart._repr_mimebundle_()
         svg = bundle[0]["image/svg+xml"] if isinstance(bundle, tuple) else bundle["image/svg+xml"]
         assert svg.startswith("<svg")
+
+
+def test_periods_are_named_on_the_axis_and_money_is_formatted():
+    quarters = pd.DataFrame(
+        {"quarter": pd.to_datetime(["2024-10-01", "2024-07-01"]), "revenue": [2.5, 1.5]}
+    )
+    spec = charts.time_series(
+        quarters, x="quarter", y="revenue", grain="quarter", y_format="$,.2f"
+    ).to_dict()
+    x, y = spec["encoding"]["x"], spec["encoding"]["y"]
+    assert x["type"] == "ordinal"
+    assert x["sort"] == ["2024-Q3", "2024-Q4"]  # in time order, named as quarters
+    assert y["axis"]["format"] == "$,.0f"
+    assert {"field": "revenue", "format": "$,.2f", "type": "quantitative"} in spec["encoding"][
+        "tooltip"
+    ]
+
+
+def test_a_table_for_people_has_no_index_and_formats_each_column():
+    from warehouse_kit.analytics.metrics import load
+    from warehouse_kit.analytics.metrics.display import table
+
+    frame = pd.DataFrame(
+        {
+            "month": pd.to_datetime(["2024-07-01", "2024-08-01"]),
+            "revenue": [Decimal("1234567.891"), Decimal("-2.5")],
+            "orders": pd.array([1200, None], dtype="Int64"),
+            "revenue_previous_period_change": [0.1234, -0.05],
+            "loaded_at": pd.to_datetime(["2024-07-01 00:00:00", "2024-07-01 10:00:01"]),
+        },
+        index=[7, 9],
+    )
+    shown = table(frame, layer=load("."))
+    assert repr(shown).splitlines() == [
+        "   month       Revenue Orders revenue previous period change           loaded at",
+        "Jul 2024 $1,234,567.89  1,200                         +12.3%          2024-07-01",
+        "Aug 2024        -$2.50                                 -5.0% 2024-07-01 10:00:01",
+    ]
+    html = shown._repr_html_()
+    assert "row_heading" not in html  # no index column
+    assert html == table(frame, layer=load("."))._repr_html_()  # the same, run after run

@@ -32,6 +32,7 @@ import pytest
 
 from conftest import CHROMIUM, require_chromium
 from warehouse_kit.analytics import experiments, metrics
+from warehouse_kit.analytics.metrics import display, summary
 from warehouse_kit.apps import dashboards, experiments_dashboard, health_dashboard
 from warehouse_kit.apps.notebooks_refresh import example_warehouse
 from warehouse_kit.core.errors import WarehouseKitError
@@ -92,7 +93,7 @@ def test_each_tile_is_the_latest_period_of_metrics_query_with_its_change(target)
         assert tile.period == f"{latest['month']:%b %Y}"
     revenue = view.tiles[0]
     assert revenue.label == "Revenue"
-    assert revenue.value_text == f"{revenue.value:,.2f}"
+    assert revenue.value_text == f"${revenue.value:,.2f}"
     assert revenue.direction == ("increase" if revenue.change > 0 else "decrease")
     assert f"{revenue.change:+.1%} on the month before" in revenue.caption
 
@@ -105,7 +106,7 @@ def test_the_trend_has_a_row_per_period_of_the_grain_within_the_dates(target):
     ]  # fmt: skip
     expected = kpis_per("quarter", target, start="2023-04-01", end="2024-01-01")
     assert list(quarters.trend["revenue"]) == pytest.approx(list(expected["revenue"].astype(float)))
-    assert quarters.tiles[0].period == "2023 Q4"
+    assert quarters.tiles[0].period == "2023-Q4"
     months = dashboards.kpi_view(grain="month", dates=dates, project=REPO_ROOT, target=target)
     assert len(months.trend) == 9
 
@@ -143,9 +144,28 @@ def test_the_date_picker_spans_the_days_with_orders(target):
 
 
 def test_a_period_is_labelled_as_people_name_it():
-    day = date(2024, 11, 1)
-    labels = [dashboards.period_label(day, grain) for grain in dashboards.GRAINS]
-    assert labels == ["2024-11-01", "week of 2024-11-01", "Nov 2024", "2024 Q4", "2024"]
+    day = date(2024, 2, 12)
+    labels = [display.period_label(day, grain) for grain in dashboards.GRAINS]
+    assert labels == ["2024-02-12", "2024-W07", "Feb 2024", "2024-Q1", "2024"]
+
+
+def test_one_date_range_for_tiles_trend_and_breakdown_by_whole_periods(target):
+    """Dates cutting a quarter in two cover the whole quarter everywhere on the dashboard."""
+    dates = (date(2024, 8, 15), date(2024, 12, 31))  # mid Q3 to the end of Q4
+    view = dashboards.kpi_view(
+        grain="quarter", dates=dates, by="segment", project=REPO_ROOT, target=target
+    )
+    assert view.window == (date(2024, 7, 1), date(2025, 1, 1))
+    assert "whole quarters: 2024-07-01 to 2024-12-31" in view.window_note
+    for name in ("revenue", "orders"):
+        assert view.breakdown[name].sum() == pytest.approx(view.trend[name].sum())
+
+
+def test_dates_without_data_are_one_message_not_empty_tiles(target):
+    with pytest.raises(summary.EmptyWindow, match=r"^no revenue data from 2030-01-01 to .*covers"):
+        dashboards.kpi_view(
+            dates=(date(2030, 1, 1), date(2030, 6, 30)), project=REPO_ROOT, target=target
+        )
 
 
 # --- the data behind the pipeline health dashboard -------------------------------------

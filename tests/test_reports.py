@@ -7,6 +7,7 @@ import re
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import nbformat
@@ -201,11 +202,10 @@ def test_a_failing_cell_exits_non_zero_naming_it_and_keeps_the_partial_notebook(
     missing = f"duckdb://{tmp_path}/nothing-here.duckdb"
     result = wk("report", str(REPORT), "--target", missing, "--project", str(tmp_path))
     assert result.returncode == 1
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    [line] = lines
+    *progress, line = result.stderr.strip().splitlines()
+    assert all(step.startswith("running ") for step in progress), result.stderr
     assert line.startswith(
-        f"error: {REPORT}: cell In [2] (line 14: with open_warehouse(target) as warehouse:) "
+        f"error: {REPORT}: cell In [2] (line 15: with open_warehouse(target) as warehouse:) "
         f"failed: WarehouseKitError: no warehouse at {tmp_path}/nothing-here.duckdb: "
         "run `wk run` first; the partial notebook is "
     )
@@ -221,6 +221,46 @@ def test_a_failing_cell_exits_non_zero_naming_it_and_keeps_the_partial_notebook(
     assert [e.ename for e in errors] == ["WarehouseKitError"]
     assert not partial.with_suffix(".html").exists()
     assert not (tmp_path / "nothing-here.duckdb").exists()  # reading never creates a warehouse
+
+
+KPI_REPORT = REPO_ROOT / "notebooks" / "kpi_report.ipynb"
+
+
+def test_the_kpi_report_reads_as_a_report(example, tmp_path):
+    target, _ = example
+    made = report(
+        KPI_REPORT, parameters={"start": "2024-07-01", "grain": "quarter"}, target=target,
+        project=Project.load(REPO_ROOT), out_dir=tmp_path,
+    )  # fmt: skip
+    html = made.html.read_text()
+    assert "2024-Q3" in html
+    assert "Jul 07" not in html  # a quarter is named as one, not by its first day
+    assert re.search(r">\$\d{1,3}(,\d{3})*\.\d\d<", html)  # money with separators and cents
+    assert re.search(r">[+-]\d+\.\d%<", html)  # changes as percentages
+    assert re.search(r"Data as of \d{4}-\d\d-\d\d \d\d:\d\d UTC", html)
+    assert "row_heading" not in html  # no index column in any table
+    assert "wk report" not in html
+    assert "the dimension's unknown member, key -1" in html
+
+
+def test_an_empty_window_is_one_line_naming_it_and_the_data(example, tmp_path):
+    from warehouse_kit.analytics.metrics import load
+    from warehouse_kit.analytics.metrics.summary import data_span
+
+    target, _ = example
+    span = data_span("revenue", load(REPO_ROOT), target=target)
+    assert span is not None
+    result = wk(
+        "report", str(KPI_REPORT), "-p", "start", "2030-01-01", "-p", "end", "2031-01-01",
+        "--target", target, "--project", str(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 1
+    last = date.fromordinal(span[1].toordinal() - 1)
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: {KPI_REPORT}: no revenue data from 2030-01-01 to 2030-12-31: the data covers "
+        f"{span[0]:%Y-%m-%d} to {last:%Y-%m-%d}; pick start and end within it"
+    )
+    assert "altair" not in result.stderr.lower()
 
 
 def test_parameters_take_the_type_of_their_default(tmp_path):
