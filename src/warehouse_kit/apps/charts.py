@@ -91,7 +91,9 @@ def time_series(
     d3 = _d3(y_format)
     encoding: dict[str, Any] = {
         "x": x_encoding,
-        "y": alt.Y(y, title=y_title or _label(y), axis=alt.Axis(format=d3) if d3 else alt.Undefined),
+        "y": alt.Y(
+            y, title=y_title or _label(y), axis=alt.Axis(format=d3) if d3 else alt.Undefined
+        ),
         "tooltip": [
             alt.Tooltip(column, format=y_format) if column == y and y_format else column
             for column in frame.columns

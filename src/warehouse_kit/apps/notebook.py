@@ -99,7 +99,7 @@ class RunInfo:
 
 
 def data_as_of(warehouse: Warehouse, pipeline: str | None = None) -> str:
-    """"data as of <finish time of the last successful run> UTC", for a report's title."""
+    """ "data as of <finish time of the last successful run> UTC", for a report's title."""
     runs = state.pipeline_runs(warehouse)
     done = runs.filter(runs.status == "success")
     if pipeline is not None:

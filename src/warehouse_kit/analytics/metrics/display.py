@@ -18,7 +18,7 @@ import hashlib
 import io
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -112,14 +112,15 @@ class Table:
         return f"{self.caption}\n{body}" if self.caption else body
 
     def _repr_html_(self) -> str:
-        numeric = [c for c in self.text.columns if self.text[c].str.match(_NUMBER).all()]
+        numeric: list[Hashable] = [
+            c for c in self.text.columns if self.text[c].str.match(_NUMBER).all()
+        ]
+        others: list[Hashable] = [c for c in self.text.columns if c not in numeric]
         # The id is the content's: the same table gives the same HTML, run after run.
         uid = hashlib.sha1(self.text.to_csv().encode()).hexdigest()[:8]
         styled = self.text.style.set_uuid(uid).hide(axis="index")
         styled = styled.set_properties(subset=numeric, **{"text-align": "right"})
-        styled = styled.set_properties(
-            subset=[c for c in self.text.columns if c not in numeric], **{"text-align": "left"}
-        )
+        styled = styled.set_properties(subset=others, **{"text-align": "left"})
         styled = styled.set_caption(self.caption) if self.caption else styled
         return str(styled.to_html())
 
@@ -143,7 +144,7 @@ def table(
     chosen = dict(column_formats(layer, list(shown.columns))) if layer else {}
     chosen.update(formats or {})
     text = pd.DataFrame(
-        {_header(column, layer): _texts(shown[column], column, chosen) for column in shown}
+        {_header(str(c), layer): _texts(shown[c], str(c), chosen) for c in shown.columns}
     )
     return Table(text, caption)
 
@@ -189,8 +190,6 @@ def _dates(values: pd.Series) -> bool:
         return True
     present = values.dropna()
     return bool(len(present)) and isinstance(present.iloc[0], date)
-
-
 
 
 def to_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
