@@ -237,7 +237,7 @@ def test_the_kpi_report_reads_as_a_report(example, tmp_path):
     assert "Jul 07" not in html  # a quarter is named as one, not by its first day
     assert re.search(r">\$\d{1,3}(,\d{3})*\.\d\d<", html)  # money with separators and cents
     assert re.search(r">[+-]\d+\.\d%<", html)  # changes as percentages
-    assert re.search(r"Data as of \d{4}-\d\d-\d\d \d\d:\d\d UTC", html)
+    assert re.search(r"data as of \d{4}-\d\d-\d\d \d\d:\d\d UTC", html)
     assert "row_heading" not in html  # no index column in any table
     assert "wk report" not in html
     assert "the dimension's unknown member, key -1" in html
