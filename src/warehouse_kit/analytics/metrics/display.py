@@ -116,8 +116,9 @@ class Table:
             c for c in self.text.columns if self.text[c].str.match(_NUMBER).all()
         ]
         others: list[Hashable] = [c for c in self.text.columns if c not in numeric]
-        # The id is the content's: the same table gives the same HTML, run after run.
-        uid = hashlib.sha1(self.text.to_csv().encode()).hexdigest()[:8]
+        # The id is the shape's, not the values' (run ids, times): the same HTML run after run.
+        shape = "|".join(map(str, self.text.columns)) + f"|{len(self.text)}"
+        uid = hashlib.sha1(shape.encode()).hexdigest()[:8]
         styled = self.text.style.set_uuid(uid).hide(axis="index")
         styled = styled.set_properties(subset=numeric, **{"text-align": "right"})
         styled = styled.set_properties(subset=others, **{"text-align": "left"})
