@@ -33,6 +33,7 @@ import sqlglot.expressions as sge
 from ibis.backends.sql import SQLBackend
 
 from warehouse_kit.core.errors import TransientError, WarehouseKitError, first_line
+from warehouse_kit.core.extras import missing_extra
 
 if TYPE_CHECKING:
     from warehouse_kit.core.spark import SparkEngine
@@ -475,6 +476,9 @@ def _open(url: str, base_dir: Path | None, read_only: bool) -> Warehouse:
     except WarehouseKitError:
         raise
     except Exception as exc:  # every driver raises its own class
+        hint = missing_extra(exc, f"a {kind} target")  # its driver is in an extra
+        if hint is not None:
+            raise hint from exc
         raise ConnectionFailed(f"cannot open {redact(url)}: {first_line(exc)}") from exc
     return Warehouse(con, kind, url)
 

@@ -38,9 +38,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import IO, Any
-
-import psycopg
+from typing import IO, TYPE_CHECKING, Any
 
 from warehouse_kit.core import state
 from warehouse_kit.core.backends import (
@@ -56,6 +54,9 @@ from warehouse_kit.core.backends import (
 )
 from warehouse_kit.core.errors import first_line
 from warehouse_kit.core.spark import warehouse_folder as spark_folder
+
+if TYPE_CHECKING:  # imported where used: PostgreSQL is an extra
+    import psycopg
 
 DEFAULT_WAIT_S = 300.0
 """How long a run waits for the target by default: a few minutes, then it fails."""
@@ -257,6 +258,8 @@ def _hold_advisory(url: str, wait_s: float) -> Held:
 
 
 def _lock_connection(url: str) -> psycopg.Connection[Any]:
+    import psycopg
+
     try:
         return psycopg.connect(url, autocommit=True, application_name=_app_name())
     except psycopg.Error as exc:
@@ -271,6 +274,8 @@ def _app_name() -> str:
 
 def _work_under(warehouse: Warehouse) -> None:
     """Hold the barrier shared on the working connection, and name it as the lock's."""
+    import psycopg
+
     raw = warehouse.con.con
     raw.execute("SELECT pg_advisory_lock_shared(%s, %s)", (NAMESPACE, WORK))
     raw.execute("SELECT set_config('application_name', %s, false)", (_app_name(),))
@@ -314,6 +319,8 @@ LIMIT 1
 
 def _holder(lock: psycopg.Connection[Any], key: int) -> Holder | None:
     """The run holding `key`: host and pid from its session, run id from ``_wk.runs``."""
+    import psycopg
+
     row = lock.execute(_HOLDER, (NAMESPACE, key)).fetchone()
     name = (row[0] or "") if row else ""
     pid, _, host = name.removeprefix(_APP_PREFIX).partition("@")

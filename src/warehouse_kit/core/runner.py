@@ -32,6 +32,7 @@ from warehouse_kit.core import (
 from warehouse_kit.core.backends import Warehouse, connect, duckdb_path, engine_of, redact
 from warehouse_kit.core.catalog import Catalog, load_catalog
 from warehouse_kit.core.executor import Executor, record_row
+from warehouse_kit.core.extras import missing_extra
 from warehouse_kit.core.fingerprint import fingerprint
 from warehouse_kit.core.gate import result_rows
 from warehouse_kit.core.planner import Planned, Planner
@@ -184,7 +185,10 @@ class Runner:
         lakehouse.check_layouts(self.catalog, {node: item.output for node, item in plan.items()})
         # What the reporter is told also goes out as OpenLineage events, when the project asks.
         if self.catalog.project.spec.openlineage is not None:  # its client takes 0.3 s to load
-            from warehouse_kit.core import openlineage
+            try:
+                from warehouse_kit.core import openlineage
+            except ModuleNotFoundError as exc:
+                raise missing_extra(exc, "warehouse.yml's openlineage:") or exc from exc
 
             self.reporter = openlineage.listening(
                 self.reporter,

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from warehouse_kit.core.errors import WarehouseKitError
+from warehouse_kit.core.extras import MissingExtra
 
 STATUSES = ("placed", "paid", "shipped", "cancelled")
 _silent = logging.getLogger(f"{__name__}.client")
@@ -54,10 +55,8 @@ def produce(
     try:
         from confluent_kafka import KafkaException, Producer
         from confluent_kafka.admin import AdminClient, NewTopic
-    except ImportError:
-        raise WarehouseKitError(
-            "producing to Kafka needs confluent-kafka: pip install 'warehouse-kit[kafka]'"
-        ) from None
+    except ModuleNotFoundError:
+        raise MissingExtra("producing to Kafka", "stream") from None
 
     # The client's own log lines repeat, once a second, what the error below says.
     quiet: dict[str, Any] = {"bootstrap.servers": brokers, "logger": _silent}

@@ -8,6 +8,8 @@ from __future__ import annotations
 import logging
 import sys
 
+import typer
+
 from warehouse_kit.apps.cli import (  # noqa: F401 - they add the commands
     analysis,
     build,
@@ -23,6 +25,7 @@ from warehouse_kit.apps.cli import (  # noqa: F401 - they add the commands
 )
 from warehouse_kit.apps.cli.base import WAIT_S, _state, app, errors
 from warehouse_kit.core.errors import WarehouseKitError, first_line
+from warehouse_kit.core.extras import missing_extra
 
 __all__ = ["WAIT_S", "app", "main"]
 
@@ -43,8 +46,26 @@ def main() -> None:
         app()
     except WarehouseKitError as exc:
         _fail(exc, str(exc))
+    except ModuleNotFoundError as exc:  # a package of an extra that is not installed
+        hint = missing_extra(exc, command_name(sys.argv[1:]))
+        _fail(exc, str(hint) if hint else f"{type(exc).__name__}: {first_line(exc)}")
     except Exception as exc:  # an unexpected failure still gets one line
         _fail(exc, f"{type(exc).__name__}: {first_line(exc)} (run with --debug for the traceback)")
+
+
+def command_name(argv: list[str]) -> str:
+    """The command `argv` runs, as the user typed it (``wk notebooks refresh``)."""
+    command = typer.main.get_command(app)
+    words = ["wk"]
+    for arg in argv:
+        if arg.startswith("-"):  # the options before the command: --debug
+            continue
+        subcommands = getattr(command, "commands", {})  # a group's (typer vendors click)
+        if arg not in subcommands:
+            break
+        command = subcommands[arg]
+        words.append(arg)
+    return " ".join(words)
 
 
 def _fail(exc: BaseException, message: str) -> None:

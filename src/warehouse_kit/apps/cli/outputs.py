@@ -15,6 +15,7 @@ from warehouse_kit.apps.cli.base import (
     app,
     console,
     demo_app,
+    errors,
     notebooks_app,
     progress,
 )
@@ -180,8 +181,10 @@ def dashboard(
     import subprocess
 
     from warehouse_kit.apps.dashboards import app_path
+    from warehouse_kit.core.extras import require
     from warehouse_kit.core.project import Project
 
+    require("wk dashboard", "marimo")  # it runs in another process: say so here
     loaded = Project.load(project)
     path = app_path(name, loaded)
     command = [sys.executable, "-m", "marimo", "run", str(path), "--host", host]
@@ -195,3 +198,34 @@ def dashboard(
         code = 0  # Ctrl-C is how a dashboard is stopped
     if code:
         raise typer.Exit(code)
+
+
+@app.command()
+def lab(
+    target: TargetOption = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port",
+            help="Port to serve on (default: JupyterLab's, 8888 or the next free one).",
+            show_default=False,
+        ),
+    ] = None,
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="Do not open a browser.")
+    ] = False,
+    project: ProjectOption = Path("."),
+) -> None:
+    """Start JupyterLab on the project's notebooks/, with this venv's kernel; Ctrl-C stops it."""
+    import os
+
+    from warehouse_kit.apps.lab import launch
+    from warehouse_kit.core.project import Project
+
+    how = launch(Project.load(project), target=target, port=port, open_browser=not no_browser)
+    if how.note:
+        errors.print(how.note, highlight=False, soft_wrap=True)
+    # JupyterLab takes this process's place: signals reach it, and nothing is left behind.
+    sys.stderr.flush()
+    os.chdir(how.cwd)
+    os.execve(how.command[0], how.command, how.environment)

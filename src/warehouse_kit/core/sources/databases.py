@@ -17,6 +17,7 @@ import ibis.expr.types as ir
 from ibis.backends.sql import SQLBackend
 
 from warehouse_kit.core.errors import SourceError, first_line
+from warehouse_kit.core.extras import missing_extra
 from warehouse_kit.core.models import Batch
 from warehouse_kit.core.spec import DatabaseTable, DuckDBSource, PostgresSource, single_select
 
@@ -61,6 +62,9 @@ def _connect(source: PostgresSource | DuckDBSource, root: Path, where: str) -> S
         else:
             con = ibis.duckdb.connect(str(root / source.path), read_only=True)
     except Exception as exc:  # every driver raises its own class
+        hint = missing_extra(exc, where)  # its driver is in an extra
+        if hint is not None:
+            raise hint from exc
         raise SourceError(f"{where}: cannot connect: {_without_secrets(first_line(exc))}") from exc
     return con
 

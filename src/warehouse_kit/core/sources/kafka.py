@@ -29,6 +29,7 @@ import pyarrow as pa
 from warehouse_kit.core import state
 from warehouse_kit.core.backends import Transaction, Warehouse, table_ref
 from warehouse_kit.core.errors import SourceError, SourceUnavailable, first_line
+from warehouse_kit.core.extras import MissingExtra
 from warehouse_kit.core.models import Batch
 from warehouse_kit.core.sources.messages import DeadLetter, Polled, land
 from warehouse_kit.core.spec import KafkaSource, KafkaTopic
@@ -150,10 +151,8 @@ def _client(where: str) -> Any:
     """The confluent_kafka module, or one line saying how to install it."""
     try:
         import confluent_kafka
-    except ImportError:
-        raise SourceError(
-            f"{where}: Kafka sources need confluent-kafka: pip install 'warehouse-kit[kafka]'"
-        ) from None
+    except ModuleNotFoundError:
+        raise MissingExtra(f"{where}: a Kafka source", "stream") from None
     return confluent_kafka
 
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from warehouse_kit.core.errors import WarehouseKitError
+from warehouse_kit.core.extras import MissingExtra
 from warehouse_kit.core.spark.store import Store
 from warehouse_kit.core.spark.transaction import Catalog, SparkTransaction
 
@@ -241,7 +242,5 @@ def is_connect(session: Any) -> bool:
 def _require_pyspark() -> None:
     try:
         import pyspark  # noqa: F401
-    except ImportError as exc:
-        raise WarehouseKitError(
-            "Spark targets need PySpark (and Java 17): pip install 'warehouse-kit[spark]'"
-        ) from exc
+    except ModuleNotFoundError as exc:
+        raise MissingExtra("a Spark target", "spark") from exc
