@@ -12,7 +12,6 @@ testing which engine it is. A target is a URL:
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import re
 import time
@@ -32,6 +31,7 @@ import sqlglot as sg
 import sqlglot.expressions as sge
 from ibis.backends.sql import SQLBackend
 
+from warehouse_kit.core import extras
 from warehouse_kit.core.errors import TransientError, WarehouseKitError, first_line
 from warehouse_kit.core.extras import missing_extra
 
@@ -127,10 +127,10 @@ def capabilities_of(table: ir.Table) -> Capabilities:
 
 
 DRIVERS = {
-    "postgres": ("psycopg", "postgres", "postgres://user:password@host:5432/database"),
-    "spark": ("pyspark", "spark", "spark://local[2] or sc://host:15002"),
+    "postgres": ("psycopg", "postgres://user:password@host:5432/database"),
+    "spark": ("pyspark", "spark://local[2] or sc://host:15002"),
 }
-"""An engine's driver module, the extra that installs it, and its target URL."""
+"""An engine's driver module (`extras` knows its extra), and the shape of its target URL."""
 
 
 def engine_missing(engine: str) -> str | None:
@@ -144,10 +144,14 @@ def engine_missing(engine: str) -> str | None:
             f"warehouse-kit does not run on {engine} (it runs on {runs}); build on one of "
             f"those with --target, and write {engine}'s DDL with wk ddl --dialect {engine}"
         )
-    if engine not in DRIVERS or importlib.util.find_spec(DRIVERS[engine][0]) is not None:
+    if engine not in DRIVERS:
         return None
-    _, extra, url = DRIVERS[engine]
-    return f"{engine} needs pip install 'warehouse-kit[{extra}]' and a target URL {url}"
+    module, url = DRIVERS[engine]
+    try:
+        extras.require(engine, module)
+    except extras.MissingExtra as missing:
+        return f"{missing}, and a target URL {url}"
+    return None
 
 
 class Transaction(Protocol):
