@@ -22,7 +22,7 @@ from datetime import date, datetime
 import ibis
 import ibis.expr.types as ir
 
-from warehouse_kit.analytics.metrics import periods
+from warehouse_kit.analytics.metrics import cache, periods
 from warehouse_kit.analytics.metrics.layer import MetricDef, SemanticLayer
 from warehouse_kit.analytics.metrics.measures import aggregate, expressions
 from warehouse_kit.analytics.metrics.relation import refuse_fan_out, relation
@@ -50,9 +50,20 @@ def compile_query(
     warehouse: Warehouse,
     catalog: Catalog | None = None,
 ) -> ir.Table:
-    """The query `options` describes, over `warehouse`."""
-    closure = layer.closure(options.metrics)
+    """The query `options` describes, over `warehouse` (the same expression again while
+    no run changed the warehouse: `cache`)."""
+    cache.refresh(warehouse)
     catalog = catalog if catalog is not None else load_catalog(layer.project, allow_empty=True)
+    key = options.model_dump_json()
+    return cache.query(
+        warehouse, (layer, catalog), key, lambda: _compiled(layer, options, warehouse, catalog)
+    )
+
+
+def _compiled(
+    layer: SemanticLayer, options: QueryOptions, warehouse: Warehouse, catalog: Catalog
+) -> ir.Table:
+    closure = layer.closure(options.metrics)
     groups = _group_names(options)
     period = options.grain
     keys = [period, *groups] if period else list(groups)
@@ -68,7 +79,9 @@ def compile_query(
         table = _with_comparisons(table, options, period, groups, columns)
         if bounds.first is not None:
             table = table.filter(table[period] >= ibis.literal(bounds.first))
-    table = table.select(*keys, *(c for cs in columns.values() for c in cs))
+    shown = [*keys, *(c for cs in columns.values() for c in cs)]
+    if list(table.columns) != shown:  # a select of every column costs Ibis its compile time
+        table = table.select(*shown)
     return _ordered(table, options, keys)
 
 
