@@ -23,6 +23,7 @@ import ibis
 import ibis.expr.types as ir
 
 from warehouse_kit.analytics.metrics import cache, periods
+from warehouse_kit.analytics.metrics.groups import groups as by_groups
 from warehouse_kit.analytics.metrics.layer import MetricDef, SemanticLayer
 from warehouse_kit.analytics.metrics.measures import aggregate, expressions
 from warehouse_kit.analytics.metrics.relation import refuse_fan_out, relation
@@ -32,6 +33,7 @@ from warehouse_kit.analytics.metrics.windows import compared, evaluate, windowed
 from warehouse_kit.core.backends import Warehouse
 from warehouse_kit.core.catalog import Catalog, load_catalog
 from warehouse_kit.core.errors import ConfigError, did_you_mean
+from warehouse_kit.core.sqlexpr import to_ibis
 
 
 @dataclass(frozen=True)
@@ -64,14 +66,14 @@ def _compiled(
     layer: SemanticLayer, options: QueryOptions, warehouse: Warehouse, catalog: Catalog
 ) -> ir.Table:
     closure = layer.closure(options.metrics)
-    groups = _group_names(options)
+    groups = [group.name for group in by_groups(options)]
     period = options.grain
     keys = [period, *groups] if period else list(groups)
     bounds = _bounds(options)
     parts = []
     for model, measures in _by_model(closure).items():
         star = open_star(layer.models[model], catalog, warehouse)
-        parts.append(_aggregated(star, measures, options, groups, bounds))
+        parts.append(_aggregated(star, measures, options, bounds))
     table = evaluate(_joined(parts, keys), closure)
     columns = {name: [name] for name in options.metrics}
     if period is not None:
@@ -82,6 +84,8 @@ def _compiled(
     shown = [*keys, *(c for cs in columns.values() for c in cs)]
     if list(table.columns) != shown:  # a select of every column costs Ibis its compile time
         table = table.select(*shown)
+    for index, sql in enumerate(options.having):
+        table = table.filter(_having(sql, table, f"query: having[{index}]"))
     return _ordered(table, options, keys)
 
 
@@ -91,21 +95,6 @@ def _by_model(closure: Sequence[MetricDef]) -> dict[str, list[MetricDef]]:
         if metric.model is not None:
             found.setdefault(metric.model, []).append(metric)
     return found
-
-
-def _group_names(options: QueryOptions) -> dict[str, str]:
-    """Output column -> the reference in `by`: the column's own name, unless two clash."""
-    last = [reference.rsplit(".", 1)[-1] for reference in options.by]
-    names = {
-        (short if last.count(short) == 1 else reference): reference
-        for short, reference in zip(last, options.by, strict=True)
-    }
-    if len(names) != len(options.by):
-        raise ConfigError(f"query: by names a column twice: {options.by}")
-    taken = [n for n in names if n == options.grain or n in options.metrics]
-    if taken:
-        raise ConfigError(f"query: by: {taken[0]!r} is also the name of the period or a metric")
-    return names
 
 
 def _bounds(options: QueryOptions) -> _Bounds:
@@ -132,16 +121,12 @@ def _aggregated(
     star: Star,
     measures: Sequence[MetricDef],
     options: QueryOptions,
-    groups: dict[str, str],
     bounds: _Bounds,
 ) -> ir.Table:
     """One model's measures, per period and group."""
-    fields = {
-        name: star.resolve(reference.split("."), f"query: by[{options.by.index(reference)}]")
-        for name, reference in groups.items()
-    }
+    groups = by_groups(options)
+    used = {field for group in groups for field in group.used(star)}
     filters = [star.compile(sql, f"query: where[{i}]") for i, sql in enumerate(options.where)]
-    used = set(fields.values())
     for measure in measures:
         for compiled in expressions(measure, star):
             refuse_fan_out(star, compiled, f"metric {measure.name!r}")
@@ -150,7 +135,7 @@ def _aggregated(
     rows = relation(star, used | ({time} if time else set()), filters)
     if time is not None:
         rows = _in_range(rows, time, bounds, star)
-    by = {name: rows[field] for name, field in fields.items()}
+    by = {group.name: group.value(star, rows) for group in groups}
     if options.grain is not None and time is not None:
         by = {options.grain: periods.bucket(rows[time], options.grain), **by}
     values = {m.name: aggregate(m, star, rows) for m in measures}
@@ -160,10 +145,19 @@ def _aggregated(
 def _time(star: Star, options: QueryOptions, bounds: _Bounds) -> str | None:
     if options.grain is None and bounds.low is None and bounds.high is None:
         return None
-    reference = star.model.spec.time
-    if reference is None:
+    columns = star.model.spec.time_columns()
+    if not columns:
         raise star.model.where.error(
             "a grain, start or end needs the model's time: a date or timestamp column", "time"
+        )
+    name = options.time or next(iter(columns))
+    reference = columns.get(name) or (name if name in columns.values() else None)
+    if reference is None:
+        known = ", ".join(columns)
+        hint = did_you_mean(name, list(columns)) or ";"
+        raise ConfigError(
+            f"query: time: model {star.name} has no time column {name!r}{hint} "
+            f"its time columns: {known} (the first is the default)"
         )
     return star.resolve(reference.split("."), star.model.where.prefix("time"))
 
@@ -205,7 +199,7 @@ def _with_windows(
     closure: Sequence[MetricDef],
     options: QueryOptions,
     since: date | datetime | None,
-    groups: dict[str, str],
+    groups: list[str],
     columns: dict[str, list[str]],
 ) -> ir.Table:
     assert options.grain is not None
@@ -231,7 +225,7 @@ def _with_comparisons(
     table: ir.Table,
     options: QueryOptions,
     period: str,
-    groups: dict[str, str],
+    groups: list[str],
     columns: dict[str, list[str]],
 ) -> ir.Table:
     for comparison in options.compare:
@@ -258,3 +252,12 @@ def _ordered(table: ir.Table, options: QueryOptions, keys: list[str]) -> ir.Tabl
         order.append(ibis.desc(name) if item.startswith("-") else ibis.asc(name))
     table = table.order_by(order) if order else table
     return table.limit(options.limit) if options.limit else table
+
+
+def _having(sql: str, table: ir.Table, where: str) -> ir.BooleanValue:
+    """A condition on the result's columns (a metric, a group, the period)."""
+    value = to_ibis(sql, table, where=where)
+    if not value.type().is_boolean():
+        raise ConfigError(f"{where}: {sql!r} is a {value.type()}, not a condition")
+    result: ir.BooleanValue = value
+    return result
