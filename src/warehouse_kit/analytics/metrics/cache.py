@@ -14,8 +14,8 @@ table a model joins) is seen on a new connection, or after `forget`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 from typing import Any
 from weakref import WeakKeyDictionary
 

@@ -124,8 +124,8 @@ def _aggregated(
     bounds: _Bounds,
 ) -> ir.Table:
     """One model's measures, per period and group."""
-    groups = by_groups(options)
-    used = {field for group in groups for field in group.used(star)}
+    groups = {group.name: group.resolve(star) for group in by_groups(options)}
+    used = {field for group in groups.values() for field in group.fields}
     filters = [star.compile(sql, f"query: where[{i}]") for i, sql in enumerate(options.where)]
     for measure in measures:
         for compiled in expressions(measure, star):
@@ -135,7 +135,7 @@ def _aggregated(
     rows = relation(star, used | ({time} if time else set()), filters)
     if time is not None:
         rows = _in_range(rows, time, bounds, star)
-    by = {group.name: group.value(star, rows) for group in groups}
+    by = {name: group.value(rows) for name, group in groups.items()}
     if options.grain is not None and time is not None:
         by = {options.grain: periods.bucket(rows[time], options.grain), **by}
     values = {m.name: aggregate(m, star, rows) for m in measures}

@@ -40,21 +40,12 @@ class Group:
     where: str
     """``query: by[0]``, for messages."""
 
-    def used(self, star: Star) -> frozenset[str]:
-        """The canonical fields of `star` the group needs."""
+    def resolve(self, star: Star) -> Resolved:
+        """The group in `star`: its column references resolved once, in the query's order
+        (resolving ``dim.current.x`` adds a join, after which a bare ``x`` is ambiguous)."""
         if self.reference is not None:
-            return frozenset({star.resolve(self.reference.split("."), self.where)})
-        return self._compiled(star).fields
-
-    def value(self, star: Star, rows: ir.Table) -> ir.Value:
-        """This group's value on `rows` (which hold the fields it uses)."""
-        if self.reference is not None:
-            return rows[star.resolve(self.reference.split("."), self.where)]
-        compiled = self._compiled(star)
-        value: ir.Value = translate(compiled.node, rows, sql=compiled.source, where=self.where)
-        return value
-
-    def _compiled(self, star: Star) -> Compiled:
+            field = star.resolve(self.reference.split("."), self.where)
+            return Resolved(frozenset({field}), field, None)
         assert self.expr is not None
         compiled = star.compile(self.expr, self.where)
         if compiled.node.find(sge.AggFunc, sge.Window):
@@ -62,7 +53,24 @@ class Group:
                 f"{self.where}: {self.expr!r} aggregates: a group is a value of each row"
             )
         refuse_fan_out(star, compiled, f"the group {self.name!r}")
-        return compiled
+        return Resolved(compiled.fields, None, compiled)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A group in one model: the fields it reads, and how its value is computed."""
+
+    fields: frozenset[str]
+    field: str | None
+    compiled: Compiled | None
+
+    def value(self, rows: ir.Table) -> ir.Value:
+        """The group's value on `rows` (which hold its `fields`)."""
+        if self.compiled is None:
+            return rows[self.field]
+        compiled = self.compiled
+        value: ir.Value = translate(compiled.node, rows, sql=compiled.source, where=compiled.where)
+        return value
 
 
 def groups(options: QueryOptions) -> list[Group]:

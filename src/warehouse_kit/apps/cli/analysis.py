@@ -251,7 +251,8 @@ def metrics_query(
     time: Annotated[
         str | None,
         typer.Option(
-            "--time", help="Which of the model's time columns the grain, start and end use.",
+            "--time",
+            help="Which of the model's time columns the grain, start and end use.",
             show_default=False,
         ),
     ] = None,
