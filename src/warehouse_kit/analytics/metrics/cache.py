@@ -2,11 +2,13 @@
 
 Opening a semantic model reads the schema of its fact table and of every table
 it joins (a few milliseconds each, more than a small query takes to run). A
-connection keeps them here and reads them again only after a run: before each
-query one tiny statement reads the run store's mark (`state.change_mark`: the
-number of runs, the last end), and a different mark drops what was kept. A
-run's new columns and tables are therefore seen by the next query, in this
-process or another. Rows are never cached: a query always reads the tables.
+connection keeps them here, with each query's compiled expression (building
+one costs Ibis more than a small query's run), and reads them again only after
+a run: before each query one tiny statement reads the run store's mark
+(`state.change_mark`: the number of runs, the last end), and a different mark
+drops what was kept. A run's new columns and tables are therefore seen by the
+next query, in this process or another. Rows are never cached: a query always
+reads the tables.
 
 A table changed outside warehouse-kit's runs (``ALTER TABLE`` by hand on a
 table a model joins) is seen on a new connection, or after `forget`.
@@ -46,11 +48,13 @@ def refresh(warehouse: Warehouse) -> None:
     """Drop what `warehouse` kept if a run started or ended since it was read: call it
     once per query, before `table`."""
     seen = _SEEN.setdefault(warehouse, _Seen())
-    if not seen.has_run_store:
+    # Spark's catalog keeps the schemas itself (`core.spark`), and a statement there would
+    # take its store's lock: nothing is kept. Nor without a run store, since then
+    # nothing says when a table changed.
+    if warehouse.spark is None and not seen.has_run_store:
         seen.has_run_store = state.has_run_store(warehouse)
     mark = state.change_mark(warehouse) if seen.has_run_store else None
     if mark != seen.mark or mark is None:
-        # Without a run store nothing says when a table changed: keep nothing.
         seen.tables.clear()
         seen.queries.clear()
         seen.mark = mark
