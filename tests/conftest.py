@@ -8,6 +8,7 @@ other's tables.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -18,7 +19,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import psycopg
 import pytest
@@ -75,9 +76,47 @@ def pytest_configure(config: pytest.Config) -> None:
     config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
 
 
+def missing(what: str) -> NoReturn:
+    """Skip a test whose server or program is not here, in one line; under CI, where
+    `.ci/run` provides them all, fail instead, so nothing is skipped unseen."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{what}, and CI needs it", pytrace=False)
+    pytest.skip(what)
+
+
+@functools.cache
+def _postgres_problem() -> str | None:
+    try:
+        psycopg.connect(POSTGRES_SERVER, connect_timeout=3).close()
+    except psycopg.OperationalError as error:
+        place = POSTGRES_SERVER.rsplit("@", 1)[-1]
+        reason = str(error).strip().splitlines()[0].rsplit(": ", 1)[-1]  # "Connection refused"
+        return (
+            f"PostgreSQL is not reachable at {place} ({reason}): start it (README, Tests), "
+            "set WK_TEST_POSTGRES, or deselect with -m 'not postgres'"
+        )
+    return None
+
+
+def require_postgres() -> None:
+    """Skip (fail under CI) when the tests' PostgreSQL server does not answer."""
+    if problem := _postgres_problem():
+        missing(problem)
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def require_chromium() -> None:
+    """Skip (fail under CI) without Debian's chromium, which the browser tests drive."""
+    if not Path(CHROMIUM).exists():
+        missing(f"no browser at {CHROMIUM}: install Debian's chromium (apt-get install chromium)")
+
+
 @contextmanager
 def fresh_postgres_database() -> Iterator[str]:
     """The URL of a new, empty PostgreSQL database, dropped afterwards."""
+    require_postgres()
     name = f"wk_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(POSTGRES_SERVER, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')

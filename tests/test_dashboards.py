@@ -30,6 +30,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from conftest import CHROMIUM, require_chromium
 from warehouse_kit.analytics import experiments, metrics
 from warehouse_kit.apps import dashboards, experiments_dashboard, health_dashboard
 from warehouse_kit.apps.notebooks_refresh import example_warehouse
@@ -40,7 +41,6 @@ from warehouse_kit.core.runner import run
 REPO_ROOT = Path(__file__).resolve().parent.parent
 APPS = REPO_ROOT / "notebooks" / "apps"
 ARTIFACTS = REPO_ROOT / "reports" / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 
 
@@ -477,10 +477,7 @@ def points_of(svg_data_url: str) -> int:
 @contextmanager
 def chromium_page(url: str) -> Iterator[tuple[Any, list[str]]]:
     """A page of headless Chromium, and the list of the URLs it asked for beyond `url`."""
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"no {CHROMIUM}: .ci/run installs Debian's chromium")
-        pytest.skip(f"needs Debian's chromium at {CHROMIUM}")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

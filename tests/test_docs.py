@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import fcntl
-import os
 import re
 import tempfile
 import textwrap
@@ -13,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import wk
+from conftest import CHROMIUM, require_chromium, wk
 from warehouse_kit.analytics.docs import (
     ColumnEntry,
     DataDictionary,
@@ -30,7 +29,6 @@ from warehouse_kit.core.runner import run
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO_ROOT / "reports" / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
 REMOTE_SOURCE = re.compile(
     r"<(script|link|img|iframe|source|embed)\b[^>]*\b(src|href)\s*=\s*[\"']?(https?:)?//", re.I
 )
@@ -212,10 +210,7 @@ def test_the_lineage_layout_puts_each_node_at_its_longest_path():
 
 
 def test_the_page_searches_and_draws_lineage_in_chromium_offline(site):
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"no {CHROMIUM}: .ci/run installs Debian's chromium")
-        pytest.skip(f"needs Debian's chromium at {CHROMIUM}")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

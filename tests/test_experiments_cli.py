@@ -82,8 +82,9 @@ def test_audit_recomputes_the_assignment(target):
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--baseline", "0.1", "--mde", "0.05"], "113,024 units (56,512 control"),
-        (["--baseline", "0.1", "--units", "20000"], "lift of +0.01189 (+11.89%)"),
+        # each arm's own rate (0.105 for the variant) since issue 20, not the control's for both
+        (["--baseline", "0.1", "--mde", "0.05"], "115,520 units (57,760 control"),
+        (["--baseline", "0.1", "--units", "20000"], "lift of +0.0122 (+12.20%)"),
         (["checkout_redesign", "--baseline", "5.3", "--sd", "25", "--mde", "0.15",
           "--units-per-day", "1500"], "about "),
     ],
@@ -96,7 +97,7 @@ def test_plan_solves_for_units_or_the_mde(args, expected):
 
 def test_plan_as_json():
     result = wk("ab", "plan", "--baseline", "0.1", "--mde", "0.05", "--format", "json")
-    assert json.loads(result.stdout)["units"] == 113024
+    assert json.loads(result.stdout)["units"] == 115520
 
 
 @pytest.mark.parametrize(

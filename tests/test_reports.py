@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import os
 import re
 import subprocess
 import tempfile
@@ -13,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import wk
+from conftest import CHROMIUM, require_chromium, wk
 from warehouse_kit.apps.notebooks_refresh import example_warehouse
 from warehouse_kit.apps.reports import ReportError, parse_parameters, report
 from warehouse_kit.core.project import Project
@@ -21,7 +20,6 @@ from warehouse_kit.core.project import Project
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REPORT = REPO_ROOT / "notebooks" / "pipeline_report.ipynb"
 ARTIFACTS = REPO_ROOT / "reports" / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -111,10 +109,7 @@ def test_the_html_loads_nothing_from_the_network(first_run_report):
 
 
 def test_the_html_shows_its_charts_in_chromium_without_a_network(first_run_report):
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"no {CHROMIUM}: .ci/run installs Debian's chromium")
-        pytest.skip(f"needs Debian's chromium at {CHROMIUM}")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     html = Path(first_run_report[0].stdout.split()[1])

@@ -19,7 +19,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from conftest import POSTGRES_SERVER, REPO_ROOT, TinyProject
+from conftest import POSTGRES_SERVER, REPO_ROOT, TinyProject, require_postgres
 
 REPORT = REPO_ROOT / "notebooks" / "pipeline_report.ipynb"
 
@@ -54,6 +54,7 @@ def secret_url() -> Iterator[tuple[str, str]]:
     """A database owned by a role with a password, and the password in its URL."""
     suffix = uuid.uuid4().hex[:12]
     role, database, password = f"wk_role_{suffix}", f"wk_test_{suffix}", f"Pw{uuid.uuid4().hex}"
+    require_postgres()
     with psycopg.connect(POSTGRES_SERVER, autocommit=True) as admin:
         admin.execute(
             sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(

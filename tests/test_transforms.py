@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from conftest import TinyProject
 from warehouse_kit.core.errors import ConfigError, ExpressionError
 
 
@@ -212,6 +213,83 @@ def test_join_tables_adds_columns_and_suffixes_taken_names(tiny):
     assert list(out[0])[:3] == ["order_id", "name", "_loaded_at"]
     assert values(out, "name_orders") == ["first", "second", None]
     assert values(out, "customer") == ["c1", "c2", None]
+
+
+def test_two_joins_on_the_same_key_in_one_model(tiny):
+    tiny.csv("lines", "order_id,qty\n1,3\n2,4\n")
+    tiny.csv("orders", "order_id,status\n1,shipped\n2,open\n")
+    tiny.csv("payments", "order_id,paid\n1,yes\n")
+    tiny.pipeline(
+        """
+        pipeline:
+          name: p
+          sources: [{name: files, type: files, path: data, tables: [lines, orders, payments]}]
+          transformations:
+            - stage: silver
+              models:
+                - name: out
+                  from: lines
+                  operations:
+                    - {op: join_tables, with: orders, on: order_id, columns: [status]}
+                    - {op: join_tables, with: payments, on: order_id, columns: [paid]}
+        """
+    )
+    assert tiny.run().ok
+    out = tiny.rows("silver.out", order_by="order_id")
+    assert [(r["order_id"], r["status"], r["paid"]) for r in out] == [
+        ("1", "shipped", "yes"),
+        ("2", "open", None),
+    ]
+
+
+def test_select_rename_drop_columns_and_a_stage_without_load_metadata(tiny):
+    tiny.csv("t", "id,name,email,notes\n1,Ann,a@x.com,n1\n")
+    tiny.pipeline(
+        """
+        pipeline:
+          name: p
+          sources: [{name: files, type: files, path: data, tables: [t]}]
+          transformations:
+            - stage: silver
+              models:
+                - name: picked
+                  from: t
+                  operations:
+                    - {op: select, columns: [name, id, _loaded_at]}
+                    - {op: rename, columns: {name: customer_name}}
+                - name: dropped
+                  from: t
+                  operations: [{op: drop_columns, columns: [email], load_metadata: true}]
+            - stage: gold
+              drop_load_metadata: true
+              models: [{name: clean, from: picked}]
+        """
+    )
+    assert tiny.run().ok
+    assert list(tiny.rows("silver.picked")[0]) == ["customer_name", "id", "_loaded_at"]
+    assert list(tiny.rows("silver.dropped")[0]) == ["id", "name", "notes"]
+    assert tiny.rows("gold.clean") == [{"customer_name": "Ann", "id": "1"}]
+
+
+@pytest.mark.parametrize(
+    ("operation", "problem"),
+    [
+        ("{op: select, columns: [id, nmae]}", "columns: unknown column 'nmae'"),
+        ("{op: rename, columns: {name: id}}", "columns: 'id' would name two columns"),
+        ("{op: drop_columns, columns: [id, nmae]}", "columns: unknown column 'nmae'"),
+        ("{op: drop_columns}", "name the columns to drop, or say load_metadata: true"),
+    ],
+)
+def test_column_operations_refuse_what_they_cannot_do_in_one_line(tmp_path, operation, problem):
+    tiny = TinyProject(tmp_path, "duckdb:///" + str(tmp_path / "w.duckdb"))
+    tiny.csv("t", "id,name\n1,Ann\n")
+    tiny.pipeline(silver(f"[{operation}]"))
+    with pytest.raises(ConfigError) as raised:
+        tiny.run()
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith("pipelines/p.yml: pipeline.transformations[1].models[0]")
+    assert problem in message
 
 
 def test_business_rules_filter_and_flag(tiny):

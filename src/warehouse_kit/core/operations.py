@@ -72,6 +72,35 @@ class JoinTables(Spec):
     """Columns to take from the joined model (default: all but the join keys)."""
 
 
+class Select(Spec):
+    """Keep these columns, in this order; the others are dropped."""
+
+    op: Literal["select"]
+    columns: Columns = Field(min_length=1)
+
+
+class Rename(Spec):
+    """Rename columns: ``{old: new}``; the others keep their names and places."""
+
+    op: Literal["rename"]
+    columns: dict[Column, Name] = Field(min_length=1)
+
+
+class DropColumns(Spec):
+    """Drop these columns; with ``load_metadata: true``, also bronze's ``_loaded_at``,
+    ``_source`` and ``_batch_id`` (those the table has)."""
+
+    op: Literal["drop_columns"]
+    columns: Columns = Field(default_factory=list)
+    load_metadata: bool = False
+
+    @model_validator(mode="after")
+    def _drops_something(self) -> DropColumns:
+        if not self.columns and not self.load_metadata:
+            raise ValueError("name the columns to drop, or say load_metadata: true")
+        return self
+
+
 class Rule(Spec):
     name: Name
     condition: Expression
@@ -198,6 +227,9 @@ Operation = Annotated[
     | TypeCasting
     | NullHandling
     | JoinTables
+    | Select
+    | Rename
+    | DropColumns
     | ApplyBusinessRules
     | CalculateMetrics
     | AggregateMetrics

@@ -34,6 +34,7 @@ from warehouse_kit.core.operations import (
     BuildFacts,
     CreateDateDimension,
     CreateDimensions,
+    DropColumns,
     Operation,
 )
 from warehouse_kit.core.physical import Physical
@@ -190,8 +191,14 @@ class _Compiler:
         self, stage: StageSpec, stage_index: int, previous: list[str], previous_stage: str
     ) -> list[Model]:
         path = f"pipeline.transformations[{stage_index}]"
+        tail = (
+            (DropColumns(op="drop_columns", load_metadata=True),)
+            if stage.drop_load_metadata
+            else ()
+        )
         models = [
-            self.model(m, stage.stage, f"{path}.models[{i}]") for i, m in enumerate(stage.models)
+            self.model(m, stage.stage, f"{path}.models[{i}]", tail=tail)
+            for i, m in enumerate(stage.models)
         ]
         if stage.operations:
             started = {(m.from_ or m.name).split(".")[-1] for m in stage.models}
@@ -200,9 +207,8 @@ class _Compiler:
                     passing = ModelSpec.model_validate(
                         {"name": name, "from": f"{previous_stage}.{name}"}
                     )
-                    models.append(
-                        self.model(passing, stage.stage, f"{path}", operations=stage.operations)
-                    )
+                    ops = stage.operations
+                    models.append(self.model(passing, stage.stage, path, operations=ops, tail=tail))
         return models
 
     def model(
@@ -211,8 +217,12 @@ class _Compiler:
         stage: str,
         key_path: str,
         operations: Sequence[Operation] | None = None,
+        tail: tuple[Operation, ...] = (),
     ) -> Model:
+        """`tail`: operations the stage adds after the model's own (not to a dimension's)."""
         ops = tuple(spec.operations if operations is None else operations)
+        if not any(isinstance(op, CreateDimensions | CreateDateDimension) for op in ops):
+            ops += tail
         primary = spec.from_ or spec.name
         refs = [primary, *(ref for op in ops for ref in transforms.references(op))]
         keys = self._dimension_keys(spec.name, ops, key_path)

@@ -127,6 +127,10 @@ class StageSpec(Spec):
     operations: Operations = Field(default_factory=list)
     """Applied to every table of the previous stage that no model here starts from."""
     models: list[ModelSpec] = Field(default_factory=list)
+    drop_load_metadata: bool = False
+    """Drop bronze's ``_loaded_at``, ``_source`` and ``_batch_id`` from this stage's tables
+    (dimensions never keep them). An incremental model reads ``_loaded_at`` from its first
+    input, so a stage before one should keep them."""
 
 
 class DestinationSpec(Spec):

@@ -29,10 +29,13 @@ from warehouse_kit.core.operations import (
     CalculateMetrics,
     CreateDateDimension,
     Deduplicate,
+    DropColumns,
     Fill,
     JoinTables,
     NullHandling,
     Operation,
+    Rename,
+    Select,
     TypeCasting,
 )
 
@@ -160,6 +163,9 @@ def null_handling(op: NullHandling, table: ir.Table, step: Step) -> ir.Table:
 def join_tables(op: JoinTables, table: ir.Table, step: Step) -> ir.Table:
     """Add columns of another model; a name already taken gets the model's name as suffix."""
     other = step.context.input(op.with_)
+    # A table that is itself a join's result would be merged into that join by Ibis, which
+    # then cannot place this join's predicates: a view starts a join of its own.
+    table = table.view()
     pairs = list(op.on.items()) if isinstance(op.on, dict) else [(name, name) for name in op.on]
     step.columns(table, [left for left, _ in pairs], "on")
     right_keys = step.columns(other, [right for _, right in pairs], "on")
@@ -180,6 +186,28 @@ def join_tables(op: JoinTables, table: ir.Table, step: Step) -> ir.Table:
     }
     left_columns = [keys.get(c, joined[c]).name(c) for c in table.columns]
     return joined.select(*left_columns, *names.values())
+
+
+def select(op: Select, table: ir.Table, step: Step) -> ir.Table:
+    return table.select(*step.columns(table, op.columns, "columns"))
+
+
+def rename(op: Rename, table: ir.Table, step: Step) -> ir.Table:
+    step.columns(table, list(op.columns), "columns")
+    kept = [c for c in table.columns if c not in op.columns]
+    for new in op.columns.values():
+        if new in kept or list(op.columns.values()).count(new) > 1:
+            raise step.error(f"columns: {new!r} would name two columns")
+    return table.rename({new: old for old, new in op.columns.items()})
+
+
+def drop_columns(op: DropColumns, table: ir.Table, step: Step) -> ir.Table:
+    named = step.columns(table, op.columns, "columns")
+    metadata = [c for c in LOAD_METADATA if c in table.columns] if op.load_metadata else []
+    dropped = set(named) | set(metadata)
+    if dropped >= set(table.columns):
+        raise step.error("columns: that would drop every column")
+    return table.drop(*dict.fromkeys([*named, *metadata])) if dropped else table
 
 
 def apply_business_rules(op: ApplyBusinessRules, table: ir.Table, step: Step) -> ir.Table:
@@ -310,6 +338,9 @@ OPERATIONS: dict[type, Callable[[Any, ir.Table, Step], ir.Table]] = {
     TypeCasting: type_casting,
     NullHandling: null_handling,
     JoinTables: join_tables,
+    Select: select,
+    Rename: rename,
+    DropColumns: drop_columns,
     ApplyBusinessRules: apply_business_rules,
     CalculateMetrics: calculate_metrics,
     AggregateMetrics: aggregate_metrics,

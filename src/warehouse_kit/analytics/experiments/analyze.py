@@ -5,8 +5,9 @@ few numbers it returns to `analyze_stats`, which compares every variant with
 the control on every metric with the chosen engine (see `stats` for each
 method and its reference):
 
-- ``fixed``: a fixed-horizon test; Welch t intervals for means and
-  proportions, z for ratios and relative lifts; p-values adjusted across
+- ``fixed``: a fixed-horizon test; by default Welch t intervals for means and
+  proportions, z for ratios and relative lifts (the experiment's ``statistics:``
+  picks other conventions, see `conventions`); p-values adjusted across
   variants x metrics (Holm or Benjamini-Hochberg); a comparison is
   significant when its adjusted p-value is below alpha.
 - ``sequential``: always-valid intervals and p-values (an asymptotic
@@ -32,10 +33,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from warehouse_kit.analytics.experiments import stats
+from warehouse_kit.analytics.experiments import conventions, family, stats
 from warehouse_kit.analytics.experiments.assignment import AssignmentAudit, audit
 from warehouse_kit.analytics.experiments.result import Comparison, Cuped, ExperimentResult
-from warehouse_kit.analytics.experiments.spec import Experiment, RatioMetric, load_experiment
+from warehouse_kit.analytics.experiments.spec import (
+    Experiment,
+    RatioMetric,
+    StatisticsSpec,
+    load_experiment,
+    parse_experiment,
+)
 from warehouse_kit.analytics.experiments.sufficient import (
     AnyMetric,
     ExperimentStats,
@@ -108,19 +115,21 @@ def analyze(
     warehouse: Warehouse | None = None,
     engine: Engine | None = None,
     as_of: datetime | None = None,
+    statistics: StatisticsSpec | dict[str, str] | None = None,
 ) -> ExperimentResult:
     """Analyse an experiment (or the experiment with this key) where its data lives.
 
     `warehouse` is used as it is (and left open); otherwise the project's
     warehouse (or `target`) is opened read-only for the query. `as_of` cuts
-    the data as it stood then: a peek at an earlier day.
+    the data as it stood then: a peek at an earlier day. `statistics` replaces
+    the experiment's conventions (``{"proportions": "pooled_z"}``).
     """
     project = Project.of(project)
     if isinstance(experiment, str):
         experiment = find_experiment(experiment, project)
     with opened_warehouse(project, target, warehouse) as opened:
         sums = sufficient_statistics(opened, experiment, as_of)
-    return analyze_stats(experiment, sums, engine=engine)
+    return analyze_stats(experiment, sums, engine=engine, statistics=statistics)
 
 
 def audit_assignment(
@@ -151,10 +160,17 @@ def opened_warehouse(project: Project, target: str | None, warehouse: Warehouse 
 
 
 def analyze_stats(
-    experiment: Experiment, sums: ExperimentStats, *, engine: Engine | None = None
+    experiment: Experiment,
+    sums: ExperimentStats,
+    *,
+    engine: Engine | None = None,
+    statistics: StatisticsSpec | dict[str, str] | None = None,
 ) -> ExperimentResult:
-    """The statistics, from the sufficient statistics alone."""
+    """The statistics, from the sufficient statistics alone (`statistics`, when given,
+    replaces the experiment's conventions)."""
     engine = engine or experiment.engine
+    if statistics is not None:
+        experiment = _with_statistics(experiment, statistics)
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
     if engine == "sequential" and experiment.sequential is None:
@@ -164,7 +180,7 @@ def analyze_stats(
             file=experiment.file,
             key_path="experiment",
         )
-    srm = stats.sample_ratio_mismatch(sums.units, experiment.weights(), experiment.srm_alpha)
+    srm = family.sample_ratio_mismatch(sums.units, experiment.weights(), experiment.srm_alpha)
     comparisons = [
         _compare(experiment, metric, variant, sums, engine)
         for metric in experiment.metrics
@@ -191,6 +207,18 @@ def analyze_stats(
     )
 
 
+def _with_statistics(
+    experiment: Experiment, statistics: StatisticsSpec | dict[str, str]
+) -> Experiment:
+    """The experiment with other conventions, validated as the YAML's would be."""
+    if isinstance(statistics, dict):
+        data = {"experiment": {**experiment.model_dump(), "statistics": statistics}}
+        statistics = parse_experiment(data, file=experiment.file or "statistics").statistics
+    changed = experiment.model_copy(update={"statistics": statistics})
+    changed._file = experiment.file
+    return changed
+
+
 def _compare(
     experiment: Experiment, metric: AnyMetric, variant: str, sums: ExperimentStats, engine: Engine
 ) -> Comparison:
@@ -206,14 +234,13 @@ def _compare(
     problem = _too_little(sums, metric, control, variant)
     if problem:
         return base.but(note=problem)
-    s_c, s_t = sums.sums[control][metric.name], sums.sums[variant][metric.name]
-    ratio = isinstance(metric, RatioMetric)
-    estimate = stats.ratio_estimate if ratio else stats.mean_estimate
-    e_c, e_t = estimate(s_c), estimate(s_t)
-    raw = stats.absolute_lift(e_c, e_t, welch=not ratio)
-    lift, cuped = raw, None
+    arms = {name: by_metric[metric.name] for name, by_metric in sums.sums.items()}
+    rules = experiment.statistics
+    raw = conventions.compare(arms[control], arms[variant], metric.type, rules, engine)
+    adjusted, thetas = raw, None
     if uses_cuped(experiment, metric):
-        e_c, e_t, lift, cuped = _cuped(sums, metric.name, control, variant)
+        adjusted, thetas = conventions.cuped(arms, (control, variant), metric.type, rules, engine)
+    e_c, e_t, lift = adjusted.control, adjusted.treatment, adjusted.lift
     if not lift.variance > 0:
         return base.but(
             control_value=e_c.value,
@@ -225,11 +252,13 @@ def _compare(
     context = _Context(experiment, engine, side, sum(sums.units.values()))
     result = base.but(control_value=e_c.value, variant_value=e_t.value, absolute=lift.estimate)
     result = _with_absolute(result, lift, e_c, context)
-    if cuped is not None:
-        low, high = _interval(raw, context, prior_sd=_absolute_prior(experiment, e_c))
-        variance_reduction = 1 - lift.variance / raw.variance
-        result = result.but(cuped=Cuped(cuped, variance_reduction, (low, high)))
-    return _with_relative(result, e_c, e_t, context)
+    if thetas is not None:
+        low, high = _interval(raw.lift, context, prior_sd=_absolute_prior(experiment, e_c))
+        variance_reduction = 1 - lift.variance / raw.lift.variance
+        theta, variant_theta = thetas
+        per_arm = variant_theta if rules.cuped_theta == "per_arm" else None
+        result = result.but(cuped=Cuped(theta, variance_reduction, (low, high), per_arm))
+    return _with_relative(result, adjusted, context)
 
 
 def _too_little(sums: ExperimentStats, metric: AnyMetric, control: str, variant: str) -> str:
@@ -241,18 +270,6 @@ def _too_little(sums: ExperimentStats, metric: AnyMetric, control: str, variant:
             if not sums.sums[name][metric.name].x > 0:
                 return f"the denominator of {metric.name} is 0 in {name}: no ratio yet"
     return ""
-
-
-def _cuped(
-    sums: ExperimentStats, metric: str, control: str, variant: str
-) -> tuple[stats.Estimate, stats.Estimate, stats.Lift, float]:
-    """Both arms adjusted with theta pooled across every arm of the experiment."""
-    arms = [by_metric[metric] for by_metric in sums.sums.values()]
-    theta = float(stats.cuped_theta(arms))
-    covariate_mean = sum(a.c for a in arms) / sum(a.n for a in arms)
-    a_c = stats.cuped_estimate(sums.sums[control][metric], theta, covariate_mean)
-    a_t = stats.cuped_estimate(sums.sums[variant][metric], theta, covariate_mean)
-    return a_c, a_t, stats.absolute_lift(a_c, a_t), theta
 
 
 class _Context:
@@ -304,19 +321,31 @@ def _with_absolute(
     return result.but(absolute_ci=ci, p_value=float(p))
 
 
-def _with_relative(
-    result: Comparison, control: stats.Estimate, treatment: stats.Estimate, context: _Context
-) -> Comparison:
-    problem = stats.relative_problem(control)
+def _with_relative(result: Comparison, arms: conventions.Arms, context: _Context) -> Comparison:
+    """The relative lift, its interval and its p-value (Bayesian: expected loss), unless the
+    control is too near 0; a caution in the note when its interval is rough."""
+    problem = stats.relative_problem(arms.control, context.alpha)
     if problem:
-        return result.but(note=problem)
-    lift = stats.relative_lift(control, treatment)
+        return result.but(note=_joined(result.note, problem))
+    lift = conventions.relative(arms, context.experiment.statistics, context.engine)
     prior_sd = context.experiment.bayesian.prior_sd
     low, high = _interval(lift, context, prior_sd=prior_sd)
-    estimate = lift.estimate
+    caution = stats.relative_caution(arms.control) or ""
+    result = result.but(relative_ci=(low, high), note=_joined(result.note, caution))
     if context.engine == "bayesian":
-        estimate = stats.posterior(lift, prior_sd).mean
-    return result.but(relative=float(estimate), relative_ci=(low, high))
+        post = stats.posterior(lift, prior_sd)
+        loss = post.expected_loss(result.higher_is_better)
+        return result.but(relative=float(post.mean), relative_expected_loss=float(loss))
+    if context.engine == "fixed":
+        p = stats.p_value(lift, context.side)
+    else:
+        planned = _planned(context.experiment)
+        p = stats.sequential_p_value(lift, context.alpha, context.units, planned, context.side)
+    return result.but(relative=float(lift.estimate), relative_p_value=float(p))
+
+
+def _joined(note: str, more: str) -> str:
+    return "; ".join(part for part in (note, more) if part)
 
 
 def _absolute_prior(experiment: Experiment, control: stats.Estimate) -> float | None:
@@ -344,14 +373,14 @@ def _side(experiment: Experiment, metric: AnyMetric) -> stats.Side:
 def _corrected(comparisons: Sequence[Comparison], experiment: Experiment) -> list[Comparison]:
     tested = [i for i, c in enumerate(comparisons) if c.p_value is not None]
     p_values = [comparisons[i].p_value or 0.0 for i in tested]
-    adjusted = dict(zip(tested, stats.adjust(p_values, experiment.correction), strict=True))
+    adjusted = dict(zip(tested, family.adjust(p_values, experiment.correction), strict=True))
     return [
         comparison.but(p_adjusted=adjusted[index]) if index in adjusted else comparison
         for index, comparison in enumerate(comparisons)
     ]
 
 
-def _warnings(srm: stats.SrmTest, sums: ExperimentStats) -> list[str]:
+def _warnings(srm: family.SrmTest, sums: ExperimentStats) -> list[str]:
     warnings = []
     if srm.mismatch:
         split = ", ".join(f"{name} {count:,}" for name, count in srm.observed.items())
@@ -378,4 +407,6 @@ def _settings(experiment: Experiment, engine: Engine) -> dict[str, Any]:
         settings["prior_sd"] = experiment.bayesian.prior_sd
     if experiment.cuped is not None:
         settings["cuped_pre_period_days"] = experiment.cuped.pre_period_days
+    settings["statistics"] = experiment.statistics.model_dump()
+    settings["conventions"] = conventions.describe(experiment.statistics, engine)
     return settings

@@ -1,21 +1,29 @@
 """Power, sample size and minimum detectable effect of a planned experiment.
 
-One variant against the control, with a two-sample z test (what the fixed
-engine's Welch test becomes at these sizes). Both arms are assumed to share
-the control's per-unit standard deviation ``sd`` (``sqrt(p (1 - p))`` for a
-proportion ``p``); CUPED's `variance_reduction` (the share of variance the
-covariate explains, 0 to 1) scales it by ``1 - variance_reduction``. With
-``n`` units in all and shares ``w_c`` and ``w_t`` for the two arms, the lift
-has standard error ``se = sd * sqrt(1 / (n w_c) + 1 / (n w_t))`` and
+One variant against the control, with a two-sample normal test (what the
+fixed engine's tests become at these sizes). `Arms` says what the lift's
+variance is made of:
 
-    power = Phi(effect / se - z_{1 - alpha/2}) + Phi(-effect / se - z_{1 - alpha/2})
+- a mean metric: the control's per-unit standard deviation ``sd`` and the
+  variant's ``sd_variant`` (default: the same), so
+  ``se = sqrt(sd^2 / n_c + sd_variant^2 / n_t)`` (unequal variances, as Welch's);
+- a proportion ``p`` (no ``sd``): ``se = sqrt(p_c (1 - p_c) / n_c + p_t (1 - p_t) / n_t)``
+  with ``p_t = p_c + effect``, the unpooled normal formula; with ``pooled`` (the
+  pooled z test), the variance under the null is ``p (1 - p) (1/n_c + 1/n_t)`` with
+  ``p`` the rate of both arms, as statsmodels' ``power_proportions_2indep``.
 
-two-sided (the second term is the far tail), ``Phi(effect / se - z_{1 - alpha})``
-one-sided. `sample_size` and `minimum_detectable_effect` solve that equation
-for ``n`` and ``effect`` (statsmodels' ``NormalIndPower`` gives the same
-numbers). With several variants, plan each comparison with its two weights and
-read the total for all; alpha is per comparison (divide it for a Bonferroni
-plan).
+CUPED's `variance_reduction` (the share of variance the covariate explains, 0
+to 1) scales every variance by ``1 - variance_reduction``. With ``s0`` and ``s1``
+the lift's standard errors under the null and the alternative,
+
+    power = Phi((|effect| - z_{1 - alpha/2} s0) / s1) + Phi((-|effect| - z_{1 - alpha/2} s0) / s1)
+
+two-sided (the second term is the far tail), the first term with
+``z_{1 - alpha}`` one-sided: statsmodels' ``normal_power_het`` (``NormalIndPower``
+when ``s0 = s1`` and the sds are equal). `sample_size` and
+`minimum_detectable_effect` solve that equation for ``n`` and ``effect``. With
+several variants, plan each comparison with its two weights and read the total
+for all; alpha is per comparison (divide it for a Bonferroni plan).
 """
 
 from __future__ import annotations
@@ -51,6 +59,8 @@ class Plan:
     sd: float
     days: float | None = None
     """How long collecting `units` takes at the given units per day."""
+    method: str = "normal"
+    """The variance formula: normal (one sd), unequal variances, or two proportions."""
 
     def __str__(self) -> str:
         relative = f" ({self.relative_effect:+.2%})" if self.relative_effect is not None else ""
@@ -59,33 +69,62 @@ class Plan:
             f"{self.units:,} units ({self.control_units:,} control, {self.variant_units:,} "
             f"variant){days} to detect a lift of {self.effect:+.4g}{relative} over a baseline of "
             f"{self.baseline:.4g} (sd {self.sd:.4g}) with {self.power:.0%} power, "
-            f"alpha {self.alpha} {self.sided}-sided"
+            f"alpha {self.alpha} {self.sided}-sided ({self.method})"
         )
 
 
+@dataclass(frozen=True)
+class Arms:
+    """What the lift's variance is made of: each arm's per-unit sd, or a proportion."""
+
+    sd: float | None = None
+    """The control's per-unit standard deviation (None: a proportion, `rate`)."""
+    sd_variant: float | None = None
+    """The variant's (default: `sd`)."""
+    rate: float | None = None
+    """The control's proportion, for a binomial metric."""
+    pooled: bool = False
+    """The pooled two-proportion z test: the variance under the null pools the arms."""
+    weights: tuple[float, float] = (0.5, 0.5)
+    variance_factor: float = 1.0
+    """1 - CUPED's variance reduction."""
+
+    def spreads(self, effect: float) -> tuple[float, float]:
+        """sqrt(units) times the lift's standard error, under the null and the alternative."""
+        w_c, w_t = _shares(self.weights)
+        if self.rate is None:
+            assert self.sd is not None
+            sd_t = self.sd if self.sd_variant is None else self.sd_variant
+            alternative = math.sqrt((self.sd**2 / w_c + sd_t**2 / w_t) * self.variance_factor)
+            return alternative, alternative
+        p_c, p_t = self.rate, self.rate + effect
+        alternative = math.sqrt(
+            (p_c * (1 - p_c) / w_c + p_t * (1 - p_t) / w_t) * self.variance_factor
+        )
+        if not self.pooled:
+            return alternative, alternative
+        p = w_c * p_c + w_t * p_t
+        return math.sqrt(p * (1 - p) * (1 / w_c + 1 / w_t) * self.variance_factor), alternative
+
+
 def power(
-    units: float,
-    effect: float,
-    *,
-    sd: float,
-    alpha: float = 0.05,
-    sided: str = "two",
-    weights: tuple[float, float] = (0.5, 0.5),
+    units: float, effect: float, arms: Arms, *, alpha: float = 0.05, sided: str = "two"
 ) -> float:
     """The probability of a significant result with `units` units and a true `effect`."""
-    w_c, w_t = _shares(weights)
-    se = sd * math.sqrt(1 / (units * w_c) + 1 / (units * w_t))
-    shift = abs(effect) / se
-    if sided == "two":
-        z = sps.norm.ppf(1 - alpha / 2)
-        return float(sps.norm.cdf(shift - z) + sps.norm.cdf(-shift - z))
-    return float(sps.norm.cdf(shift - sps.norm.ppf(1 - alpha)))
+    null, alternative = arms.spreads(effect)
+    shift = abs(effect) * math.sqrt(units)
+    z = sps.norm.ppf(1 - alpha / 2 if sided == "two" else 1 - alpha)
+    near = sps.norm.cdf((shift - z * null) / alternative)
+    if sided != "two":
+        return float(near)
+    return float(near + sps.norm.cdf((-shift - z * null) / alternative))
 
 
 def plan(
     baseline: float,
     *,
     sd: float | None = None,
+    sd_variant: float | None = None,
     mde: float | None = None,
     relative: bool = True,
     units: int | None = None,
@@ -95,28 +134,35 @@ def plan(
     weights: tuple[float, float] = (0.5, 0.5),
     variance_reduction: float = 0.0,
     units_per_day: float | None = None,
+    pooled: bool = False,
 ) -> Plan:
     """Solve for what is missing: the units for an `mde`, or the MDE for `units`.
 
     `baseline` is the control's mean (a proportion for a binomial metric, when `sd` is
     None); `mde` is relative (0.05 is +5%) unless `relative` is False. With both `mde`
-    and `units`, the plan reports the power they give.
+    and `units`, the plan reports the power they give. `sd_variant` is the variant's sd
+    when it differs; `pooled` plans a proportion for the pooled two-proportion z test.
     """
-    _check(baseline, sd, alpha, power_target, variance_reduction)
-    sigma = _sd(baseline, sd) * math.sqrt(1 - variance_reduction)
+    _check(baseline, sd, sd_variant, alpha, power_target, variance_reduction)
+    if sd_variant is not None and sd is None:
+        raise PlanError("sd_variant needs sd (the control's)")
+    rate = None if sd is not None else _rate(baseline)
+    arms = Arms(sd, sd_variant, rate, pooled, weights, 1 - variance_reduction)
     if mde is None and units is None:
         raise PlanError("give the minimum detectable effect (mde), the units, or both")
     if mde is not None:
         effect = mde * baseline if relative else mde
         if effect == 0:
             raise PlanError("the minimum detectable effect must not be 0")
+        if rate is not None and not 0 < rate + effect < 1:
+            raise PlanError(f"the variant's rate {rate + effect:.4g} must be between 0 and 1")
         if units is None:
-            units = sample_size(effect, sd=sigma, alpha=alpha, power_target=power_target,
-                                sided=sided, weights=weights)  # fmt: skip
+            units = sample_size(effect, arms, alpha=alpha, power_target=power_target,
+                                sided=sided)  # fmt: skip
     else:
         assert units is not None
         effect = minimum_detectable_effect(
-            units, sd=sigma, alpha=alpha, power_target=power_target, sided=sided, weights=weights
+            units, arms, alpha=alpha, power_target=power_target, sided=sided
         )
     w_c, w_t = _shares(weights)
     return Plan(
@@ -125,45 +171,39 @@ def plan(
         variant_units=math.ceil(units * w_t),
         effect=effect,
         relative_effect=effect / baseline if baseline else None,
-        power=power(units, effect, sd=sigma, alpha=alpha, sided=sided, weights=weights),
+        power=power(units, effect, arms, alpha=alpha, sided=sided),
         alpha=alpha,
         sided=sided,
         baseline=baseline,
-        sd=sigma,
+        sd=_sd(baseline, sd) * math.sqrt(1 - variance_reduction),
         days=units / units_per_day if units_per_day else None,
+        method=_method(arms),
     )
 
 
 def sample_size(
     effect: float,
+    arms: Arms,
     *,
-    sd: float,
     alpha: float = 0.05,
     power_target: float = 0.8,
     sided: str = "two",
-    weights: tuple[float, float] = (0.5, 0.5),
 ) -> int:
     """The fewest units (both arms) that reach `power_target` for an absolute `effect`."""
-    exact = _solve_units(effect, sd, alpha, power_target, sided, weights)
+    exact = solve_units(effect, arms, alpha=alpha, power_target=power_target, sided=sided)
     return math.ceil(exact - 1e-9)
 
 
-def _solve_units(
-    effect: float,
-    sd: float,
-    alpha: float,
-    power_target: float,
-    sided: str,
-    weights: tuple[float, float],
+def solve_units(
+    effect: float, arms: Arms, *, alpha: float, power_target: float, sided: str
 ) -> float:
-    w_c, w_t = _shares(weights)
+    """The units (not rounded) at which the power is `power_target`."""
+    null, alternative = arms.spreads(effect)
     z = sps.norm.ppf(1 - alpha / 2 if sided == "two" else 1 - alpha)
-    guess = (z + sps.norm.ppf(power_target)) ** 2 * sd**2 * (1 / w_c + 1 / w_t) / effect**2
+    guess = ((z * null + sps.norm.ppf(power_target) * alternative) / effect) ** 2
 
     def gap(units: float) -> float:
-        return power(units, effect, sd=sd, alpha=alpha, sided=sided, weights=weights) - (
-            power_target
-        )
+        return power(units, effect, arms, alpha=alpha, sided=sided) - power_target
 
     # the far tail only adds power, so the one-tail guess is an upper bound (power > alpha
     # makes it positive)
@@ -172,25 +212,35 @@ def _solve_units(
 
 def minimum_detectable_effect(
     units: float,
+    arms: Arms,
     *,
-    sd: float,
     alpha: float = 0.05,
     power_target: float = 0.8,
     sided: str = "two",
-    weights: tuple[float, float] = (0.5, 0.5),
 ) -> float:
-    """The smallest absolute effect that `units` units detect with `power_target`."""
-    w_c, w_t = _shares(weights)
-    se = sd * math.sqrt(1 / (units * w_c) + 1 / (units * w_t))
-    z = sps.norm.ppf(1 - alpha / 2 if sided == "two" else 1 - alpha)
-    guess = (z + sps.norm.ppf(power_target)) * se
+    """The smallest absolute (positive) effect that `units` units detect with `power_target`."""
 
     def gap(effect: float) -> float:
-        return power(units, effect, sd=sd, alpha=alpha, sided=sided, weights=weights) - (
-            power_target
-        )
+        return power(units, effect, arms, alpha=alpha, sided=sided) - power_target
 
-    return float(optimize.brentq(gap, guess * 1e-6, guess * 1.0001, xtol=1e-15, rtol=1e-14))
+    null, _ = arms.spreads(0.0)
+    z = sps.norm.ppf(1 - alpha / 2 if sided == "two" else 1 - alpha)
+    high = (z + sps.norm.ppf(power_target)) * null / math.sqrt(units) * 1.0001
+    if arms.rate is not None:  # the variance moves with the effect: widen up to a rate of 1
+        ceiling = 1 - arms.rate - 1e-12
+        while gap(high) < 0 and high < ceiling:
+            high = min(2 * high, ceiling)
+        if gap(high) < 0:
+            raise PlanError(
+                f"no lift over a rate of {arms.rate} reaches the power with {units} units"
+            )
+    return float(optimize.brentq(gap, high * 1e-6, high, xtol=1e-15, rtol=1e-14))
+
+
+def _method(arms: Arms) -> str:
+    if arms.rate is None:
+        return "normal, unequal variances" if arms.sd_variant is not None else "normal"
+    return "two proportions, pooled z" if arms.pooled else "two proportions, unpooled z"
 
 
 def _shares(weights: tuple[float, float]) -> tuple[float, float]:
@@ -201,20 +251,28 @@ def _shares(weights: tuple[float, float]) -> tuple[float, float]:
 
 
 def _sd(baseline: float, sd: float | None) -> float:
-    if sd is not None:
-        return sd
+    return sd if sd is not None else math.sqrt(_rate(baseline) * (1 - _rate(baseline)))
+
+
+def _rate(baseline: float) -> float:
     if not 0 < baseline < 1:
         raise PlanError(
             f"without sd the baseline is a proportion, strictly between 0 and 1, not {baseline}"
         )
-    return math.sqrt(baseline * (1 - baseline))
+    return baseline
 
 
 def _check(
-    baseline: float, sd: float | None, alpha: float, power_target: float, reduction: float
+    baseline: float,
+    sd: float | None,
+    sd_variant: float | None,
+    alpha: float,
+    power_target: float,
+    reduction: float,
 ) -> None:
-    if sd is not None and not sd > 0:
-        raise PlanError(f"sd must be positive, not {sd}")
+    for name, value in (("sd", sd), ("sd_variant", sd_variant)):
+        if value is not None and not value > 0:
+            raise PlanError(f"{name} must be positive, not {value}")
     if not 0 < alpha < 0.5:
         raise PlanError(f"alpha must be between 0 and 0.5, not {alpha}")
     if not alpha < power_target < 1:

@@ -4,7 +4,9 @@ One `Comparison` per (metric, variant): the control's and the variant's
 values, the absolute lift (variant - control) and the relative lift
 (variant / control - 1) with their intervals, and, by engine, the p-value
 (adjusted across comparisons) or the chance to beat control and the expected
-loss. A `Comparison` whose `note` is set lacks what the note explains.
+loss. A `Comparison` whose `note` is set lacks what the note explains, or
+cautions about a figure. `ExperimentResult.notes` starts with the conventions
+that produced the figures (see `conventions`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from warehouse_kit.analytics.experiments.stats import SrmTest
+from warehouse_kit.analytics.experiments.family import SrmTest
 from warehouse_kit.core.templating import render
 
 if TYPE_CHECKING:
@@ -38,6 +40,8 @@ class Cuped:
     """1 - adjusted / unadjusted variance of the absolute lift."""
     unadjusted_ci: Interval
     """The absolute lift's interval without the adjustment, to compare widths."""
+    variant_theta: float | None = None
+    """The variant's own theta, when each arm has its own (`theta` is then the control's)."""
 
 
 @dataclass(frozen=True)
@@ -57,10 +61,14 @@ class Comparison:
     absolute_ci: Interval | None = None
     relative: float | None = None
     relative_ci: Interval | None = None
+    relative_p_value: float | None = None
+    """The relative lift's p-value (delta method; not adjusted, as the absolute one is)."""
     p_value: float | None = None
     p_adjusted: float | None = None
     chance_to_beat: float | None = None
     expected_loss: float | None = None
+    relative_expected_loss: float | None = None
+    """The Bayesian risk on the relative lift: E[max(0, -lift)] on the worse side."""
     cuped: Cuped | None = None
     verdict: str = "inconclusive"
     """better, worse (significantly, or by the posterior), or inconclusive."""
@@ -159,7 +167,7 @@ class ExperimentResult:
         start, end = self.window
         level = f"{1 - self.alpha:.0%}"
         method = {
-            "fixed": f"fixed horizon, {level} intervals (Welch t; z for ratios and relative lifts)",
+            "fixed": f"fixed horizon, {level} intervals",
             "sequential": f"sequential, {level} always-valid intervals (asymptotic confidence "
             f"sequence, narrowest at {self.settings.get('planned_units', 0):,} units)",
             "bayesian": f"Bayesian, {level} credible intervals ({_prior(self.settings)})",
@@ -248,14 +256,23 @@ class ExperimentResult:
         return Group(*parts)
 
     def notes(self) -> list[str]:
-        """What CUPED did, and why a comparison lacks something."""
-        lines = []
+        """The conventions used, what CUPED did, and why a comparison lacks something."""
+        lines = (
+            [f"conventions: {self.settings['conventions']}"]
+            if "conventions" in self.settings
+            else []
+        )
         for c in self.comparisons:
             if c.cuped is not None and c.absolute_ci is not None:
+                theta = f"theta {c.cuped.theta:.3g}"
+                if c.cuped.variant_theta is not None:
+                    theta = (
+                        f"theta {c.cuped.theta:.3g} control, {c.cuped.variant_theta:.3g} variant"
+                    )
                 lines.append(
                     f"{c.metric} ({c.variant}): CUPED interval {_interval(c.absolute_ci)}, "
                     f"{_interval(c.cuped.unadjusted_ci)} without it "
-                    f"(variance -{c.cuped.variance_reduction:.0%}, theta {c.cuped.theta:.3g})"
+                    f"(variance -{c.cuped.variance_reduction:.0%}, {theta})"
                 )
             if c.note:
                 lines.append(f"{c.metric} ({c.variant}): {c.note}")

@@ -25,6 +25,7 @@ key, ``experiment``, holding an `Experiment`::
       sided: two                          # or one: each metric's better (guardrails: worse) side
       engine: fixed                       # fixed | sequential | bayesian
       correction: holm                    # holm | bh | none, across variants x metrics
+      statistics: {proportions: pooled_z}  # the conventions (`StatisticsSpec`)
 
 Every metric is a per-unit aggregate over an events table, counted from the
 unit's first exposure to the end of the experiment: `binomial` (1 when any
@@ -152,6 +153,30 @@ class BayesianSpec(Spec):
     (0.1: most changes move a metric by less than 20%). None: a flat prior."""
 
 
+class StatisticsSpec(Spec):
+    """Which convention each statistic follows (`conventions` names each one's reference).
+
+    The defaults are the conventions warehouse-kit has always used.
+    """
+
+    proportions: Literal["welch", "pooled_z", "unpooled_z"] = "welch"
+    """A binomial metric's fixed-horizon test: Welch's t on the 0/1 values (scipy
+    ``ttest_ind(equal_var=False)``), the pooled two-proportion z test (statsmodels
+    ``proportions_ztest``) or the unpooled (Wald) z test."""
+    means: Literal["welch", "z"] = "welch"
+    """A mean metric's fixed-horizon test: Welch's t, or z with the same variances."""
+    relative: Literal["z", "t"] = "z"
+    """The relative lift's delta-method interval: normal, or t with the Welch-Satterthwaite
+    degrees of freedom of the absolute lift (GrowthBook)."""
+    cuped_theta: Literal["within", "per_arm", "total"] = "within"
+    """CUPED's slope: pooled within arms (OLS with a dummy per arm), each arm's own
+    (Lin 2013's interacted regression), or over every unit ignoring the arms (GrowthBook,
+    tea-tasting)."""
+    bayesian_variance: Literal["n-1", "n"] = "n-1"
+    """The per-unit variance in the Bayesian engine's likelihood: divided by n - 1 (the
+    sample variance) or by n (GrowthBook's ``p (1 - p)`` for proportions)."""
+
+
 class Experiment(Spec):
     key: Name
     description: str = ""
@@ -173,6 +198,7 @@ class Experiment(Spec):
     """The p-value under which the split of units is flagged as a sample ratio mismatch."""
     sequential: SequentialSpec | None = None
     bayesian: BayesianSpec = Field(default_factory=BayesianSpec)
+    statistics: StatisticsSpec = Field(default_factory=StatisticsSpec)
     _file: str | None = PrivateAttr(default=None)
 
     @property

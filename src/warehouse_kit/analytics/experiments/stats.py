@@ -7,9 +7,14 @@ thousands of experiments at once through the very same code.
 
 Conventions
 -----------
+Where a convention is a choice, `StatisticsSpec` (an experiment's ``statistics:``)
+picks it; `conventions` maps each choice onto these functions and names its reference.
+
 Arm estimate
     The mean of a metric's per-unit values over the arm's units, with the
-    variance of that mean ``s^2 / n`` (``s^2`` the sample variance, n - 1).
+    variance of that mean ``s^2 / n``; ``s^2`` divides by n - 1 (``ddof=1``), or by
+    n (``ddof=0``: ``p (1 - p)`` for a proportion, as statsmodels' z tests and
+    GrowthBook's proportions).
 Ratio metric (delta method)
     ``R = sum(y) / sum(x)`` over an arm's units, with
     ``Var(R) = (s_yy - 2 R s_xy + R^2 s_xx) / (n * mean(x)^2)``: the first-order
@@ -17,20 +22,33 @@ Ratio metric (delta method)
     the Delta Method in Metric Analytics", KDD 2018).
 Absolute lift
     ``treatment - control``, with a Welch t interval (Welch-Satterthwaite
-    degrees of freedom) for means and proportions, a z interval for ratios.
+    degrees of freedom) or a z interval. The pooled two-proportion z test takes
+    its p-value from the variance under the null, ``p (1 - p) (1/n_c + 1/n_t)``
+    with ``p`` the rate of both arms together (statsmodels ``proportions_ztest``),
+    and its interval from the unpooled (Wald) variance, as statsmodels'
+    ``confint_proportions_2indep(method="wald")``: near alpha the two may disagree.
 Relative lift
-    ``treatment / control - 1``, by the delta method:
-    ``Var = Var(t) / c^2 + t^2 Var(c) / c^4``, with a z interval. It is not
-    computed (`relative_lift` says why) when the control's estimate is not
-    positive or is within 10 standard errors of 0 (``se / c > 0.1``), where
-    the first-order approximation fails.
+    ``(treatment - control) / |control|`` (``treatment / control - 1`` for a
+    positive control), by the delta method:
+    ``Var = Var(t) / c^2 + t^2 Var(c) / c^4``, with a z interval or a t interval on
+    the absolute lift's Welch-Satterthwaite degrees of freedom (GrowthBook).
+    tea-tasting instead takes the delta method on ``log(t / c)`` (t, Welch df of the
+    log-scale variances), an asymmetric interval: not offered here. It is not
+    computed when the control's value is within its own 1 - alpha interval of 0
+    (``|c| / se(c) <= z_{1 - alpha/2}``), where the ratio's interval (Fieller's) is
+    unbounded; when ``se(c) / |c| > 0.1`` the interval is given with a caution,
+    the first-order approximation being rough there.
 CUPED (Deng, Xu, Kohavi & Walker, WSDM 2013)
     ``y_adj = y - theta * (c - mean(c))`` with ``c`` the unit's value of the
-    same metric over a pre-period, and ``theta = sum S_yc / sum S_cc`` pooled
-    within arms (the covariate's slope in a regression with a dummy per arm;
-    pooling keeps the treatment effect out of theta). ``mean(c)`` is over every
-    arm, so adjusted means stay on the metric's scale. The uncertainty of theta
-    is ignored, as usual (it is O(1/n)).
+    same metric over a pre-period. ``theta = sum S_yc / sum S_cc`` over the arms
+    given: pooled within arms (the covariate's slope in a regression with a
+    dummy per arm; pooling keeps the treatment effect out of theta), one arm's
+    own (Lin 2013's regression with treatment x covariate interactions), or
+    the arms summed into one (GrowthBook, tea-tasting). ``mean(c)`` is over every
+    arm, so adjusted means stay on the metric's scale and the relative lift
+    divides by the adjusted control mean (GrowthBook divides the adjusted
+    difference by the unadjusted control mean; the two differ by O(1/sqrt(n))).
+    The uncertainty of theta is ignored, as usual (it is O(1/n)).
 Sequential (always-valid) intervals
     An asymptotic confidence sequence (Waudby-Smith, Arbour, Sinha, Kennedy &
     Ramdas, "Time-uniform central limit theory and asymptotic confidence
@@ -46,18 +64,15 @@ Sequential (always-valid) intervals
     Valid at every look, so results may be read daily. A one-sided test uses
     the same boundary on one side (conservative).
 Bayesian (Gaussian approximation)
-    The lift's likelihood is ``N(estimate, V)``; the prior is ``N(0, s0^2)``
-    (``s0 = prior_sd * |control|`` for the absolute lift, `prior_sd` itself for
-    the relative lift), or flat when `prior_sd` is None. Chance to beat control
-    is the posterior probability that the lift is on the metric's better side;
-    expected loss (risk) is ``E[max(0, -lift)]`` (``E[max(0, lift)]`` when lower
-    is better): what shipping the variant costs on average if it is worse.
-Sample ratio mismatch
-    Pearson's chi-square goodness of fit of the units per variant against the
-    configured weights, k - 1 degrees of freedom.
-Multiple comparisons
-    Holm (1979) step-down and Benjamini-Hochberg (1995) step-up adjusted
-    p-values, across every (variant, metric) comparison.
+    The lift's likelihood is ``N(estimate, V)`` (``V`` from n - 1 or n variances);
+    the prior is ``N(0, s0^2)`` (``s0 = prior_sd * |control|`` for the absolute
+    lift, `prior_sd` itself for the relative lift), or flat when `prior_sd` is
+    None. Chance to beat control is the posterior probability that the lift is
+    on the metric's better side; expected loss (risk) is ``E[max(0, -lift)]``
+    (``E[max(0, lift)]`` when lower is better): what shipping the variant
+    costs on average if it is worse.
+Sample ratio mismatch and multiple comparisons
+    See `family`.
 """
 
 from __future__ import annotations
@@ -76,8 +91,8 @@ Number = Any
 Side = Literal["two", "greater", "less"]
 """The alternative: two-sided, or the lift is greater (less) than 0."""
 
-RELATIVE_MAX_CV = 0.1
-"""The largest standard error / control estimate for which a relative lift is given."""
+RELATIVE_CAUTION_CV = 0.1
+"""Above this standard error / |control|, a relative interval comes with a caution."""
 
 
 @dataclass(frozen=True)
@@ -144,6 +159,9 @@ class Lift:
     variance: Number
     df: Number = math.inf
     """Degrees of freedom of its t distribution (inf: normal)."""
+    null_variance: Number | None = None
+    """The estimate's variance if there were no lift, when the test uses another than
+    `variance` (the pooled two-proportion z test)."""
 
     @property
     def se(self) -> Number:
@@ -162,37 +180,41 @@ def _cross(a: Number, b: Number, ab: Number, n: Number) -> Number:
     return ab - a * b / n
 
 
-def mean_estimate(s: Sums) -> Estimate:
-    """The arm's mean of y, and the variance of that mean (sample variance / n)."""
-    variance = _centered(s.y, s.yy, s.n) / (s.n - 1)
+def mean_estimate(s: Sums, ddof: int = 1) -> Estimate:
+    """The arm's mean of y, and the variance of that mean (variance / n, the variance's
+    sum of squares divided by n - ddof)."""
+    variance = _centered(s.y, s.yy, s.n) / (s.n - ddof)
     return Estimate(s.y / s.n, variance / s.n, s.n)
 
 
-def ratio_estimate(s: Sums) -> Estimate:
+def ratio_estimate(s: Sums, ddof: int = 1) -> Estimate:
     """sum(y) / sum(x), with its delta-method variance."""
     ratio = s.y / s.x
-    s_yy = _centered(s.y, s.yy, s.n) / (s.n - 1)
-    s_xx = _centered(s.x, s.xx, s.n) / (s.n - 1)
-    s_xy = _cross(s.x, s.y, s.xy, s.n) / (s.n - 1)
+    s_yy = _centered(s.y, s.yy, s.n) / (s.n - ddof)
+    s_xx = _centered(s.x, s.xx, s.n) / (s.n - ddof)
+    s_xy = _cross(s.x, s.y, s.xy, s.n) / (s.n - ddof)
     mean_x = s.x / s.n
     variance = (s_yy - 2 * ratio * s_xy + ratio * ratio * s_xx) / (s.n * mean_x * mean_x)
     return Estimate(ratio, variance, s.n)
 
 
 def cuped_theta(arms: Sequence[Sums]) -> Number:
-    """The covariate's slope pooled within arms: sum S_yc / sum S_cc (0 if c is constant)."""
+    """The covariate's slope pooled within `arms`: sum S_yc / sum S_cc (0 if c is constant).
+
+    One arm: its own slope; the arms summed into one (``[a + b]``): the slope over all units.
+    """
     s_yc = sum(_cross(a.y, a.c, a.yc, a.n) for a in arms)
     s_cc = sum(_centered(a.c, a.cc, a.n) for a in arms)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(s_cc > 0, s_yc / np.where(s_cc > 0, s_cc, 1.0), 0.0)[()]
 
 
-def cuped_estimate(s: Sums, theta: Number, covariate_mean: Number) -> Estimate:
+def cuped_estimate(s: Sums, theta: Number, covariate_mean: Number, ddof: int = 1) -> Estimate:
     """The arm's mean of y - theta (c - covariate_mean), and its variance."""
     s_yy = _centered(s.y, s.yy, s.n)
     s_cc = _centered(s.c, s.cc, s.n)
     s_yc = _cross(s.y, s.c, s.yc, s.n)
-    variance = (s_yy - 2 * theta * s_yc + theta * theta * s_cc) / (s.n - 1)
+    variance = (s_yy - 2 * theta * s_yc + theta * theta * s_cc) / (s.n - ddof)
     value = s.y / s.n - theta * (s.c / s.n - covariate_mean)
     return Estimate(value, variance / s.n, s.n)
 
@@ -200,34 +222,56 @@ def cuped_estimate(s: Sums, theta: Number, covariate_mean: Number) -> Estimate:
 # --- lifts -----------------------------------------------------------------------------
 
 
+def welch_df(control: Estimate, treatment: Estimate) -> Number:
+    """The Welch-Satterthwaite degrees of freedom of treatment - control (inf when neither
+    arm varies yet)."""
+    variance = control.variance + treatment.variance
+    spread = control.variance**2 / (control.n - 1) + treatment.variance**2 / (treatment.n - 1)
+    if isinstance(spread, int | float) and not spread > 0:
+        return math.inf  # no variation in either arm yet
+    return variance**2 / spread
+
+
 def absolute_lift(control: Estimate, treatment: Estimate, *, welch: bool = True) -> Lift:
     """treatment - control; Welch-Satterthwaite degrees of freedom, or normal."""
     variance = control.variance + treatment.variance
-    if not welch:
-        return Lift(treatment.value - control.value, variance)
-    spread = control.variance**2 / (control.n - 1) + treatment.variance**2 / (treatment.n - 1)
-    if isinstance(spread, int | float) and not spread > 0:
-        return Lift(treatment.value - control.value, variance)  # no variation in either arm yet
-    df = variance**2 / spread
+    df = welch_df(control, treatment) if welch else math.inf
     return Lift(treatment.value - control.value, variance, df)
 
 
-def relative_lift(control: Estimate, treatment: Estimate) -> Lift:
-    """treatment / control - 1, with its delta-method variance (normal)."""
+def pooled_proportion_lift(control: Sums, treatment: Sums) -> Lift:
+    """p_t - p_c with the unpooled (Wald) variance, and the pooled one for its test."""
+    e_c, e_t = mean_estimate(control, ddof=0), mean_estimate(treatment, ddof=0)
+    rate = (control.y + treatment.y) / (control.n + treatment.n)
+    null = rate * (1 - rate) * (1 / control.n + 1 / treatment.n)
+    return Lift(e_t.value - e_c.value, e_c.variance + e_t.variance, null_variance=null)
+
+
+def relative_lift(control: Estimate, treatment: Estimate, df: Number = math.inf) -> Lift:
+    """(treatment - control) / |control|, with its delta-method variance."""
     c, t = control.value, treatment.value
     variance = treatment.variance / c**2 + t**2 * control.variance / c**4
-    return Lift(t / c - 1, variance)
+    return Lift((t - c) / np.abs(c), variance, df)
 
 
-def relative_problem(control: Estimate) -> str | None:
-    """Why a relative lift over this control would mislead, or None when it is fine."""
-    if not control.value > 0:
-        return f"the control's value {control.value:.6g} is not positive: no relative lift"
+def relative_problem(control: Estimate, alpha: float) -> str | None:
+    """Why there is no relative lift over this control (it is too near 0), or None."""
     se = math.sqrt(control.variance)
-    if se / control.value > RELATIVE_MAX_CV:
+    if control.value == 0 or abs(control.value) <= sps.norm.ppf(1 - alpha / 2) * se:
         return (
-            f"the control's value {control.value:.6g} is too close to 0 for its standard "
-            f"error {se:.3g}: no relative lift (read the absolute one)"
+            f"the control's value {control.value:.6g} is within its {1 - alpha:.0%} interval "
+            f"of 0 (standard error {se:.3g}): no relative lift (read the absolute one)"
+        )
+    return None
+
+
+def relative_caution(control: Estimate) -> str | None:
+    """A warning that the relative interval is rough (a control noisy for its size), or None."""
+    cv = math.sqrt(control.variance) / abs(control.value)
+    if cv > RELATIVE_CAUTION_CV:
+        return (
+            f"the relative interval is wide and approximate: the control's standard error "
+            f"is {cv:.0%} of its value"
         )
     return None
 
@@ -245,7 +289,7 @@ def _sf(lift: Lift, z: Number) -> Number:
 
 def p_value(lift: Lift, side: Side = "two") -> Number:
     """The fixed-horizon p-value of lift = 0 against `side`."""
-    z = lift.estimate / lift.se
+    z = lift.estimate / (lift.se if lift.null_variance is None else np.sqrt(lift.null_variance))
     if side == "two":
         return 2 * _sf(lift, np.abs(z))
     return _sf(lift, z if side == "greater" else -z)
@@ -334,69 +378,3 @@ def posterior(lift: Lift, prior_sd: Number | None = None) -> Posterior:
         return Posterior(lift.estimate, lift.se)
     precision = 1 / lift.variance + 1 / np.square(prior_sd)
     return Posterior(lift.estimate / lift.variance / precision, np.sqrt(1 / precision))
-
-
-# --- whole-experiment tests --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SrmTest:
-    """Units per variant against the configured weights."""
-
-    observed: dict[str, int]
-    expected: dict[str, float]
-    chi2: float
-    p_value: float
-    alpha: float
-
-    @property
-    def mismatch(self) -> bool:
-        return self.p_value < self.alpha
-
-
-def sample_ratio_mismatch(
-    counts: dict[str, int], weights: dict[str, float], alpha: float = 0.001
-) -> SrmTest:
-    """Pearson's chi-square goodness of fit of `counts` to `weights` (normalised)."""
-    total_weight = sum(weights.values())
-    total = sum(counts.get(name, 0) for name in weights)
-    expected = {name: total * w / total_weight for name, w in weights.items()}
-    observed = {name: int(counts.get(name, 0)) for name in weights}
-    if total == 0:
-        return SrmTest(observed, expected, 0.0, 1.0, alpha)
-    chi2 = sum((observed[n] - expected[n]) ** 2 / expected[n] for n in weights)
-    p = float(sps.chi2.sf(chi2, len(weights) - 1))
-    return SrmTest(observed, expected, float(chi2), p, alpha)
-
-
-def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm's step-down adjusted p-values (family-wise error rate)."""
-    m = len(p_values)
-    order = sorted(range(m), key=lambda i: p_values[i])
-    adjusted = [0.0] * m
-    running = 0.0
-    for rank, index in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p_values[index]))
-        adjusted[index] = running
-    return adjusted
-
-
-def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
-    """Benjamini-Hochberg step-up adjusted p-values (false discovery rate)."""
-    m = len(p_values)
-    order = sorted(range(m), key=lambda i: p_values[i], reverse=True)
-    adjusted = [0.0] * m
-    running = 1.0
-    for rank_from_top, index in enumerate(order):
-        rank = m - rank_from_top
-        running = min(running, m * p_values[index] / rank)
-        adjusted[index] = min(1.0, running)
-    return adjusted
-
-
-def adjust(p_values: Sequence[float], method: Literal["holm", "bh", "none"]) -> list[float]:
-    if method == "holm":
-        return holm(p_values)
-    if method == "bh":
-        return benjamini_hochberg(p_values)
-    return list(p_values)

@@ -23,6 +23,7 @@ from weakref import WeakKeyDictionary
 
 import ibis.expr.types as ir
 
+from warehouse_kit.analytics.metrics import keys
 from warehouse_kit.core import state
 from warehouse_kit.core.backends import Warehouse
 
@@ -58,6 +59,7 @@ def refresh(warehouse: Warehouse) -> None:
         seen.tables.clear()
         seen.queries.clear()
         seen.mark = mark
+        keys.forget(warehouse)  # which join keys repeat, asked once per connection too
 
 
 def table(warehouse: Warehouse, name: str, schema: str) -> ir.Table | None:
@@ -95,3 +97,4 @@ def query(
 def forget(warehouse: Warehouse) -> None:
     """Read the tables again on the next query (after a change made outside a run)."""
     _SEEN.pop(warehouse, None)
+    keys.forget(warehouse)

@@ -21,9 +21,14 @@ from datetime import date, datetime
 
 import ibis
 import ibis.expr.types as ir
+from ibis.common.exceptions import IbisError, IbisTypeError
+from ibis.expr.datatypes.cast import highest_precedence
 
 from warehouse_kit.analytics.metrics import cache, periods
+from warehouse_kit.analytics.metrics.grain import at_grain, grain_of
+from warehouse_kit.analytics.metrics.groups import Group, Resolved
 from warehouse_kit.analytics.metrics.groups import groups as by_groups
+from warehouse_kit.analytics.metrics.keys import ManyToManyJoin
 from warehouse_kit.analytics.metrics.layer import MetricDef, SemanticLayer
 from warehouse_kit.analytics.metrics.measures import aggregate, expressions
 from warehouse_kit.analytics.metrics.relation import refuse_fan_out, relation
@@ -32,7 +37,7 @@ from warehouse_kit.analytics.metrics.star import Star, open_star
 from warehouse_kit.analytics.metrics.windows import compared, evaluate, windowed
 from warehouse_kit.core.backends import Warehouse
 from warehouse_kit.core.catalog import Catalog, load_catalog
-from warehouse_kit.core.errors import ConfigError, did_you_mean
+from warehouse_kit.core.errors import ConfigError, did_you_mean, first_line
 from warehouse_kit.core.sqlexpr import to_ibis
 
 
@@ -70,11 +75,17 @@ def _compiled(
     period = options.grain
     keys = [period, *groups] if period else list(groups)
     bounds = _bounds(options)
-    parts = []
-    for model, measures in _by_model(closure).items():
-        star = open_star(layer.models[model], catalog, warehouse)
-        parts.append(_aggregated(star, measures, options, bounds))
-    table = evaluate(_joined(parts, keys), closure)
+    parts, models = [], _by_model(closure)
+    try:
+        for model, measures in models.items():
+            star = open_star(layer.models[model], catalog, warehouse)
+            parts.append(_aggregated(star, measures, options, bounds, len(models) > 1))
+        table = evaluate(_joined(_aligned(parts, keys, list(models)), keys), closure)
+    except IbisError as exc:  # a bug or a gap of the layer: still one line that says where
+        raise ConfigError(
+            f"query: cannot build {', '.join(options.metrics)} by {', '.join(keys) or 'nothing'} "
+            f"(models {', '.join(models)}): {first_line(exc)}"
+        ) from exc
     columns = {name: [name] for name in options.metrics}
     if period is not None:
         table = _with_windows(table, closure, options, bounds.first, groups, columns)
@@ -122,24 +133,72 @@ def _aggregated(
     measures: Sequence[MetricDef],
     options: QueryOptions,
     bounds: _Bounds,
+    across: bool = False,
 ) -> ir.Table:
-    """One model's measures, per period and group."""
-    groups = {group.name: group.resolve(star) for group in by_groups(options)}
+    """One model's measures, per period and group (`across`: the query reads other models)."""
+    groups = {group.name: _group_in(star, measures, group, across) for group in by_groups(options)}
     used = {field for group in groups.values() for field in group.fields}
     filters = [star.compile(sql, f"query: where[{i}]") for i, sql in enumerate(options.where)]
     for measure in measures:
         for compiled in expressions(measure, star):
             refuse_fan_out(star, compiled, f"metric {measure.name!r}")
             used |= compiled.fields
+    grains = {measure.name: grain_of(star, measure) for measure in measures}
+    for grain in grains.values():
+        used |= set(grain.key if grain else ())
     time = _time(star, options, bounds)
-    rows = relation(star, used | ({time} if time else set()), filters)
+    try:
+        rows = relation(star, used | ({time} if time else set()), filters)
+    except ManyToManyJoin as exc:
+        names = ", ".join(m.name for m in measures)
+        raise ManyToManyJoin(f"query: metrics {names}: {exc.message}") from None
     if time is not None:
         rows = _in_range(rows, time, bounds, star)
     by = {name: group.value(rows) for name, group in groups.items()}
     if options.grain is not None and time is not None:
         by = {options.grain: periods.bucket(rows[time], options.grain), **by}
-    values = {m.name: aggregate(m, star, rows) for m in measures}
-    return rows.group_by(**by).aggregate(**values) if by else rows.aggregate(**values)
+    values = {m.name: aggregate(m, star, rows) for m in measures if grains[m.name] is None}
+    coarse = [(m, grain) for m in measures if (grain := grains[m.name]) is not None]
+    parts = [at_grain(star, m, grain, rows, by) for m, grain in coarse]
+    if values:
+        parts.insert(0, rows.group_by(**by).aggregate(**values) if by else rows.aggregate(**values))
+    return _joined(parts, list(by))
+
+
+def _group_in(star: Star, measures: Sequence[MetricDef], group: Group, across: bool) -> Resolved:
+    """A group in a model; when the query reads several models, an error names the
+    measures of the one that cannot reach it."""
+    try:
+        return group.resolve(star)
+    except ConfigError as exc:
+        if not across:
+            raise
+        names = ", ".join(m.name for m in measures)
+        raise ConfigError(
+            f"{group.where}: cannot group {names} (model {star.name}) by "
+            f"{group.reference or group.expr!r}: {exc.message.removeprefix(group.where + ': ')}"
+        ) from None
+
+
+def _aligned(parts: list[ir.Table], keys: list[str], models: list[str]) -> list[ir.Table]:
+    """The models' aggregates with their groups of one type (an int32 and an int64 key,
+    a date and a timestamp period), so they can be matched."""
+    if len(parts) < 2:
+        return parts
+    for key in keys:
+        types = [part[key].type() for part in parts]
+        try:
+            common = highest_precedence(types)
+        except IbisTypeError:
+            found = ", ".join(f"{t} in model {m}" for t, m in zip(types, models, strict=True))
+            raise ConfigError(
+                f"query: cannot group by {key!r} across models: its values are {found}"
+            ) from None
+        parts = [
+            part if part[key].type() == common else part.mutate(**{key: part[key].cast(common)})
+            for part in parts
+        ]
+    return parts
 
 
 def _time(star: Star, options: QueryOptions, bounds: _Bounds) -> str | None:

@@ -31,7 +31,9 @@ _REDUCTIONS: dict[str, _Reduce] = {
     "sum": lambda value, where: value.sum(where=where),
     "count": lambda value, where: value.count(where=where),
     "count_distinct": lambda value, where: value.nunique(where=where),
-    "avg": lambda value, where: value.mean(where=where).cast(dt.float64),
+    # cast first: ibis drops a cast of mean() to float64, and PostgreSQL's avg of integers
+    # is a numeric
+    "avg": lambda value, where: value.cast(dt.float64).mean(where=where),
     "min": lambda value, where: value.min(where=where),
     "max": lambda value, where: value.max(where=where),
 }
@@ -49,11 +51,17 @@ def expressions(metric: MetricDef, star: Star) -> list[Compiled]:
     return found
 
 
-def aggregate(metric: MetricDef, star: Star, rows: ir.Table) -> ir.Scalar:
-    """The measure over `rows` (which hold the fields of `expressions`)."""
+def aggregate(
+    metric: MetricDef, star: Star, rows: ir.Table, *, kept: str | None = None
+) -> ir.Scalar:
+    """The measure over `rows` (which hold the fields of `expressions`); with `kept`,
+    the boolean column of `rows` that holds the metric's filter, already evaluated."""
     spec = metric.spec
     assert isinstance(spec, Measure | Custom)
     compiled = {c.where.rsplit(".", 1)[1]: c for c in expressions(metric, star)}
+    if kept is not None:
+        column = sge.column(sge.to_identifier(kept, quoted=True))
+        compiled["filter"] = Compiled(kept, column, frozenset({kept}), compiled["filter"].where)
     try:
         if isinstance(spec, Custom):
             return _custom(compiled["expr"], compiled.get("filter"), rows)

@@ -1,7 +1,8 @@
 """The rows a model's measures aggregate: its fact table with what a query uses of its joins.
 
 Many-to-one joins (a fact to its dimensions) keep one row per fact row, so they
-are LEFT JOINs: a fact whose key matches nothing stays, with NULLs.
+are LEFT JOINs: a fact whose key matches nothing stays, with NULLs (``type:
+inner``: it drops out). Their tables must have one row per key (`keys`).
 
 A one-to-many join (a bridge or an attribute table: several rows per key) would
 repeat fact rows: joined naively, an order line counts twice for a customer with
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 import ibis.expr.types as ir
 import sqlglot.expressions as sge
 
+from warehouse_kit.analytics.metrics.keys import require_unique
 from warehouse_kit.analytics.metrics.star import Compiled, Join, Star
 from warehouse_kit.core.errors import ConfigError
 from warehouse_kit.core.sqlexpr import translate
@@ -124,11 +126,15 @@ def _need(plan: _Plan, name: str, path: tuple[str, ...]) -> None:
     if join is not None and join.name not in plan.joins:
         for left in join.left:
             _need(plan, left, path)
+        if not join.checked and star.warehouse is not None:
+            require_unique(
+                star.warehouse, star.name, join.name, join.table, join.display, join.right
+            )
         plan.joins[join.name] = join
 
 
 def _joined(plan: _Plan) -> ir.Table:
-    """The fact table LEFT JOIN each many-to-one join needed, with canonical names."""
+    """The fact table LEFT (or INNER) JOIN each many-to-one join needed, canonical names."""
     star = plan.star
     rows = star.fact
     for join in plan.joins.values():
@@ -142,7 +148,7 @@ def _joined(plan: _Plan) -> ir.Table:
             rows[left].identical_to(right[key]) if join.current else rows[left] == right[key]
             for left, key in zip(join.left, keys, strict=True)
         ]
-        rows = rows.left_join(right, match)
+        rows = rows.join(right, match, how=join.how)
     return rows.select(*sorted(n for n in plan.fields if not _is_fan_out(star, n)))
 
 
@@ -214,7 +220,8 @@ def _with_fan_out(
         table = table.filter(condition(test, table))
     table = table.select(*grouped, *keys).distinct()
     match = [rows[left] == table[key] for left, key in zip(join.left, keys, strict=True)]
-    kind = "inner" if mine else "left"  # a condition keeps only the facts it matches
+    # a condition keeps only the facts it matches
+    kind = "inner" if mine or join.how == "inner" else "left"
     return rows.join(table, match, how=kind).select(*rows.columns, *grouped)
 
 

@@ -61,7 +61,11 @@ class Join(Spec):
     the model's table or of an earlier many-to-one join (``dim_customer.customer_id``)."""
     relationship: Literal["many_to_one", "one_to_many"] = "many_to_one"
     """one_to_many: several rows of the joined table per row of the model's (a bridge or
-    an attribute table); its columns group and filter, each fact counted once per value."""
+    an attribute table); its columns group and filter, each fact counted once per value.
+    many_to_one: the joined table's `on` columns are its key (one row each, checked)."""
+    type: Literal["left", "inner"] = "left"
+    """inner: rows of the model with no match drop out of every query that uses the
+    join's columns (faster than left where every row matches)."""
 
 
 class Dimension(Spec):
@@ -90,6 +94,10 @@ class SemanticModel(Spec):
     table: str
     """A model of the project (``gold.fact_orders``) or ``schema.table``."""
     description: str = ""
+    key: Columns | None = None
+    """The columns that identify a row of the table (its grain); default: what the
+    pipeline knows (a dimension's surrogate key, an incremental model's unique_key,
+    a unique or unique_keys check that rejects)."""
     time: Column | list[Column] | dict[Name, Column] | None = None
     """The date or timestamp that periods (grains) and start/end apply to; several as a
     list (each named by its column) or a mapping of names; the first is the default and

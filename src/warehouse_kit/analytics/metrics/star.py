@@ -23,6 +23,7 @@ import sqlglot.expressions as sge
 from sqlglot.errors import SqlglotError
 
 from warehouse_kit.analytics.metrics import cache
+from warehouse_kit.analytics.metrics.keys import catalog_keys, covers, model_key
 from warehouse_kit.analytics.metrics.layer import ModelDef, Where
 from warehouse_kit.analytics.metrics.spec import Dimension
 from warehouse_kit.analytics.metrics.spec import Join as JoinSpec
@@ -52,6 +53,10 @@ class Join:
     """Several rows of `table` per key: see `warehouse_kit.analytics.metrics.relation`."""
     current: str | None = None
     """For ``dim.current``: the is-current flag that keeps one version per member."""
+    how: str = "left"
+    """``left`` or ``inner`` (rows of the model without a match drop out)."""
+    checked: bool = True
+    """Whether `right` is known to be a key of `table` (else the engine is asked, once)."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,9 @@ class Star:
     display: str
     joins: dict[str, Join]
     versions: dict[str, Versions] = field(default_factory=dict)
+    key: tuple[str, ...] = ()
+    """The columns identifying a row of `fact` (`keys.model_key`; empty: unknown)."""
+    warehouse: Warehouse | None = None
 
     @property
     def name(self) -> str:
@@ -214,7 +222,12 @@ def _parse(sql: str, where: str) -> sge.Expression:
 def open_star(model: ModelDef, catalog: Catalog, warehouse: Warehouse) -> Star:
     """The model's tables in `warehouse`, its joins from the catalog and its file, checked."""
     fact, display, node = _table(model.spec.table, catalog, warehouse, model.where, "table")
-    star = Star(model, fact, display, {})
+    key = model_key(model.spec.key, node)
+    for column in model.spec.key or ():
+        if column not in fact.columns:
+            hint = column_hint(column, list(fact.columns))
+            raise model.where.error(f"{display} has no column {column!r}; {hint}", "key")
+    star = Star(model, fact, display, {}, key=key, warehouse=warehouse)
     for dimension in _dimensions_of(node, catalog):
         table, shown, _ = _table(dimension.id, catalog, warehouse, model.where, "table")
         assert dimension.keys is not None  # _dimensions_of keeps dimensions only
@@ -259,7 +272,9 @@ def _declared_join(
             hint = column_hint(column, list(table.columns))
             raise where.error(f"{display} has no column {column!r}; {hint}", "on")
     _add_versions(star, name, node)
-    return Join(name, table, display, left, right, fan_out=spec.relationship == "one_to_many")
+    fan_out = spec.relationship == "one_to_many"
+    checked = fan_out or covers(right, catalog_keys(node))
+    return Join(name, table, display, left, right, fan_out, how=spec.type, checked=checked)
 
 
 def _left_field(star: Star, join: str, reference: str, where: Where) -> str:

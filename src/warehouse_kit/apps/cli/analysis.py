@@ -176,11 +176,13 @@ def ab_plan(
     if math.isnan(baseline):
         raise typer.BadParameter("the control's mean is needed", param_hint="--baseline")
     shares: tuple[float, float] = (0.5, 0.5)
+    pooled = False
     if experiment is not None:
         spec = find_experiment(experiment, project)
         alpha = spec.alpha if alpha is None else alpha
         sided = sided or spec.sided
         shares = (spec.variants[spec.control_variant], spec.variants[spec.treatments[0]])
+        pooled = spec.statistics.proportions == "pooled_z"
     if weights is not None:
         parts = weights.split(",")
         if len(parts) != 2:
@@ -198,6 +200,7 @@ def ab_plan(
         weights=shares,
         variance_reduction=variance_reduction,
         units_per_day=units_per_day,
+        pooled=pooled,
     )
     if output_format == "json":
         sys.stdout.write(json.dumps(dataclasses.asdict(result), indent=2) + "\n")
