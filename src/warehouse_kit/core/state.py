@@ -309,6 +309,25 @@ def latest_run_id(warehouse: Warehouse) -> str | None:
     return value
 
 
+def change_mark(warehouse: Warehouse) -> tuple[Any, ...]:
+    """What changes whenever a run starts or ends: the number of runs, the last end
+    and the last run id (the run store must exist: `has_run_store`).
+
+    A reader that caches what the warehouse's tables look like (the metrics layer's
+    schemas) compares it before each query: one tiny statement, no Ibis compile.
+    """
+    return tuple(warehouse.execute(_CHANGE_MARK)[0])
+
+
+_CHANGE_MARK = sg.select("count(*)", "max(finished_at)", "max(run_id)").from_(
+    table_ref("runs", SCHEMA)
+)
+
+
+def has_run_store(warehouse: Warehouse) -> bool:
+    return warehouse.exists("runs", SCHEMA)
+
+
 def record_lineage(tx: Transaction, run_id: str, rows: Sequence[Mapping[str, Any]]) -> None:
     """Store a model's column lineage (`lineage_graph.rows_of`), in its write's transaction."""
     if rows:

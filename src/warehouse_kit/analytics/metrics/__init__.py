@@ -20,6 +20,9 @@ and are queried from Python::
 
     metrics.query(["revenue", "orders", "aov"], by=["segment"], grain="month").to_pandas()
 
+    metrics.query("revenue", by=["date_trunc('quarter', dim_date.date) AS quarter"],
+                  having="revenue > 1000", time="signup_date", grain="year")
+
     with metrics.connect() as warehouse:              # or any Warehouse
         expr = metrics.query(["revenue"], grain="month", compare="last_year",
                              warehouse=warehouse)     # lazy: an Ibis expression
@@ -59,7 +62,9 @@ def query(
     *,
     by: str | Sequence[str] | None = None,
     grain: str | None = None,
+    time: str | None = None,
     where: str | Sequence[str] | None = None,
+    having: str | Sequence[str] | None = None,
     start: date | datetime | str | None = None,
     end: date | datetime | str | None = None,
     compare: str | Sequence[str] | None = None,
@@ -74,8 +79,12 @@ def query(
     """Metrics per period (`grain`: day, week, month, quarter, year) and group (`by`).
 
     `metrics` names metrics, or one saved query (whose settings the other
-    arguments override). `where` holds SQL conditions on the models' columns;
-    `start` and `end` (exclusive) bound the time, in whole periods with a grain.
+    arguments override). `by` takes columns or named SQL expressions
+    (``"date_trunc('quarter', dim_date.date) AS quarter"``). `where` holds SQL
+    conditions on the models' columns, `having` on the result's (``"revenue >
+    1000"``: metrics, groups, the period), applied last. `start` and `end`
+    (exclusive) bound the time, in whole periods with a grain; `time` names which
+    of a model's time columns they and the grain apply to (default: its first).
     `compare` adds, per metric, its value in the ``previous_period`` or
     ``last_year`` and the relative change; `cumulative` and `rolling` (N
     periods) add windowed values. `order_by` takes result columns (``-revenue``
@@ -88,9 +97,9 @@ def query(
     """
     layer = project if isinstance(project, SemanticLayer) else load(project)
     given = {
-        "by": by, "grain": grain, "where": where, "start": start, "end": end,
-        "compare": compare, "cumulative": cumulative, "rolling": rolling,
-        "order_by": order_by, "limit": limit,
+        "by": by, "grain": grain, "time": time, "where": where, "having": having,
+        "start": start, "end": end, "compare": compare, "cumulative": cumulative,
+        "rolling": rolling, "order_by": order_by, "limit": limit,
     }  # fmt: skip
     options = _options(layer, metrics, {k: v for k, v in given.items() if v is not None})
     if warehouse is not None:

@@ -24,8 +24,10 @@ import ibis.expr.types as ir
 from ibis.common.exceptions import IbisError, IbisTypeError
 from ibis.expr.datatypes.cast import highest_precedence
 
-from warehouse_kit.analytics.metrics import periods
+from warehouse_kit.analytics.metrics import cache, periods
 from warehouse_kit.analytics.metrics.grain import at_grain, grain_of
+from warehouse_kit.analytics.metrics.groups import Group, Resolved
+from warehouse_kit.analytics.metrics.groups import groups as by_groups
 from warehouse_kit.analytics.metrics.keys import ManyToManyJoin
 from warehouse_kit.analytics.metrics.layer import MetricDef, SemanticLayer
 from warehouse_kit.analytics.metrics.measures import aggregate, expressions
@@ -36,6 +38,7 @@ from warehouse_kit.analytics.metrics.windows import compared, evaluate, windowed
 from warehouse_kit.core.backends import Warehouse
 from warehouse_kit.core.catalog import Catalog, load_catalog
 from warehouse_kit.core.errors import ConfigError, did_you_mean, first_line
+from warehouse_kit.core.sqlexpr import to_ibis
 
 
 @dataclass(frozen=True)
@@ -54,10 +57,21 @@ def compile_query(
     warehouse: Warehouse,
     catalog: Catalog | None = None,
 ) -> ir.Table:
-    """The query `options` describes, over `warehouse`."""
-    closure = layer.closure(options.metrics)
+    """The query `options` describes, over `warehouse` (the same expression again while
+    no run changed the warehouse: `cache`)."""
+    cache.refresh(warehouse)
     catalog = catalog if catalog is not None else load_catalog(layer.project, allow_empty=True)
-    groups = _group_names(options)
+    key = options.model_dump_json()
+    return cache.query(
+        warehouse, (layer, catalog), key, lambda: _compiled(layer, options, warehouse, catalog)
+    )
+
+
+def _compiled(
+    layer: SemanticLayer, options: QueryOptions, warehouse: Warehouse, catalog: Catalog
+) -> ir.Table:
+    closure = layer.closure(options.metrics)
+    groups = [group.name for group in by_groups(options)]
     period = options.grain
     keys = [period, *groups] if period else list(groups)
     bounds = _bounds(options)
@@ -65,7 +79,7 @@ def compile_query(
     try:
         for model, measures in models.items():
             star = open_star(layer.models[model], catalog, warehouse)
-            parts.append(_aggregated(star, measures, options, groups, bounds, len(models) > 1))
+            parts.append(_aggregated(star, measures, options, bounds, len(models) > 1))
         table = evaluate(_joined(_aligned(parts, keys, list(models)), keys), closure)
     except IbisError as exc:  # a bug or a gap of the layer: still one line that says where
         raise ConfigError(
@@ -78,7 +92,11 @@ def compile_query(
         table = _with_comparisons(table, options, period, groups, columns)
         if bounds.first is not None:
             table = table.filter(table[period] >= ibis.literal(bounds.first))
-    table = table.select(*keys, *(c for cs in columns.values() for c in cs))
+    shown = [*keys, *(c for cs in columns.values() for c in cs)]
+    if list(table.columns) != shown:  # a select of every column costs Ibis its compile time
+        table = table.select(*shown)
+    for index, sql in enumerate(options.having):
+        table = table.filter(_having(sql, table, f"query: having[{index}]"))
     return _ordered(table, options, keys)
 
 
@@ -88,21 +106,6 @@ def _by_model(closure: Sequence[MetricDef]) -> dict[str, list[MetricDef]]:
         if metric.model is not None:
             found.setdefault(metric.model, []).append(metric)
     return found
-
-
-def _group_names(options: QueryOptions) -> dict[str, str]:
-    """Output column -> the reference in `by`: the column's own name, unless two clash."""
-    last = [reference.rsplit(".", 1)[-1] for reference in options.by]
-    names = {
-        (short if last.count(short) == 1 else reference): reference
-        for short, reference in zip(last, options.by, strict=True)
-    }
-    if len(names) != len(options.by):
-        raise ConfigError(f"query: by names a column twice: {options.by}")
-    taken = [n for n in names if n == options.grain or n in options.metrics]
-    if taken:
-        raise ConfigError(f"query: by: {taken[0]!r} is also the name of the period or a metric")
-    return names
 
 
 def _bounds(options: QueryOptions) -> _Bounds:
@@ -129,17 +132,13 @@ def _aggregated(
     star: Star,
     measures: Sequence[MetricDef],
     options: QueryOptions,
-    groups: dict[str, str],
     bounds: _Bounds,
     across: bool = False,
 ) -> ir.Table:
     """One model's measures, per period and group (`across`: the query reads other models)."""
-    fields = {
-        name: _group_field(star, measures, reference, options, across)
-        for name, reference in groups.items()
-    }
+    groups = {group.name: _group_in(star, measures, group, across) for group in by_groups(options)}
+    used = {field for group in groups.values() for field in group.fields}
     filters = [star.compile(sql, f"query: where[{i}]") for i, sql in enumerate(options.where)]
-    used = set(fields.values())
     for measure in measures:
         for compiled in expressions(measure, star):
             refuse_fan_out(star, compiled, f"metric {measure.name!r}")
@@ -155,7 +154,7 @@ def _aggregated(
         raise ManyToManyJoin(f"query: metrics {names}: {exc.message}") from None
     if time is not None:
         rows = _in_range(rows, time, bounds, star)
-    by = {name: rows[field] for name, field in fields.items()}
+    by = {name: group.value(rows) for name, group in groups.items()}
     if options.grain is not None and time is not None:
         by = {options.grain: periods.bucket(rows[time], options.grain), **by}
     values = {m.name: aggregate(m, star, rows) for m in measures if grains[m.name] is None}
@@ -166,25 +165,18 @@ def _aggregated(
     return _joined(parts, list(by))
 
 
-def _group_field(
-    star: Star,
-    measures: Sequence[MetricDef],
-    reference: str,
-    options: QueryOptions,
-    across: bool,
-) -> str:
-    """The field a model's measures are grouped by; when the query reads several models,
-    an error names the measures of the one that cannot reach it."""
-    where = f"query: by[{options.by.index(reference)}]"
+def _group_in(star: Star, measures: Sequence[MetricDef], group: Group, across: bool) -> Resolved:
+    """A group in a model; when the query reads several models, an error names the
+    measures of the one that cannot reach it."""
     try:
-        return star.resolve(reference.split("."), where)
+        return group.resolve(star)
     except ConfigError as exc:
         if not across:
             raise
         names = ", ".join(m.name for m in measures)
         raise ConfigError(
-            f"{where}: cannot group {names} (model {star.name}) by {reference!r}: "
-            f"{exc.message.removeprefix(where + ': ')}"
+            f"{group.where}: cannot group {names} (model {star.name}) by "
+            f"{group.reference or group.expr!r}: {exc.message.removeprefix(group.where + ': ')}"
         ) from None
 
 
@@ -212,10 +204,19 @@ def _aligned(parts: list[ir.Table], keys: list[str], models: list[str]) -> list[
 def _time(star: Star, options: QueryOptions, bounds: _Bounds) -> str | None:
     if options.grain is None and bounds.low is None and bounds.high is None:
         return None
-    reference = star.model.spec.time
-    if reference is None:
+    columns = star.model.spec.time_columns()
+    if not columns:
         raise star.model.where.error(
             "a grain, start or end needs the model's time: a date or timestamp column", "time"
+        )
+    name = options.time or next(iter(columns))
+    reference = columns.get(name) or (name if name in columns.values() else None)
+    if reference is None:
+        known = ", ".join(columns)
+        hint = did_you_mean(name, list(columns)) or ";"
+        raise ConfigError(
+            f"query: time: model {star.name} has no time column {name!r}{hint} "
+            f"its time columns: {known} (the first is the default)"
         )
     return star.resolve(reference.split("."), star.model.where.prefix("time"))
 
@@ -257,7 +258,7 @@ def _with_windows(
     closure: Sequence[MetricDef],
     options: QueryOptions,
     since: date | datetime | None,
-    groups: dict[str, str],
+    groups: list[str],
     columns: dict[str, list[str]],
 ) -> ir.Table:
     assert options.grain is not None
@@ -283,7 +284,7 @@ def _with_comparisons(
     table: ir.Table,
     options: QueryOptions,
     period: str,
-    groups: dict[str, str],
+    groups: list[str],
     columns: dict[str, list[str]],
 ) -> ir.Table:
     for comparison in options.compare:
@@ -310,3 +311,12 @@ def _ordered(table: ir.Table, options: QueryOptions, keys: list[str]) -> ir.Tabl
         order.append(ibis.desc(name) if item.startswith("-") else ibis.asc(name))
     table = table.order_by(order) if order else table
     return table.limit(options.limit) if options.limit else table
+
+
+def _having(sql: str, table: ir.Table, where: str) -> ir.BooleanValue:
+    """A condition on the result's columns (a metric, a group, the period)."""
+    value = to_ibis(sql, table, where=where)
+    if not value.type().is_boolean():
+        raise ConfigError(f"{where}: {sql!r} is a {value.type()}, not a condition")
+    result: ir.BooleanValue = value
+    return result

@@ -65,7 +65,8 @@ def relation(star: Star, needed: Iterable[str], filters: Sequence[Compiled] = ()
     rows = _joined(plan)
     if model_filter is not None:
         rows = rows.filter(condition(model_filter, rows))
-    rows = _with_computed(plan, rows)
+    later = {*needed, *_fields_of(own), *(left for join in fan_joins for left in join.left)}
+    rows = _with_computed(plan, rows, later)
     for join in sorted(fan_joins, key=lambda j: j.name):
         rows = _with_fan_out(star, rows, join, grouped, bridged)
     for test in own:
@@ -152,13 +153,20 @@ def _joined(plan: _Plan) -> ir.Table:
     return rows.select(*sorted(n for n in plan.fields if not _is_fan_out(star, n)))
 
 
-def _with_computed(plan: _Plan, rows: ir.Table) -> ir.Table:
-    for name, compiled in plan.computed.items():
+def _with_computed(plan: _Plan, rows: ir.Table, later: set[str]) -> ir.Table:
+    """`rows` with the computed dimensions; `later`: the fields read after them."""
+    steps = list(plan.computed.items())
+    reads = [compiled.fields | set(compile_dimension(plan.star, n)[1]) for n, compiled in steps]
+    for index, (name, compiled) in enumerate(steps):
         spec = plan.star.computed[name]
         if not spec.per:
             value = translate(compiled.node, rows, sql=compiled.source, where=compiled.where)
             rows = rows.mutate(**{name: value})
             continue
+        # The rows are read twice from here (aggregated, then joined back): only the fields
+        # still read, so the engine does not carry the join keys and the like along.
+        wanted = later.union(*reads[index:])
+        rows = rows.select(*(column for column in rows.columns if column in wanted))
         _, per = compile_dimension(plan.star, name)
         keys = {f"__per{i}": rows[key] for i, key in enumerate(per)}
         value = translate(

@@ -100,8 +100,10 @@ class SemanticModel(Spec):
     """The columns that identify a row of the table (its grain); default: what the
     pipeline knows (a dimension's surrogate key, an incremental model's unique_key,
     a unique or unique_keys check that rejects)."""
-    time: Column | None = None
-    """The date or timestamp that periods (grains) and start/end apply to."""
+    time: Column | list[Column] | dict[Name, Column] | None = None
+    """The date or timestamp that periods (grains) and start/end apply to; several as a
+    list (each named by its column) or a mapping of names; the first is the default and
+    a query picks another by name (``time: signup_date``)."""
     filter: Expression | None = None
     """Rows of the table the model keeps (its own and its joins' columns)."""
     joins: dict[
@@ -120,6 +122,27 @@ class SemanticModel(Spec):
             BeforeValidator(_dimension_short, json_schema_input_type=Expression | Dimension),
         ],
     ] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _unique_times(self) -> SemanticModel:
+        if isinstance(self.time, list):
+            names = [column.rsplit(".", 1)[-1] for column in self.time]
+            twice = sorted({name for name in names if names.count(name) > 1})
+            if twice:
+                raise ValueError(
+                    f"two time columns are named {twice[0]!r}: name them in a mapping "
+                    "(time: {order_date: dim_date.date, ...})"
+                )
+        return self
+
+    def time_columns(self) -> dict[str, str]:
+        """Each time column's name and column reference, the default first."""
+        if self.time is None:
+            return {}
+        if isinstance(self.time, dict):
+            return dict(self.time)
+        columns = [self.time] if isinstance(self.time, str) else self.time
+        return {column.rsplit(".", 1)[-1]: column for column in columns}
 
 
 # --- metrics --------------------------------------------------------------------------
@@ -193,8 +216,16 @@ class QueryOptions(Spec):
     metrics: Annotated[list[Name], _many(Name)] = Field(min_length=1)
     description: str = ""
     by: Columns = Field(default_factory=list)
+    """Columns (``segment``, ``dim_product.category``) or named SQL expressions over
+    them (``date_trunc('quarter', dim_date.date) AS quarter``)."""
     grain: Grain | None = None
+    time: Column | None = None
+    """Which of the models' time columns a grain, start and end apply to (by name;
+    default: each model's first)."""
     where: Annotated[list[Expression], _many(Expression)] = Field(default_factory=list)
+    having: Annotated[list[Expression], _many(Expression)] = Field(default_factory=list)
+    """SQL conditions on the result's columns (metrics, groups, the period), after
+    ratios, derived metrics, windows and comparisons are computed."""
     start: date | datetime | None = None
     end: date | datetime | None = None
     compare: Annotated[list[Comparison], _many(Comparison)] = Field(default_factory=list)
@@ -216,6 +247,9 @@ class QueryOptions(Spec):
         ]
         if asked and self.grain is None:
             raise ValueError(f"{', '.join(asked)} needs a grain (day, week, month...)")
+        bounded = self.start is not None or self.end is not None
+        if self.time is not None and self.grain is None and not bounded:
+            raise ValueError(f"time: {self.time!r} needs a grain, start or end to apply to")
         if self.start is not None and self.end is not None and self.start >= self.end:
             raise ValueError(f"start {self.start} is not before end {self.end}")
         return self

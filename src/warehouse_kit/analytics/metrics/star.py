@@ -22,6 +22,7 @@ import sqlglot
 import sqlglot.expressions as sge
 from sqlglot.errors import SqlglotError
 
+from warehouse_kit.analytics.metrics import cache
 from warehouse_kit.analytics.metrics.keys import catalog_keys, covers, model_key
 from warehouse_kit.analytics.metrics.layer import ModelDef, Where
 from warehouse_kit.analytics.metrics.spec import Dimension
@@ -335,12 +336,13 @@ def _table(
         raise where.error(
             f"{reference!r} is no model of the project; write schema.table for another table", key
         )
-    if not warehouse.exists(name, schema):
+    table = cache.table(warehouse, name, schema)
+    if table is None:
         raise where.error(
             f"table {schema}.{name} does not exist in {redact(warehouse.url)}: run `wk run` first",
             key,
         )
-    return warehouse.table(name, schema), f"{schema}.{name}", node
+    return table, f"{schema}.{name}", node
 
 
 def _catalog_model(reference: str, catalog: Catalog, where: Where, key: str) -> Model | None:

@@ -240,7 +240,8 @@ def metrics_query(
         typer.Option(
             "--by",
             "-b",
-            help="Group by a column (segment, dim_product.category).",
+            help="Group by a column (segment, dim_product.category) or a named SQL "
+            "expression (\"date_trunc('quarter', dim_date.date) AS quarter\").",
             show_default=False,
         ),
     ] = None,
@@ -250,10 +251,24 @@ def metrics_query(
             "--grain", "-g", help="day, week, month, quarter or year.", show_default=False
         ),
     ] = None,
+    time: Annotated[
+        str | None,
+        typer.Option(
+            "--time",
+            help="Which of the model's time columns the grain, start and end use.",
+            show_default=False,
+        ),
+    ] = None,
     where: Annotated[
         list[str] | None,
         typer.Option(
             "--where", "-w", help="A SQL condition on the model's columns.", show_default=False
+        ),
+    ] = None,
+    having: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--having", help="A SQL condition on the result (revenue > 1000).", show_default=False
         ),
     ] = None,
     start: Annotated[str | None, typer.Option(help="From this date.", show_default=False)] = None,
@@ -304,9 +319,9 @@ def metrics_query(
         raise typer.BadParameter(f"choose one of {', '.join(formats)}", param_hint="--format")
     layer = metrics.load(project)
     options: dict[str, Any] = {
-        "by": by, "grain": grain, "where": where, "start": start, "end": end,
-        "compare": compare, "cumulative": cumulative, "rolling": rolling,
-        "order_by": order_by, "limit": limit,
+        "by": by, "grain": grain, "time": time, "where": where, "having": having,
+        "start": start, "end": end, "compare": compare, "cumulative": cumulative,
+        "rolling": rolling, "order_by": order_by, "limit": limit,
     }  # fmt: skip
     with metrics.connect(layer.project, target) as warehouse:
         expr = metrics.query(names, warehouse=warehouse, project=layer, **options)
