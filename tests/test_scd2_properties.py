@@ -538,7 +538,7 @@ BACK_CORRECTED: Arrival = (  # Al, gone in February, is back in March with the u
 
 @pytest.mark.parametrize("deletes", ["invalidate", "new_record"])
 @pytest.mark.parametrize("strategy", ["check", "updated_at"])
-@budget(examples=4)
+@budget(examples=2)
 @example(arrived=BACK_UNCHANGED, type1=("name",))
 @example(arrived=BACK_CORRECTED, type1=())
 @given(arrived=arrivals(), type1=st.sampled_from([("name",), ()]))
