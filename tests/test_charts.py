@@ -234,3 +234,6 @@ def test_a_table_for_people_has_no_index_and_formats_each_column():
     html = shown._repr_html_()
     assert "row_heading" not in html  # no index column
     assert html == table(frame, layer=load("."))._repr_html_()  # the same, run after run
+    empty = table(frame.iloc[:0])  # a run with no checks: headers, no rows
+    assert repr(empty) == "(no rows)"
+    assert "<th" in empty._repr_html_()

@@ -113,7 +113,7 @@ class Table:
 
     def _repr_html_(self) -> str:
         numeric: list[Hashable] = [
-            c for c in self.text.columns if self.text[c].str.match(_NUMBER).all()
+            c for c in self.text.columns if self.text[c].astype(str).str.match(_NUMBER).all()
         ]
         others: list[Hashable] = [c for c in self.text.columns if c not in numeric]
         # The id is the shape's, not the values' (run ids, times): the same HTML run after run.
