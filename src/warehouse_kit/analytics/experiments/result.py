@@ -11,7 +11,6 @@ that produced the figures (see `conventions`).
 
 from __future__ import annotations
 
-import html
 import io
 import json
 import math
@@ -115,7 +114,7 @@ class Prose(str):
         return str(self)
 
     def _repr_html_(self) -> str:
-        return f'<p style="max-width:50em;line-height:1.5">{html.escape(self)}</p>'
+        return render("prose.html.j2", text=str(self))
 
 
 @dataclass(frozen=True)
