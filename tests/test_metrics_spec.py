@@ -179,8 +179,8 @@ def test_values_are_shown_with_their_metric_format():
     formats = display.column_formats(layer, columns)
     assert formats == {
         "month": None,
-        "revenue": ",.2f",
-        "revenue_last_year": ",.2f",
+        "revenue": "$,.2f",  # analytics/retail.yml: in US dollars
+        "revenue_last_year": "$,.2f",
         "revenue_last_year_change": "+.1%",
         "orders_rolling_3": ",d",
     }

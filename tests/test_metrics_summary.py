@@ -84,5 +84,5 @@ def test_the_summary_shows_formatted_values_and_its_windows(warehouse):
     now = totals(warehouse, date(2024, 7, 1), date(2025, 1, 1))["revenue"]
     before = totals(warehouse, date(2024, 1, 1), date(2024, 7, 1))["revenue"]
     change = float(now) / float(before) - 1
-    assert summary.rows()[0] == ("Revenue", f"{now:,.2f}", f"{before:,.2f}", f"{change:+.1%}")
+    assert summary.rows()[0] == ("Revenue", f"${now:,.2f}", f"${before:,.2f}", f"{change:+.1%}")
     assert "<table>" in summary._repr_html_()

@@ -87,12 +87,16 @@ def refresh(
             executed = runs / path.name
             reports.execute(path, executed, target=target)
             fresh = strip(nbformat.read(executed, as_version=4))
-            old = nbformat.read(path, as_version=4)
-            changed = sanitize(nbformat.writes(fresh)) != sanitize(nbformat.writes(old))
+            changed = differs(fresh, nbformat.read(path, as_version=4), sanitize)
             if changed:
                 nbformat.write(fresh, path)
             done.append((path, changed))
     return done
+
+
+def differs(fresh: Any, old: Any, sanitize: Callable[[str], str]) -> bool:
+    """Whether two notebooks differ where nbval looks (after `sanitize`)."""
+    return sanitize(nbformat.writes(fresh)) != sanitize(nbformat.writes(old))
 
 
 def sanitize_config(project: Project) -> Path:
