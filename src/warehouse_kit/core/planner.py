@@ -102,10 +102,9 @@ class Planner:
         def readable(reference: str) -> ir.Table | None:
             return self._readable(upstream[reference], planned)
 
-        if isinstance(model.materialization, Merge):
-            # What the model is, apart from which rows are new: whether it is up to date.
-            whole = BuildContext(
-                dict(inputs),
+        def context_of(tables: dict[str, ir.Table]) -> BuildContext:
+            return BuildContext(
+                tables,
                 self.warehouse,
                 model,
                 models,
@@ -113,17 +112,12 @@ class Planner:
                 schema=schema,
                 readable=readable,
             )
-            definition = _expression(self._build(model, whole))
+
+        if isinstance(model.materialization, Merge):
+            # What the model is, apart from which rows are new: whether it is up to date.
+            definition = _expression(self._build(model, context_of(dict(inputs))))
             watermark = self._incremental_input(model, inputs, planned)
-        context = BuildContext(
-            inputs,
-            self.warehouse,
-            model,
-            models,
-            self.full_refresh,
-            schema=schema,
-            readable=readable,
-        )
+        context = context_of(inputs)
         built = self._build(model, context)
         if isinstance(built, Batch):
             if model.checks:
