@@ -79,15 +79,19 @@ def save(page: Any, path: Path) -> Path:
 
 
 def settle(page: Any) -> None:
-    """Wait for a marimo app to finish drawing: cells run, no stale output."""
+    """Wait for a marimo app to finish drawing: its first chart, then no cell running or
+    stale and as many charts as a second before (charts are inline SVG images)."""
     page.wait_for_load_state("networkidle")
-    page.wait_for_selector("marimo-stat, img, table", timeout=60_000)
-    deadline = time.monotonic() + 60
+    charts = page.locator("img[src^='data:image/svg+xml']")
+    charts.first.wait_for(state="visible", timeout=90_000)
+    seen, deadline = -1, time.monotonic() + 90
     while time.monotonic() < deadline:
-        if page.locator(".marimo-output-stale, .marimo-cell-running").count() == 0:
+        busy = page.locator(".marimo-output-stale, .marimo-cell-running").count()
+        if not busy and charts.count() == seen:
             break
-        time.sleep(0.5)
-    time.sleep(2)  # the last charts paint
+        seen = charts.count()
+        time.sleep(1)
+    time.sleep(1)  # the last chart paints
 
 
 def main(out: Path) -> None:
