@@ -114,12 +114,14 @@ def require_chromium() -> None:
 
 
 @contextmanager
-def fresh_postgres_database() -> Iterator[str]:
-    """The URL of a new, empty PostgreSQL database, dropped afterwards."""
+def fresh_postgres_database(template: str | None = None) -> Iterator[str]:
+    """The URL of a new PostgreSQL database, dropped afterwards: empty, or a copy of the
+    database `template` (which no one may be connected to)."""
     require_postgres()
     name = f"wk_test_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
     with psycopg.connect(POSTGRES_SERVER, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"{copy}')
     try:
         yield POSTGRES_SERVER.rsplit("/", 1)[0] + f"/{name}"
     finally:
@@ -186,16 +188,53 @@ def shared_warehouse(
         yield wh
 
 
+class ExampleCopies:
+    """The example warehouse built once per test process and engine, then copied for
+    each module that asks (a file copy, or PostgreSQL's CREATE DATABASE ... TEMPLATE):
+    a dozen modules read it, and each build takes seconds."""
+
+    def __init__(self, folder: Path, stack: ExitStack):
+        self.folder, self.stack = folder, stack
+        self.built: dict[str, str] = {}
+
+    def template(self, backend: str) -> str:
+        if backend not in self.built:
+            if backend == "duckdb":
+                url = f"duckdb:///{self.folder}/example.duckdb"
+            else:
+                url = self.stack.enter_context(fresh_postgres_database())
+            build_example(Project.load(REPO_ROOT), url)
+            self.built[backend] = url
+        return self.built[backend]
+
+    def copy(self, backend: str, stack: ExitStack) -> str:
+        template = self.template(backend)
+        if backend == "duckdb":
+            copy = self.folder / f"{uuid.uuid4().hex[:12]}.duckdb"
+            shutil.copyfile(template.removeprefix("duckdb:///"), copy)
+            return f"duckdb:///{copy}"
+        url: str = stack.enter_context(fresh_postgres_database(template.rsplit("/", 1)[1]))
+        return url
+
+
+@pytest.fixture(scope="session")
+def example_copies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExampleCopies]:
+    with ExitStack() as stack:
+        yield ExampleCopies(tmp_path_factory.mktemp("example"), stack)
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def example_warehouse(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Warehouse]:
     """The example warehouse after every seed batch, one per backend for a module."""
-    if request.param == "spark":
-        request.getfixturevalue("spark_session")
     with ExitStack() as stack:
-        url = _module_url(request.param, tmp_path_factory, stack)
-        build_example(Project.load(REPO_ROOT), url)
+        if request.param == "spark":
+            request.getfixturevalue("spark_session")
+            url = _module_url(request.param, tmp_path_factory, stack)
+            build_example(Project.load(REPO_ROOT), url)
+        else:
+            url = request.getfixturevalue("example_copies").copy(request.param, stack)
         wh = connect(url)
         stack.callback(wh.close)
         yield wh

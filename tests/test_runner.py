@@ -54,7 +54,6 @@ def history(target: str, run_id: str) -> dict[str, dict]:
         wh.close()
 
 
-@pytest.mark.parity
 def test_the_history_records_rows_in_and_out_of_every_model(tiny):
     tiny.csv("t", "n\n1\n2\n3\n")
     tiny.pipeline(pipeline())
@@ -71,7 +70,6 @@ def test_the_history_records_rows_in_and_out_of_every_model(tiny):
     assert tiny.rows("gold.total") == [{"total": 6, "lines": 3}]
 
 
-@pytest.mark.parity
 def test_a_rerun_loads_no_batch_twice_and_changes_nothing(tiny):
     tiny.csv("t", "n\n1\n2\n")
     tiny.pipeline(pipeline())

@@ -107,7 +107,6 @@ def test_the_first_load_opens_one_version_per_member_since_the_beginning(tiny):
     assert_invariants(rows)
 
 
-@pytest.mark.parity
 def test_a_change_closes_the_current_version_and_opens_a_new_one(tiny):
     load(tiny, "1,Al,Retail,Oslo,2024-01-01\n2,Bo,Retail,Rome,2024-01-01\n")
     rows = load(tiny, "1,Al,Enterprise,Oslo,2024-03-01\n2,Bo,Retail,Rome,2024-03-01\n")

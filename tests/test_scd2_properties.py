@@ -538,7 +538,7 @@ BACK_CORRECTED: Arrival = (  # Al, gone in February, is back in March with the u
 
 @pytest.mark.parametrize("deletes", ["invalidate", "new_record"])
 @pytest.mark.parametrize("strategy", ["check", "updated_at"])
-@budget(examples=2)
+@budget(examples=1)
 @example(arrived=BACK_UNCHANGED, type1=("name",))
 @example(arrived=BACK_CORRECTED, type1=())
 @given(arrived=arrivals(), type1=st.sampled_from([("name",), ()]))
@@ -574,7 +574,7 @@ def test_full_snapshots_give_the_history_of_their_time_order_whatever_their_arri
 
 
 @pytest.mark.parametrize("strategy", ["check", "updated_at"])
-@budget(examples=3)
+@budget(examples=2)
 @given(arrived=arrivals(), type1=st.sampled_from([("name",), ()]))
 def test_without_full_snapshots_batches_apply_in_time_order_and_late_ones_are_refused(
     warehouses, strategy, arrived, type1
@@ -665,7 +665,7 @@ def updates(replay: Replay, rows: list[Row]) -> None:
         pytest.param(("name",), id="type1-name"),
     ],
 )
-@budget(examples=3)
+@budget(examples=2)
 @example(batches=STALE_NAME)
 @given(batches=update_batches())
 def test_updated_at_strategy_makes_versions_of_newer_rows_in_order(warehouses, type1, batches):

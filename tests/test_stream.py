@@ -200,7 +200,7 @@ def test_a_killed_stream_neither_loses_nor_repeats_a_message(
     """SIGKILL at random moments while messages keep arriving; then the stream restarts
     from the offsets in the warehouse, and every id is in bronze once."""
     total = int(os.environ.get("WK_STREAM_CHAOS_MESSAGES", 20_000))
-    kills = int(os.environ.get("WK_STREAM_CHAOS_KILLS", 6))
+    kills = int(os.environ.get("WK_STREAM_CHAOS_KILLS", 4))
     topic = new_topic(broker)
     # Small batches: the stream is busy landing when it is killed, not waiting for messages.
     root = project(tmp_path / "p", broker.bootstrap, topic, batch=max(total // 40, 100))
