@@ -83,7 +83,7 @@ def time_series(
         frame = frame.assign(**{x: frame[x].map(names)})
         x_encoding = alt.X(
             f"{x}:O", sort=[names[day] for day in order], title=_label(x),
-            axis=alt.Axis(labelAngle=0 if len(order) <= 12 else -45),
+            axis=alt.Axis(labelAngle=0 if len(order) <= 6 else -45),  # a year of months overlaps
         )  # fmt: skip
     else:
         axis = alt.Axis(format=time_format, labelAngle=0) if time_format else alt.Undefined
