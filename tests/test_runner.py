@@ -102,7 +102,6 @@ def test_full_refresh_reloads_instead_of_appending(tiny):
     assert len(tiny.rows("bronze.t")) == 2
 
 
-@pytest.mark.parity
 def test_a_failed_model_leaves_its_previous_table_and_skips_what_depends_on_it(tiny):
     tiny.csv("t", "n\n1\n2\n")
     tiny.pipeline(pipeline(load="replace"))
