@@ -124,22 +124,15 @@ class Planner:
                 raise ConfigError(
                     f"{node}: checks run from silver on; bronze keeps rows as they came"
                 )
+            fitted = None
             if built.fingerprints == () and self.warehouse.exists(model.name, schema):
                 # No new file: the table stays as it is (see `materialize.load_source`).
                 output = _landed_schema(self.warehouse.table(model.name, schema).schema())
-                return Planned(
-                    model,
-                    schema,
-                    built.table,
-                    inputs,
-                    output,
-                    batch=built,
-                    upstream=upstream,
-                    notes=tuple(context.notes),
-                )
-            fitted = held(self._place(model, schema), model, built.table, where=built.description)
-            built = replace(built, table=fitted.rows)
-            output = _landed_schema(fitted.rows.schema())
+            else:
+                place = self._place(model, schema)
+                fitted = held(place, model, built.table, where=built.description)
+                built = replace(built, table=fitted.rows)
+                output = _landed_schema(fitted.rows.schema())
             return Planned(
                 model,
                 schema,
