@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import duckdb
@@ -59,6 +59,9 @@ class WarehouseBusy(ConnectionFailed):
 
 
 HolderName = Callable[[int], "str | None"]
+
+Relation = Literal["table", "view"]
+"""What a model's name stands for in the warehouse."""
 """Names what the process with this PID does, when it can tell (`runlock`: a run)."""
 
 
@@ -85,6 +88,12 @@ class Capabilities:
     analyze: bool = False
     """Gathers a table's planner statistics when it publishes it (`materialize.statistics`):
     PostgreSQL's autovacuum comes too late for the run's next models."""
+    views: bool = False
+    """Keeps views: a model may be ``materialized: view`` (`materialize.view`)."""
+    views_bind: bool = False
+    """A view holds on to what it reads (PostgreSQL: a table it reads cannot be dropped or
+    retyped under it), so replacing a relation sets its views aside and creates them
+    again (`materialize.dependents`). DuckDB binds a view each time it is read."""
 
 
 ENGINES: dict[str, Capabilities] = {
@@ -93,6 +102,7 @@ ENGINES: dict[str, Capabilities] = {
         try_cast=True,
         reads_files=True,
         run_lock="file",
+        views=True,
     ),
     "postgres": Capabilities(
         transactions=True,
@@ -101,6 +111,8 @@ ENGINES: dict[str, Capabilities] = {
         run_lock="advisory",
         indexes=True,
         analyze=True,
+        views=True,
+        views_bind=True,
     ),
     # Spark has no transactions; `core.spark` publishes a write's tables together by
     # swapping one manifest, so its writes are as atomic as a database's.
@@ -185,6 +197,12 @@ _COLUMNS = {
     "WHERE n.nspname = :schema AND c.relname = :name AND a.attnum > 0 AND NOT a.attisdropped "
     "ORDER BY a.attnum",
 }
+
+
+_RELATION = sg.parse_one(
+    "SELECT table_type FROM information_schema.tables "
+    "WHERE table_schema = :schema AND table_name = :name"
+)
 
 
 class SqlTransaction:
@@ -281,6 +299,23 @@ class Warehouse:
         if schema not in self.con.list_databases():
             return False
         return name in self.con.list_tables(database=schema)
+
+    def relation(self, name: str, schema: str) -> Relation | None:
+        """What stands at `schema.name`: a table, a view, or nothing (None). Asked inside
+        a transaction, it answers as the transaction sees it."""
+        if self.spark is not None:  # a Spark warehouse keeps tables only
+            return "table" if self.spark.catalog.has(schema, name) else None
+        query = sge.replace_placeholders(_RELATION.copy(), schema=schema, name=name)
+        # On the connection as it is: inside the transaction open on it, if one is.
+        cursor = self.con.raw_sql(query.sql(dialect=self.kind))
+        try:
+            row = cursor.fetchone()
+        finally:
+            if self.kind != "duckdb":  # DuckDB's cursor is the connection itself
+                cursor.close()
+        if row is None:
+            return None
+        return "view" if row[0] == "VIEW" else "table"
 
     def ensure_schema(self, schema: str) -> None:
         if self.spark is not None and schema in self.spark.catalog.manifest.schemas:

@@ -1,7 +1,7 @@
 """Write one planned model: the one way every materialization is carried out.
 
-A materialization's strategy (`strategies`: a table rebuilt, a source batch
-landed, an incremental merge, a type-1 or type-2 dimension) says what to
+A materialization's strategy (`strategies`: a table rebuilt, a view, a source
+batch landed, an incremental merge, a type-1 or type-2 dimension) says what to
 write. The executor does the rest, the same for every kind: it checks the model's guards
 before anything is written, makes the table's schema changes first in the
 write's transaction (`Target.transaction`, from the contract `schema.held`
@@ -100,13 +100,14 @@ class Executor:
                 gate.record(tx)
                 result.rows_quarantined = gate.quarantined
                 result.checks = gate.results
-            if outcome.loaded:
+            if outcome.loaded and writer.holds_rows:
                 can = self.warehouse.capabilities
                 if can.indexes:
                     indexes.publish(tx, item.schema, item.model.name, item.indexes)
                 if can.analyze:
                     statistics.analyze(tx, item.schema, item.model.name)
                 account(tx, self.warehouse, item, result)
+            if outcome.loaded:
                 for name in (item.model.name, *([gate.quarantine.name] if gate else [])):
                     schema.record_version(tx, item.schema, name, run_id)
             state.record_lineage(tx, run_id, lineage)
@@ -128,7 +129,7 @@ class Executor:
                 else:
                     item = replace(item, expr=gate.stage(item.expr))
             writer.write(target, item, record)
-            unknown = self._unknown_members(item)
+            unknown = self._unknown_members(item) if writer.holds_rows else ""
             result.note = "; ".join(part for part in (result.note, unknown) if part)
             # The record was written before the commit; the commit is part of the work.
             result.duration_s = time.perf_counter() - clock

@@ -43,6 +43,14 @@ class Table:
 
 
 @dataclass(frozen=True)
+class View:
+    """A view over the model's inputs, created anew on every build: it holds no rows, so
+    what it shows is what its inputs hold when it is read, never stale."""
+
+    kind: Literal["view"] = "view"
+
+
+@dataclass(frozen=True)
 class Dimension:
     """A dimension of type 1 or 2 whose surrogate keys stay the same across runs."""
 
@@ -89,7 +97,7 @@ class Merge:
     kind: Literal["incremental"] = "incremental"
 
 
-Materialization = Table | Dimension | SourceLoad | Merge
+Materialization = Table | View | Dimension | SourceLoad | Merge
 
 
 @dataclass(frozen=True)
@@ -176,6 +184,7 @@ class BuildContext:
 
 
 Build = Callable[[BuildContext], "ir.Table | Batch"]
+Materialized = Literal["table", "view"]
 OptionsT = TypeVar("OptionsT", DimensionOptions, IncrementalModel, Retries)
 
 
@@ -253,6 +262,7 @@ def model(
     partition_by: str | Sequence[str] = (),
     cluster_by: str | Sequence[str] = (),
     retries: Mapping[str, Any] | Retries | None = None,
+    materialized: Materialized = "table",
 ) -> Callable[[Callable[..., ir.Table]], Model]: ...
 
 
@@ -272,6 +282,7 @@ def model(
     partition_by: str | Sequence[str] = (),
     cluster_by: str | Sequence[str] = (),
     retries: Mapping[str, Any] | Retries | None = None,
+    materialized: Materialized = "table",
 ) -> Model | Callable[[Callable[..., ir.Table]], Model]:
     """Declare a Python model: a function whose parameters name its inputs.
 
@@ -292,7 +303,8 @@ def model(
     `schema_contract` is ``evolve``, ``freeze`` or ``discard`` as in a pipeline file;
     `indexes`, `partition_by` and `cluster_by` its table's physical design, as in a
     pipeline file (`core.physical`); `retries` how its write is tried again after a
-    transient fault (``{"attempts": 3, "backoff": "2s"}``, `core.retries`).
+    transient fault (``{"attempts": 3, "backoff": "2s"}``, `core.retries`);
+    `materialized` is ``table`` (default) or ``view`` (`View`), as in a pipeline file.
     """
 
     def declare(func: Callable[..., ir.Table]) -> Model:
@@ -308,8 +320,7 @@ def model(
         options = _options(DimensionOptions, dimension, f"{origin}: dimension")
         merge = _options(IncrementalModel, incremental, f"{origin}: incremental")
         again = _options(Retries, retries, f"{origin}: retries")
-        if options and merge:
-            raise ConfigError("a model is a dimension or incremental, not both", file=origin)
+        kind = materialization(options, merge, materialized, file=origin, key_path="")
 
         def build(ctx: BuildContext) -> ir.Table:
             ctx.keeps_rows = False  # a function may do anything with its rows
@@ -320,7 +331,7 @@ def model(
             stage=_valid(stage, origin),
             inputs=tuple(refs.values()),
             build=build,
-            materialization=Dimension(options) if options else Merge(merge) if merge else Table(),
+            materialization=kind,
             description=description or inspect.getdoc(func) or "",
             origin=origin,
             function=func,
@@ -332,6 +343,35 @@ def model(
         )
 
     return declare(function) if function is not None else declare
+
+
+def materialization(
+    dimension: DimensionOptions | None,
+    incremental: IncrementalModel | None,
+    materialized: str,
+    *,
+    file: str,
+    key_path: str,
+) -> Materialization:
+    """How a model declared with these options is written; a `ConfigError` for options
+    that do not go together (a view keeps no rows: no history, no merged batches)."""
+    if dimension and incremental:
+        raise ConfigError(
+            "a model is a dimension or incremental, not both", file=file, key_path=key_path
+        )
+    where = f"{key_path}.materialized" if key_path else "materialized"
+    if materialized not in ("table", "view"):
+        raise ConfigError(f"{materialized!r} is neither table nor view", file=file, key_path=where)
+    if materialized == "view" and (dimension or incremental):
+        what = "a dimension (its members keep their keys)" if dimension else "incremental"
+        raise ConfigError(
+            f"a view keeps no rows, so it cannot be {what}: use materialized: table",
+            file=file,
+            key_path=where,
+        )
+    if materialized == "view":
+        return View()
+    return Dimension(dimension) if dimension else Merge(incremental) if incremental else Table()
 
 
 def default_surrogate_key(model_name: str) -> str:

@@ -22,13 +22,11 @@ from warehouse_kit.core.errors import ConfigError
 from warehouse_kit.core.models import (
     Batch,
     BuildContext,
-    Dimension,
     DimensionKeys,
-    Materialization,
     Merge,
     Model,
     SourceLoad,
-    Table,
+    materialization,
 )
 from warehouse_kit.core.operations import (
     BuildFacts,
@@ -40,7 +38,6 @@ from warehouse_kit.core.operations import (
 from warehouse_kit.core.physical import Physical
 from warehouse_kit.core.spec import (
     ColumnSpec,
-    IncrementalModel,
     KafkaSource,
     ModelSpec,
     PiiTag,
@@ -238,7 +235,9 @@ class _Compiler:
             stage=stage,
             inputs=tuple(dict.fromkeys(refs)),
             build=_OperationsBuild(primary, ops, self.file, key_path),
-            materialization=_materialization(options, spec.incremental, self.file, key_path),
+            materialization=materialization(
+                options, spec.incremental, spec.materialized, file=self.file, key_path=key_path
+            ),
             description=spec.description,
             origin=f"{self.file}: {key_path}",
             pipeline=self.spec.name,
@@ -332,16 +331,6 @@ def _source_load(source: Source, table: SourceTable) -> SourceLoad:
         return SourceLoad("append", stream=True)
     incremental = table.incremental or source.incremental
     return SourceLoad("append" if incremental else source.load, incremental)
-
-
-def _materialization(
-    options: CreateDimensions | None, incremental: IncrementalModel | None, file: str, key_path: str
-) -> Materialization:
-    if options and incremental:
-        raise ConfigError(
-            "a model is a dimension or incremental, not both", file=file, key_path=key_path
-        )
-    return Dimension(options) if options else Merge(incremental) if incremental else Table()
 
 
 def _pii(tags: Mapping[str, PiiTag]) -> dict[str, str | None]:

@@ -28,6 +28,7 @@ from warehouse_kit.core.models import (
     Model,
     Table,
     Tally,
+    View,
 )
 from warehouse_kit.core.operations import DimensionOptions
 from warehouse_kit.core.physical import Index
@@ -144,6 +145,8 @@ class Planner:
                 upstream=upstream,
                 notes=tuple(context.notes),
             )
+        if isinstance(model.materialization, View):
+            self._view_allowed(model)
         if isinstance(model.materialization, Dimension) and model.keys is not None:
             built = materialize.prepare(model, model.materialization.options, built)
         fitted = held(self._place(model, schema), model, built, where="the model's rows")
@@ -154,7 +157,11 @@ class Planner:
             output = built.schema()
         if model.checks:
             quality.validate(model.checks, built, self.check_context(model, planned))
-        indexes = materialize.indexes.design(model, list(output), self.surrogate_keys(model))
+        indexes = (
+            ()
+            if isinstance(model.materialization, View)
+            else materialize.indexes.design(model, list(output), self.surrogate_keys(model))
+        )
         guards = tuple(context.guards)
         return Planned(
             model,
@@ -181,6 +188,31 @@ class Planner:
         except Exception as exc:  # Ibis or user code: name the model
             raise ModelError(model.id, f"cannot build its expression: {first_line(exc)}") from exc
 
+    def _view_allowed(self, model: Model) -> None:
+        """Refuse what a view cannot be: on an engine without views, a view whose checks
+        would set rows apart, or one with a physical design."""
+        if not self.warehouse.capabilities.views:
+            raise ConfigError(
+                f"{model.id} is materialized: view, which needs DuckDB or PostgreSQL: this "
+                f"{self.warehouse.kind} warehouse keeps tables only (use materialized: table)",
+                file=model.origin,
+            )
+        quarantining = [check.name for check in model.checks if check.action == "quarantine"]
+        if quarantining:
+            raise ConfigError(
+                f"{model.id} is a view, which holds no rows to set apart: its check "
+                f"{quarantining[0]} cannot quarantine (use action: reject or warn, or "
+                "materialized: table)",
+                file=model.origin,
+            )
+        physical = model.physical
+        if physical.indexes or physical.partition_by or physical.cluster_by:
+            raise ConfigError(
+                f"{model.id} is a view, which has no indexes, partitions or clusters: leave "
+                "out indexes, partition_by and cluster_by (or use materialized: table)",
+                file=model.origin,
+            )
+
     def _incremental_input(
         self, model: Model, inputs: dict[str, ir.Table], planned: dict[str, Planned]
     ) -> ir.Scalar:
@@ -195,7 +227,8 @@ class Planner:
                 file=model.origin,
             )
         schema = self.catalog.schema_of(model.id)
-        exists = not self.full_refresh and self.warehouse.exists(model.name, schema)
+        # A view standing there (the model was one) holds no rows to build on.
+        exists = not self.full_refresh and self.warehouse.relation(model.name, schema) == "table"
         existing = self.warehouse.table(model.name, schema) if exists else None
         mark = state.watermark(self.warehouse, model.id) if exists else None
         keys = self.surrogate_keys(model)

@@ -105,6 +105,10 @@ class ModelSpec(Spec):
     columns: dict[Column, str | ColumnSpec] = Field(default_factory=dict)
     """Each column's description, or ``{description: ..., pii: <category> | false}``."""
     incremental: IncrementalModel | None = None
+    materialized: Literal["table", "view"] = "table"
+    """table: its rows are written on each build; view: a view over its inputs, which
+    shows what they hold when it is read (DuckDB and PostgreSQL). A view keeps no rows,
+    so it is neither incremental nor a dimension, and no check quarantines its rows."""
     quality_checks: Checks = Field(default_factory=list)
     """Checks of this model's rows, run before it is published (see warehouse_kit.core.quality)."""
     schema_contract: SchemaContract | None = None

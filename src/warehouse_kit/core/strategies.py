@@ -11,12 +11,12 @@ Adding a kind means a `Materialization` in `models`, its writer in
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from warehouse_kit.core import materialize
 from warehouse_kit.core.backends import Warehouse
 from warehouse_kit.core.materialize import Outcome, Record, Target
-from warehouse_kit.core.models import Dimension, Materialization, Merge, SourceLoad, Table
+from warehouse_kit.core.models import Dimension, Materialization, Merge, SourceLoad, Table, View
 from warehouse_kit.core.planner import Planned
 
 
@@ -25,6 +25,8 @@ class Strategy:
     write: Callable[[Target, Planned, Record], Outcome]
     stages_rows: bool
     """Whether the write stages the rows it publishes (then checks run on them there)."""
+    holds_rows: bool = True
+    """Whether it leaves a table: a view has no indexes, statistics or row counts."""
 
 
 def strategy(item: Planned) -> Strategy:
@@ -43,6 +45,10 @@ def rows_in(warehouse: Warehouse, item: Planned) -> int:
 def _table(target: Target, item: Planned, record: Record) -> Outcome:
     rows = rows_in(target.warehouse, item)
     return materialize.replace_table(target, item.expr, rows, record)
+
+
+def _view(target: Target, item: Planned, record: Record) -> Outcome:
+    return materialize.create_view(replace(target, makes="view"), item.expr, record)
 
 
 def _incremental(target: Target, item: Planned, record: Record) -> Outcome:
@@ -78,6 +84,7 @@ def _source(target: Target, item: Planned, record: Record) -> Outcome:
 
 STRATEGIES: dict[type[Materialization], Strategy] = {
     Table: Strategy(_table, stages_rows=True),
+    View: Strategy(_view, stages_rows=True, holds_rows=False),  # checks read the new view
     Merge: Strategy(_incremental, stages_rows=True),
     Dimension: Strategy(_dimension, stages_rows=False),
     SourceLoad: Strategy(_source, stages_rows=False),

@@ -7,6 +7,8 @@ carries every one out the same way, and `schema` holds the rows to the table's
 schema contract. One module per materialization:
 
 - `table.replace_table`: build the new table under a staging name, swap it in;
+- `view.create_view`: a view over the model's inputs, which holds no rows
+  (`dependents`: the views that read a relation, kept through its write);
 - `dimension.type1`: a dimension whose members keep their surrogate key;
 - `scd2.scd2`: a dimension that keeps every version (`history`: which versions;
   `snapshot`: merging a batch; `rules`: what every publish checks);
@@ -23,12 +25,14 @@ from warehouse_kit.core.materialize.scd2 import scd2
 from warehouse_kit.core.materialize.source import load_source
 from warehouse_kit.core.materialize.table import replace_table
 from warehouse_kit.core.materialize.target import Outcome, Record, Target
+from warehouse_kit.core.materialize.view import create_view
 
 __all__ = [
     "History",
     "Outcome",
     "Record",
     "Target",
+    "create_view",
     "history",
     "incoming",
     "indexes",

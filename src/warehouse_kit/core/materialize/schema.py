@@ -14,8 +14,8 @@ dimension, a quarantine table) must then either change or refuse. Its contract
 - ``discard``: new columns are left out, with a warning; missing ones are NULL; a type
   change is treated as under evolve.
 
-A table rebuilt from its definition on every run takes its new columns under
-evolve (the definition is the contract); freeze and discard hold it as for the
+A table rebuilt from its definition on every run, or a view, takes its new columns
+under evolve (the definition is the contract); freeze and discard hold it as for the
 others. ``--full-refresh`` rebuilds from scratch, whatever the contract.
 
 Every set of columns a table takes is a version in ``_wk.schema_versions``
@@ -172,11 +172,14 @@ class Place:
     def ref(self) -> sge.Table:
         return table_ref(self.name, self.schema)
 
-    def columns(self, *, keeps_history: bool) -> ibis.Schema | None:
-        """The table's columns now; None when absent or about to be rebuilt from scratch."""
-        if (self.full_refresh and not keeps_history) or not self.warehouse.exists(
-            self.name, self.schema
-        ):
+    def columns(self, *, keeps_history: bool, keeps_rows: bool) -> ibis.Schema | None:
+        """The columns at the model's name now (a table's or a view's); None when absent,
+        about to be rebuilt from scratch, or a view where the write keeps a table's rows
+        (a view holds none to keep: the write makes a new table)."""
+        if self.full_refresh and not keeps_history:
+            return None
+        standing = self.warehouse.relation(self.name, self.schema)
+        if standing is None or (standing == "view" and keeps_rows):
             return None
         return self.warehouse.table(self.name, self.schema).schema()
 
@@ -219,7 +222,7 @@ def fit(
     definition says (a model rebuilt every run), not what data brought (a source);
     `keeps_history` that it keeps its rows even through ``--full-refresh``.
     """
-    existing = place.columns(keeps_history=keeps_history)
+    existing = place.columns(keeps_history=keeps_history, keeps_rows=not rebuilt)
     if existing is None:
         return Fitted(rows)
     drift = compare(existing, rows.schema(), own)

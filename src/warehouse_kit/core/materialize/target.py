@@ -13,7 +13,8 @@ import ibis.expr.types as ir
 import sqlglot as sg
 import sqlglot.expressions as sge
 
-from warehouse_kit.core.backends import Transaction, Warehouse, table_ref
+from warehouse_kit.core.backends import Relation, Transaction, Warehouse, table_ref
+from warehouse_kit.core.materialize import dependents
 
 Record = Callable[[Transaction, "Outcome"], None]
 """Writes the model's run record inside the materialization's transaction."""
@@ -21,8 +22,9 @@ Record = Callable[[Transaction, "Outcome"], None]
 
 @dataclass(frozen=True)
 class Outcome:
-    rows_in: int
-    rows_out: int
+    rows_in: int | None
+    rows_out: int | None
+    """None for a view, which holds no rows (`view`)."""
     loaded: bool = True
     """False when a source batch was already loaded and nothing was written."""
     note: str = ""
@@ -55,11 +57,21 @@ class Target:
     """Changes to the table's columns the write makes first (`schema.fit`)."""
     checks: Checks | None = None
     """The model's checks, run where the materialization stages its rows (`checked`)."""
+    makes: Relation = "table"
+    """What the write leaves at the model's name: a table, or a view (`view`)."""
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        """The write's transaction, the table's column changes made first."""
-        with self.warehouse.transaction() as tx:
+        """The write's transaction: the relation of the other kind at the model's name
+        (a view where a table goes, or the reverse) dropped and the table's column
+        changes made first, and the views that read it kept (`dependents`)."""
+        with (
+            self.warehouse.transaction() as tx,
+            dependents.kept(tx, self.warehouse, self.schema, self.name),
+        ):
+            standing = self.warehouse.relation(self.name, self.schema)
+            if standing is not None and standing != self.makes:
+                tx.run(sge.Drop(kind=standing.upper(), this=self.ref))
             for change in self.changes:
                 tx.run(change)
             yield tx
@@ -109,7 +121,9 @@ class Target:
         return tx.write(create), ibis.table(rows.schema(), name=scratch.name)
 
     def exists(self) -> bool:
-        return self.warehouse.exists(self.name, self.schema)
+        """Whether a table stands at the model's name: a view holds no rows to keep, and
+        the write's transaction replaces it."""
+        return self.warehouse.relation(self.name, self.schema) == "table"
 
     def existing(self, *, keep_on_full_refresh: bool = False) -> ir.Table | None:
         """The table as it is now; None when absent or being rebuilt from scratch."""
