@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import duckdb
 import pytest
 import sqlglot as sg
 
 from conftest import TinyProject
+from warehouse_kit.analytics import ddl
+from warehouse_kit.analytics.docs import gather
+from warehouse_kit.apps.export import export_table, show_table
+from warehouse_kit.apps.lineage import lineage
 from warehouse_kit.core.backends import connect
 from warehouse_kit.core.errors import ConfigError
 from warehouse_kit.core.runner import plan
@@ -132,6 +137,54 @@ def test_a_view_shows_its_inputs_as_they_are_and_swaps_with_a_table_both_ways(ti
     assert check_results(tiny.target, rejected.run_id) == {"gold.big: accepted_values_n": "fail"}
     assert kinds(tiny.target)["big"] == "view"
     assert values(tiny, "gold.big") == [2, 3, 5]
+
+
+def test_what_reads_the_warehouse_sees_a_view_as_a_view(tiny, tmp_path):
+    tiny.csv("t", "n\n1\n2\n3\n")
+    tiny.pipeline(PIPELINE.replace("BIG", "view"))
+    assert tiny.run().ok
+    out = tmp_path / "doubled.csv"
+    assert export_table(tiny.root, "gold.doubled", out, target=tiny.target).rows == 2
+    lines = out.read_text().splitlines()
+    assert (lines[0], sorted(lines[1:])) == ('"n","twice"', ["2,4", "3,6"])
+    shown = show_table(tiny.root, "doubled", target=tiny.target).to_pylist()
+    assert sorted(row["twice"] for row in shown) == [4, 6]
+    wh = connect(tiny.target)
+    try:
+        docs = gather(tiny.root, wh)
+    finally:
+        wh.close()
+    assert {t.id: (t.view, t.rows) for t in docs.tables if t.schema == "gold"} == {
+        "gold.big": (True, 2),
+        "gold.doubled": (True, 2),
+        "gold.total": (False, 1),
+    }
+    traced = lineage("gold.doubled.twice", upstream=True, project=tiny.root, target=tiny.target)
+    assert traced.views == {"gold.big", "gold.doubled"}
+    assert traced.text().splitlines()[:2] == [
+        "gold.doubled.twice (view)",
+        "  <- gold.big.n (view)",
+    ]
+
+
+def test_wk_ddl_writes_a_view_as_create_view_over_what_it_reads(tmp_path):
+    tiny = TinyProject(tmp_path, "duckdb://")
+    tiny.csv("t", "n\n1\n")
+    tiny.pipeline(PIPELINE.replace("BIG", "table"))
+    catalog, planned = plan(tiny.root, target=tiny.target)
+    script = ddl.generate_ddl(catalog, planned, "duckdb")
+    assert 'CREATE TABLE "gold"."big"' in script
+    assert 'CREATE VIEW "gold"."doubled" AS' in script
+    for dialect in ddl.DIALECTS:  # every dialect's script reads back in it
+        text = ddl.generate_ddl(catalog, planned, dialect)
+        kinds = [s.args.get("kind") for s in sg.parse(text, dialect=dialect) if s is not None]
+        assert kinds.count("VIEW") == 1, dialect
+    # The script runs where what the view reads is, and the view reads it.
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA silver; CREATE TABLE silver.clean AS SELECT 2 AS n")
+    con.execute(script)
+    con.execute("INSERT INTO gold.big SELECT n FROM silver.clean")
+    assert con.execute("SELECT n, twice FROM gold.doubled").fetchall() == [(2, 4)]
 
 
 VIEW_OF_DIMENSION = """

@@ -32,6 +32,9 @@ spark      none (NOT NULL only)   none                   inline COMMENT
 - Each table's physical design follows it (`physical_ddl`): PostgreSQL's
   indexes, Snowflake's and BigQuery's clustering, BigQuery's and Spark's
   partitions (Spark tables are ``USING parquet``).
+- A view model (``materialized: view``) is a CREATE VIEW of its query in the
+  dialect, after the tables it reads; it reads them where the script runs, so a
+  view over another stage's tables needs that stage there.
 - Schemas are created ``IF NOT EXISTS``; tables are not, so running a script
   against a database that already has a table fails loudly instead of leaving
   a table of another shape in place.
@@ -134,6 +137,9 @@ def ddl_statements(
     schemas = dict.fromkeys(planned[node].schema for node in gold)
     statements: list[sge.Expression] = [create_schema(schema) for schema in schemas]
     for node in gold:
+        if planned[node].model.materialization.kind == "view":
+            statements += view_statements(planned[node], dialect)
+            continue
         references = foreign_keys(catalog, planned, node, gold)
         statements.append(create_table(planned[node], references, planned, dialect))
         if dialect.comments == "statements":
@@ -169,6 +175,26 @@ def create_table(
     )
 
 
+def view_statements(item: Planned, dialect: Dialect) -> list[sge.Expression]:
+    """CREATE VIEW of a view model, its query in `dialect` (it reads its inputs where the
+    script runs), and its comments."""
+    _check_described(item)
+    query = sg.parse_one(
+        ibis.to_sql(item.expr, dialect=_IBIS_DIALECTS.get(dialect.name, dialect.name)),
+        dialect=dialect.name,
+    )
+    view = table_ref(item.model.name, item.schema)
+    comment = _table_comment(item.model.description, dialect)
+    create = sge.Create(kind="VIEW", this=view, expression=query, properties=comment)
+    if dialect.comments != "statements":
+        return [create]
+    return [create, *comment_statements(item, kind="VIEW")]
+
+
+_IBIS_DIALECTS = {"spark": "pyspark"}
+"""Ibis's name of a dialect, where it is not sqlglot's."""
+
+
 def column_defs(item: Planned, dialect: Dialect, key: str | None) -> list[sge.ColumnDef]:
     """One column definition per output column: its type, NOT NULL for the key, a comment."""
     _check_described(item)
@@ -186,12 +212,13 @@ def column_defs(item: Planned, dialect: Dialect, key: str | None) -> list[sge.Co
     return definitions
 
 
-def comment_statements(item: Planned) -> list[sge.Comment]:
-    """COMMENT ON TABLE and COMMENT ON COLUMN, for the dialects that comment that way."""
+def comment_statements(item: Planned, kind: str = "TABLE") -> list[sge.Comment]:
+    """COMMENT ON TABLE (or VIEW) and COMMENT ON COLUMN, for the dialects that comment
+    that way."""
     table = table_ref(item.model.name, item.schema)
     statements = []
     if item.model.description:
-        statements.append(_comment(table, "TABLE", item.model.description))
+        statements.append(_comment(table, kind, item.model.description))
     for name in item.output:
         description = _described(item, name)
         if description:

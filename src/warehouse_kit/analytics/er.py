@@ -43,6 +43,8 @@ def _entity(name: str, item: Planned, references: Sequence[ForeignKey]) -> list[
     key = primary_key(item)
     foreign = {ref.column for ref in references}
     lines = [f"    %% {_er_text(item.model.description)}"] if item.model.description else []
+    if item.model.materialization.kind == "view":
+        lines.append(f"    %% {name} is a view: its rows are its inputs' as they are now")
     lines.append(f"    {name} {{")
     for column, dtype in item.output.items():
         markers = ", ".join(m for m, on in (("PK", column == key), ("FK", column in foreign)) if on)

@@ -69,7 +69,17 @@ def answer(
     else:
         # the start columns keep their inputs: upstream's edges win
         part = graph.downstream(start).merged(graph.upstream(start))
-    return Lineage(tuple(start), direction, part)
+    return Lineage(tuple(start), direction, part, _views(warehouse, part.tables))
+
+
+def _views(warehouse: Warehouse, tables: Iterable[str]) -> frozenset[str]:
+    """Which of the tables (``schema.name``) are views now."""
+    found = (table.partition(".") for table in tables if table != METRIC)
+    return frozenset(
+        f"{schema}.{name}"
+        for schema, _, name in found
+        if name and warehouse.relation(name, schema) == "view"
+    )
 
 
 def stored_graph(warehouse: Warehouse, run: str | None = None) -> LineageGraph:
@@ -144,6 +154,8 @@ class Lineage:
     start: tuple[ColumnRef, ...]
     direction: Direction
     graph: LineageGraph
+    views: frozenset[str] = frozenset()
+    """The tables among them that are views (``materialized: view``)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Nodes (columns, with their PII kind and a source's origin) and edges (input ->
@@ -154,6 +166,7 @@ class Lineage:
                 "table": ref.table,
                 "column": ref.column,
                 "pii": self.graph.pii.get(ref),
+                "view": ref.table in self.views,
                 "origin": self.graph.origins.get(ref.table),
             }
             for ref in self._nodes()
@@ -243,12 +256,16 @@ class Lineage:
         origin = self.graph.origins.get(table)
         if origin:  # a source: what it reads
             return f"source {origin}"
+        if table in self.views:
+            return f"{table} (view)"
         return "metrics" if table == METRIC else table
 
     def _label(self, ref: ColumnRef, *, full: bool = False) -> str:
         name = str(ref) if full else ref.column
         if full and ref.table in self.graph.origins:
             name = f"{ref.column} (source {self.graph.origins[ref.table]})"
+        elif full and ref.table in self.views:
+            name = f"{name} (view)"
         kind = self.graph.pii.get(ref)
         return f"{name} [pii: {kind}]" if kind else name
 

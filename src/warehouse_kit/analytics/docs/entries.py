@@ -44,6 +44,8 @@ class TableEntry:
     """Where the model is declared: ``pipelines/x.yml`` or ``models/y.py:12``."""
     built: bool
     """Whether the table is in the warehouse (else it has no columns or counts here)."""
+    view: bool = False
+    """A view (``materialized: view``): its rows are its inputs' as they are now."""
     columns: tuple[ColumnEntry, ...] = ()
     rows: int | None = None
     last_run: str | None = None

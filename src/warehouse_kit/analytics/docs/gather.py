@@ -97,6 +97,7 @@ def _table(
         description=model.description,
         origin=model.origin,
         built=found,
+        view=model.materialization.kind == "view",
         columns=columns,
         rows=rows,
         last_run=built[node][0] if node in built else None,

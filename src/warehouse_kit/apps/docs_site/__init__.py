@@ -56,8 +56,9 @@ def build_docs(
 def render_html(dictionary: DataDictionary) -> str:
     """The page: every table with its columns and lineage graph, metrics, experiments."""
     edges = list(dictionary.edges)
+    views = {table.id for table in dictionary.tables if table.view}
     graphs: dict[str, Markup] = {
-        table.id: lineage_svg(edges, table.id, link=lambda node: f"#t-{node}")
+        table.id: lineage_svg(edges, table.id, link=lambda node: f"#t-{node}", views=views)
         for table in dictionary.tables
     }
     return render(

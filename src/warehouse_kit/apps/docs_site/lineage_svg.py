@@ -8,7 +8,7 @@ and no library: the page that holds it opens offline.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from markupsafe import Markup
@@ -34,16 +34,21 @@ def lineage_svg(
     edges: Iterable[tuple[str, str]],
     focus: str,
     link: Callable[[str], str | None] = lambda name: None,
+    views: Collection[str] = (),
 ) -> Markup:
     """The graph of `focus`'s ancestors and descendants along `edges` (upstream, downstream)
-    as an ``<svg>`` element; `link` gives a node's URL (``#t-gold.dim_date``) or None."""
+    as an ``<svg>`` element; `link` gives a node's URL (``#t-gold.dim_date``) or None;
+    the nodes in `views` are drawn dashed, as views."""
     edges = list(edges)
     placed = _place(layers(edges, focus))
     shown = sorted((a, b) for a, b in edges if a in placed and b in placed)
     svg = render(
         "docs_lineage.svg.j2",
         focus=focus,
-        nodes=[(node, node.name == focus, link(node.name)) for node in placed.values()],
+        nodes=[
+            (node, node.name == focus, link(node.name), node.name in views)
+            for node in placed.values()
+        ],
         edges=[_curve(placed[a], placed[b]) for a, b in shown],
         width=max(node.x + node.width for node in placed.values()) + PADDING,
         height=max(node.y + BOX_HEIGHT for node in placed.values()) + PADDING,

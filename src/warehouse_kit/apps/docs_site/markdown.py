@@ -95,7 +95,8 @@ def _table(table: TableEntry, schema_of: dict[str, str]) -> list[str]:
     if not table.built:
         facts.insert(0, "not built yet: run `wk run`")
     else:
-        facts.insert(0, f"{count(table.rows)} rows")
+        view = " (a view: what its inputs hold now)" if table.view else ""
+        facts.insert(0, f"{count(table.rows)} rows{view}")
         facts.insert(1, f"last built by run {text(table.last_run or 'unknown')}")
     lines += [f"- {'; '.join(facts)}"]
     for direction, names in (("upstream", table.upstream), ("downstream", table.downstream)):

@@ -170,6 +170,13 @@ def _duration(span: timedelta) -> str:
 def _volume(monitor: BaseMonitor, scope: _Scope) -> tuple[Status, str]:
     assert isinstance(monitor, VolumeMonitor)
     model = scope.model_id(monitor.model, "model")
+    if scope.catalog.graph.models[model].materialization.kind == "view":
+        raise ConfigError(
+            f"{model} is a view: its builds count no rows, so there is no volume to watch "
+            "(watch a table it reads, or make it materialized: table)",
+            file=scope.pipeline.file,
+            key_path=f"pipeline.monitoring.monitors[{scope.position}].model",
+        )
     history = state.builds(scope.warehouse, model, monitor.last + 1)
     if not history:
         return "unknown", f"{model} has not been built yet"
