@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from warehouse_kit.core.backends import connect, duckdb_path
-from warehouse_kit.core.errors import ModelError, SourceError
+from warehouse_kit.core.catalog import load_catalog
+from warehouse_kit.core.errors import ConfigError, ModelError, SourceError
 from warehouse_kit.core.project import Project
 
 PIPELINE = """
@@ -184,6 +185,34 @@ def test_python_models_join_the_pipeline_dag(tiny):
     result = tiny.run()
     assert result.ok
     assert "gold.big" in [m.model for m in result.models]
+    assert tiny.rows("gold.big") == [{"n": 5}]
+
+
+def test_destination_tables_may_name_a_python_model_which_the_pipeline_then_checks(tiny):
+    tiny.csv("t", "n\n1\n5\n")
+    tiny.python_models(
+        """
+        import warehouse_kit as wk
+
+        @wk.model(stage="gold", materialized="view")
+        def big(clean):
+            return clean.filter(clean.n > 2).select("n")
+        """
+    )
+    published = "  quality_checks: [{check: row_count, min: 1}]\n  destination: {tables: TABLES}\n"
+    tiny.pipeline(pipeline() + published.replace("TABLES", "[total, bigg]"))
+    with pytest.raises(ConfigError) as unknown:
+        load_catalog(Project.load(tiny.root))
+    assert str(unknown.value) == (
+        "pipelines/p.yml: pipeline.destination.tables[1]: 'bigg' is no model of the last "
+        "stage, gold, in this file or in models/*.py; did you mean 'big'? (gold has big, total)"
+    )
+    tiny.pipeline(pipeline() + published.replace("TABLES", "[total, big]"))
+    result = tiny.run()
+    assert result.ok, result.first_error()
+    checked = {m.model: [c.check for c in m.checks or ()] for m in result.models}
+    assert checked["gold.big"] == checked["gold.total"] == ["row_count"]
+    assert history(tiny.target, result.run_id)["gold.big"]["materialization"] == "view"
     assert tiny.rows("gold.big") == [{"n": 5}]
 
 

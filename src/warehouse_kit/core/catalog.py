@@ -110,11 +110,14 @@ def load_catalog(
     )
     if not files and not project.model_files() and not allow_empty:
         raise _nothing_to_build(project)
+    python = load_python_models(project.model_files())
     pipelines = [
-        load_pipeline(path, root=project.root, display=project.display(path)) for path in files
+        load_pipeline(path, root=project.root, display=project.display(path), python=python)
+        for path in files
     ]
     models = [model for pipeline in pipelines for model in pipeline.models]
-    models += load_python_models(project.model_files())
+    published = _published_python(pipelines)
+    models += [model for model in python if model.id not in published]
     graph = Graph.build(models, [pipeline.stages for pipeline in pipelines])
     schemas: dict[str, str] = {}
     for pipeline in pipelines:
@@ -123,6 +126,22 @@ def load_catalog(
     for stage in graph.stages:
         schemas.setdefault(stage, stage)
     return Catalog(project, tuple(pipelines), graph, schemas)
+
+
+def _published_python(pipelines: Sequence[Pipeline]) -> set[str]:
+    """The ids of the Python models a pipeline publishes (its `destination.tables` names
+    them: it holds them, with its checks), each by one pipeline only."""
+    claimed: dict[str, str] = {}
+    for pipeline in pipelines:
+        for model in (m for m in pipeline.models if m.function is not None):  # Python's
+            if claimed.setdefault(model.id, pipeline.file) != pipeline.file:
+                raise ConfigError(
+                    f"{model.id} ({model.origin}) is in the destination.tables of two "
+                    f"pipelines, {claimed[model.id]} and this one: name it in one of them",
+                    file=pipeline.file,
+                    key_path="pipeline.destination.tables",
+                )
+    return set(claimed)
 
 
 def _nothing_to_build(project: Project) -> ConfigError:

@@ -18,7 +18,7 @@ from pathlib import Path
 import ibis.expr.types as ir
 
 from warehouse_kit.core import quality, sources, transforms
-from warehouse_kit.core.errors import ConfigError
+from warehouse_kit.core.errors import ConfigError, did_you_mean
 from warehouse_kit.core.models import (
     Batch,
     BuildContext,
@@ -64,14 +64,21 @@ class Pipeline:
     """Stage -> the schema its tables are written to."""
 
 
-def load_pipeline(path: Path, *, root: Path, display: str | None = None) -> Pipeline:
-    """Read, validate and compile a pipeline file; `root` anchors relative source paths."""
+def load_pipeline(
+    path: Path, *, root: Path, display: str | None = None, python: Sequence[Model] = ()
+) -> Pipeline:
+    """Read, validate and compile a pipeline file; `root` anchors relative source paths;
+    `python`: the project's Python models, which `destination.tables` may name."""
     file = display or str(path)
     spec = load_pipeline_spec(path, display=file, root=root)
-    return compile_pipeline(spec, file=file, root=root)
+    return compile_pipeline(spec, file=file, root=root, python=python)
 
 
-def compile_pipeline(spec: PipelineSpec, *, file: str, root: Path) -> Pipeline:
+def compile_pipeline(
+    spec: PipelineSpec, *, file: str, root: Path, python: Sequence[Model] = ()
+) -> Pipeline:
+    """The pipeline's models; a Python model of its last stage that `destination.tables`
+    names joins them (the pipeline publishes it: its checks apply, its monitors watch)."""
     stages = list(spec.transformations)
     if not stages or stages[0].stage != BRONZE:
         stages.insert(0, StageSpec(stage=BRONZE))
@@ -87,7 +94,11 @@ def compile_pipeline(spec: PipelineSpec, *, file: str, root: Path) -> Pipeline:
         stage_models = compiler.stage(stage, index + offset, previous, stages[index - 1].stage)
         models += stage_models
         previous = [m.name for m in stage_models]
-    _check_destination(spec, [m for m in models if m.stage == last.stage], file)
+    python = [m for m in python if m.stage == last.stage]
+    own = [m for m in models if m.stage == last.stage]
+    _check_destination(spec, last.stage, own, python, file)
+    named = set(spec.destination.tables)
+    models += [replace(m, pipeline=spec.name) for m in python if m.name in named]
     models = _with_pipeline_checks(spec, models, last.stage, file)
     return Pipeline(spec.name, file, spec, tuple(models), tuple(s.stage for s in stages), schemas)
 
@@ -122,13 +133,19 @@ def _with_pipeline_checks(
     ]
 
 
-def _check_destination(spec: PipelineSpec, last_stage: Sequence[Model], file: str) -> None:
+def _check_destination(
+    spec: PipelineSpec, stage: str, last_stage: Sequence[Model], python: Sequence[Model], file: str
+) -> None:
+    """Every table the destination names is a model of the last stage, `stage`: the
+    file's own (`last_stage`), or a Python model of that stage (`python`)."""
     names = {m.name for m in last_stage}
+    known = names | {m.name for m in python}
     for index, table in enumerate(spec.destination.tables):
-        if table not in names:
+        if table not in known:
             raise ConfigError(
-                f"{table!r} is not a model of the last stage "
-                f"({', '.join(sorted(names)) or 'none'})",
+                f"{table!r} is no model of the last stage, {stage}, in this file or in "
+                f"models/*.py{did_you_mean(table, known)} "
+                f"({stage} has {', '.join(sorted(known)) or 'none'})",
                 file=file,
                 key_path=f"pipeline.destination.tables[{index}]",
             )

@@ -154,7 +154,8 @@ class DestinationSpec(Spec):
     schema_: Name | None = Field(default=None, alias="schema")
     """The schema of the last stage (gold)."""
     tables: list[Name] = Field(default_factory=list)
-    """The tables the pipeline publishes; each must be a model of the last stage."""
+    """The tables the pipeline publishes; each a model of the last stage, declared in this
+    file or in Python (models/*.py). Default: every model of the last stage of this file."""
     lakehouse: LakehouseSpec | None = None
     """Publish gold tables as Hive-partitioned Parquet too, after each successful run."""
 
