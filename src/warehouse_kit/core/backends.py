@@ -200,8 +200,8 @@ _COLUMNS = {
 
 
 _RELATION = sg.parse_one(
-    "SELECT table_type FROM information_schema.tables "
-    "WHERE table_schema = :schema AND table_name = :name"
+    "SELECT table_type FROM information_schema.tables WHERE table_schema = :schema "
+    "AND table_name = :name AND table_catalog = current_database()"  # not DuckDB's temp
 )
 
 
