@@ -10,16 +10,9 @@ it would pass 400 kB, then JPEG at quality 70.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,43 +21,14 @@ from warehouse_kit.apps.notebooks_refresh import example_warehouse
 from warehouse_kit.core.project import Project
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from servers import dashboard  # noqa: E402  (the tests' helper: `wk dashboard` on a free port)
+
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 REPORTS = ["pipeline_report", "kpi_report", "ab_test_analysis", "warehouse_tour"]
 DASHBOARDS = ["kpi_dashboard", "pipeline_health", "experiments"]
 MAX_BYTES = 400_000
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextmanager
-def served(app: str, target: str) -> Iterator[str]:
-    """`wk dashboard APP --headless` on a free port; its URL once it answers."""
-    port = free_port()
-    command = [sys.executable, "-m", "warehouse_kit.apps.cli", "dashboard", app]
-    command += ["--target", target, "--port", str(port), "--headless"]
-    server = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(url, timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.3)  # still starting
-        yield url
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=15)
 
 
 def save(page: Any, path: Path) -> Path:
@@ -120,7 +84,7 @@ def main(out: Path) -> None:
             print(f"{save(page, out / name)}  ({time.monotonic() - began:.1f} s)")
         for name in DASHBOARDS:
             began = time.monotonic()
-            with served(name, target) as url:
+            with dashboard(name, target) as url:
                 page.goto(url)
                 settle(page)
                 print(f"{save(page, out / name)}  ({time.monotonic() - began:.1f} s)")
