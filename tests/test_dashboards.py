@@ -152,6 +152,9 @@ def test_one_date_range_for_tiles_trend_and_breakdown_by_whole_periods(target):
     )
     assert view.window == (date(2024, 7, 1), date(2025, 1, 1))
     assert "whole quarters: 2024-07-01 to 2024-12-31" in view.window_note
+    with duckdb.connect(target.removeprefix("duckdb://"), read_only=True) as con:
+        (finished,) = con.sql("SELECT max(finished_at) FROM _wk.runs").fetchone() or (None,)
+    assert view.window_note.endswith(f"rounded out). Data as of {finished:%Y-%m-%d %H:%M} UTC.")
     for name in ("revenue", "orders"):
         assert view.breakdown[name].sum() == pytest.approx(view.trend[name].sum())
 
@@ -292,6 +295,19 @@ def test_the_pipeline_health_app_runs_headless(wk_target):
     assert rows["resolve"] == {"scale": {"y": "independent"}}  # a scale per table
     assert rows["spec"]["encoding"]["x"]["sort"] == health.run_order == sorted(health.run_order)
     assert len(set(health.run_order)) == len(health.runs)  # runs seconds apart stay apart
+    started = health.runs["started_at"].iloc[0]  # the table: times to the second, no dtypes
+    assert f"{started:%Y-%m-%d %H:%M:%S}&#92;&quot;" in html
+    assert "data-show-data-types='false'" in html
+
+
+def test_the_experiments_app_shows_relative_lifts_as_percentages(wk_target):
+    outputs, defs = load_app("experiments").run()
+    lifts = defs["view"].lifts.set_index("label")
+    html = "".join(getattr(output, "text", "") for output in outputs)
+    low, relative = lifts.loc["conversion", ["relative_ci_low", "relative"]]
+    assert f"&#92;&quot;relative&#92;&quot;:&#92;&quot;{relative:+.1%}&#92;&quot;" in html
+    assert f"{low:+.1%}" in html
+    assert f"{lifts.loc['conversion', 'control_value']:.4g}&#92;&quot;" in html
 
 
 # --- the experiments dashboard ---------------------------------------------------------
