@@ -10,6 +10,7 @@ it would pass 400 kB, then JPEG at quality 70.
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
@@ -31,15 +32,28 @@ DASHBOARDS = ["kpi_dashboard", "pipeline_health", "experiments"]
 MAX_BYTES = 400_000
 
 
+TALLEST = """() => Math.max(...Array.from(document.querySelectorAll("*"), e => e.scrollHeight))"""
+"""The height of everything on the page, also where it scrolls inside an element (a marimo
+app scrolls in its ``#App``, where a full-page screenshot stops at the window's edge)."""
+
+
 def save(page: Any, path: Path) -> Path:
-    """A full-page picture of `page` at `path` (PNG), or beside it as JPEG if too big."""
-    png = page.screenshot(full_page=True, type="png")
-    if len(png) <= MAX_BYTES:
-        path.with_suffix(".png").write_bytes(png)
-        return path.with_suffix(".png")
-    jpeg = page.screenshot(full_page=True, type="jpeg", quality=70)
-    path.with_suffix(".jpg").write_bytes(jpeg)
-    return path.with_suffix(".jpg")
+    """A picture of all of `page` at `path` (PNG), or beside it as JPEG if too big."""
+    window = page.viewport_size
+    page.set_viewport_size({"width": window["width"], "height": page.evaluate(TALLEST)})
+    try:
+        png = page.screenshot(full_page=True, type="png")
+        if len(png) <= MAX_BYTES:
+            saved, picture = path.with_suffix(".png"), png
+        else:
+            saved = path.with_suffix(".jpg")
+            picture = page.screenshot(full_page=True, type="jpeg", quality=70)
+        for stale in (path.with_suffix(".png"), path.with_suffix(".jpg")):
+            stale.unlink(missing_ok=True)  # a picture from before, in the other format
+        saved.write_bytes(picture)
+        return saved
+    finally:
+        page.set_viewport_size(window)
 
 
 def settle(page: Any) -> None:
@@ -62,6 +76,10 @@ def main(out: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     out.mkdir(parents=True, exist_ok=True)
+    # The reports' kernels and the dashboards run this checkout's code too, whatever the
+    # folder they start in (a relative PYTHONPATH=src would not reach them from there).
+    paths = [str(ROOT / "src"), *os.environ.get("PYTHONPATH", "").split(os.pathsep)]
+    os.environ["PYTHONPATH"] = os.pathsep.join(path for path in paths if path)
     project = Project.load(ROOT)
     with (
         example_warehouse(project) as target,
