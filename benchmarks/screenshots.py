@@ -11,15 +11,9 @@ it would pass 400 kB, then JPEG at quality 70.
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +22,9 @@ from warehouse_kit.apps.notebooks_refresh import example_warehouse
 from warehouse_kit.core.project import Project
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from servers import dashboard  # noqa: E402  (the tests' helper: `wk dashboard` on a free port)
+
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 REPORTS = ["pipeline_report", "kpi_report", "ab_test_analysis", "warehouse_tour"]
@@ -35,47 +32,28 @@ DASHBOARDS = ["kpi_dashboard", "pipeline_health", "experiments"]
 MAX_BYTES = 400_000
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextmanager
-def served(app: str, target: str) -> Iterator[str]:
-    """`wk dashboard APP --headless` on a free port; its URL once it answers."""
-    port = free_port()
-    command = [sys.executable, "-m", "warehouse_kit.apps.cli", "dashboard", app]
-    command += ["--target", target, "--port", str(port), "--headless"]
-    server = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(url, timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.3)  # still starting
-        yield url
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=15)
+TALLEST = """() => Math.max(...Array.from(document.querySelectorAll("*"), e => e.scrollHeight))"""
+"""The height of everything on the page, also where it scrolls inside an element (a marimo
+app scrolls in its ``#App``, where a full-page screenshot stops at the window's edge)."""
 
 
 def save(page: Any, path: Path) -> Path:
-    """A full-page picture of `page` at `path` (PNG), or beside it as JPEG if too big."""
-    png = page.screenshot(full_page=True, type="png")
-    if len(png) <= MAX_BYTES:
-        path.with_suffix(".png").write_bytes(png)
-        return path.with_suffix(".png")
-    jpeg = page.screenshot(full_page=True, type="jpeg", quality=70)
-    path.with_suffix(".jpg").write_bytes(jpeg)
-    return path.with_suffix(".jpg")
+    """A picture of all of `page` at `path` (PNG), or beside it as JPEG if too big."""
+    window = page.viewport_size
+    page.set_viewport_size({"width": window["width"], "height": page.evaluate(TALLEST)})
+    try:
+        png = page.screenshot(full_page=True, type="png")
+        if len(png) <= MAX_BYTES:
+            saved, picture = path.with_suffix(".png"), png
+        else:
+            saved = path.with_suffix(".jpg")
+            picture = page.screenshot(full_page=True, type="jpeg", quality=70)
+        for stale in (path.with_suffix(".png"), path.with_suffix(".jpg")):
+            stale.unlink(missing_ok=True)  # a picture from before, in the other format
+        saved.write_bytes(picture)
+        return saved
+    finally:
+        page.set_viewport_size(window)
 
 
 def settle(page: Any) -> None:
@@ -98,6 +76,10 @@ def main(out: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     out.mkdir(parents=True, exist_ok=True)
+    # The reports' kernels and the dashboards run this checkout's code too, whatever the
+    # folder they start in (a relative PYTHONPATH=src would not reach them from there).
+    paths = [str(ROOT / "src"), *os.environ.get("PYTHONPATH", "").split(os.pathsep)]
+    os.environ["PYTHONPATH"] = os.pathsep.join(path for path in paths if path)
     project = Project.load(ROOT)
     with (
         example_warehouse(project) as target,
@@ -120,7 +102,7 @@ def main(out: Path) -> None:
             print(f"{save(page, out / name)}  ({time.monotonic() - began:.1f} s)")
         for name in DASHBOARDS:
             began = time.monotonic()
-            with served(name, target) as url:
+            with dashboard(name, target) as url:
                 page.goto(url)
                 settle(page)
                 print(f"{save(page, out / name)}  ({time.monotonic() - began:.1f} s)")

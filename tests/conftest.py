@@ -113,6 +113,35 @@ def require_chromium() -> None:
         missing(f"no browser at {CHROMIUM}: install Debian's chromium (apt-get install chromium)")
 
 
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
+
+
+@contextmanager
+def chromium_page(url: str) -> Iterator[tuple[Any, list[str]]]:
+    """A page of headless Chromium (skipped without it) opened at `url`, and the list of the
+    URLs it asked for beyond `url`'s server."""
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    elsewhere: list[str] = []
+    local = url.split("/", 3)[:3]  # scheme, "", host:port
+    with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:
+        browser = playwright.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True,
+            viewport={"width": 1300, "height": 1000},
+        )  # fmt: skip
+        try:
+            page = browser.new_page()
+            page.on(
+                "request",
+                lambda r: None if r.url.split("/", 3)[:3] == local else elsewhere.append(r.url),
+            )
+            page.goto(url)
+            yield page, elsewhere
+        finally:
+            browser.close()
+
+
 @contextmanager
 def fresh_postgres_database(template: str | None = None) -> Iterator[str]:
     """The URL of a new PostgreSQL database, dropped afterwards: empty, or a copy of the

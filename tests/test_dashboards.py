@@ -12,16 +12,11 @@ import importlib.util
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
-import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -30,7 +25,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from conftest import CHROMIUM, require_chromium
+from conftest import chromium_page
+from servers import dashboard
 from warehouse_kit.analytics import experiments, metrics
 from warehouse_kit.analytics.metrics import display, summary
 from warehouse_kit.apps import dashboards, experiments_dashboard, health_dashboard
@@ -42,7 +38,6 @@ from warehouse_kit.core.runner import run
 REPO_ROOT = Path(__file__).resolve().parent.parent
 APPS = REPO_ROOT / "notebooks" / "apps"
 ARTIFACTS = REPO_ROOT / "reports" / "test-artifacts"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +152,9 @@ def test_one_date_range_for_tiles_trend_and_breakdown_by_whole_periods(target):
     )
     assert view.window == (date(2024, 7, 1), date(2025, 1, 1))
     assert "whole quarters: 2024-07-01 to 2024-12-31" in view.window_note
+    with duckdb.connect(target.removeprefix("duckdb://"), read_only=True) as con:
+        (finished,) = con.sql("SELECT max(finished_at) FROM _wk.runs").fetchone() or (None,)
+    assert view.window_note.endswith(f"rounded out). Data as of {finished:%Y-%m-%d %H:%M} UTC.")
     for name in ("revenue", "orders"):
         assert view.breakdown[name].sum() == pytest.approx(view.trend[name].sum())
 
@@ -297,6 +295,19 @@ def test_the_pipeline_health_app_runs_headless(wk_target):
     assert rows["resolve"] == {"scale": {"y": "independent"}}  # a scale per table
     assert rows["spec"]["encoding"]["x"]["sort"] == health.run_order == sorted(health.run_order)
     assert len(set(health.run_order)) == len(health.runs)  # runs seconds apart stay apart
+    started = health.runs["started_at"].iloc[0]  # the table: times to the second, no dtypes
+    assert f"{started:%Y-%m-%d %H:%M:%S}&#92;&quot;" in html
+    assert "data-show-data-types='false'" in html
+
+
+def test_the_experiments_app_shows_relative_lifts_as_percentages(wk_target):
+    outputs, defs = load_app("experiments").run()
+    lifts = defs["view"].lifts.set_index("label")
+    html = "".join(getattr(output, "text", "") for output in outputs)
+    low, relative = lifts.loc["conversion", ["relative_ci_low", "relative"]]
+    assert f"&#92;&quot;relative&#92;&quot;:&#92;&quot;{relative:+.1%}&#92;&quot;" in html
+    assert f"{low:+.1%}" in html
+    assert f"{lifts.loc['conversion', 'control_value']:.4g}&#92;&quot;" in html
 
 
 # --- the experiments dashboard ---------------------------------------------------------
@@ -441,51 +452,10 @@ def test_the_apps_are_the_python_files_of_notebooks_apps():
 # --- in a browser ----------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextmanager
-def served(app: str, target: str) -> Iterator[str]:
-    """`wk dashboard APP --headless` on a free port; its URL once it answers."""
-    port = free_port()
-    command = [sys.executable, "-m", "warehouse_kit.apps.cli", "dashboard", app]
-    command += ["--target", target, "--port", str(port), "--headless"]
-    # Its own process group: wk and the marimo server it starts stop together.
-    server = subprocess.Popen(
-        command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_until_up(url, server)
-        yield url
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=15)
-
-
 @pytest.fixture
 def served_kpi_dashboard(target) -> Iterator[str]:
-    with served("kpi_dashboard", target) as url:
+    with dashboard("kpi_dashboard", target) as url:
         yield url
-
-
-def wait_until_up(url: str, server: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            assert server.stderr is not None
-            pytest.fail(f"wk dashboard exited: {server.stderr.read().decode()}")
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)  # the server is still starting
-    pytest.fail(f"wk dashboard did not answer at {url} within {timeout_s} s")
 
 
 def points_of(svg_data_url: str) -> int:
@@ -494,31 +464,6 @@ def points_of(svg_data_url: str) -> int:
     symbols = re.search(r'class="mark-symbol role-mark[^"]*"[^>]*>(.*?)</g>', svg, re.S)
     assert symbols is not None, "no points in the chart"
     return symbols.group(1).count("<path")
-
-
-@contextmanager
-def chromium_page(url: str) -> Iterator[tuple[Any, list[str]]]:
-    """A page of headless Chromium, and the list of the URLs it asked for beyond `url`."""
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    elsewhere: list[str] = []
-    local = url.rstrip("/")
-    with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:
-        browser = playwright.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True,
-            viewport={"width": 1300, "height": 1000},
-        )  # fmt: skip
-        try:
-            page = browser.new_page()
-            page.on(
-                "request", lambda r: None if r.url.startswith(local) else elsewhere.append(r.url)
-            )
-            page.goto(url)
-            yield page, elsewhere
-        finally:
-            browser.close()
 
 
 @pytest.mark.slow
@@ -549,7 +494,7 @@ def test_changing_the_grain_in_a_browser_redraws_the_trend(served_kpi_dashboard,
 def test_picking_an_experiment_in_a_browser_shows_its_analysis(target):
     from playwright.sync_api import expect
 
-    with served("experiments", target) as url, chromium_page(url) as (page, elsewhere):
+    with dashboard("experiments", target) as url, chromium_page(url) as (page, elsewhere):
         charts = page.locator("img[src^='data:image/svg+xml']")
         expect(charts).to_have_count(2, timeout=30_000)  # the lifts, and the day-by-day path
         expect(page.get_by_text("Sample ratio OK")).to_be_visible()

@@ -1,5 +1,5 @@
 """The core install builds and analyses the example without any extra; a command that needs
-one says in one line which to install; `wk lab` serves the project's notebooks.
+one says in one line which to install.
 
 The core is checked in the test venv (which has everything) by a process whose imports of
 the extras' packages fail, as they do where those packages are not installed.
@@ -10,24 +10,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import textwrap
-import time
 import tomllib
-import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from conftest import REPO_ROOT
-from warehouse_kit.apps.lab import ROOT_NOTE, launch
 from warehouse_kit.core.extras import PROVIDERS
-from warehouse_kit.core.project import Project
 
 OPTIONAL = (
     "jupyterlab", "jupyter_server", "ipykernel", "papermill", "nbconvert", "nbformat", "altair",
@@ -147,86 +139,3 @@ def test_every_optional_module_names_its_extra_and_the_core_needs_none() -> None
         PROVIDERS.values()
     )
     assert "warehouse-kit[all]" in extras["test"]
-
-
-@pytest.mark.parametrize("as_root", [False, True])
-def test_lab_serves_notebooks_with_this_python(example: Path, as_root: bool) -> None:
-    how = launch(Project.load(example), port=8899, open_browser=False, as_root=as_root, environ={})
-    assert how.command[:3] == [sys.executable, "-m", "jupyterlab"]
-    assert f"--ServerApp.root_dir={example / 'notebooks'}" in how.command
-    assert how.command[4:6] == ["--port=8899", "--no-browser"]
-    assert ("--allow-root" in how.command) is as_root
-    assert how.note == (ROOT_NOTE if as_root else None)
-    assert how.environment["PATH"] == str(Path(sys.executable).parent)
-    assert how.environment["JUPYTER_PREFER_ENV_PATH"] == "1"
-    assert how.cwd == example
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _get(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=2) as response:
-        return json.load(response)
-
-
-@dataclass
-class Lab:
-    """A `wk lab` server on a copy of the example."""
-
-    url: str
-    token: str
-    log: Path  # what it printed on stderr
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    root = _copy_example(tmp_path_factory.mktemp("lab"))
-    port, token = _free_port(), "wk-lab-test"
-    environment = {**os.environ, "JUPYTER_TOKEN": token, "JUPYTER_RUNTIME_DIR": str(root)}
-    started = Lab(f"http://127.0.0.1:{port}", token, root / "lab.log")
-    with started.log.open("w") as log:  # a pipe nobody reads would fill and stop the server
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "warehouse_kit.apps.cli",
-                "lab",
-                f"--port={port}",
-                "--no-browser",
-            ],
-            cwd=root,
-            env=environment,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert server.poll() is None, started.log.read_text()
-            try:
-                _get(f"{started.url}/api")
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.skip("JupyterLab did not answer within 30 s on this machine")
-                time.sleep(0.2)
-        yield started
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:  # it shuts its kernels down first; on a busy machine
-            server.kill()
-            server.wait()
-
-
-def test_wk_lab_serves_the_notebooks_folder_with_the_python3_kernel(lab: Lab) -> None:
-    contents = _get(f"{lab.url}/api/contents?token={lab.token}")["content"]
-    assert {"warehouse_tour.ipynb", "kpi_report.ipynb"} <= {item["name"] for item in contents}
-    assert _get(f"{lab.url}/api/kernelspecs?token={lab.token}")["default"] == "python3"
-    first = lab.log.read_text().splitlines()[0]
-    assert (first == ROOT_NOTE) is (os.geteuid() == 0)  # as root, it says it passed --allow-root

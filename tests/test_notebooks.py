@@ -282,6 +282,16 @@ def test_the_helpers_summarise_runs_on_every_backend(tiny):
     assert tables.to_dict("records") == [{"table": "people_by_city", "rows": 3, "columns": 2}]
 
 
+def test_a_table_up_to_date_keeps_its_rows_in_the_trend(tiny):
+    tiny.csv("people", PEOPLE)
+    tiny.pipeline(PIPELINE)
+    built, again = tiny.run(), tiny.run()  # again: nothing new, every model up to date
+    assert {model.status for model in again.models} == {"up_to_date"}
+    with open_warehouse(tiny.target, project=tiny.root) as warehouse:
+        trend = row_count_trend(warehouse, "people_pipeline")
+    assert trend[["run_id", "rows_out"]].values.tolist() == [[built.run_id, 2], [again.run_id, 2]]
+
+
 def test_an_unknown_run_or_pipeline_lists_what_there_is(tiny):
     tiny.csv("people", PEOPLE)
     tiny.pipeline(PIPELINE)

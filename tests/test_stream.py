@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from kafka_broker import Broker, free_port
+from kafka_broker import Broker
+from servers import free_port
 from warehouse_kit.core.backends import connect
 from warehouse_kit.core.errors import ConfigError, SourceError, WarehouseKitError
 from warehouse_kit.core.runner import run

@@ -19,7 +19,7 @@ with app.setup:
 
     import marimo as mo
 
-    from warehouse_kit.apps import charts
+    from warehouse_kit.apps import charts, dashboards
     from warehouse_kit.apps import experiments_dashboard as board
 
     charts.enable()  # the house theme; charts as inline SVG, nothing from the network
@@ -61,7 +61,7 @@ def _(view):
             charts.lift_forest(
                 view.lifts, label="label", title=f"Relative lift against {view.result.control}"
             ),
-            mo.ui.table(view.lifts[columns].round(4), selection=None, label="Each metric's lift"),
+            dashboards.table(view.lifts[columns], board.LIFT_FORMATS, label="Each metric's lift"),
         ]
     )
     return

@@ -16,7 +16,7 @@ app = marimo.App(width="medium", app_title="Pipeline health")
 with app.setup:
     import marimo as mo
 
-    from warehouse_kit.apps import charts, health_dashboard
+    from warehouse_kit.apps import charts, dashboards, health_dashboard
 
     charts.enable()  # the house theme; charts as inline SVG, nothing from the network
 
@@ -39,7 +39,7 @@ def _(project, refresh, runs):
         [
             mo.md(f"**Latest run** `{latest.run_id}` of {latest.pipeline}: **{latest.status}**"),
             mo.callout(latest.error, kind="danger") if latest.error else mo.md(""),
-            mo.ui.table(health.runs, selection=None, label="Last runs"),
+            dashboards.table(health.runs, label="Last runs"),
         ]
     )
     return (health,)
@@ -71,15 +71,15 @@ def _(health):
     mo.vstack(
         [
             mo.md(f"## Quality checks that failed ({len(failed)})"),
-            mo.ui.table(failed, selection=None) if len(failed) else mo.md("No check failed."),
+            dashboards.table(failed) if len(failed) else mo.md("No check failed."),
             mo.md(f"## Checks that warned ({len(warned)})"),
-            mo.ui.table(warned, selection=None) if len(warned) else mo.md("No check warned."),
+            dashboards.table(warned) if len(warned) else mo.md("No check warned."),
             mo.md(f"## Rows set aside as designed ({len(set_aside)})"),
             mo.md(
                 "Quarantine checks doing their job: the rows they caught went to the model's "
                 "quarantine table with their reasons, and the model was built without them."
             ),
-            mo.ui.table(set_aside, selection=None) if len(set_aside) else mo.md("None."),
+            dashboards.table(set_aside) if len(set_aside) else mo.md("None."),
         ]
     )
     return
@@ -92,11 +92,11 @@ def _(health):
     mo.vstack(
         [
             mo.md(f"## Monitors ({firing} firing of {len(health.monitors)})"),
-            mo.ui.table(health.monitors, selection=None)
+            dashboards.table(health.monitors)
             if len(health.monitors)
             else mo.md("No monitors: declare them in `monitoring.monitors` of a pipeline."),
             mo.md(f"## Alerts ({len(health.alerts)})") if len(health.alerts) else mo.md(""),
-            mo.ui.table(health.alerts, selection=None) if len(health.alerts) else mo.md(""),
+            dashboards.table(health.alerts) if len(health.alerts) else mo.md(""),
         ]
     )
     return
@@ -111,7 +111,7 @@ def _(health):
     mo.vstack(
         [
             mo.md(f"## Streams: lag {int(streams['lag'].sum()):,} messages in all"),
-            mo.ui.table(streams, selection=None),
+            dashboards.table(streams),
             mo.hstack(
                 [
                     charts.bar(

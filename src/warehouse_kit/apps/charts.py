@@ -75,8 +75,12 @@ def time_series(
     `time_format` (d3's, e.g. ``"%b %d %H:%M"``) labels a time axis; by default
     the labels follow the span of the data. `y_format` is a metric's format
     (``$,.2f``, ``.1%``) for the y axis and the tooltips.
+
+    Rows without an `x` (facts on the date dimension's unknown member) have no place on
+    the axis and are left out, rather than drawn at a period named "null".
     """
     frame = _aggregated(data, x, y, *([color] if color else []))
+    frame = frame[frame[x].notna()]
     if grain is not None:
         order = sorted(frame[x].dropna().unique())
         names = {day: display.period_label(day, grain) for day in order}

@@ -19,7 +19,7 @@ The target comes from `target`, else ``WK_TARGET``, else ``warehouse.yml``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -31,6 +31,7 @@ import pandas as pd
 from warehouse_kit.analytics import metrics, privacy
 from warehouse_kit.analytics.metrics import display, summary
 from warehouse_kit.analytics.metrics.layer import SemanticLayer
+from warehouse_kit.apps.notebook import data_as_of
 from warehouse_kit.core.errors import WarehouseKitError, did_you_mean
 from warehouse_kit.core.project import Project
 
@@ -48,6 +49,20 @@ ProjectLike = Project | str | Path
 
 
 # --- the apps -----------------------------------------------------------------
+
+
+def table(
+    frame: pd.DataFrame, formats: Mapping[str, str | None] | None = None, **options: Any
+) -> Any:
+    """`frame` as a marimo table for people: each cell as reports write it (`display.table`:
+    separators, percentages, times to the second; `formats` per column), no data types
+    under the headers, no selection; `options` go to ``mo.ui.table`` (``label``...)."""
+    import marimo as mo  # the dashboards extra: only the apps call this
+
+    shown: dict[str, str | Callable[..., Any]] = dict(display.cell_formats(frame, formats))
+    return mo.ui.table(
+        frame, selection=None, show_data_types=False, format_mapping=shown, **options
+    )
 
 
 def apps(project: ProjectLike = ".") -> dict[str, Path]:
@@ -117,17 +132,21 @@ class KpiView:
     """The SQL of the ``trend`` and ``breakdown`` queries, as the warehouse runs them."""
     window: tuple[date, date] | None = None
     """[first day, day after the last) of the whole periods shown; None: all the data."""
+    as_of: str = ""
+    """``data as of <the last successful run's end> UTC`` (`notebook.data_as_of`)."""
 
     @property
     def window_note(self) -> str:
-        """What the dates cover, as the dashboard says it under its pickers."""
+        """What the dates cover and how fresh the data is, as the dashboard says it under
+        its pickers."""
+        fresh = f" {self.as_of[:1].upper()}{self.as_of[1:]}." if self.as_of else ""
         if self.window is None:
-            return f"All the data, by whole {self.grain}s."
+            return f"All the data, by whole {self.grain}s.{fresh}"
         low, high = self.window
         last = high - timedelta(days=1)
         return (
             f"Tiles, trend and breakdown all cover whole {self.grain}s: "
-            f"{low:%Y-%m-%d} to {last:%Y-%m-%d} (the dates picked, rounded out)."
+            f"{low:%Y-%m-%d} to {last:%Y-%m-%d} (the dates picked, rounded out).{fresh}"
         )
 
     def label(self, metric: str) -> str:
@@ -188,9 +207,10 @@ def kpi_view(
         split = privacy.masked(split, privacy.personal_results(warehouse, split))  # by email
         sql = {"trend": warehouse.sql(trend), "breakdown": warehouse.sql(split)}
         trend_frame, split_frame = numbers(trend), numbers(split)
+        as_of = data_as_of(warehouse)
     tiles = _tiles(layer, trend_frame, grain, names)
     split_frame[by] = split_frame[by].fillna(NO_VALUE)
-    return KpiView(grain, by, tiles, trend_frame, split_frame, sql, bounds)
+    return KpiView(grain, by, tiles, trend_frame, split_frame, sql, bounds, as_of)
 
 
 def _tiles(layer: SemanticLayer, trend: pd.DataFrame, grain: str, names: list[str]) -> list[Tile]:

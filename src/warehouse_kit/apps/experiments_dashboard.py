@@ -28,6 +28,12 @@ from warehouse_kit.core.errors import WarehouseKitError
 from warehouse_kit.core.project import Project
 
 ProjectLike = Project | str | Path
+LIFT_FORMATS: dict[str, str | None] = {
+    "control_value": ",.4g", "variant_value": ",.4g", "p_adjusted": ".3g",
+    **dict.fromkeys(("relative", "relative_ci_low", "relative_ci_high"), "+.1%"),
+}  # fmt: skip
+"""How the lifts table writes its numbers: means to four significant digits (as the report
+does), relative lifts as percentages."""
 
 
 @dataclass(frozen=True)

@@ -218,14 +218,15 @@ _LOAD_COLUMNS = ("_loaded_at", "_source", "_batch_id", "_wk_run_id")
 def row_count_trend(
     warehouse: Warehouse, pipeline: str | None = None, *, runs: int = 10, stage: str = "gold"
 ) -> pd.DataFrame:
-    """Rows in each `stage` model after each of the pipeline's last `runs` runs, oldest first."""
+    """Rows in each `stage` model after each of the pipeline's last `runs` runs, oldest first
+    (a model up to date in a run is there too: its table kept its rows)."""
     history = state.pipeline_runs(warehouse)
     if pipeline is not None:
         history = history.filter(_runs_of(history, pipeline))
     recent = history.order_by(ibis.desc("run_id")).limit(runs)
     recent = recent.select("run_id", run_started_at="started_at")
     steps = state.table(warehouse, "model_runs")
-    mine = steps.filter((steps.stage == stage) & (steps.status == "success"))
+    mine = steps.filter((steps.stage == stage) & steps.status.isin(("success", "up_to_date")))
     joined = mine.join(recent, "run_id").select("run_id", "run_started_at", "model", "rows_out")
     return _frame(joined.order_by("run_id", "model"))
 

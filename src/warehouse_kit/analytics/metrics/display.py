@@ -18,7 +18,7 @@ import hashlib
 import io
 import json
 import math
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -156,16 +156,33 @@ def _header(column: str, layer: SemanticLayer | None) -> str:
 
 
 def _texts(values: pd.Series, column: str, formats: Mapping[str, str | None]) -> list[str]:
+    show = cell_format(values, column, formats)
+    return [show(value) for value in values.astype(object)]
+
+
+def cell_format(
+    values: pd.Series, column: str, formats: Mapping[str, str | None] | None = None
+) -> Callable[[Any], str]:
+    """How `table` writes each value of the column `column` (its `values`): a grain's dates
+    as periods, with its spec in `formats`, else by type (numbers with separators and two
+    decimals at most, times to the second). A dashboard's table takes these too."""
     if column in GRAINS and _dates(values):
-        return [_period(value, column) for value in values.astype(object)]
-    spec = formats.get(column)
+        return lambda value: _period(value, column)
+    spec = (formats or {}).get(column)
     if spec is None and pd.api.types.is_bool_dtype(values):
         spec = None
     elif spec is None and pd.api.types.is_integer_dtype(values):
         spec = ",d"
     elif spec is None and pd.api.types.is_float_dtype(values):
         spec = ",.2f"
-    return [_moment(value) or format_value(_python(value), spec) for value in values]
+    return lambda value: _moment(value) or format_value(_python(value), spec)
+
+
+def cell_formats(
+    frame: pd.DataFrame, formats: Mapping[str, str | None] | None = None
+) -> dict[str, Callable[[Any], str]]:
+    """`cell_format` for each column of `frame`: a marimo table's ``format_mapping``."""
+    return {str(c): cell_format(frame[c], str(c), formats) for c in frame.columns}
 
 
 def _moment(value: Any) -> str | None:
