@@ -28,6 +28,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -299,9 +300,9 @@ def failure(block: Block, result: subprocess.CompletedProcess[str], failed: str)
         problems.append(f"README.md line {at}: the Python block failed")
     elif result.returncode != 0 and not problems:
         problems.append(f"{block.where}: the block exited {result.returncode}")
-    missing = unshown(block.expected_output(), result.stdout)
-    if missing:
-        problems.append(f"{block.where}: the output does not show, as the README does: {missing}")
+    for lines in unshown(block.expected_output(), result.stdout):
+        problems.append(f"{block.where}: the output does not show these lines as the README does:")
+        problems.append(textwrap.indent(lines, "    "))
     if not problems:
         return None
     tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])

@@ -18,8 +18,10 @@ with $WK_WARM_WHERE: a shell does not stop at every failure (`a && b` goes on af
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import signal
 import socket
 import sys
 
@@ -42,9 +44,6 @@ MESSAGE_SIZE = 1 << 20
 
 
 def serve(path: str) -> None:
-    import importlib
-    import signal
-
     for module in PRELOADED:
         importlib.import_module(module)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
@@ -66,6 +65,7 @@ def serve(path: str) -> None:
 def _child(connection: socket.socket, request: dict, fds: list[int]) -> None:
     """Become the caller's command: its streams, folder, environment and arguments; send
     back the exit status, then exit."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the command waits for its own children
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
         os.close(fd)
