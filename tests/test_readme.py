@@ -15,7 +15,7 @@ example is tested unless its author says why not.
 
 The copy's `.venv/bin/wk` runs each command through `warm_wk` (a fork of a process that has
 imported warehouse-kit) rather than a new interpreter: the same command, without 2 s of
-imports each time for some sixty commands."""
+imports each time for some fifty commands."""
 
 from __future__ import annotations
 

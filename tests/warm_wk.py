@@ -1,7 +1,7 @@
 """`wk` without its import time: a server imports warehouse-kit and its libraries once, then
 forks a child for each command, which runs it as a new `wk` process would.
 
-The README test runs about sixty `wk` commands; a new process spends about 2 s of a loaded
+The README test runs about fifty `wk` commands; a new process spends about 2 s of a loaded
 machine importing Ibis, DuckDB, pandas and the rest before it starts, a fork a few
 milliseconds. The child gets the caller's arguments, folder, environment and standard
 streams (the file descriptors themselves, passed over a Unix socket), so a shell sees the
