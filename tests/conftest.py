@@ -45,7 +45,7 @@ SPARK_ALL = os.environ.get("WK_TEST_SPARK") == "all"
 
 LONGEST_MODULES = (
     "test_parity.py", "test_spark.py", "test_scd2_properties.py", "test_stream.py",
-    "test_spark_connect.py", "test_chaos.py", "test_secrets.py",
+    "test_spark_connect.py", "test_chaos.py", "test_secrets.py", "test_readme.py",
 )  # fmt: skip
 """Longest first (`pytest_collection_modifyitems`)."""
 
