@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 
 import psycopg
 import pytest
+from xdist.scheduler import LoadScopeScheduling
 
 from warehouse_kit.apps.notebooks_refresh import build_example
 from warehouse_kit.core.backends import Warehouse, connect
@@ -44,10 +45,15 @@ SPARK_ALL = os.environ.get("WK_TEST_SPARK") == "all"
 
 
 LONGEST_MODULES = (
-    "test_parity.py", "test_spark.py", "test_scd2_properties.py", "test_stream.py",
-    "test_spark_connect.py", "test_chaos.py", "test_secrets.py", "test_readme.py",
+    "test_scd2_properties.py", "test_stream.py", "test_scd2.py", "test_readme.py",
+    "test_chaos.py", "test_secrets.py", "test_lab.py",
 )  # fmt: skip
-"""Longest first (`pytest_collection_modifyitems`)."""
+"""Longest first (`pytest_collection_modifyitems`), after the Spark tests."""
+
+
+def on_spark(nodeid: str) -> bool:
+    """Whether a test runs on Spark: the parity suite, the Spark modules, a [spark] case."""
+    return "spark" in nodeid.lower() or "test_parity.py" in nodeid
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -56,16 +62,31 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     kept, dropped = [], []
     for item in items:
         callspec = getattr(item, "callspec", None)
-        on_spark = callspec is not None and "spark" in callspec.params.values()
+        spark_case = callspec is not None and "spark" in callspec.params.values()
         parity = item.get_closest_marker("parity") or item.path.name == "test_parity.py"
-        (dropped if on_spark and not (parity or SPARK_ALL) else kept).append(item)
+        (dropped if spark_case and not (parity or SPARK_ALL) else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
-    # The longest modules first: with --dist loadscope each runs whole on one worker, and
-    # one started last (the parity suite builds three warehouses) would run on alone.
-    rank = {name: position for position, name in enumerate(LONGEST_MODULES)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+    # The Spark tests first, then the longest modules: with --dist loadscope each scope runs
+    # whole on one worker, and one started last would run on alone.
+    rank = {name: position for position, name in enumerate(LONGEST_MODULES, start=1)}
+    items.sort(key=lambda item: 0 if on_spark(item.nodeid) else rank.get(item.path.name, 99))
+
+
+class SparkTogether(LoadScopeScheduling):
+    """--dist loadscope, with every Spark test in one scope: one worker starts a JVM and
+    warms it up (its first runs are several times slower), not each of them."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return "spark" if on_spark(nodeid) else super()._split_scope(nodeid)
+
+
+@pytest.hookimpl(optionalhook=True)  # run without xdist too (-p no:xdist)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getoption("dist") == "loadscope":
+        return SparkTogether(config, log)
+    return None
 
 
 def pytest_configure(config: pytest.Config) -> None:
