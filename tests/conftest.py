@@ -25,6 +25,7 @@ import psycopg
 import pytest
 from xdist.scheduler import LoadScopeScheduling
 
+import warm_wk
 from warehouse_kit.apps.notebooks_refresh import build_example
 from warehouse_kit.core.backends import Warehouse, connect
 from warehouse_kit.core.project import Project
@@ -360,13 +361,43 @@ def tiny(tmp_path: Path, target_url: str) -> TinyProject:
     return TinyProject(tmp_path / "project", target_url)
 
 
-def wk(*args: str, cwd: Path = REPO_ROOT, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """`wk ARGS` in a new process, as a user runs it (wide output: no wrapping)."""
+WARM_WK = REPO_ROOT / "tests" / "warm_wk.py"
+_servers = ExitStack()
+
+
+@functools.cache
+def _warm_socket() -> str:
+    """This test process's warm `wk` server (`warm_wk`), started when first asked for."""
+    socket: str = _servers.enter_context(warm_wk.started(dict(os.environ)))
+    return socket
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _servers.close()
+
+
+def wk(
+    *args: str,
+    cwd: Path = REPO_ROOT,
+    env: dict[str, str | None] | None = None,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
+    """`wk ARGS` in a new process, as a user runs it: wide output (no wrapping), `env`'s
+    variables set (None: unset). Through `warm_wk`, which forks a process that has already
+    imported the libraries: a new interpreter spends 2 s importing them, and the suite runs
+    hundreds of commands."""
+    environment = {**os.environ, "COLUMNS": "200"}
+    for key, value in (env or {}).items():
+        if value is None:
+            environment.pop(key, None)
+        else:
+            environment[key] = value
+    environment["WK_WARM_SOCKET"] = _warm_socket()
     return subprocess.run(
-        [sys.executable, "-m", "warehouse_kit.apps.cli", *args],
+        [sys.executable, "-I", "-S", str(WARM_WK), "wk", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
-        env={**os.environ, "COLUMNS": "200"},
+        env=environment,
         timeout=timeout,
     )

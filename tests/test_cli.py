@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -12,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
+import conftest
+from conftest import REPO_ROOT
+
 WK = [sys.executable, "-m", "warehouse_kit.apps.cli"]
 
 
 def wk(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+    *args: str, cwd: Path = REPO_ROOT, env: dict[str, str | None] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "COLUMNS": "120", **(env or {})}
-    return subprocess.run(
-        [*WK, *args], capture_output=True, text=True, cwd=cwd, env=environment, timeout=120
-    )
+    return conftest.wk(*args, cwd=cwd, env={"COLUMNS": "120", **(env or {})})
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from conftest import chromium_page
+from conftest import chromium_page, wk
 from servers import dashboard
 from warehouse_kit.analytics import experiments, metrics
 from warehouse_kit.analytics.metrics import display, summary
@@ -419,17 +419,6 @@ def test_a_refresh_while_a_pipeline_writes_waits_for_it(dashboard_process):
 
 
 # --- wk dashboard ----------------------------------------------------------------------
-
-
-def wk(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "warehouse_kit.apps.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        env={**os.environ, "COLUMNS": "200"},
-        timeout=60,
-    )
 
 
 def test_an_unknown_dashboard_is_one_line_listing_the_apps():

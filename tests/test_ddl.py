@@ -8,8 +8,6 @@ and Spark scripts are parsed back with sqlglot in their own dialect.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ import pytest
 import sqlglot
 import sqlglot.expressions as sge
 
+from conftest import wk
 from warehouse_kit.analytics import ddl
 from warehouse_kit.core.backends import Warehouse, connect, table_ref
 from warehouse_kit.core.errors import WarehouseKitError
@@ -435,13 +434,7 @@ def test_the_committed_er_diagram_is_up_to_date(example):
 
 def test_the_command_prints_the_paths_it_wrote(tmp_path):
     root = described_project(tmp_path / "clinic")
-    result = subprocess.run(
-        [sys.executable, "-m", "warehouse_kit.apps.cli", "ddl", "--dialect", "postgres"],
-        capture_output=True,
-        text=True,
-        cwd=root,
-        timeout=120,
-    )
+    result = wk("ddl", "--dialect", "postgres", cwd=root)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
         "schemas/clinic-postgres-schema.sql",

@@ -13,6 +13,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from conftest import wk
 from warehouse_kit.demo import generate, generate_changes
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -465,9 +466,9 @@ def test_changes_must_be_a_percentage(tmp_path: Path, bad: Any) -> None:
 
 
 def test_wk_demo_generate_with_changes_writes_the_change_batch(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "warehouse_kit.apps.cli", "demo", "generate"]
     options = ["--orders", "1200", "--seed", "42", "--changes", "10", "--out", str(tmp_path)]
-    run = subprocess.run([*command, *options], capture_output=True, text=True, check=True)
+    run = wk("demo", "generate", *options)
+    assert run.returncode == 0, run.stderr
     assert files(tmp_path) == files(BATCH2)
     assert "customers: 313 rows" in run.stdout
     assert "order_items: 320 rows" in run.stdout

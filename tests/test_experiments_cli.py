@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+import conftest
 from warehouse_kit.core.runner import run
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-WK = [sys.executable, "-m", "warehouse_kit.apps.cli"]
 
 
 def wk(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "COLUMNS": "200"}
-    environment.pop("WK_TARGET", None)
-    return subprocess.run(
-        [*WK, *args], capture_output=True, text=True, cwd=cwd, env=environment, timeout=120
-    )
+    return conftest.wk(*args, cwd=cwd, env={"WK_TARGET": None})
 
 
 @pytest.fixture(scope="module")

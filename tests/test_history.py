@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 import sqlglot as sg
 import sqlglot.expressions as sge
 
+from conftest import wk
 from warehouse_kit.apps import health_dashboard
 from warehouse_kit.apps.notebook import find_run, open_warehouse, row_count_trend
 from warehouse_kit.core import state
@@ -109,18 +106,8 @@ def test_wk_history_after_wk_check_shows_the_latest_pipeline_run(tmp_path):
     tiny = people_project(TinyProject(tmp_path, f"duckdb:///{tmp_path}/w.duckdb"))
     built = tiny.run()
 
-    def wk(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "warehouse_kit.apps.cli", *args, "--target", tiny.target],
-            capture_output=True,
-            text=True,
-            cwd=tmp_path,
-            env={**os.environ, "COLUMNS": "200"},
-            timeout=120,
-        )
-
-    assert wk("check").returncode == 0
-    shown = wk("history")
+    assert wk("check", "--target", tiny.target, cwd=tmp_path).returncode == 0
+    shown = wk("history", "--target", tiny.target, cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
     assert f"run {built.run_id}" in shown.stdout
     assert "gold.people_by_city" in shown.stdout

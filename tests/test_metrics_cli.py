@@ -5,27 +5,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import subprocess
 import sys
 import time
 
 import pytest
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, wk
 from warehouse_kit.analytics import metrics
 from warehouse_kit.core.backends import connect
 from warehouse_kit.core.runner import run
 
 pytestmark = pytest.mark.duckdb
-WK = [sys.executable, "-m", "warehouse_kit.apps.cli"]
-
-
-def wk(*args: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run(
-        [*WK, *args], capture_output=True, text=True, cwd=REPO_ROOT, env=environment, timeout=120
-    )
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from conftest import wk
 from warehouse_kit.apps.notebook import (
     find_run,
     gold_tables,
@@ -192,9 +193,7 @@ def test_wk_notebooks_refresh_reruns_a_notebook_and_keeps_the_checked_output(tmp
         ),
     ]
     nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": KERNELSPEC}), path)
-    command = [sys.executable, "-m", "warehouse_kit.apps.cli", "notebooks", "refresh"]
-    command += ["--project", str(tmp_path)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    result = wk("notebooks", "refresh", "--project", str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "refreshed notebooks/facts.ipynb"
     assert result.stderr.splitlines() == [  # the steps, as they happen

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import TinyProject
+from conftest import TinyProject, wk
 from warehouse_kit.core.backends import connect
 from warehouse_kit.core.errors import ConfigError
 from warehouse_kit.core.runner import check
@@ -266,14 +263,7 @@ def checked_project(tmp_path_factory: pytest.TempPathFactory) -> TinyProject:
 
 def wk_check(tiny: TinyProject, *args: str) -> str:
     """`wk check ARGS` in the project; what it printed."""
-    result = subprocess.run(
-        [sys.executable, "-m", "warehouse_kit.apps.cli", "check", "--target", tiny.target, *args],
-        capture_output=True,
-        text=True,
-        cwd=tiny.root,
-        env={**os.environ, "COLUMNS": "200"},
-        timeout=120,
-    )
+    result = wk("check", "--target", tiny.target, *args, cwd=tiny.root)
     assert result.returncode == 0, result.stderr
     return result.stdout
 

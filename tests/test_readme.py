@@ -24,17 +24,16 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import textwrap
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+
+import warm_wk
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 README = REPO_ROOT / "README.md"
@@ -221,7 +220,8 @@ def test_every_readme_example_runs(tmp_path):
         "WK_WARM_FAILURES": str(failures_log),
     }
     failures = []
-    with warm_server(env) as env:
+    with warm_wk.started(env) as socket:
+        env["WK_WARM_SOCKET"] = socket
         for block in BLOCKS:
             if block.not_run:
                 continue
@@ -250,24 +250,6 @@ def fresh_clone(project: Path) -> None:
     (venv / "activate").write_text(f'export PATH="{venv}:$PATH"\n')
     (venv / "wk").write_text(f'#!/bin/sh\nexec "{sys.executable}" -I -S "{WARM_WK}" wk "$@"\n')
     (venv / "wk").chmod(0o755)
-
-
-@contextmanager
-def warm_server(env: dict[str, str]) -> Iterator[dict[str, str]]:
-    """`env` with the socket of a warm_wk server started in it, stopped afterwards."""
-    with tempfile.TemporaryDirectory(prefix="wk-warm-") as folder:  # a short path: sockets' max 107
-        env = {**env, "WK_WARM_SOCKET": f"{folder}/socket"}
-        server = subprocess.Popen(
-            [sys.executable, str(WARM_WK), "serve", env["WK_WARM_SOCKET"]],
-            env=env, stdout=subprocess.PIPE, text=True, start_new_session=True,
-        )  # fmt: skip
-        try:
-            assert server.stdout is not None
-            assert server.stdout.readline().strip() == "ready", "the warm wk server did not start"
-            yield env
-        finally:
-            os.killpg(server.pid, signal.SIGKILL)  # it, and any command still running
-            server.wait()
 
 
 def run_block(block: Block, project: Path, env: dict[str, str], tmp_path: Path):

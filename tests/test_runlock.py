@@ -17,7 +17,7 @@ import duckdb
 import psycopg
 import pytest
 
-from conftest import TinyProject, fresh_postgres_database
+from conftest import TinyProject, fresh_postgres_database, wk
 from warehouse_kit.core import runlock, state
 from warehouse_kit.core.backends import WarehouseBusy, connect, duckdb_path, redact
 from warehouse_kit.core.runner import run
@@ -276,13 +276,7 @@ def dead_run(target: str, run_id: str, step: dict | None = STEP) -> None:
 
 
 def wk_history(target: str, cwd: Path, run_id: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*WK, "history", "--target", target, "--run", run_id],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-    )
+    return wk("history", "--target", target, "--run", run_id, cwd=cwd)
 
 
 @pytest.mark.parametrize("step", [STEP, None], ids=["mid-run", "before-any-model"])

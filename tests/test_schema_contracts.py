@@ -4,9 +4,7 @@ schema contract (evolve, freeze, discard) says what happens, on every backend.""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import sys
 
 import duckdb
@@ -14,6 +12,7 @@ import ibis.expr.datatypes as dt
 import psycopg
 import pytest
 
+from conftest import wk
 from warehouse_kit.core import state
 from warehouse_kit.core.backends import connect
 from warehouse_kit.core.errors import ModelError
@@ -199,22 +198,14 @@ def test_wk_history_lists_a_tables_schema_versions(tiny):
     assert tiny.run().ok
     tiny.csv("orders", "id,customer,amount,channel\n3,cy,7,web\n")
     assert tiny.run().ok
-    shown = subprocess.run(
-        [*WK, "history", "--target", tiny.target, "--schema", "bronze.orders"],
-        cwd=tiny.root,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "COLUMNS": "250"},
-    )
+    shown = wk(
+        "history", "--target", tiny.target, "--schema", "bronze.orders", cwd=tiny.root,
+        env={"COLUMNS": "250"},
+    )  # fmt: skip
     assert shown.returncode == 0, shown.stderr
     assert "bronze.orders: 2 schema versions" in shown.stdout
     assert "added channel (string)" in shown.stdout
-    wrong = subprocess.run(
-        [*WK, "history", "--target", tiny.target, "--schema", "bronze.order"],
-        cwd=tiny.root,
-        capture_output=True,
-        text=True,
-    )
+    wrong = wk("history", "--target", tiny.target, "--schema", "bronze.order", cwd=tiny.root)
     assert wrong.returncode != 0
     assert "no schema versions recorded for bronze.order; did you mean 'bronze.orders'?" in (
         wrong.stderr

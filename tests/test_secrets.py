@@ -8,18 +8,14 @@ every line printed and every row of ``_wk`` is searched for the password.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
 
-from conftest import POSTGRES_SERVER, REPO_ROOT, TinyProject, require_postgres
+from conftest import POSTGRES_SERVER, REPO_ROOT, TinyProject, require_postgres, wk
 
 REPORT = REPO_ROOT / "notebooks" / "pipeline_report.ipynb"
 
@@ -75,17 +71,6 @@ def secret_url() -> Iterator[tuple[str, str]]:
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
             )
             admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
-
-
-def wk(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "warehouse_kit.apps.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, "COLUMNS": "200"},
-        timeout=300,
-    )
 
 
 def state_rows(url: str) -> list[str]:

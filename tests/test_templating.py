@@ -6,10 +6,7 @@ from __future__ import annotations
 import ast
 import doctest
 import json
-import os
 import re
-import subprocess
-import sys
 from datetime import date, datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -19,7 +16,7 @@ import pandas as pd
 import pytest
 
 import warehouse_kit
-from conftest import TinyProject
+from conftest import TinyProject, wk
 from warehouse_kit.analytics.experiments import analyze_stats, parse_experiment
 from warehouse_kit.analytics.experiments.stats import Sums
 from warehouse_kit.analytics.experiments.sufficient import ExperimentStats
@@ -167,11 +164,9 @@ pipeline:
     tiny.pipeline(pipeline.replace("ACTION", "warn"))
     assert tiny.run().ok
     report = tmp_path / "checks.html"
-    wk = [sys.executable, "-m", "warehouse_kit.apps.cli", "check", "--target", tiny.target]
-    done = subprocess.run(
-        [*wk, "--format", "html", "-o", str(report)],
-        capture_output=True, text=True, cwd=tiny.root, env=os.environ, timeout=120,
-    )  # fmt: skip
+    done = wk(
+        "check", "--target", tiny.target, "--format", "html", "-o", str(report), cwd=tiny.root
+    )
     assert done.returncode == 0, done.stderr
     assert_shown_as_text(report.read_text(), "check", "column")
 

@@ -23,10 +23,15 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 PRELOADED = (
-    "warehouse_kit.apps.cli",
+    "typer",
+    "rich.console",
     "warehouse_kit.core.runner",
     "warehouse_kit.analytics.metrics",
     "warehouse_kit.analytics.experiments",
@@ -38,14 +43,34 @@ PRELOADED = (
     "altair",
     "warehouse_kit.apps.charts",
 )
-"""What most commands import first; the rest each command imports itself."""
+"""What most commands import first; the rest each command imports itself. Not the CLI's own
+modules: they make their consoles when imported, reading COLUMNS, which is the caller's."""
 
 MESSAGE_SIZE = 1 << 20
+
+
+@contextmanager
+def started(env: dict[str, str]) -> Iterator[str]:
+    """A server started with `env`, until the block ends; its socket (for $WK_WARM_SOCKET)."""
+    with tempfile.TemporaryDirectory(prefix="wk-warm-") as folder:  # a short path: sockets' max 107
+        path = f"{folder}/socket"
+        server = subprocess.Popen(
+            [sys.executable, __file__, "serve", path],
+            env=env, stdout=subprocess.PIPE, text=True, start_new_session=True,
+        )  # fmt: skip
+        try:
+            assert server.stdout is not None
+            assert server.stdout.readline().strip() == "ready", "the warm wk server did not start"
+            yield path
+        finally:
+            os.killpg(server.pid, signal.SIGKILL)  # it, and any command still running
+            server.wait()
 
 
 def serve(path: str) -> None:
     for module in PRELOADED:
         importlib.import_module(module)
+    assert "warehouse_kit.apps.cli.base" not in sys.modules, "a preloaded module imports the CLI"
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
     server = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     server.bind(path)
