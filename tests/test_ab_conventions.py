@@ -6,6 +6,7 @@ generated data, to 1e-9: the sums the engine sees against the unit values they c
 from __future__ import annotations
 
 import math
+import re
 import textwrap
 from datetime import datetime, timedelta
 
@@ -30,6 +31,7 @@ from warehouse_kit.analytics.experiments import plan as planning
 from warehouse_kit.analytics.experiments.spec import StatisticsSpec
 from warehouse_kit.analytics.experiments.stats import Sums
 from warehouse_kit.core.backends import connect
+from warehouse_kit.core.errors import ConfigError
 
 RTOL = 1e-9
 ALTERNATIVE = {"two": "two-sided", "greater": "larger"}
@@ -111,6 +113,45 @@ def test_mean_tests_match_scipy_and_statsmodels(rng, test):
     close_interval(stats.interval(lift, 0.05), means.zconfint_diff(usevar="unequal"))
 
 
+# --- ratios: z or Welch's t on the delta-method variances ----------------------------------------
+
+
+def linearized(y, x):
+    """A ratio's unit values linearized (Deng et al. 2018): R + (y - R x) / mean(x), whose mean
+    is R and whose variance / n is the delta method's variance of R."""
+    ratio = y.sum() / x.sum()
+    return ratio + (y - ratio * x) / x.mean()
+
+
+def ratio_arms(rng):
+    arms = []
+    for n, spend in ((2400, 30.0), (2200, 33.0)):
+        orders = rng.poisson(1.3, n).astype(float)
+        arms.append((rng.gamma(2.0, spend / 2, n) * orders, orders))
+    return arms
+
+
+@pytest.mark.parametrize("test", ["z", "welch"])
+def test_ratio_tests_match_scipy_on_linearized_values(rng, test):
+    (y_c, x_c), (y_t, x_t) = ratio_arms(rng)
+    rules = StatisticsSpec(ratios=test, relative="t")
+    arms = conventions.compare(Sums.of(y_c, x_c), Sums.of(y_t, x_t), "ratio", rules, "fixed")
+    control, treatment = linearized(y_c, x_c), linearized(y_t, x_t)
+    close(arms.lift.estimate, treatment.mean() - control.mean())
+    if test == "welch":  # GrowthBook's TwoSidedTTest.dof on two RatioStatistic
+        reference = sps.ttest_ind(treatment, control, equal_var=False)
+        close(arms.lift.df, reference.df)
+        close(stats.p_value(arms.lift), reference.pvalue)
+        close_interval(stats.interval(arms.lift, 0.05), reference.confidence_interval(0.95))
+        # the relative lift's t takes the same degrees of freedom, as GrowthBook's ratios
+        close(conventions.relative(arms, rules, "fixed").df, reference.df)
+        return
+    means = CompareMeans.from_data(treatment, control)
+    assert math.isinf(arms.lift.df)
+    close(stats.p_value(arms.lift), means.ztest_ind(usevar="unequal")[1])
+    close_interval(stats.interval(arms.lift, 0.05), means.zconfint_diff(usevar="unequal"))
+
+
 # --- relative lift: the delta method with z or t ---------------------------------------------
 
 
@@ -132,6 +173,50 @@ def test_relative_lift_by_the_delta_method_with_z_or_t(rng, quantile, sign):
     close(stats.p_value(lift), 2 * distribution.sf(abs(estimate) / se))
     half = distribution.ppf(0.975) * se
     close_interval(stats.interval(lift, 0.05), (estimate - half, estimate + half))
+
+
+@pytest.mark.parametrize(
+    ("metric_type", "sign", "side"),
+    [("mean", 1.0, "two"), ("mean", -1.0, "two"), ("ratio", 1.0, "greater")],
+)
+def test_log_scale_relative_interval_as_tea_tasting(rng, metric_type, sign, side):
+    # tea-tasting's RatioOfMeans._analyze_stats (Mean inherits it; use_t=True, equal_var=False):
+    # log_distr = t(Welch df of var / mean**2 per arm), CI = means_ratio * exp(+-log_distr.ppf(q)).
+    # Reference: scipy's Welch test on each unit's log-linearized value, log|m| + (v - m) / m
+    # (its variance / n is the delta method's Var(m) / m^2), the bounds exponentiated.
+    if metric_type == "mean":
+        y_c, y_t = sign * rng.gamma(2.0, 5.0, 2500), sign * rng.gamma(2.0, 5.6, 2300)
+        sums = Sums.of(y_c), Sums.of(y_t)
+        units = [(np.log(abs(y.mean())) + (y - y.mean()) / y.mean()) for y in (y_c, y_t)]
+    else:
+        (y_c, x_c), (y_t, x_t) = ratio_arms(rng)
+        sums = Sums.of(y_c, x_c), Sums.of(y_t, x_t)
+        values = linearized(y_c, x_c), linearized(y_t, x_t)
+        units = [np.log(v.mean()) + (v - v.mean()) / v.mean() for v in values]
+    rules = StatisticsSpec(relative="log")
+    arms = conventions.compare(*sums, metric_type, rules, "fixed")
+    lift = conventions.relative(arms, rules, "fixed")
+    alternative = "two-sided" if side == "two" else "greater"
+    reference = sps.ttest_ind(units[1], units[0], equal_var=False, alternative=alternative)
+    ratio = math.exp(units[1].mean() - units[0].mean())  # t / c
+    low, high = (math.exp(bound) for bound in reference.confidence_interval(0.95))
+    expected = (ratio - 1, (low - 1, high - 1)) if sign > 0 else (1 - ratio, (1 - high, 1 - low))
+    close(lift.df, reference.df)
+    close(lift.reported(lift.estimate), expected[0])  # (t - c) / |c|: t / c - 1 when c > 0
+    close(stats.p_value(lift, side), reference.pvalue)
+    ci = stats.interval(lift, 0.05, side)
+    close_interval(ci, expected[1])
+    if side == "two":  # asymmetric, longer away from t / c = 0 (relative -1 or +1)
+        assert (ci[1] - expected[0] > expected[0] - ci[0]) == (sign > 0)
+
+
+def test_no_log_scale_lift_when_the_arms_differ_in_sign(rng):
+    arms = compared(rng.normal(5.0, 3.0, 500), rng.normal(-1.0, 3.0, 500), "mean")
+    log, delta = StatisticsSpec(relative="log"), StatisticsSpec(relative="z")
+    problem = conventions.relative_problem(arms, log, "fixed", 0.05) or ""
+    assert "not of the sign of the control's" in problem
+    assert conventions.relative_problem(arms, delta, "fixed", 0.05) is None
+    assert conventions.relative_problem(arms, log, "sequential", 0.05) is None  # fixed only
 
 
 def test_a_noisy_control_keeps_its_relative_lift_with_a_caution(rng):
@@ -188,6 +273,49 @@ def test_cuped_theta_conventions_match_their_regressions(rng, theta):
     reference = sps.ttest_ind(values["treatment"], values["control"], equal_var=False)
     close(adjusted.lift.estimate, values["treatment"].mean() - values["control"].mean())
     close(stats.p_value(adjusted.lift), reference.pvalue)
+
+
+@pytest.mark.parametrize("theta", ["total", "per_arm"])
+def test_cuped_relative_lift_over_the_unadjusted_control_mean(rng, theta):
+    arms = cuped_arms(rng)
+    sums = {name: Sums.of(y, c=c) for name, (y, c) in arms.items()}
+    rules = StatisticsSpec(cuped_theta=theta, cuped_relative="unadjusted")
+    adjusted, thetas = conventions.cuped(sums, ("control", "treatment"), "mean", rules, "fixed")
+    lift = conventions.relative(adjusted, rules, "fixed")
+    (y_a, c_a), (y_b, c_b) = arms["control"], arms["treatment"]
+    covariate_mean = np.concatenate([c_a, c_b]).mean()
+
+    def relative(means):  # GrowthBook's estimate: the adjusted difference / unadjusted control
+        m_ya, m_ca, m_yb, m_cb = means
+        adjusted_b = m_yb - thetas[1] * (m_cb - covariate_mean)
+        adjusted_a = m_ya - thetas[0] * (m_ca - covariate_mean)
+        return (adjusted_b - adjusted_a) / m_ya
+
+    # the delta method with the gradient by complex step (exact to rounding), theta held fixed
+    point = np.array([y_a.mean(), c_a.mean(), y_b.mean(), c_b.mean()], dtype=complex)
+    step = 1e-30
+    gradient = np.array([(relative(point + 1j * step * e) / step).imag for e in np.eye(4)])
+    covariance = np.zeros((4, 4))
+    covariance[:2, :2] = np.cov(np.vstack([y_a, c_a])) / len(y_a)
+    covariance[2:, 2:] = np.cov(np.vstack([y_b, c_b])) / len(y_b)
+    estimate, se = relative(point).real, math.sqrt(gradient @ covariance @ gradient)
+    close(lift.estimate, estimate)
+    close(lift.se, se)
+    close(stats.p_value(lift), 2 * sps.norm.sf(abs(estimate) / se))
+    half = sps.norm.ppf(0.975) * se
+    close_interval(stats.interval(lift, 0.05), (estimate - half, estimate + half))
+    # the default divides by the adjusted control mean: another estimate
+    default = StatisticsSpec(cuped_theta=theta)
+    by_adjusted, _ = conventions.cuped(sums, ("control", "treatment"), "mean", default, "fixed")
+    assert conventions.relative(by_adjusted, default, "fixed").estimate != pytest.approx(estimate)
+    # GrowthBook's frequentist_variance_relative_cuped (mean metrics, one theta) puts the
+    # unadjusted treatment mean where the expansion has base + difference: O(1/sqrt(n)) apart
+    if theta == "total":
+        s_a, s_b = np.cov(np.vstack([y_a, c_a])), np.cov(np.vstack([y_b, c_b]))
+        th, ratio = thetas[0], y_b.mean() / y_a.mean()
+        v_b = (s_b[0, 0] + th**2 * s_b[1, 1] - 2 * th * s_b[0, 1]) / len(y_b)
+        v_a = (s_a[0, 0] * ratio**2 - 2 * th * s_a[0, 1] * ratio + th**2 * s_a[1, 1]) / len(y_a)
+        assert lift.se == pytest.approx(math.sqrt(v_a + v_b) / y_a.mean(), rel=0.02)
 
 
 # --- Bayesian variance -----------------------------------------------------------------------
@@ -262,11 +390,13 @@ experiment:
   events: {table: silver.events}
   metrics:
     - {name: conversion, type: binomial, role: primary, where: "kind = 'buy'"}
-  statistics: {proportions: pooled_z, relative: t}
+    - {name: order_value, type: ratio, numerator: amount, denominator: "1", where: "kind = 'buy'"}
+  statistics: {proportions: pooled_z, relative: t, ratios: welch}
 """
 
 
-def test_a_yaml_convention_runs_through_duckdb(rng, tmp_path):
+def test_a_yaml_convention_runs_through_duckdb(tmp_path):
+    rng = np.random.default_rng(2026_20)  # its own: the data, whichever tests ran before
     n = 6000
     users = [f"u{i}" for i in range(n)]
     variant = np.where(rng.random(n) < 0.5, "control", "treatment")
@@ -277,18 +407,22 @@ def test_a_yaml_convention_runs_through_duckdb(rng, tmp_path):
     warehouse.ensure_schema("silver")
     exposures = {"user_id": users, "variant": variant.tolist(), "exposed_at": seen}
     buyers = np.flatnonzero(bought)
+    amount = np.where(bought, rng.gamma(2.0, np.where(variant == "treatment", 26.0, 24.0)), 0.0)
     events = {
         "user_id": [users[i] for i in buyers],
         "kind": ["buy"] * len(buyers),
         "event_at": [seen[i] + timedelta(hours=1) for i in buyers],
+        "amount": amount[buyers].tolist(),
     }
     for name, columns in (("exposures", exposures), ("events", events)):
         warehouse.con.create_table(name, pa.table(columns), database="silver", overwrite=True)
-    path = tmp_path / "conv.yml"
+    path, log_path = tmp_path / "conv.yml", tmp_path / "log.yml"
     path.write_text(textwrap.dedent(EXPERIMENT))
+    log_path.write_text(textwrap.dedent(EXPERIMENT).replace("relative: t", "relative: log"))
     experiment = load_experiment(path)
     result = analyze(experiment, warehouse=warehouse)
     bayesian = analyze(experiment, warehouse=warehouse, engine="bayesian")
+    log_scale = analyze(load_experiment(log_path), warehouse=warehouse)
     warehouse.close()
 
     comparison = result.comparison("conversion")
@@ -304,3 +438,28 @@ def test_a_yaml_convention_runs_through_duckdb(rng, tmp_path):
     risk = bayesian.comparison("conversion").relative_expected_loss
     assert risk is not None
     assert 0 <= risk < 0.01  # the variant is better: little to lose
+
+    # the ratio (one order per buyer): Welch's t on its linearized values
+    orders = bought.astype(float)
+    arms = [
+        linearized(amount[variant == v], orders[variant == v]) for v in ("control", "treatment")
+    ]
+    welch = sps.ttest_ind(arms[1], arms[0], equal_var=False)
+    order_value = result.comparison("order_value")
+    close(order_value.p_value, welch.pvalue)
+    close_interval(order_value.absolute_ci, welch.confidence_interval(0.95))
+    assert "ratios Welch t" in result.notes()[0]
+    # relative: log, the same ratio's interval exponentiated from its log-linearized values
+    logs = [np.log(arm.mean()) + (arm - arm.mean()) / arm.mean() for arm in arms]
+    low, high = sps.ttest_ind(logs[1], logs[0], equal_var=False).confidence_interval(0.95)
+    relative_ci = log_scale.comparison("order_value").relative_ci
+    close_interval(relative_ci, (math.expm1(low), math.expm1(high)))
+    assert "relative lift delta method on the log ratio, t" in log_scale.notes()[0]
+
+
+def test_log_scale_and_the_unadjusted_cuped_base_do_not_combine(tmp_path):
+    path = tmp_path / "conv.yml"
+    statistics = "statistics: {relative: log, cuped_relative: unadjusted}"
+    path.write_text(re.sub(r"statistics: \{.*\}", statistics, textwrap.dedent(EXPERIMENT)))
+    with pytest.raises(ConfigError, match=r"conv.yml: experiment.statistics: relative: log "):
+        load_experiment(path)

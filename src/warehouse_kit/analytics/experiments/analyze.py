@@ -324,13 +324,14 @@ def _with_absolute(
 def _with_relative(result: Comparison, arms: conventions.Arms, context: _Context) -> Comparison:
     """The relative lift, its interval and its p-value (Bayesian: expected loss), unless the
     control is too near 0; a caution in the note when its interval is rough."""
-    problem = stats.relative_problem(arms.control, context.alpha)
+    rules = context.experiment.statistics
+    problem = conventions.relative_problem(arms, rules, context.engine, context.alpha)
     if problem:
         return result.but(note=_joined(result.note, problem))
-    lift = conventions.relative(arms, context.experiment.statistics, context.engine)
+    lift = conventions.relative(arms, rules, context.engine)
     prior_sd = context.experiment.bayesian.prior_sd
     low, high = _interval(lift, context, prior_sd=prior_sd)
-    caution = stats.relative_caution(arms.control) or ""
+    caution = stats.relative_caution(arms.base or arms.control) or ""
     result = result.but(relative_ci=(low, high), note=_joined(result.note, caution))
     if context.engine == "bayesian":
         post = stats.posterior(lift, prior_sd)
@@ -341,7 +342,7 @@ def _with_relative(result: Comparison, arms: conventions.Arms, context: _Context
     else:
         planned = _planned(context.experiment)
         p = stats.sequential_p_value(lift, context.alpha, context.units, planned, context.side)
-    return result.but(relative=float(lift.estimate), relative_p_value=float(p))
+    return result.but(relative=float(lift.reported(lift.estimate)), relative_p_value=float(p))
 
 
 def _joined(note: str, more: str) -> str:

@@ -13,18 +13,34 @@ proportions           welch        welch: scipy ``ttest_ind(equal_var=False)`` o
                                    (method="wald")``
 means                 welch        welch: scipy ``ttest_ind(equal_var=False)``;
                                    z: statsmodels ``CompareMeans.ztest_ind(usevar="unequal")``
+ratios                z            z: the delta method (Deng et al. 2018), normal;
+                                   welch: t on the Welch-Satterthwaite df of the two arms'
+                                   delta-method variances (GrowthBook's ``TwoSidedTTest``
+                                   ``dof`` on a ``RatioStatistic``): scipy ``ttest_ind
+                                   (equal_var=False)`` on the linearized unit values
 relative              z            z: statsmodels ``NonlinearDeltaCov``; t: the same with the
-                                   Welch df (GrowthBook's frequentist engine)
+                                   Welch df (GrowthBook's frequentist engine); log: the
+                                   delta method on log(t / c), t on the Welch df of the
+                                   log-scale variances, exponentiated (tea-tasting's
+                                   ``RatioOfMeans._analyze_stats``; p-value: t / c = 1)
 cuped_theta           within       within: OLS ``y ~ arm + c``; per_arm: OLS ``y ~ arm * c``
                                    (Lin 2013); total: ``y ~ c`` over all units (GrowthBook,
                                    tea-tasting)
+cuped_relative        adjusted     adjusted: the adjusted difference over the adjusted
+                                   control mean; unadjusted: over the unadjusted control
+                                   mean (GrowthBook), its delta-method variance with the
+                                   covariance of the two control means
 bayesian_variance     n-1          n-1: sample variance; n: GrowthBook's ``p (1 - p)``
 ====================  ===========  ==================================================
 
-Ratio metrics always take a z interval. Under CUPED a proportion is no longer 0/1, so its
-test is on the adjusted values: Welch's t for ``welch``, z otherwise. The sequential and
-Bayesian engines are normal; they use the arms' variances as the fixed engine does
-(the Bayesian engine divides by ``bayesian_variance``).
+``ratios`` is the absolute lift's choice; a ratio's relative lift follows ``relative``
+as every metric's does (with ``t``, GrowthBook's ratio metrics: Welch df of the delta-method
+variances). ``relative`` applies to the fixed engine; ``log`` needs both arms of one sign
+(else no relative lift, with a note) and does not combine with ``cuped_relative:
+unadjusted`` (its ratio is of the two adjusted means). Under CUPED a proportion is no longer
+0/1, so its test is on the adjusted values: Welch's t for ``welch``, z otherwise. The
+sequential and Bayesian engines are normal; they use the arms' variances as the fixed engine
+does (the Bayesian engine divides by ``bayesian_variance``).
 """
 
 from __future__ import annotations
@@ -46,6 +62,10 @@ class Arms:
     control: Estimate
     treatment: Estimate
     lift: Lift
+    base: Estimate | None = None
+    """What the relative lift divides by when not `control`: CUPED's unadjusted control."""
+    base_covariance: stats.Number = 0.0
+    """The covariance of `base` and `control`."""
 
 
 def ddof(conventions: StatisticsSpec, engine: Engine, metric_type: str) -> int:
@@ -58,10 +78,12 @@ def ddof(conventions: StatisticsSpec, engine: Engine, metric_type: str) -> int:
 
 
 def _welch(conventions: StatisticsSpec, engine: Engine, metric_type: str) -> bool:
-    if engine != "fixed" or metric_type == "ratio":
+    if engine != "fixed":
         return False
     if metric_type == "binomial":
         return conventions.proportions == "welch"
+    if metric_type == "ratio":
+        return conventions.ratios == "welch"
     return conventions.means == "welch"
 
 
@@ -109,15 +131,40 @@ def cuped(
         stats.cuped_estimate(arms[name], theta, covariate_mean, scale)
         for name, theta in zip(names, thetas, strict=True)
     )
-    welch = _welch(conventions, engine, metric_type)
-    return Arms(e_c, e_t, stats.absolute_lift(e_c, e_t, welch=welch)), thetas
+    lift = stats.absolute_lift(e_c, e_t, welch=_welch(conventions, engine, metric_type))
+    if conventions.cuped_relative == "adjusted":
+        return Arms(e_c, e_t, lift), thetas
+    base, covariance = stats.cuped_base(arms[names[0]], thetas[0], scale)
+    return Arms(e_c, e_t, lift, base, covariance), thetas
 
 
 def relative(arms: Arms, conventions: StatisticsSpec, engine: Engine) -> Lift:
-    """The relative lift, with t degrees of freedom when the conventions ask for them."""
+    """The relative lift, on the log scale or with t degrees of freedom when the conventions
+    ask for them (the sequential and Bayesian engines: normal, not on the log scale)."""
+    if _log(conventions, engine):
+        return stats.log_relative_lift(arms.control, arms.treatment)
     t = conventions.relative == "t" and engine == "fixed"
     df = stats.welch_df(arms.control, arms.treatment) if t else float("inf")
-    return stats.relative_lift(arms.control, arms.treatment, df)
+    return stats.relative_lift(arms.control, arms.treatment, df, arms.base, arms.base_covariance)
+
+
+def relative_problem(
+    arms: Arms, conventions: StatisticsSpec, engine: Engine, alpha: float
+) -> str | None:
+    """Why there is no relative lift (its base is too near 0, or the log of the arms'
+    ratio is undefined), or None."""
+    problem = stats.relative_problem(arms.base or arms.control, alpha)
+    c, t = arms.control.value, arms.treatment.value
+    if problem is None and _log(conventions, engine) and not t / c > 0:
+        return (
+            f"the variant's value {t:.6g} is not of the sign of the control's {c:.6g}: "
+            "no log-scale relative lift (read the absolute one)"
+        )
+    return problem
+
+
+def _log(conventions: StatisticsSpec, engine: Engine) -> bool:
+    return conventions.relative == "log" and engine == "fixed"
 
 
 def describe(conventions: StatisticsSpec, engine: Engine) -> str:
@@ -127,14 +174,16 @@ def describe(conventions: StatisticsSpec, engine: Engine) -> str:
         parts += [
             f"proportions {_PROPORTIONS[conventions.proportions]}",
             f"means {'Welch t' if conventions.means == 'welch' else 'z'}",
-            "ratios z",
-            f"relative lift delta method, {conventions.relative}",
+            f"ratios {'Welch t' if conventions.ratios == 'welch' else 'z'}",
+            _RELATIVE[conventions.relative],
         ]
     elif engine == "bayesian":
         parts.append(f"normal likelihood, variance / ({conventions.bayesian_variance})")
     else:
         parts.append("normal, relative lift by the delta method")
     parts.append(f"CUPED theta {_THETA[conventions.cuped_theta]}")
+    if conventions.cuped_relative == "unadjusted":
+        parts.append("CUPED relative lift over the unadjusted control mean")
     return "; ".join(parts)
 
 
@@ -142,5 +191,10 @@ _PROPORTIONS = {
     "welch": "Welch t",
     "pooled_z": "pooled z (Wald interval)",
     "unpooled_z": "unpooled z",
+}
+_RELATIVE = {
+    "z": "relative lift delta method, z",
+    "t": "relative lift delta method, t",
+    "log": "relative lift delta method on the log ratio, t",
 }
 _THETA = {"within": "pooled within arms", "per_arm": "per arm", "total": "over all units"}

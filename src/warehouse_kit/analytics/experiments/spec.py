@@ -165,16 +165,33 @@ class StatisticsSpec(Spec):
     ``proportions_ztest``) or the unpooled (Wald) z test."""
     means: Literal["welch", "z"] = "welch"
     """A mean metric's fixed-horizon test: Welch's t, or z with the same variances."""
-    relative: Literal["z", "t"] = "z"
-    """The relative lift's delta-method interval: normal, or t with the Welch-Satterthwaite
-    degrees of freedom of the absolute lift (GrowthBook)."""
+    ratios: Literal["z", "welch"] = "z"
+    """A ratio metric's fixed-horizon test: z on the delta-method variances, or t with the
+    Welch-Satterthwaite degrees of freedom of those variances (GrowthBook)."""
+    relative: Literal["z", "t", "log"] = "z"
+    """The relative lift's fixed-horizon interval: the delta method on ``(t - c) / |c|``
+    with z, or with t on the Welch-Satterthwaite degrees of freedom of the absolute lift
+    (GrowthBook); or ``log``: the delta method on ``log(t / c)`` with t on the Welch
+    degrees of freedom of the log-scale variances, exponentiated (tea-tasting)."""
     cuped_theta: Literal["within", "per_arm", "total"] = "within"
     """CUPED's slope: pooled within arms (OLS with a dummy per arm), each arm's own
     (Lin 2013's interacted regression), or over every unit ignoring the arms (GrowthBook,
     tea-tasting)."""
+    cuped_relative: Literal["adjusted", "unadjusted"] = "adjusted"
+    """What CUPED's relative lift divides the adjusted difference by: the adjusted control
+    mean, or the unadjusted one (GrowthBook)."""
     bayesian_variance: Literal["n-1", "n"] = "n-1"
     """The per-unit variance in the Bayesian engine's likelihood: divided by n - 1 (the
     sample variance) or by n (GrowthBook's ``p (1 - p)`` for proportions)."""
+
+    @model_validator(mode="after")
+    def _coherent(self) -> StatisticsSpec:
+        if self.relative == "log" and self.cuped_relative == "unadjusted":
+            raise ValueError(
+                "relative: log is the ratio of the two arms' adjusted means; "
+                "it has no unadjusted CUPED denominator: drop cuped_relative: unadjusted"
+            )
+        return self
 
 
 class Experiment(Spec):

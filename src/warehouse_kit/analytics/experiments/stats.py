@@ -22,7 +22,8 @@ Ratio metric (delta method)
     the Delta Method in Metric Analytics", KDD 2018).
 Absolute lift
     ``treatment - control``, with a Welch t interval (Welch-Satterthwaite
-    degrees of freedom) or a z interval. The pooled two-proportion z test takes
+    degrees of freedom, from each arm's variance: a ratio's by the delta method,
+    as GrowthBook) or a z interval. The pooled two-proportion z test takes
     its p-value from the variance under the null, ``p (1 - p) (1/n_c + 1/n_t)``
     with ``p`` the rate of both arms together (statsmodels ``proportions_ztest``),
     and its interval from the unpooled (Wald) variance, as statsmodels'
@@ -32,8 +33,11 @@ Relative lift
     positive control), by the delta method:
     ``Var = Var(t) / c^2 + t^2 Var(c) / c^4``, with a z interval or a t interval on
     the absolute lift's Welch-Satterthwaite degrees of freedom (GrowthBook).
-    tea-tasting instead takes the delta method on ``log(t / c)`` (t, Welch df of the
-    log-scale variances), an asymmetric interval: not offered here. It is not
+    Or, as tea-tasting's ``Mean`` and ``RatioOfMeans``, the delta method on
+    ``log(t / c)``: ``Var = Var(t) / t^2 + Var(c) / c^2``, a t interval on the Welch
+    degrees of freedom of those two log-scale variances, exponentiated: the
+    asymmetric ``[r e^-h, r e^h] - 1`` with ``r = t / c`` (`log_relative_lift`; both
+    arms of one sign; its p-value tests ``log(t / c) = 0``). A relative lift is not
     computed when the control's value is within its own 1 - alpha interval of 0
     (``|c| / se(c) <= z_{1 - alpha/2}``), where the ratio's interval (Fieller's) is
     unbounded; when ``se(c) / |c| > 0.1`` the interval is given with a caution,
@@ -45,10 +49,12 @@ CUPED (Deng, Xu, Kohavi & Walker, WSDM 2013)
     dummy per arm; pooling keeps the treatment effect out of theta), one arm's
     own (Lin 2013's regression with treatment x covariate interactions), or
     the arms summed into one (GrowthBook, tea-tasting). ``mean(c)`` is over every
-    arm, so adjusted means stay on the metric's scale and the relative lift
-    divides by the adjusted control mean (GrowthBook divides the adjusted
-    difference by the unadjusted control mean; the two differ by O(1/sqrt(n))).
-    The uncertainty of theta is ignored, as usual (it is O(1/n)).
+    arm, so adjusted means stay on the metric's scale. The relative lift divides
+    the adjusted difference ``d`` by the adjusted control mean, or (GrowthBook) by
+    the unadjusted one ``b`` (`cuped_base`): ``Var = (Var(t') + Var(c')) / b^2 +
+    2 d Cov(c', b) / b^3 + d^2 Var(b) / b^4``, where GrowthBook's mean metrics put
+    the unadjusted ``t`` for ``b + d`` (O(1/sqrt(n)) apart). The uncertainty of
+    theta and of mean(c) is ignored, as usual (it is O(1/n)).
 Sequential (always-valid) intervals
     An asymptotic confidence sequence (Waudby-Smith, Arbour, Sinha, Kennedy &
     Ramdas, "Time-uniform central limit theory and asymptotic confidence
@@ -162,10 +168,20 @@ class Lift:
     null_variance: Number | None = None
     """The estimate's variance if there were no lift, when the test uses another than
     `variance` (the pooled two-proportion z test)."""
+    log_sign: Number | None = None
+    """Set when the lift is ``s log(t / c)``, s the control's sign: its interval is reported
+    on the relative scale (`reported`)."""
 
     @property
     def se(self) -> Number:
         return np.sqrt(self.variance)
+
+    def reported(self, x: Number) -> Number:
+        """A value on the lift's scale as reported: itself, or a log-scale lift's relative
+        lift ``s (exp(s x) - 1)`` (``(t - c) / |c|``; increasing in x)."""
+        if self.log_sign is None:
+            return x
+        return self.log_sign * np.expm1(self.log_sign * x)
 
 
 # --- arm estimates ----------------------------------------------------------------------
@@ -209,6 +225,13 @@ def cuped_theta(arms: Sequence[Sums]) -> Number:
         return np.where(s_cc > 0, s_yc / np.where(s_cc > 0, s_cc, 1.0), 0.0)[()]
 
 
+def cuped_base(s: Sums, theta: Number, ddof: int = 1) -> tuple[Estimate, Number]:
+    """The arm's unadjusted mean of y, and its covariance with the CUPED-adjusted mean."""
+    s_yy = _centered(s.y, s.yy, s.n)
+    s_yc = _cross(s.y, s.c, s.yc, s.n)
+    return mean_estimate(s, ddof), (s_yy - theta * s_yc) / (s.n - ddof) / s.n
+
+
 def cuped_estimate(s: Sums, theta: Number, covariate_mean: Number, ddof: int = 1) -> Estimate:
     """The arm's mean of y - theta (c - covariate_mean), and its variance."""
     s_yy = _centered(s.y, s.yy, s.n)
@@ -247,11 +270,42 @@ def pooled_proportion_lift(control: Sums, treatment: Sums) -> Lift:
     return Lift(e_t.value - e_c.value, e_c.variance + e_t.variance, null_variance=null)
 
 
-def relative_lift(control: Estimate, treatment: Estimate, df: Number = math.inf) -> Lift:
-    """(treatment - control) / |control|, with its delta-method variance."""
+def relative_lift(
+    control: Estimate,
+    treatment: Estimate,
+    df: Number = math.inf,
+    base: Estimate | None = None,
+    covariance: Number = 0.0,
+) -> Lift:
+    """(treatment - control) / |base|, with its delta-method variance.
+
+    `base` is the control by default; else (CUPED's unadjusted control mean) a value of
+    the control's arm with this `covariance` with the control's value.
+    """
     c, t = control.value, treatment.value
-    variance = treatment.variance / c**2 + t**2 * control.variance / c**4
-    return Lift((t - c) / np.abs(c), variance, df)
+    if base is None:
+        variance = treatment.variance / c**2 + t**2 * control.variance / c**4
+        return Lift((t - c) / np.abs(c), variance, df)
+    b, difference = base.value, t - c
+    variance = (
+        (treatment.variance + control.variance) / b**2
+        + 2 * difference * covariance / b**3
+        + difference**2 * base.variance / b**4
+    )
+    return Lift(difference / np.abs(b), variance, df)
+
+
+def log_relative_lift(control: Estimate, treatment: Estimate) -> Lift:
+    """``s log(t / c)`` (s: the control's sign, so that it has the sign of the relative lift),
+    with the delta-method variance ``Var(t) / t^2 + Var(c) / c^2`` and the Welch df of those
+    two log-scale variances: tea-tasting's ``Mean`` (``use_t=True``). Arms of one sign."""
+    sign = np.sign(control.value)
+
+    def log_of(arm: Estimate) -> Estimate:
+        return Estimate(np.log(np.abs(arm.value)), arm.variance / arm.value**2, arm.n)
+
+    lift = absolute_lift(log_of(control), log_of(treatment), welch=True)
+    return Lift(sign * lift.estimate, lift.variance, lift.df, log_sign=sign)
 
 
 def relative_problem(control: Estimate, alpha: float) -> str | None:
@@ -296,14 +350,15 @@ def p_value(lift: Lift, side: Side = "two") -> Number:
 
 
 def interval(lift: Lift, alpha: float, side: Side = "two") -> tuple[Number, Number]:
-    """The fixed-horizon 1 - alpha confidence interval (one bound infinite when one-sided)."""
-    if side == "two":
-        half = _quantile(lift, 1 - alpha / 2) * lift.se
-        return lift.estimate - half, lift.estimate + half
-    half = _quantile(lift, 1 - alpha) * lift.se
+    """The fixed-horizon 1 - alpha confidence interval (one-sided: one bound at its limit,
+    infinite or a log-scale lift's -1 or 1)."""
+    half = _quantile(lift, 1 - alpha / 2 if side == "two" else 1 - alpha) * lift.se
+    low, high = lift.estimate - half, lift.estimate + half
     if side == "greater":
-        return lift.estimate - half, np.inf + 0 * lift.estimate
-    return -np.inf + 0 * lift.estimate, lift.estimate + half
+        high = np.inf + 0 * high
+    elif side == "less":
+        low = -np.inf + 0 * low
+    return lift.reported(low), lift.reported(high)
 
 
 # --- sequential tests --------------------------------------------------------------------
