@@ -47,9 +47,38 @@ class Totals:
     def joined(self, rows: ir.Table, keys: Mapping[str, str], name: str) -> ir.Table:
         """`rows` with the dimension, matched on `keys` (a field of `per` -> the column of
         `rows` that holds it); a NULL key matches nothing."""
+        return _Projection(self.join(rows, keys), [*rows.columns, name]).table()
+
+    def join(self, rows: ir.Table, keys: Mapping[str, str]) -> ir.Table:
+        """`rows` LEFT JOIN the totals, not yet projected."""
         table = self.table
         match = [rows[keys[field]] == table[f"__per{i}"] for i, field in enumerate(self.per)]
-        return rows.left_join(table, match).select(*rows.columns, name)
+        return rows.left_join(table, match)
+
+
+class _Projection:
+    """The columns selected from a join, row-level dimensions computed on it included:
+    one SELECT over the join rather than one more around it (DuckDB turns a LEFT JOIN
+    into an INNER one under a condition that rejects its NULLs, a cohort's month
+    required, through one projection but not through two)."""
+
+    def __init__(self, joined: ir.Table, columns: list[str]):
+        self.joined = joined
+        self.values: dict[str, ir.Value] = {name: joined[name] for name in columns}
+        self.computed: set[str] = set()
+
+    def add(self, name: str, compiled: Compiled) -> bool:
+        """Compute `name` here, unless it reads a dimension computed here too."""
+        if compiled.fields & self.computed:
+            return False
+        self.values[name] = translate(
+            compiled.node, self.joined, sql=compiled.source, where=compiled.where
+        )
+        self.computed.add(name)
+        return True
+
+    def table(self) -> ir.Table:
+        return self.joined.select(**self.values)
 
 
 def compile_dimension(star: Star, name: str) -> tuple[Compiled, tuple[str, ...]]:
@@ -76,25 +105,35 @@ def with_computed(
     names = list(steps)
     reads = [steps[name].fields | set(compile_dimension(star, name)[1]) for name in names]
     totals: dict[str, Totals] = {}
+    open_join: _Projection | None = None
     for index, name in enumerate(names):
         compiled, per = steps[name], compile_dimension(star, name)[1]
+        if not per and open_join is not None and open_join.add(name, compiled):
+            continue
+        after = later.union(*reads[index + 1 :])
+        source = _per_key_rows(star, steps, name, totals) if per else None
+        if open_join is not None and (source is None or name in after):
+            rows, open_join = open_join.table(), None
         if not per:
             value = translate(compiled.node, rows, sql=compiled.source, where=compiled.where)
             rows = rows.mutate(**{name: value})
             continue
-        # The rows are read twice from here (aggregated, then joined on): only the fields
-        # still read, so the engine does not carry the join keys and the like along.
-        after = later.union(*reads[index + 1 :])
-        rows = rows.select(*(c for c in rows.columns if c in after or c in reads[index]))
-        source = _per_key_rows(star, steps, name, totals)
-        source = rows if source is None else source
+        if source is None or name in after:
+            # The rows are read twice from here (aggregated, then joined on): only the
+            # fields still read, so the engine does not carry the join keys and the like.
+            # (A select also ends the join before: joined again, Ibis would extend it.)
+            rows = rows.select(*(c for c in rows.columns if c in after or c in reads[index]))
+            source = rows if source is None else source
         keys = {f"__per{i}": source[field] for i, field in enumerate(per)}
         value = translate(
             compiled.node, source, sql=compiled.source, where=compiled.where, aggregate=True
         )
         totals[name] = Totals(source.group_by(**keys).aggregate(**{name: value}), per)
         if name in after:
-            rows = totals[name].joined(rows, {field: field for field in per}, name)
+            joined = totals[name].join(rows, {field: field for field in per})
+            open_join = _Projection(joined, [*rows.columns, name])
+    if open_join is not None:
+        rows = open_join.table()
     return rows, totals
 
 
