@@ -74,6 +74,12 @@ models:
       products: {table: shop.products, on: product}
       tags: {table: shop.customer_tags, on: {orders.customer_id: customer_id},
              relationship: one_to_many}
+    dimensions:
+      first_order: {per: orders.customer_id, expr: min(orders.order_date)}
+      cohort: "coalesce(date_trunc('month', first_order), CAST('1900-01-01' AS DATE))"
+      # over one row per customer: the line of order 16 (no customer) has no first order
+      cohort_customers: {per: cohort, expr: "count(DISTINCT coalesce(orders.customer_id, 0))"}
+      cohort_lines: {per: cohort, expr: count(*)}
   orders:
     table: shop.orders
     time: order_date
@@ -107,11 +113,25 @@ metrics:
   order_count_left: {type: count, model: orders_left}
   visit_count: {type: count, model: visits}
   tagged_orders: {type: count, model: tagged_orders}
+  cohort_size: {type: max, expr: cohort_customers, model: lines}
+  cohort_line_count: {type: sum, expr: cohort_lines, filter: amount > 50, model: lines}
 """
 
 LINES = (
     "shop.order_lines l LEFT JOIN shop.orders o ON l.order_id = o.order_id "
     "LEFT JOIN shop.customers c ON o.customer_id = c.customer_id "
+)
+COHORTS = (  # each line's cohort (its customer's first month), and each cohort's size
+    "WITH l AS (SELECT l.product, l.amount, o.customer_id, o.order_date FROM shop.order_lines l "
+    "LEFT JOIN shop.orders o ON l.order_id = o.order_id), "
+    "f AS (SELECT customer_id, min(order_date) AS first_order FROM l "
+    "WHERE customer_id IS NOT NULL GROUP BY customer_id), "
+    "r AS (SELECT l.*, coalesce(date_trunc('month', f.first_order), DATE '1900-01-01') AS cohort "
+    "FROM l LEFT JOIN f ON l.customer_id = f.customer_id), "
+    "s AS (SELECT cohort, count(DISTINCT coalesce(customer_id, 0)) AS customers, "
+    "count(*) AS lines FROM r GROUP BY cohort), "
+    "d AS (SELECT DISTINCT r.product, r.cohort, r.amount > 50 AS kept, s.customers, s.lines "
+    "FROM r JOIN s ON r.cohort = s.cohort) "
 )
 CASES = [
     pytest.param(  # one shipping cost per order and product, however many lines
@@ -200,6 +220,29 @@ CASES = [
         "ON o.customer_id = c.customer_id GROUP BY c.segment) "
         "SELECT b.segment, a.v, b.v FROM b LEFT JOIN a ON b.segment IS NOT DISTINCT FROM a.segment",
         id="inner-vs-left",
+    ),
+    pytest.param(  # per dimensions: each cohort once per group, whatever its lines
+        ["revenue", "cohort_size", "cohort_line_count"],
+        {"by": ["cohort", "product"]},
+        f"{COHORTS}SELECT a.cohort, a.product, a.revenue, g.customers, g.lines FROM "
+        "(SELECT cohort, product, sum(amount) AS revenue FROM r GROUP BY 1, 2) a JOIN "
+        "(SELECT cohort, product, max(customers) AS customers, "
+        "sum(lines) FILTER (WHERE kept) AS lines FROM d GROUP BY 1, 2) g "
+        "ON a.cohort = g.cohort AND a.product = g.product",
+        id="per-dimension-by-its-key",
+    ),
+    pytest.param(  # each cohort once per product
+        ["cohort_size", "cohort_line_count"],
+        {"by": ["product"]},
+        f"{COHORTS}SELECT product, max(customers), sum(lines) FILTER (WHERE kept) FROM d "
+        "GROUP BY product",
+        id="per-dimension-by-another-column",
+    ),
+    pytest.param(  # computed before the query's conditions: the cohort's size, not its pens'
+        ["cohort_size"],
+        {"by": ["cohort", "cohort_customers"], "where": ["product = 'pen'"]},
+        f"{COHORTS}SELECT DISTINCT cohort, customers, customers FROM d WHERE product = 'pen'",
+        id="per-dimension-filtered",
     ),
 ]
 

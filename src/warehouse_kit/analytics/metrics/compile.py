@@ -25,12 +25,12 @@ from ibis.common.exceptions import IbisError, IbisTypeError
 from ibis.expr.datatypes.cast import highest_precedence
 
 from warehouse_kit.analytics.metrics import cache, periods
-from warehouse_kit.analytics.metrics.grain import at_grain, grain_of
+from warehouse_kit.analytics.metrics.grain import grain_of, measured, reads
 from warehouse_kit.analytics.metrics.groups import Group, Resolved
 from warehouse_kit.analytics.metrics.groups import groups as by_groups
 from warehouse_kit.analytics.metrics.keys import ManyToManyJoin
 from warehouse_kit.analytics.metrics.layer import MetricDef, SemanticLayer
-from warehouse_kit.analytics.metrics.measures import aggregate, expressions
+from warehouse_kit.analytics.metrics.measures import expressions
 from warehouse_kit.analytics.metrics.relation import refuse_fan_out, relation
 from warehouse_kit.analytics.metrics.spec import QueryOptions
 from warehouse_kit.analytics.metrics.star import Star, open_star
@@ -142,13 +142,13 @@ def _aggregated(
     for measure in measures:
         for compiled in expressions(measure, star):
             refuse_fan_out(star, compiled, f"metric {measure.name!r}")
-            used |= compiled.fields
     grains = {measure.name: grain_of(star, measure) for measure in measures}
-    for grain in grains.values():
-        used |= set(grain.key if grain else ())
+    for measure in measures:
+        used |= reads(star, measure, grains[measure.name])
+    per_key = {grain.dimension for grain in grains.values() if grain and grain.dimension}
     time = _time(star, options, bounds)
     try:
-        rows = relation(star, used | ({time} if time else set()), filters)
+        rows, totals = relation(star, used | ({time} if time else set()), filters, per_key)
     except ManyToManyJoin as exc:
         names = ", ".join(m.name for m in measures)
         raise ManyToManyJoin(f"query: metrics {names}: {exc.message}") from None
@@ -157,11 +157,8 @@ def _aggregated(
     by = {name: group.value(rows) for name, group in groups.items()}
     if options.grain is not None and time is not None:
         by = {options.grain: periods.bucket(rows[time], options.grain), **by}
-    values = {m.name: aggregate(m, star, rows) for m in measures if grains[m.name] is None}
-    coarse = [(m, grain) for m in measures if (grain := grains[m.name]) is not None]
-    parts = [at_grain(star, m, grain, rows, by) for m, grain in coarse]
-    if values:
-        parts.insert(0, rows.group_by(**by).aggregate(**values) if by else rows.aggregate(**values))
+    grouped = {group.field: name for name, group in groups.items() if group.field}
+    parts = measured(star, measures, grains, rows, by, grouped, totals)
     return _joined(parts, list(by))
 
 

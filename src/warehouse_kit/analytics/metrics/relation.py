@@ -14,9 +14,10 @@ once in every group it belongs to and once under any filter, whatever the
 measure (sums, counts and custom aggregates alike). Only `by` and `where` may use
 such columns: a measure over them would have no single value per fact row.
 
-Computed dimensions come in between: row-level ones are columns computed on each
-row; those with ``per`` are aggregated per key over all the model's rows (before
-the query's filters) and joined back.
+Computed dimensions come in between (`dimensions`): row-level ones are columns
+computed on each row; those with ``per`` are aggregated per key over all the
+model's rows (before the query's filters), and joined back where the rows need
+them.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 import ibis.expr.types as ir
 import sqlglot.expressions as sge
 
+from warehouse_kit.analytics.metrics.dimensions import Totals, compile_dimension, with_computed
 from warehouse_kit.analytics.metrics.keys import require_unique
 from warehouse_kit.analytics.metrics.star import Compiled, Join, Star
 from warehouse_kit.core.errors import ConfigError
@@ -46,14 +48,21 @@ class _Plan:
     """Joins needed, each after the joins its own side comes from."""
 
 
-def relation(star: Star, needed: Iterable[str], filters: Sequence[Compiled] = ()) -> ir.Table:
-    """The model's rows with the `needed` fields (canonical names), `filters` applied."""
+def relation(
+    star: Star,
+    needed: Iterable[str],
+    filters: Sequence[Compiled] = (),
+    per_key: Iterable[str] = (),
+) -> tuple[ir.Table, dict[str, Totals]]:
+    """The model's rows with the `needed` fields (canonical names), `filters` applied,
+    and the totals of the ``per`` dimensions `per_key` (whose values the rows hold only
+    if `needed`)."""
     # count(*) alone needs no column, but a relation has at least one
     needed = sorted(set(needed)) or [star.fact.columns[0]]
     own, bridged = _split(star, filters)
     grouped = {name for name in needed if _is_fan_out(star, name)}
     plan = _Plan(star)
-    for name in sorted({*needed, *_fields_of(own)} - grouped):
+    for name in sorted({*needed, *_fields_of(own), *per_key} - grouped):
         _need(plan, name, ())
     fan_joins = {_join(star, name) for name in grouped | _fields_of(bridged)}
     for join in sorted(fan_joins, key=lambda j: j.name):
@@ -66,12 +75,12 @@ def relation(star: Star, needed: Iterable[str], filters: Sequence[Compiled] = ()
     if model_filter is not None:
         rows = rows.filter(condition(model_filter, rows))
     later = {*needed, *_fields_of(own), *(left for join in fan_joins for left in join.left)}
-    rows = _with_computed(plan, rows, later)
+    rows, totals = with_computed(star, plan.computed, rows, later)
     for join in sorted(fan_joins, key=lambda j: j.name):
         rows = _with_fan_out(star, rows, join, grouped, bridged)
     for test in own:
         rows = rows.filter(condition(test, rows))
-    return rows.select(*needed)
+    return rows.select(*needed), {name: totals[name] for name in per_key}
 
 
 def _model_filter(star: Star) -> Compiled | None:
@@ -87,21 +96,6 @@ def _join(star: Star, name: str) -> Join:
     join = star.join_of(name)
     assert join is not None
     return join
-
-
-def compile_dimension(star: Star, name: str) -> tuple[Compiled, tuple[str, ...]]:
-    """A computed dimension's expression and its ``per`` fields (canonical)."""
-    spec = star.computed[name]
-    where = star.model.where.prefix(f"dimensions.{name}")
-    compiled = star.compile(spec.expr, f"{where}.expr")
-    per = tuple(star.resolve(ref.split("."), f"{where}.per") for ref in spec.per or ())
-    for used in sorted(compiled.fields | set(per)):
-        if _is_fan_out(star, used):
-            raise ConfigError(
-                f"{where}: {used!r} is a column of a one-to-many join: computed "
-                "dimensions use the fact's own rows and many-to-one joins"
-            )
-    return compiled, per
 
 
 def _is_fan_out(star: Star, name: str) -> bool:
@@ -151,31 +145,6 @@ def _joined(plan: _Plan) -> ir.Table:
         ]
         rows = rows.join(right, match, how=join.how)
     return rows.select(*sorted(n for n in plan.fields if not _is_fan_out(star, n)))
-
-
-def _with_computed(plan: _Plan, rows: ir.Table, later: set[str]) -> ir.Table:
-    """`rows` with the computed dimensions; `later`: the fields read after them."""
-    steps = list(plan.computed.items())
-    reads = [compiled.fields | set(compile_dimension(plan.star, n)[1]) for n, compiled in steps]
-    for index, (name, compiled) in enumerate(steps):
-        spec = plan.star.computed[name]
-        if not spec.per:
-            value = translate(compiled.node, rows, sql=compiled.source, where=compiled.where)
-            rows = rows.mutate(**{name: value})
-            continue
-        # The rows are read twice from here (aggregated, then joined back): only the fields
-        # still read, so the engine does not carry the join keys and the like along.
-        wanted = later.union(*reads[index:])
-        rows = rows.select(*(column for column in rows.columns if column in wanted))
-        _, per = compile_dimension(plan.star, name)
-        keys = {f"__per{i}": rows[key] for i, key in enumerate(per)}
-        value = translate(
-            compiled.node, rows, sql=compiled.source, where=compiled.where, aggregate=True
-        )
-        totals = rows.group_by(**keys).aggregate(**{name: value})
-        match = [rows[key] == totals[alias] for key, alias in zip(per, keys, strict=True)]
-        rows = rows.left_join(totals, match).select(*rows.columns, name)
-    return rows
 
 
 def _split(star: Star, filters: Sequence[Compiled]) -> tuple[list[Compiled], list[Compiled]]:
