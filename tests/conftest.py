@@ -355,6 +355,16 @@ class TinyProject:
             wh.close()
 
 
+def model_runs(target: str, run_id: str) -> dict[str, dict[str, Any]]:
+    """The `_wk.model_runs` rows of one run, by model."""
+    wh = connect(target)
+    try:
+        runs = wh.table("model_runs", "_wk")
+        return {row["model"]: row for row in wh.rows(runs.filter(runs.run_id == run_id))}
+    finally:
+        wh.close()
+
+
 @pytest.fixture
 def tiny(tmp_path: Path, target_url: str) -> TinyProject:
     """An empty project on each backend; add CSVs and a pipeline, then `.run()`."""

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import TinyProject, wk
+from conftest import TinyProject, model_runs, wk
 from warehouse_kit.core.backends import connect
 from warehouse_kit.core.errors import ConfigError
 from warehouse_kit.core.runner import check
@@ -35,15 +35,6 @@ pipeline:
           quality_checks: {checks}
 {pipeline_checks}
 """
-
-
-def steps(target: str, run_id: str) -> dict[str, dict]:
-    wh = connect(target)
-    try:
-        runs = wh.table("model_runs", "_wk")
-        return {row["model"]: row for row in wh.rows(runs.filter(runs.run_id == run_id))}
-    finally:
-        wh.close()
 
 
 def results(target: str, run_id: str) -> dict[str, dict]:
@@ -119,7 +110,7 @@ def test_rows_in_equal_rows_published_plus_quarantined_in_the_history(tiny):
     tiny.csv("orders", ORDERS)
     tiny.pipeline(pipeline(QUARANTINE))
     result = tiny.run()
-    step = steps(tiny.target, result.run_id)["silver.orders"]
+    step = model_runs(tiny.target, result.run_id)["silver.orders"]
     assert (step["rows_in"], step["rows_out"], step["rows_quarantined"]) == (5, 2, 3)
     found = results(tiny.target, result.run_id)
     assert {name: (row["status"], row["failing_rows"]) for name, row in found.items()} == {

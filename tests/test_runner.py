@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import model_runs
 from warehouse_kit.core.backends import connect, duckdb_path
 from warehouse_kit.core.catalog import load_catalog
 from warehouse_kit.core.errors import ConfigError, ModelError, SourceError
@@ -45,22 +46,12 @@ def tables(target: str, schema: str) -> list[str]:
         wh.close()
 
 
-def history(target: str, run_id: str) -> dict[str, dict]:
-    wh = connect(target)
-    try:
-        runs = wh.table("model_runs", "_wk")
-        rows = runs.filter(runs.run_id == run_id).to_pyarrow().to_pylist()
-        return {row["model"]: row for row in rows}
-    finally:
-        wh.close()
-
-
 def test_the_history_records_rows_in_and_out_of_every_model(tiny):
     tiny.csv("t", "n\n1\n2\n3\n")
     tiny.pipeline(pipeline())
     result = tiny.run()
     assert result.ok
-    steps = history(tiny.target, result.run_id)
+    steps = model_runs(tiny.target, result.run_id)
     assert {
         model: (row["rows_in"], row["rows_out"], row["status"]) for model, row in steps.items()
     } == {
@@ -118,7 +109,7 @@ def test_a_failed_model_leaves_its_previous_table_and_skips_what_depends_on_it(t
     assert [row["n"] for row in tiny.rows("silver.clean", order_by="n")] == [1, 2]
     assert tiny.rows("gold.total") == [{"total": 3, "lines": 2}]
     assert tables(tiny.target, "silver") == ["clean"]  # no staging table left behind
-    steps = history(tiny.target, result.run_id)
+    steps = model_runs(tiny.target, result.run_id)
     assert steps["silver.clean"]["status"] == "failed"
     assert (
         "not a number" in steps["silver.clean"]["error"]
@@ -212,7 +203,7 @@ def test_destination_tables_may_name_a_python_model_which_the_pipeline_then_chec
     assert result.ok, result.first_error()
     checked = {m.model: [c.check for c in m.checks or ()] for m in result.models}
     assert checked["gold.big"] == checked["gold.total"] == ["row_count"]
-    assert history(tiny.target, result.run_id)["gold.big"]["materialization"] == "view"
+    assert model_runs(tiny.target, result.run_id)["gold.big"]["materialization"] == "view"
     assert tiny.rows("gold.big") == [{"n": 5}]
 
 

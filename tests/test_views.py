@@ -8,7 +8,7 @@ import duckdb
 import pytest
 import sqlglot as sg
 
-from conftest import TinyProject
+from conftest import TinyProject, model_runs
 from warehouse_kit.analytics import ddl
 from warehouse_kit.analytics.docs import gather
 from warehouse_kit.apps.export import export_table, show_table
@@ -50,16 +50,6 @@ def kinds(target: str) -> dict[str, str | None]:
     wh = connect(target)
     try:
         return {name: wh.relation(name, "gold") for name in ("big", "doubled", "total")}
-    finally:
-        wh.close()
-
-
-def model_runs(target: str, run_id: str) -> dict[str, dict[str, Any]]:
-    wh = connect(target)
-    try:
-        runs = wh.table("model_runs", "_wk")
-        rows = runs.filter(runs.run_id == run_id).to_pyarrow().to_pylist()
-        return {row["model"]: row for row in rows}
     finally:
         wh.close()
 
