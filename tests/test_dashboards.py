@@ -121,6 +121,20 @@ def test_facts_without_a_value_of_the_breakdown_column_are_one_named_group(targe
     assert view.breakdown["segment"].is_unique
 
 
+def test_the_unknown_group_is_explained_with_its_share_where_shares_add_up(target):
+    view = dashboards.kpi_view(by="category", project=REPO_ROOT, target=target)
+    unknown = view.breakdown[view.breakdown["category"] == "Unknown"]
+    assert len(unknown) == 1  # the example's sales of products missing from dim_product
+    share = float(unknown["revenue"].iloc[0]) / view.breakdown["revenue"].sum()
+    assert view.unknown_note("revenue") == (
+        "Unknown: sales whose product was not found in the product dimension when they were "
+        f"loaded (the dimension's unknown member, key -1): {share:.1%} of revenue."
+    )
+    assert view.unknown_note("aov").endswith("key -1).")  # an average's groups do not add up
+    segments = dashboards.kpi_view(by="segment", project=REPO_ROOT, target=target)
+    assert "whose customer was not found" in segments.unknown_note("orders")
+
+
 def test_the_sql_shown_is_the_sql_the_warehouse_runs(target):
     view = dashboards.kpi_view(grain="week", by="country", project=REPO_ROOT, target=target)
     assert set(view.sql) == {"trend", "breakdown"}
@@ -281,6 +295,7 @@ def test_the_kpi_app_runs_headless_and_its_tiles_are_the_metrics(wk_target):
     assert [chart.title for chart in charts] == ["Revenue per month", "Revenue by segment"]
     assert "SQL of the trend" in html
     assert view.window_note in html  # one date range for tiles, trend and breakdown, said once
+    assert "Unknown: sales whose customer was not found" in html
 
 
 def test_the_pipeline_health_app_runs_headless(wk_target):

@@ -140,11 +140,12 @@ def test_a_winning_primary_metric_with_safe_guardrails_says_ship(example):
     result = analyze("checkout_redesign", project=REPO_ROOT, target=example)
     conclusion = result.conclusion()
     assert conclusion.startswith("The sample ratio is as planned (control 9,978 units")
-    assert "treatment is better on conversion (primary): +14.8% [+6.0%, +23.6%]" in conclusion
+    assert "On conversion (primary), treatment is better: +14.8% [+6.0%, +23.6%]" in conclusion
     assert "No guardrail got worse (support_tickets)." in conclusion
-    assert "treatment is better on revenue_per_user (secondary)" in conclusion
+    assert "On revenue_per_user (secondary), treatment is better" in conclusion
     assert "order_value" not in conclusion  # inconclusive secondary metrics are left out
     assert conclusion.endswith("ship it.")
+    assert all(sentence[0].isupper() for sentence in conclusion.split(". "))
     assert result.primary_metric == "conversion"
     assert repr(result.srm_banner()).startswith("Sample ratio OK")
 
@@ -153,7 +154,7 @@ def test_a_guardrail_that_got_worse_stops_the_ship(example):
     result = analyze("checkout_redesign", project=REPO_ROOT, target=example)
     harmed = [c.but(verdict="worse") if c.role == "guardrail" else c for c in result.comparisons]
     conclusion = replace(result, comparisons=harmed).conclusion()
-    assert "treatment is worse on support_tickets (guardrail)" in conclusion
+    assert "On support_tickets (guardrail), treatment is worse" in conclusion
     assert conclusion.endswith("Do not ship as it is: a guardrail got worse.")
 
 
@@ -163,7 +164,7 @@ def test_the_sequential_engine_says_to_keep_running_while_inconclusive(example):
         as_of=datetime(2025, 3, 8),
     )  # fmt: skip
     conclusion = early.conclusion()
-    assert "treatment shows no clear difference on conversion (primary)" in conclusion
+    assert "On conversion (primary), treatment shows no clear difference" in conclusion
     assert "adjusted always-valid p" in conclusion
     assert conclusion.endswith("keep the experiment running (the intervals stay valid).")
 

@@ -74,7 +74,7 @@ def test_a_report_is_a_notebook_and_an_html_page_in_reports(first_run_report, ex
     assert f'run_id = "{example[1][0]}"' in injected.source
     assert "target" not in injected.source  # it may hold a password: it goes as WK_TARGET
     text = html.read_text()
-    assert f"run {example[1][0]} of experiments_pipeline,retail_pipeline: success" in text
+    assert f"run {example[1][0]} of experiments_pipeline and retail_pipeline: success" in text
     assert "open_warehouse(" not in text  # code cells are hidden by default
 
 

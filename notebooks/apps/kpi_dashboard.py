@@ -96,6 +96,13 @@ def _(metric, view):
 
 
 @app.cell
+def _(metric, view):
+    note = view.unknown_note(metric.value)  # what the "Unknown" group is, as the reports say
+    mo.md(f"_{note}_" if note else "")
+    return
+
+
+@app.cell
 def _(view):
     mo.accordion(
         {f"SQL of the {name}": mo.md(f"```sql\n{sql}\n```") for name, sql in view.sql.items()}

@@ -31,7 +31,7 @@ import pandas as pd
 from warehouse_kit.analytics import metrics, privacy
 from warehouse_kit.analytics.metrics import display, summary
 from warehouse_kit.analytics.metrics.layer import SemanticLayer
-from warehouse_kit.apps.notebook import data_as_of
+from warehouse_kit.apps.notebook import data_as_of, unknown_note
 from warehouse_kit.core.errors import WarehouseKitError, did_you_mean
 from warehouse_kit.core.project import Project
 
@@ -39,8 +39,15 @@ APPS = "notebooks/apps"
 """Where a project keeps its dashboard apps, one marimo file each."""
 GRAINS = ("day", "week", "month", "quarter", "year")
 KPIS = ("revenue", "orders", "aov", "active_customers")
-BREAKDOWNS = ("segment", "category", "country", "city")
-"""Columns of the orders model's dimensions worth a breakdown (few values each)."""
+BREAKDOWN_OF = {
+    "segment": "customer",
+    "category": "product",
+    "country": "customer",
+    "city": "customer",
+}
+"""Columns of the orders model's dimensions worth a breakdown (few values each), and the
+dimension each comes from (whose unknown member a breakdown's "Unknown" group is)."""
+BREAKDOWNS = tuple(BREAKDOWN_OF)
 NO_VALUE = "(none)"
 """What a breakdown calls the group of facts without a value (a customer with no segment)."""
 
@@ -134,6 +141,8 @@ class KpiView:
     """[first day, day after the last) of the whole periods shown; None: all the data."""
     as_of: str = ""
     """``data as of <the last successful run's end> UTC`` (`notebook.data_as_of`)."""
+    additive: frozenset[str] = frozenset()
+    """The metrics whose breakdown groups add up to the whole (sums and counts)."""
 
     @property
     def window_note(self) -> str:
@@ -148,6 +157,14 @@ class KpiView:
             f"Tiles, trend and breakdown all cover whole {self.grain}s: "
             f"{low:%Y-%m-%d} to {last:%Y-%m-%d} (the dates picked, rounded out).{fresh}"
         )
+
+    def unknown_note(self, metric: str) -> str:
+        """What the breakdown's "Unknown" group is, with its share of `metric` when the
+        metric adds up over the groups, as the reports say it (`notebook.unknown_note`);
+        '' when the breakdown has no such group."""
+        what = BREAKDOWN_OF.get(self.by, "customer")
+        shared = metric if metric in self.additive else None
+        return str(unknown_note(self.breakdown, self.by, shared, what=what))
 
     def label(self, metric: str) -> str:
         """The metric's label, as its tile shows it (``Average order value``)."""
@@ -210,7 +227,12 @@ def kpi_view(
         as_of = data_as_of(warehouse)
     tiles = _tiles(layer, trend_frame, grain, names)
     split_frame[by] = split_frame[by].fillna(NO_VALUE)
-    return KpiView(grain, by, tiles, trend_frame, split_frame, sql, bounds, as_of)
+    additive = frozenset(n for n in names if getattr(layer.metric(n).spec, "type", "") in ADDS_UP)
+    return KpiView(grain, by, tiles, trend_frame, split_frame, sql, bounds, as_of, additive)
+
+
+ADDS_UP = ("sum", "count")
+"""The measure types whose values over a breakdown's groups add up to the whole."""
 
 
 def _tiles(layer: SemanticLayer, trend: pd.DataFrame, grain: str, names: list[str]) -> list[Tile]:

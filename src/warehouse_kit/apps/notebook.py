@@ -30,7 +30,8 @@ from warehouse_kit.core import state
 from warehouse_kit.core.backends import Warehouse, redact
 from warehouse_kit.core.errors import WarehouseKitError, did_you_mean
 from warehouse_kit.core.project import Project
-from warehouse_kit.core.templating import render
+from warehouse_kit.core.quality.evaluate import FAILED_CHECKS
+from warehouse_kit.core.templating import Prose, render
 
 SUMMARY_COLUMNS = [
     "model",
@@ -71,9 +72,6 @@ def open_warehouse(
     return closing(warehouse)
 
 
-TIME = "%Y-%m-%d %H:%M:%S.%f"  # always with microseconds: one shape to sanitize in tests
-
-
 @dataclass(frozen=True)
 class RunInfo:
     """One pipeline run from ``_wk.runs``."""
@@ -86,10 +84,14 @@ class RunInfo:
     error: str | None
 
     def __str__(self) -> str:
-        status = f"run {self.run_id} of {self.pipeline}: {self.status}"
+        pipelines = " and ".join(self.pipeline.split(","))  # a run of several: "a,b"
+        status = f"run {self.run_id} of {pipelines}: {self.status}"
         status += f": {self.error}" if self.error else ""
-        end = f"finished {self.finished_at:{TIME}} UTC" if self.finished_at else "not finished"
-        return f"{status}\nstarted {self.started_at:{TIME}} UTC, {end}"
+        started = f"started {self.started_at:%Y-%m-%d %H:%M:%S} UTC"
+        if self.finished_at is None:
+            return f"{status}\n{started}, not finished"
+        took = (self.finished_at - self.started_at).total_seconds()
+        return f"{status}\n{started}, took {took:,.1f} s"
 
     def __repr__(self) -> str:  # a notebook's text view: what people read, not the fields
         return str(self)
@@ -111,19 +113,29 @@ def data_as_of(warehouse: Warehouse, pipeline: str | None = None) -> str:
 
 
 def unknown_note(
-    frame: pd.DataFrame, by: str, value: str, *, unknown: str = "Unknown", what: str = "customer"
-) -> str:
+    frame: pd.DataFrame,
+    by: str,
+    value: str | None,
+    *,
+    unknown: str = "Unknown",
+    what: str = "customer",
+) -> Prose:
     """One line explaining the `unknown` group of a breakdown (facts pointing to the unknown
-    member of the dimension, key -1) with its share of `value`; '' when there is none."""
-    total = frame[value].astype(float).sum()
+    member of the dimension, key -1) with its share of `value` (None: a value whose groups
+    do not add up, such as an average: no share); '' when there is no such group.
+    A notebook shows it as prose."""
     rows = frame[frame[by] == unknown]
-    if rows.empty or not total:
-        return ""
-    share = float(rows[value].astype(float).sum()) / total
-    return (
+    if rows.empty:
+        return Prose("")
+    note = (
         f"{unknown}: sales whose {what} was not found in the {what} dimension when they were "
-        f"loaded (the dimension's unknown member, key -1): {share:.1%} of {value}."
+        "loaded (the dimension's unknown member, key -1)"
     )
+    total = frame[value].astype(float).sum() if value else 0
+    if not total:
+        return Prose(f"{note}.")
+    share = float(rows[value].astype(float).sum()) / total
+    return Prose(f"{note}: {share:.1%} of {value}.")
 
 
 def find_run(
@@ -208,6 +220,8 @@ def quarantine_samples(
             table = table.filter(table._wk_run_id == run_id)
         kept = [c for c in table.columns if c not in _LOAD_COLUMNS]
         chosen = table.select(*kept).order_by(kept[0]).limit(limit)  # the same rows each time
+        if FAILED_CHECKS in kept:
+            chosen = chosen.rename(failed_checks=FAILED_CHECKS)
         samples[f"{schema}.{name}"] = _frame(chosen)
     return samples
 

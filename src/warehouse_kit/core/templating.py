@@ -21,6 +21,17 @@ if TYPE_CHECKING:
     import jinja2
 
 
+class Prose(str):
+    """Text to read as a paragraph: a notebook shows it as HTML prose, not as a monospace
+    string; it is still a plain `str` everywhere else."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        return render("prose.html.j2", text=str(self))
+
+
 def render(template: str, /, **values: Any) -> str:
     """The template named `template` (a file in ``templates/``), filled in with `values`."""
     return _environment().get_template(template).render(**values)

@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from warehouse_kit.analytics.experiments.family import SrmTest
-from warehouse_kit.core.templating import render
+from warehouse_kit.core.templating import Prose, render
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -104,17 +104,6 @@ class Banner:
 
     def _repr_html_(self) -> str:
         return render("experiment_banner.html.j2", banner=self)
-
-
-class Prose(str):
-    """Text to read as a paragraph: a notebook shows it as HTML prose, not as a monospace
-    string; it is still a plain `str` everywhere else."""
-
-    def __repr__(self) -> str:
-        return str(self)
-
-    def _repr_html_(self) -> str:
-        return render("prose.html.j2", text=str(self))
 
 
 @dataclass(frozen=True)
@@ -312,18 +301,19 @@ class ExperimentResult:
 
 
 def _finding(c: Comparison, alpha: float, engine: str) -> str:
-    """One comparison as a sentence."""
-    metric = f"{c.metric} ({c.role})"
+    """One comparison as a sentence. It opens with the metric, so it never starts with a
+    lowercase variant name."""
+    metric = f"On {c.metric} ({c.role})"
     if c.absolute is None or c.absolute_ci is None:
-        return f"{c.variant}: {metric} not compared ({c.note or 'no data'})."
+        return f"{metric}, {c.variant} was not compared ({c.note or 'no data'})."
     if c.relative is not None and c.relative_ci is not None:
         change = f"{_percent(c.relative)} {_interval(c.relative_ci, percent=True)}"
     else:
         change = f"{_number(c.absolute, sign=True)} {_interval(c.absolute_ci)}"
     evidence = f"{change}, {_evidence(c, alpha, engine)}"
     if c.verdict in ("better", "worse"):
-        return f"{c.variant} is {c.verdict} on {metric}: {evidence}."
-    return f"{c.variant} shows no clear difference on {metric}: {evidence}."
+        return f"{metric}, {c.variant} is {c.verdict}: {evidence}."
+    return f"{metric}, {c.variant} shows no clear difference: {evidence}."
 
 
 def _evidence(c: Comparison, alpha: float, engine: str) -> str:

@@ -24,6 +24,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from warehouse_kit.analytics.metrics.layer import SemanticLayer
@@ -175,7 +176,7 @@ def cell_format(
         spec = ",d"
     elif spec is None and pd.api.types.is_float_dtype(values):
         spec = ",.2f"
-    return lambda value: _moment(value) or format_value(_python(value), spec)
+    return lambda value: _listed(value) or _moment(value) or format_value(_python(value), spec)
 
 
 def cell_formats(
@@ -183,6 +184,13 @@ def cell_formats(
 ) -> dict[str, Callable[[Any], str]]:
     """`cell_format` for each column of `frame`: a marimo table's ``format_mapping``."""
     return {str(c): cell_format(frame[c], str(c), formats) for c in frame.columns}
+
+
+def _listed(value: Any) -> str | None:
+    """A list (an array column's value) as people write one: its items, comma-separated."""
+    if isinstance(value, list | tuple | np.ndarray):
+        return ", ".join(str(item) for item in value) or "-"
+    return None
 
 
 def _moment(value: Any) -> str | None:
