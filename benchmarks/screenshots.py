@@ -23,10 +23,9 @@ from warehouse_kit.core.project import Project
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from servers import dashboard  # noqa: E402  (the tests' helper: `wk dashboard` on a free port)
+from browser import chromium  # noqa: E402  (the tests' helpers: Debian's headless Chromium,
+from servers import dashboard  # noqa: E402  and `wk dashboard` on a free port)
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 REPORTS = ["pipeline_report", "kpi_report", "ab_test_analysis", "warehouse_tour"]
 DASHBOARDS = ["kpi_dashboard", "pipeline_health", "experiments"]
 MAX_BYTES = 400_000
@@ -73,8 +72,6 @@ def settle(page: Any) -> None:
 
 
 def main(out: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
     out.mkdir(parents=True, exist_ok=True)
     # The reports' kernels and the dashboards run this checkout's code too, whatever the
     # folder they start in (a relative PYTHONPATH=src would not reach them from there).
@@ -84,12 +81,8 @@ def main(out: Path) -> None:
     with (
         example_warehouse(project) as target,
         tempfile.TemporaryDirectory() as folder,
-        sync_playwright() as playwright,
+        chromium(width=1280, height=900) as browser,
     ):
-        browser = playwright.chromium.launch_persistent_context(
-            str(Path(folder) / "profile"), executable_path=CHROMIUM, args=FLAGS,
-            headless=True, viewport={"width": 1280, "height": 900},
-        )  # fmt: skip
         page = browser.new_page()
         for name in REPORTS:
             began = time.monotonic()
@@ -106,7 +99,6 @@ def main(out: Path) -> None:
                 page.goto(url)
                 settle(page)
                 print(f"{save(page, out / name)}  ({time.monotonic() - began:.1f} s)")
-        browser.close()
 
 
 if __name__ == "__main__":

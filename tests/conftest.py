@@ -26,6 +26,7 @@ import pytest
 from xdist.scheduler import LoadScopeScheduling
 
 import warm_wk
+from browser import CHROMIUM, chromium
 from warehouse_kit.apps.notebooks_refresh import build_example
 from warehouse_kit.core.backends import Warehouse, connect
 from warehouse_kit.core.project import Project
@@ -126,42 +127,28 @@ def require_postgres() -> None:
         missing(problem)
 
 
-CHROMIUM = "/usr/bin/chromium"
-
-
 def require_chromium() -> None:
     """Skip (fail under CI) without Debian's chromium, which the browser tests drive."""
     if not Path(CHROMIUM).exists():
         missing(f"no browser at {CHROMIUM}: install Debian's chromium (apt-get install chromium)")
 
 
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
-
-
 @contextmanager
-def chromium_page(url: str) -> Iterator[tuple[Any, list[str]]]:
+def chromium_page(url: str, **options: Any) -> Iterator[tuple[Any, list[str]]]:
     """A page of headless Chromium (skipped without it) opened at `url`, and the list of the
-    URLs it asked for beyond `url`'s server."""
+    URLs it asked for beyond `url`'s server (beyond local files, for a file:// URL).
+    `options` go to `browser.chromium` (``width``, ``height``, ``offline``)."""
     require_chromium()
-    from playwright.sync_api import sync_playwright
-
     elsewhere: list[str] = []
     local = url.split("/", 3)[:3]  # scheme, "", host:port
-    with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:
-        browser = playwright.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True,
-            viewport={"width": 1300, "height": 1000},
-        )  # fmt: skip
-        try:
-            page = browser.new_page()
-            page.on(
-                "request",
-                lambda r: None if r.url.split("/", 3)[:3] == local else elsewhere.append(r.url),
-            )
-            page.goto(url)
-            yield page, elsewhere
-        finally:
-            browser.close()
+    with chromium(**options) as browser:
+        page = browser.new_page()
+        page.on(
+            "request",
+            lambda r: None if r.url.split("/", 3)[:3] == local else elsewhere.append(r.url),
+        )
+        page.goto(url, wait_until="load")
+        yield page, elsewhere
 
 
 @contextmanager

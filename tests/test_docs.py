@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import fcntl
 import re
-import tempfile
 import textwrap
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from conftest import CHROMIUM, require_chromium, wk
+from conftest import chromium_page, wk
 from warehouse_kit.analytics.docs import (
     ColumnEntry,
     DataDictionary,
@@ -210,44 +209,27 @@ def test_the_lineage_layout_puts_each_node_at_its_longest_path():
 
 
 def test_the_page_searches_and_draws_lineage_in_chromium_offline(site):
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    requests: list[str] = []
-    with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:
-        browser = playwright.chromium.launch_persistent_context(
-            profile,
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
-            headless=True,
-            offline=True,
-            viewport={"width": 1400, "height": 900},
-        )
-        try:
-            page = browser.new_page()
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto((site / "index.html").as_uri(), wait_until="load")
-            graph = page.locator('[id="t-gold.fact_orders"] svg.lineage')
-            nodes = graph.locator("g.node")
-            # itself, its 4 inputs, their 4 silver and 4 bronze ancestors, the mart downstream
-            assert nodes.count() == 14
-            box = graph.bounding_box()
-            assert box is not None
-            assert box["width"] > 500
-            assert graph.locator("g.node.focus text").text_content() == "gold.fact_orders"
-            page.fill("#search", "discount_amount")
-            hits = page.locator("tr.column.hit td:first-child")
-            # the column, and the one whose description names it (amount)
-            assert hits.all_inner_texts() == ["discount_amount", "amount"]
-            assert hits.first.is_visible()
-            shown = page.locator("section.table:visible")
-            assert [shown.nth(i).get_attribute("id") for i in range(shown.count())] == [
-                "t-silver.order_lines"
-            ]
-            assert page.locator("#found").inner_text() == "1 tables, 2 columns match"
-            page.screenshot(path=str(ARTIFACTS / "docs-search.png"))
-            print(f"screenshot: {ARTIFACTS / 'docs-search.png'}")
-        finally:
-            browser.close()
-    assert [url for url in requests if not url.startswith("file://")] == []
+    page_url = (site / "index.html").as_uri()
+    with chromium_page(page_url, width=1400, height=900, offline=True) as (page, elsewhere):
+        graph = page.locator('[id="t-gold.fact_orders"] svg.lineage')
+        nodes = graph.locator("g.node")
+        # itself, its 4 inputs, their 4 silver and 4 bronze ancestors, the mart downstream
+        assert nodes.count() == 14
+        box = graph.bounding_box()
+        assert box is not None
+        assert box["width"] > 500
+        assert graph.locator("g.node.focus text").text_content() == "gold.fact_orders"
+        page.fill("#search", "discount_amount")
+        hits = page.locator("tr.column.hit td:first-child")
+        # the column, and the one whose description names it (amount)
+        assert hits.all_inner_texts() == ["discount_amount", "amount"]
+        assert hits.first.is_visible()
+        shown = page.locator("section.table:visible")
+        assert [shown.nth(i).get_attribute("id") for i in range(shown.count())] == [
+            "t-silver.order_lines"
+        ]
+        assert page.locator("#found").inner_text() == "1 tables, 2 columns match"
+        page.screenshot(path=str(ARTIFACTS / "docs-search.png"))
+        print(f"screenshot: {ARTIFACTS / 'docs-search.png'}")
+    assert elsewhere == []  # nothing but the site's own files

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import re
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import CHROMIUM, require_chromium, wk
+from conftest import chromium_page, wk
 from warehouse_kit.apps.notebooks_refresh import example_warehouse
 from warehouse_kit.apps.reports import ReportError, parse_parameters, report
 from warehouse_kit.core.project import Project
@@ -21,16 +20,6 @@ from warehouse_kit.core.project import Project
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REPORT = REPO_ROOT / "notebooks" / "pipeline_report.ipynb"
 ARTIFACTS = REPO_ROOT / "reports" / "test-artifacts"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # Whatever a page loads from elsewhere: scripts, styles, frames, images, fonts.
 REMOTE_SOURCE = re.compile(
     r"<(script|link|img|iframe|source|embed)\b[^>]*\b(src|href)\s*=\s*[\"']?(https?:)?//", re.I
@@ -110,46 +99,28 @@ def test_the_html_loads_nothing_from_the_network(first_run_report):
 
 
 def test_the_html_shows_its_charts_in_chromium_without_a_network(first_run_report):
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
     html = Path(first_run_report[0].stdout.split()[1])
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    remote: list[str] = []
-    with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:
-        browser = playwright.chromium.launch_persistent_context(
-            profile,
-            executable_path=CHROMIUM,
-            args=CHROMIUM_FLAGS,
-            headless=True,
-            offline=True,
-            viewport={"width": 1200, "height": 900},
-        )
-        try:
-            page = browser.new_page()
-            page.on("request", lambda r: remote.append(r.url) if r.url.startswith("http") else None)
-            page.goto(html.as_uri(), wait_until="load")
-            charts = page.locator("img[src^='data:image/svg+xml']")
-            assert charts.count() == 2
-            for index in range(charts.count()):
-                chart = charts.nth(index)
-                chart.scroll_into_view_if_needed()
-                box = chart.bounding_box()
-                assert box is not None
-                assert box["width"] > 300
-                assert box["height"] > 150
-                shot = ARTIFACTS / f"pipeline_report-chart-{index + 1}.png"
-                chart.screenshot(path=str(shot))
-                print(f"screenshot: {shot}")
-                stats = pixel_stats(page, shot.read_bytes())
-                # A blank or broken image is one colour; a chart has axes, bars, lines, text.
-                assert stats["colours"] > 20, (shot, stats)
-                assert stats["inked"] > 0.02, (shot, stats)
-            page.screenshot(path=str(ARTIFACTS / "pipeline_report.png"), full_page=True)
-            print(f"screenshot: {ARTIFACTS / 'pipeline_report.png'}")
-        finally:
-            browser.close()
-    assert remote == []
+    with chromium_page(html.as_uri(), width=1200, height=900, offline=True) as (page, elsewhere):
+        charts = page.locator("img[src^='data:image/svg+xml']")
+        assert charts.count() == 2
+        for index in range(charts.count()):
+            chart = charts.nth(index)
+            chart.scroll_into_view_if_needed()
+            box = chart.bounding_box()
+            assert box is not None
+            assert box["width"] > 300
+            assert box["height"] > 150
+            shot = ARTIFACTS / f"pipeline_report-chart-{index + 1}.png"
+            chart.screenshot(path=str(shot))
+            print(f"screenshot: {shot}")
+            stats = pixel_stats(page, shot.read_bytes())
+            # A blank or broken image is one colour; a chart has axes, bars, lines, text.
+            assert stats["colours"] > 20, (shot, stats)
+            assert stats["inked"] > 0.02, (shot, stats)
+        page.screenshot(path=str(ARTIFACTS / "pipeline_report.png"), full_page=True)
+        print(f"screenshot: {ARTIFACTS / 'pipeline_report.png'}")
+    assert elsewhere == []  # nothing but the report file itself
 
 
 PIXEL_STATS = """async (png) => {
