@@ -145,13 +145,25 @@ def test_a_failing_reject_check_leaves_the_previous_table_untouched(tiny):
     result = tiny.run()
     assert result.status == "failed"
     [failure] = result.failures()
-    assert "rejected by checks: order_amount_positive (2 rows)" in failure.error
+    assert "order_amount_positive (2 rows); the table was left as it was" in failure.error
     assert tiny.rows("silver.orders") == before
     found = results(tiny.target, result.run_id)
     assert (
         found["order_amount_positive"]["status"],
         found["order_amount_positive"]["failing_rows"],
     ) == ("fail", 2)
+
+
+def test_a_first_build_its_checks_reject_publishes_nothing_and_says_so(tiny):
+    tiny.csv("orders", ORDERS)
+    tiny.pipeline(pipeline(REJECT))
+    [failure] = tiny.run().failures()
+    assert failure.error.endswith("order_amount_positive (2 rows); nothing was published")
+    warehouse = connect(tiny.target)
+    try:
+        assert warehouse.relation("orders", "silver") is None
+    finally:
+        warehouse.close()
 
 
 def test_pipeline_level_checks_apply_to_the_tables_it_publishes(tiny):

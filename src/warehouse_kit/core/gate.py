@@ -47,9 +47,10 @@ RUN_ID = "_wk_run_id"
 class Rejected(ModelError):
     """A reject check failed: the model publishes nothing; its results are recorded."""
 
-    def __init__(self, model: str, results: CheckResults):
+    def __init__(self, model: str, results: CheckResults, standing: str | None = "table"):
         names = ", ".join(f"{r.check} ({r.failing_rows:,} rows)" for r in results.failed)
-        super().__init__(model, f"rejected by checks: {names}; the table was left as it was")
+        kept = f"the {standing} was left as it was" if standing else "nothing was published"
+        super().__init__(model, f"rejected by checks: {names}; {kept}")
         self.results = results
 
     def record(self, warehouse: Warehouse, run_id: str) -> None:
@@ -122,7 +123,8 @@ class Gate:
             )
             self.published, self.quarantined = counts["good"], counts["bad"]
         if self.results.failed:
-            raise Rejected(self.target.id, self.results)
+            standing = self.target.warehouse.relation(self.target.name, self.target.schema)
+            raise Rejected(self.target.id, self.results, standing)
         return bad if self.quarantined else None
 
     def record(self, tx: Transaction) -> None:
