@@ -94,6 +94,10 @@ def test_wk_show_prints_the_first_rows_masked(example):
             "no table 'gold.dim_custmer' in the warehouse; did you mean 'gold.dim_customer'?",
         ),
         (["dim_customer", "-o", "x.txt"], "cannot tell the format of x.txt"),
+        (
+            ["dim_customer", "-o", "x.csv", "--format", "parqet"],
+            "unknown format 'parqet'; did you mean 'parquet'? formats: csv, parquet, json",
+        ),
         (["dim_customer", "-o", "no/such/x.csv"], "there is no folder no/such"),
     ],
 )

@@ -307,6 +307,11 @@ def test_an_inner_join_is_an_inner_join(shop):
             ["revenue", "visit_count"], {"by": ["products.product"]},
             ["visit_count", "model visits", "'products.product'"], id="cross-model-unreachable",
         ),
+        pytest.param(  # a grain on a model without `time:` names the column it could use
+            ["order_count_left"], {"grain": "month"},
+            ["models.orders_left.time", "model orders_left has order_date: add time: order_date"],
+            id="no-time",
+        ),
     ],
 )  # fmt: skip
 def test_a_query_the_layer_cannot_build_fails_with_one_line(shop, names, options, words):

@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 import ibis
 import pytest
+import yaml
 
 from conftest import wk
 from warehouse_kit.apps.scaffold import init_project
@@ -150,5 +151,15 @@ def test_init_from_a_folder_of_csv_files_then_run(tmp_path):
         "SELECT (SELECT count(*) FROM silver.customers), (SELECT count(*) FROM silver.transactions)"
     ).fetchone()
     assert counts == (3, 3)  # the duplicated customer row removed
+    analytics = yaml.safe_load((tmp_path / "shop" / "analytics" / "shop.yml").read_text())
+    assert analytics["models"]["transactions"]["time"] == ["paid_at"]
+    assert "time" not in analytics["models"]["order_lines"]
+    by_month = wk(
+        "metrics", "query", "transactions_rows", "--grain", "month", "-f", "csv",
+        cwd=tmp_path / "shop",
+    )  # fmt: skip
+    assert by_month.stdout.splitlines() == [
+        "month,transactions_rows", "2024-03-01T00:00:00,2", ",1",  # one paid_at is blank
+    ]  # fmt: skip
     with pytest.raises(WarehouseKitError, match=r"shop is not empty: choose a new folder, or"):
         init_project(tmp_path / "shop")

@@ -124,6 +124,11 @@ def _format(out: Path, given: str | None) -> str:
     chosen = (given or out.suffix.lstrip(".")).lower()
     if chosen == "jsonl":
         chosen = "json"
+    if given is not None and chosen not in FORMATS:
+        raise WarehouseKitError(
+            f"unknown format {given!r}{did_you_mean(chosen, FORMATS) or ';'} "
+            f"formats: {', '.join(FORMATS)}"
+        )
     if chosen not in FORMATS:
         raise WarehouseKitError(
             f"cannot tell the format of {out.name}: give --format {' | '.join(FORMATS)} "

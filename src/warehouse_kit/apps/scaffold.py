@@ -4,8 +4,9 @@ It writes ``warehouse.yml``; ``pipelines/<name>.yml``, whose bronze stage lands 
 file as a table and whose silver stage casts each table's text columns to the types
 inferred from their values, turns blank text into NULL and removes duplicates (on the
 id column, when one looks like an id and is unique, else whole rows); ``analytics/`` with
-a row count per table; and ``notebooks/start.ipynb``, which reads the warehouse through
-the library. The CSV files stay where they are: the source's path points at them.
+a row count per table, each table's date and timestamp columns its time; and
+``notebooks/start.ipynb``, which reads the warehouse through the library. The CSV files
+stay where they are: the source's path points at them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import ibis
 import yaml
 
 from warehouse_kit.core.errors import WarehouseKitError
+from warehouse_kit.core.type_inference import infer_types
 
 TEMPLATE = {
     "customers.csv": "customer_id,name,city,signup_date\n"
@@ -49,7 +51,7 @@ def init_project(folder: Path, *, csv_folder: Path | None = None, force: bool = 
     pipeline = folder / "pipelines" / f"{name}.yml"
     _write(folder / "warehouse.yml", {"name": name})
     _write(pipeline, _pipeline(name, where, files))
-    _write(folder / "analytics" / f"{name}.yml", _metrics(list(files)))
+    _write(folder / "analytics" / f"{name}.yml", _metrics(files))
     _write_notebook(folder / "notebooks" / "start.ipynb", next(iter(files)))
     return pipeline
 
@@ -118,14 +120,32 @@ def unique_id(table: str, path: Path) -> str | None:
     return next((c for i, c in enumerate(ids) if found[f"_{i}"] == found["_rows"]), None)
 
 
-def _metrics(tables: list[str]) -> dict[str, object]:
+def _metrics(files: Mapping[str, Path]) -> dict[str, object]:
+    """A model per table, with its date and timestamp columns as its `time` (so a query
+    can take a grain), and a row count per table."""
+    models: dict[str, object] = {}
+    for table, path in files.items():
+        times = time_columns(path)
+        models[table] = {"table": f"silver.{table}", **({"time": times} if times else {})}
     return {
-        "models": {table: {"table": f"silver.{table}"} for table in tables},
+        "models": models,
         "metrics": {
             f"{table}_rows": {"type": "count", "model": table, "description": f"Rows of {table}."}
-            for table in tables
+            for table in files
         },
     }
+
+
+def time_columns(path: Path) -> list[str]:
+    """The columns of the CSV file the silver stage's `type_casting` will make dates or
+    timestamps (`type_inference`, the same inference)."""
+    con = ibis.duckdb.connect()
+    try:
+        rows = con.read_csv(path, all_varchar=True)
+        types = infer_types(rows, rows.columns)
+    finally:
+        con.disconnect()
+    return [column for column, kind in types.items() if kind in ("date", "timestamp")]
 
 
 def _write(path: Path, data: Mapping[str, object]) -> None:

@@ -203,8 +203,12 @@ def _time(star: Star, options: QueryOptions, bounds: _Bounds) -> str | None:
         return None
     columns = star.model.spec.time_columns()
     if not columns:
+        schema = star.fact.schema()
+        dated = [name for name, kind in schema.items() if kind.is_temporal()]
+        hint = f" (model {star.name} has {', '.join(dated)}: add time: {dated[0]})" if dated else ""
         raise star.model.where.error(
-            "a grain, start or end needs the model's time: a date or timestamp column", "time"
+            f"a grain, start or end needs the model's time: a date or timestamp column{hint}",
+            "time",
         )
     name = options.time or next(iter(columns))
     reference = columns.get(name) or (name if name in columns.values() else None)
