@@ -182,7 +182,10 @@ def test_wk_notebooks_refresh_reruns_a_notebook_and_keeps_the_checked_output(tmp
     path = tmp_path / "notebooks" / "facts.ipynb"
     cells = [
         nbformat.v4.new_code_cell(
-            "from warehouse_kit.apps.notebook import open_warehouse\nprint(1)"
+            "import sys\n"
+            "from warehouse_kit.apps.notebook import open_warehouse\n"
+            "print(1)\n"
+            "sys.__stderr__.write('the kernel process logs this\\n')  # to its log, not ours"
         ),
         nbformat.v4.new_code_cell(
             "# NBVAL_CHECK_OUTPUT\n"

@@ -20,6 +20,7 @@ from warehouse_kit.core.project import Project
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REPORT = REPO_ROOT / "notebooks" / "pipeline_report.ipynb"
 ARTIFACTS = REPO_ROOT / "reports" / "test-artifacts"
+REPORT_METADATA = nbformat.read(REPORT, as_version=4).metadata  # its kernelspec
 # Whatever a page loads from elsewhere: scripts, styles, frames, images, fonts.
 REMOTE_SOURCE = re.compile(
     r"<(script|link|img|iframe|source|embed)\b[^>]*\b(src|href)\s*=\s*[\"']?(https?:)?//", re.I
@@ -192,6 +193,20 @@ def test_a_failing_cell_exits_non_zero_naming_it_and_keeps_the_partial_notebook(
     assert [e.ename for e in errors] == ["WarehouseKitError"]
     assert not partial.with_suffix(".html").exists()
     assert not (tmp_path / "nothing-here.duckdb").exists()  # reading never creates a warehouse
+
+
+def test_a_kernel_that_dies_is_one_line_and_keeps_the_partial_notebook(tmp_path):
+    notebook = tmp_path / "dies.ipynb"
+    cell = nbformat.v4.new_code_cell("import os\nos._exit(3)  # as a crash would")
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell], metadata=REPORT_METADATA), notebook)
+    result = wk("report", str(notebook), "--project", str(tmp_path))
+    assert result.returncode == 1
+    *progress, line = result.stderr.strip().splitlines()
+    assert all(step.startswith("running ") for step in progress), result.stderr
+    assert line.startswith(
+        f"error: {notebook}: the kernel died while running it; the partial notebook is "
+    )
+    assert Path(line.rsplit(" ", 1)[1]).exists()
 
 
 KPI_REPORT = REPO_ROOT / "notebooks" / "kpi_report.ipynb"

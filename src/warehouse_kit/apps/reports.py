@@ -14,16 +14,21 @@ running this code: the project's environment, the same kernel nbval uses.
 from __future__ import annotations
 
 import ast
+import logging
 import os
 import re
+import sys
+import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import nbformat
 import papermill  # type: ignore[import-untyped]
+from jupyter_client.manager import AsyncKernelManager
+from nbclient.exceptions import DeadKernelError
 from nbconvert import HTMLExporter
 from papermill.exceptions import PapermillExecutionError  # type: ignore[import-untyped]
 
@@ -172,29 +177,64 @@ def execute(
     parameters: Mapping[str, Any] | None = None,
     target: str | None = None,
 ) -> None:
-    """Run every cell of `notebook` in its own folder, writing `output` as it goes."""
+    """Run every cell of `notebook` in its own folder, writing `output` as it goes.
+
+    The kernel process's own log (its sockets, the interrupt that stops it after a failed
+    cell, races as it shuts down) goes to a file, not to our stderr: what matters is in the
+    notebook and in our one line. It is shown only when the kernel itself fails."""
+    with tempfile.TemporaryFile() as kernel_log:
+        try:
+            with environment(WK_TARGET=target), _quiet(logging.getLogger("papermill")):
+                papermill.execute_notebook(
+                    str(notebook),
+                    str(output),
+                    parameters=dict(parameters or {}),
+                    kernel_name=KERNEL,
+                    cwd=str(notebook.parent),
+                    progress_bar=False,
+                    execution_timeout=CELL_TIMEOUT_S,
+                    extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+                    kernel_manager_class=_logging_to(kernel_log),
+                )
+        except PapermillExecutionError as exc:
+            if exc.ename in PLAIN_ERRORS:  # the data, not the notebook: its message says it all
+                raise ReportError(f"{notebook}: {exc.evalue.strip()}") from None
+            raise ReportError(
+                f"{notebook}: cell In [{exc.exec_count}] ({_failing_line(exc)}) failed: "
+                f"{exc.ename}: {(exc.evalue.strip() or '?').splitlines()[0]}; "
+                f"the partial notebook is {output}"
+            ) from None
+        except Exception as exc:
+            kernel_log.seek(0)  # why the kernel failed, where the user can read it
+            sys.stderr.write(kernel_log.read().decode(errors="replace"))
+            if isinstance(exc, DeadKernelError):  # a cell ended the process, or it crashed
+                raise ReportError(
+                    f"{notebook}: the kernel died while running it; the partial notebook "
+                    f"is {output}"
+                ) from None
+            raise
+
+
+@contextmanager
+def _quiet(logger: logging.Logger) -> Iterator[None]:
+    """`logger` silent but for critical messages: the errors it would log, raised here, are
+    reported once, as one line."""
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
     try:
-        with environment(WK_TARGET=target):
-            papermill.execute_notebook(
-                str(notebook),
-                str(output),
-                parameters=dict(parameters or {}),
-                kernel_name=KERNEL,
-                cwd=str(notebook.parent),
-                progress_bar=False,
-                execution_timeout=CELL_TIMEOUT_S,
-                # The kernel logs to our stderr (its TCP sockets, the interrupt that stops it
-                # after a failed cell); what matters is in the notebook and in our one line.
-                extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
-            )
-    except PapermillExecutionError as exc:
-        if exc.ename in PLAIN_ERRORS:  # the data, not the notebook: its message says it all
-            raise ReportError(f"{notebook}: {exc.evalue.strip()}") from None
-        raise ReportError(
-            f"{notebook}: cell In [{exc.exec_count}] ({_failing_line(exc)}) failed: "
-            f"{exc.ename}: {(exc.evalue.strip() or '?').splitlines()[0]}; "
-            f"the partial notebook is {output}"
-        ) from None
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _logging_to(log: IO[bytes]) -> type[AsyncKernelManager]:
+    """A kernel manager whose kernels write their stderr to `log`."""
+
+    class KernelLoggingToFile(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **options: Any) -> None:
+            await super()._async_launch_kernel(kernel_cmd, **{**options, "stderr": log})
+
+    return KernelLoggingToFile
 
 
 def _failing_line(error: PapermillExecutionError) -> str:
