@@ -16,7 +16,8 @@ from those sums (`stats`): no unit row ever reaches Python::
 
 Modules: `spec` (the file format), `assignment` (the hash), `sufficient` (the
 query), `stats` (the statistics), `analyze` (both together), `result` (what
-it returns), `cumulative` (the analysis as of each day), `plan` (power,
+it returns), `comparison` (a row of it), `conclusion` (its prose), `table`
+(its table), `cumulative` (the analysis as of each day), `plan` (power,
 sample size, minimum detectable effect) and `example` (the example data).
 """
 
@@ -31,8 +32,9 @@ from warehouse_kit.analytics.experiments.analyze import (
     load_experiments,
 )
 from warehouse_kit.analytics.experiments.assignment import assign, bucket, bucket_expr, variant_expr
+from warehouse_kit.analytics.experiments.comparison import Comparison
 from warehouse_kit.analytics.experiments.cumulative import cumulative, daily_statistics
-from warehouse_kit.analytics.experiments.result import Comparison, ExperimentResult
+from warehouse_kit.analytics.experiments.result import ExperimentResult
 from warehouse_kit.analytics.experiments.spec import Experiment, load_experiment, parse_experiment
 from warehouse_kit.analytics.experiments.sufficient import ExperimentStats, sufficient_statistics
 

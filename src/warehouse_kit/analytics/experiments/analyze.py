@@ -35,7 +35,8 @@ from typing import Any, Literal
 
 from warehouse_kit.analytics.experiments import conventions, family, stats
 from warehouse_kit.analytics.experiments.assignment import AssignmentAudit, audit
-from warehouse_kit.analytics.experiments.result import Comparison, Cuped, ExperimentResult
+from warehouse_kit.analytics.experiments.comparison import Comparison, Cuped
+from warehouse_kit.analytics.experiments.result import ExperimentResult
 from warehouse_kit.analytics.experiments.spec import (
     Experiment,
     RatioMetric,
