@@ -22,7 +22,7 @@ import pandas as pd
 
 from warehouse_kit.analytics import experiments
 from warehouse_kit.analytics.experiments import Experiment, ExperimentResult
-from warehouse_kit.analytics.experiments.analyze import Engine
+from warehouse_kit.analytics.experiments.engines import Engine
 from warehouse_kit.apps.notebook import open_warehouse
 from warehouse_kit.core.errors import WarehouseKitError
 from warehouse_kit.core.project import Project

@@ -14,25 +14,24 @@ from those sums (`stats`): no unit row ever reaches Python::
     experiments.cumulative("checkout_redesign")                    # as of each day
     experiments.plan.sample_size(baseline=0.10, mde=0.05)         # units for a +5% lift
 
-Modules: `spec` (the file format), `assignment` (the hash), `sufficient` (the
-query), `stats` (the statistics), `analyze` (both together), `result` (what
-it returns), `cumulative` (the analysis as of each day), `plan` (power,
-sample size, minimum detectable effect) and `example` (the example data).
+Modules: `spec` (the file format), `catalog` (a project's experiment files),
+`assignment` (the hash), `sufficient` (the query), `stats` (the statistics),
+`engines` (one comparison by engine), `analyze` (all of it together),
+`result` (what it returns), `comparison` (a row of it), `conclusion` (its
+prose), `table` (its table), `cumulative` (the analysis as of each day),
+and `plan` (power, sample size, minimum detectable effect). The example data
+is `warehouse_kit.demo.experiments`.
 """
 
 from __future__ import annotations
 
-from warehouse_kit.analytics.experiments.analyze import (
-    ENGINES,
-    analyze,
-    analyze_stats,
-    audit_assignment,
-    find_experiment,
-    load_experiments,
-)
+from warehouse_kit.analytics.experiments.analyze import analyze, analyze_stats, audit_assignment
 from warehouse_kit.analytics.experiments.assignment import assign, bucket, bucket_expr, variant_expr
+from warehouse_kit.analytics.experiments.catalog import find_experiment, load_experiments
+from warehouse_kit.analytics.experiments.comparison import Comparison
 from warehouse_kit.analytics.experiments.cumulative import cumulative, daily_statistics
-from warehouse_kit.analytics.experiments.result import Comparison, ExperimentResult
+from warehouse_kit.analytics.experiments.engines import ENGINES
+from warehouse_kit.analytics.experiments.result import ExperimentResult
 from warehouse_kit.analytics.experiments.spec import Experiment, load_experiment, parse_experiment
 from warehouse_kit.analytics.experiments.sufficient import ExperimentStats, sufficient_statistics
 

@@ -23,12 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 import ibis
 
-from warehouse_kit.analytics.experiments.analyze import (
-    Engine,
-    analyze_stats,
-    find_experiment,
-    opened_warehouse,
-)
+from warehouse_kit.analytics.experiments.analyze import analyze_stats, opened_warehouse
+from warehouse_kit.analytics.experiments.catalog import find_experiment
+from warehouse_kit.analytics.experiments.engines import Engine
 from warehouse_kit.analytics.experiments.spec import Experiment
 from warehouse_kit.analytics.experiments.sufficient import (
     ExperimentStats,
