@@ -15,7 +15,8 @@ from those sums (`stats`): no unit row ever reaches Python::
     experiments.plan.sample_size(baseline=0.10, mde=0.05)         # units for a +5% lift
 
 Modules: `spec` (the file format), `assignment` (the hash), `sufficient` (the
-query), `stats` (the statistics), `analyze` (both together), `result` (what
+query), `sums` (what it returns per arm), `stats` (the statistics, with the
+distributions of `distributions`), `analyze` (both together), `result` (what
 it returns), `cumulative` (the analysis as of each day), `plan` (power,
 sample size, minimum detectable effect) and `example` (the example data).
 """
