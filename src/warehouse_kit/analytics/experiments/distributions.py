@@ -1,9 +1,11 @@
 """The normal, Student's t and chi-square distributions, and a root finder.
 
 What the experiment statistics need of scipy, on numpy and the standard library, so the core
-install needs no scipy (the tests check each function against scipy's over a broad grid).
-Each function takes floats or numpy arrays (broadcast together, as scipy's) and returns a
-float or an array; nan propagates and arguments outside the domain give nan.
+install needs no scipy. Each function takes floats or numpy arrays (broadcast together, as
+scipy's) and returns a numpy float or array; nan propagates, arguments outside the domain
+give nan. tests/test_distributions.py checks each against scipy from the centre to tails of
+1e-300: the worst relative error is about 1e-13, where ``exp`` of an exponent near -690 turns
+its last bit into 1e-13 of the result.
 
 Normal
     ``sf(x) = erfc(x / sqrt(2)) / 2`` (relative accuracy deep in the tail) and Wichura's
@@ -21,7 +23,9 @@ Student's t
     quantile below, the tail's power law above. Above `NORMAL_DF` the t is the normal.
 Chi-square
     ``sf(x) = Q(k/2, x/2)``, the regularized upper incomplete gamma function: its series below
-    ``x/2 = k/2 + 1``, Legendre's continued fraction (modified Lentz) above.
+    ``x/2 = k/2 + 1``, Legendre's continued fraction (modified Lentz) above. Its factor
+    ``x^a e^-x / Gamma(a)`` comes from lgamma, whose rounding grows with k: 1e-13 at k = 100,
+    enough for a sample ratio test's few variants (about 1e-11 at k = 1e4).
 Root finder
     `brentq`: Brent's method (1973), as scipy's.
 """
