@@ -15,7 +15,8 @@ from those sums (`stats`): no unit row ever reaches Python::
     experiments.plan.sample_size(baseline=0.10, mde=0.05)         # units for a +5% lift
 
 Modules: `spec` (the file format), `catalog` (a project's experiment files),
-`assignment` (the hash), `sufficient` (the query), `stats` (the statistics),
+`assignment` (the hash), `sufficient` (the query), `sums` (what it returns per
+arm), `stats` (the statistics, with the distributions of `distributions`),
 `engines` (one comparison by engine), `analyze` (all of it together),
 `result` (what it returns), `comparison` (a row of it), `conclusion` (its
 prose), `table` (its table), `cumulative` (the analysis as of each day),

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from scipy import stats as sps  # type: ignore[import-untyped]
+from warehouse_kit.analytics.experiments.distributions import chi2_sf
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def sample_ratio_mismatch(
     if total == 0:
         return SrmTest(observed, expected, 0.0, 1.0, alpha)
     chi2 = sum((observed[n] - expected[n]) ** 2 / expected[n] for n in weights)
-    p = float(sps.chi2.sf(chi2, len(weights) - 1))
+    p = float(chi2_sf(chi2, len(weights) - 1))
     return SrmTest(observed, expected, float(chi2), p, alpha)
 
 

@@ -31,9 +31,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from scipy import optimize  # type: ignore[import-untyped]
-from scipy import stats as sps
-
+from warehouse_kit.analytics.experiments.distributions import brentq, norm_cdf, norm_ppf
 from warehouse_kit.core.errors import WarehouseKitError
 
 
@@ -113,11 +111,11 @@ def power(
     """The probability of a significant result with `units` units and a true `effect`."""
     null, alternative = arms.spreads(effect)
     shift = abs(effect) * math.sqrt(units)
-    z = sps.norm.ppf(1 - alpha / 2 if sided == "two" else 1 - alpha)
-    near = sps.norm.cdf((shift - z * null) / alternative)
+    z = norm_ppf(1 - alpha / 2 if sided == "two" else 1 - alpha)
+    near = norm_cdf((shift - z * null) / alternative)
     if sided != "two":
         return float(near)
-    return float(near + sps.norm.cdf((-shift - z * null) / alternative))
+    return float(near + norm_cdf((-shift - z * null) / alternative))
 
 
 def plan(
@@ -199,15 +197,15 @@ def solve_units(
 ) -> float:
     """The units (not rounded) at which the power is `power_target`."""
     null, alternative = arms.spreads(effect)
-    z = sps.norm.ppf(1 - alpha / 2 if sided == "two" else 1 - alpha)
-    guess = ((z * null + sps.norm.ppf(power_target) * alternative) / effect) ** 2
+    z = norm_ppf(1 - alpha / 2 if sided == "two" else 1 - alpha)
+    guess = ((z * null + norm_ppf(power_target) * alternative) / effect) ** 2
 
     def gap(units: float) -> float:
         return power(units, effect, arms, alpha=alpha, sided=sided) - power_target
 
     # the far tail only adds power, so the one-tail guess is an upper bound (power > alpha
     # makes it positive)
-    return float(optimize.brentq(gap, guess * 1e-6, guess * 1.0001, xtol=1e-10, rtol=1e-14))
+    return float(brentq(gap, guess * 1e-6, guess * 1.0001, xtol=1e-10, rtol=1e-14))
 
 
 def minimum_detectable_effect(
@@ -224,8 +222,8 @@ def minimum_detectable_effect(
         return power(units, effect, arms, alpha=alpha, sided=sided) - power_target
 
     null, _ = arms.spreads(0.0)
-    z = sps.norm.ppf(1 - alpha / 2 if sided == "two" else 1 - alpha)
-    high = (z + sps.norm.ppf(power_target)) * null / math.sqrt(units) * 1.0001
+    z = norm_ppf(1 - alpha / 2 if sided == "two" else 1 - alpha)
+    high = (z + norm_ppf(power_target)) * null / math.sqrt(units) * 1.0001
     if arms.rate is not None:  # the variance moves with the effect: widen up to a rate of 1
         ceiling = 1 - arms.rate - 1e-12
         while gap(high) < 0 and high < ceiling:
@@ -234,7 +232,7 @@ def minimum_detectable_effect(
             raise PlanError(
                 f"no lift over a rate of {arms.rate} reaches the power with {units} units"
             )
-    return float(optimize.brentq(gap, high * 1e-6, high, xtol=1e-15, rtol=1e-14))
+    return float(brentq(gap, high * 1e-6, high, xtol=1e-15, rtol=1e-14))
 
 
 def _method(arms: Arms) -> str:

@@ -85,67 +85,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
-from scipy import stats as sps  # type: ignore[import-untyped]
 
-Number = Any
-"""A float, or a numpy array of them (one per simulated experiment)."""
+from warehouse_kit.analytics.experiments.distributions import (
+    norm_cdf,
+    norm_pdf,
+    norm_ppf,
+    t_ppf,
+    t_sf,
+)
+from warehouse_kit.analytics.experiments.sums import Number, Sums
 
 Side = Literal["two", "greater", "less"]
 """The alternative: two-sided, or the lift is greater (less) than 0."""
 
 RELATIVE_CAUTION_CV = 0.1
 """Above this standard error / |control|, a relative interval comes with a caution."""
-
-
-@dataclass(frozen=True)
-class Sums:
-    """The sufficient statistics of one metric in one arm: sums over its units.
-
-    ``y`` is the metric's per-unit value; ``x`` a ratio metric's denominator;
-    ``c`` the CUPED covariate. Sums add up, so arms pool and days accumulate.
-    """
-
-    n: Number
-    y: Number
-    yy: Number
-    x: Number = 0.0
-    xx: Number = 0.0
-    xy: Number = 0.0
-    c: Number = 0.0
-    cc: Number = 0.0
-    yc: Number = 0.0
-
-    def __add__(self, other: Sums) -> Sums:
-        return Sums(
-            **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
-        )
-
-    @classmethod
-    def of(cls, y: Any, x: Any = None, c: Any = None, *, axis: int = -1) -> Sums:
-        """The sums of per-unit values (numpy arrays), along `axis` (for tests and
-        simulations; the warehouse computes them in SQL)."""
-        y = np.asarray(y, dtype=float)
-        x = np.zeros_like(y) if x is None else np.asarray(x, dtype=float)
-        c = np.zeros_like(y) if c is None else np.asarray(c, dtype=float)
-
-        def total(values: Any) -> Any:
-            return values.sum(axis=axis)
-
-        return cls(
-            n=total(np.ones_like(y)),
-            y=total(y),
-            yy=total(y * y),
-            x=total(x),
-            xx=total(x * x),
-            xy=total(x * y),
-            c=total(c),
-            cc=total(c * c),
-            yc=total(y * c),
-        )
 
 
 @dataclass(frozen=True)
@@ -311,7 +269,7 @@ def log_relative_lift(control: Estimate, treatment: Estimate) -> Lift:
 def relative_problem(control: Estimate, alpha: float) -> str | None:
     """Why there is no relative lift over this control (it is too near 0), or None."""
     se = math.sqrt(control.variance)
-    if control.value == 0 or abs(control.value) <= sps.norm.ppf(1 - alpha / 2) * se:
+    if control.value == 0 or abs(control.value) <= norm_ppf(1 - alpha / 2) * se:
         return (
             f"the control's value {control.value:.6g} is within its {1 - alpha:.0%} interval "
             f"of 0 (standard error {se:.3g}): no relative lift (read the absolute one)"
@@ -334,11 +292,11 @@ def relative_caution(control: Estimate) -> str | None:
 
 
 def _quantile(lift: Lift, level: Number) -> Number:
-    return sps.t.ppf(level, lift.df)  # the normal's when df is infinite
+    return t_ppf(level, lift.df)  # the normal's when df is infinite
 
 
 def _sf(lift: Lift, z: Number) -> Number:
-    return sps.t.sf(z, lift.df)
+    return t_sf(z, lift.df)
 
 
 def p_value(lift: Lift, side: Side = "two") -> Number:
@@ -411,19 +369,19 @@ class Posterior:
 
     def interval(self, alpha: float) -> tuple[Number, Number]:
         """The equal-tailed 1 - alpha credible interval."""
-        half = sps.norm.ppf(1 - alpha / 2) * self.sd
+        half = norm_ppf(1 - alpha / 2) * self.sd
         return self.mean - half, self.mean + half
 
     def chance_to_beat(self, higher_is_better: bool = True) -> Number:
         """The posterior probability that the lift is on the better side of 0."""
         z = self.mean / self.sd
-        return sps.norm.cdf(z if higher_is_better else -z)
+        return norm_cdf(z if higher_is_better else -z)
 
     def expected_loss(self, higher_is_better: bool = True) -> Number:
         """E[max(0, -lift)] (E[max(0, lift)] when lower is better): the risk of shipping."""
         m = self.mean if higher_is_better else -self.mean
         z = m / self.sd
-        return self.sd * sps.norm.pdf(z) - m * sps.norm.cdf(-z)
+        return self.sd * norm_pdf(z) - m * norm_cdf(-z)
 
 
 def posterior(lift: Lift, prior_sd: Number | None = None) -> Posterior:

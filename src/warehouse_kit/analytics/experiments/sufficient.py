@@ -48,7 +48,7 @@ from warehouse_kit.analytics.experiments.spec import (
     MeanMetric,
     RatioMetric,
 )
-from warehouse_kit.analytics.experiments.stats import Sums
+from warehouse_kit.analytics.experiments.sums import Sums
 from warehouse_kit.core.backends import Warehouse
 from warehouse_kit.core.errors import ConfigError
 from warehouse_kit.core.sqlexpr import to_ibis
