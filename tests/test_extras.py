@@ -26,6 +26,8 @@ OPTIONAL = (
     "vl_convert", "marimo", "psycopg", "openlineage", "confluent_kafka", "pyspark",
 )  # fmt: skip
 """The top-level modules of the extras' packages: none may be needed by the core."""
+TEST_ONLY = ("scipy", "statsmodels")
+"""The test extra's references for the statistics: the core computes them itself."""
 
 WITHOUT_EXTRAS = textwrap.dedent(
     """
@@ -59,6 +61,8 @@ CORE_COMMANDS = [
     ["history"],
     ["metrics", "query", "monthly_kpis"],
     ["ab", "analyze", "checkout_redesign"],
+    ["ab", "analyze", "checkout_redesign", "--engine", "sequential"],
+    ["ab", "plan", "--baseline", "0.1", "--mde", "0.05"],
     ["show", "gold.dim_product", "--limit", "2"],
     ["export", "gold.dim_product", "--format", "parquet", "-o", "products.parquet"],
 ]
@@ -101,7 +105,13 @@ def test_the_example_builds_and_is_analysed_without_the_extras_and_others_name_t
 ) -> None:
     commands = CORE_COMMANDS + [list(args) for args in NEEDS_AN_EXTRA]
     done = subprocess.run(
-        [sys.executable, "-c", WITHOUT_EXTRAS, json.dumps(OPTIONAL), json.dumps(commands)],
+        [
+            sys.executable,
+            "-c",
+            WITHOUT_EXTRAS,
+            json.dumps(OPTIONAL + TEST_ONLY),
+            json.dumps(commands),
+        ],
         capture_output=True,
         text=True,
         cwd=example,
