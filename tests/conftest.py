@@ -342,14 +342,19 @@ class TinyProject:
             wh.close()
 
 
-def model_runs(target: str, run_id: str) -> dict[str, dict[str, Any]]:
-    """The `_wk.model_runs` rows of one run, by model."""
+def run_rows(target: str, table: str, run_id: str, by: str) -> dict[str, dict[str, Any]]:
+    """The rows of the run store's `table` (``_wk.<table>``) of one run, by their `by`."""
     wh = connect(target)
     try:
-        runs = wh.table("model_runs", "_wk")
-        return {row["model"]: row for row in wh.rows(runs.filter(runs.run_id == run_id))}
+        rows = wh.table(table, "_wk")
+        return {row[by]: row for row in wh.rows(rows.filter(rows.run_id == run_id))}
     finally:
         wh.close()
+
+
+def model_runs(target: str, run_id: str) -> dict[str, dict[str, Any]]:
+    """The `_wk.model_runs` rows of one run, by model."""
+    return run_rows(target, "model_runs", run_id, "model")
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import TinyProject, model_runs, wk
+from conftest import TinyProject, model_runs, run_rows, wk
 from warehouse_kit.core.backends import connect
 from warehouse_kit.core.errors import ConfigError
 from warehouse_kit.core.runner import check
@@ -38,12 +38,7 @@ pipeline:
 
 
 def results(target: str, run_id: str) -> dict[str, dict]:
-    wh = connect(target)
-    try:
-        table = wh.table("check_results", "_wk")
-        return {row["check"]: row for row in wh.rows(table.filter(table.run_id == run_id))}
-    finally:
-        wh.close()
+    return run_rows(target, "check_results", run_id, "check")
 
 
 QUARANTINE = (

@@ -48,6 +48,8 @@ BREAKDOWN_OF = {
 """Columns of the orders model's dimensions worth a breakdown (few values each), and the
 dimension each comes from (whose unknown member a breakdown's "Unknown" group is)."""
 BREAKDOWNS = tuple(BREAKDOWN_OF)
+ADDS_UP = ("sum", "count")
+"""The measure types whose values over a breakdown's groups add up to the whole."""
 NO_VALUE = "(none)"
 """What a breakdown calls the group of facts without a value (a customer with no segment)."""
 
@@ -229,10 +231,6 @@ def kpi_view(
     split_frame[by] = split_frame[by].fillna(NO_VALUE)
     additive = frozenset(n for n in names if getattr(layer.metric(n).spec, "type", "") in ADDS_UP)
     return KpiView(grain, by, tiles, trend_frame, split_frame, sql, bounds, as_of, additive)
-
-
-ADDS_UP = ("sum", "count")
-"""The measure types whose values over a breakdown's groups add up to the whole."""
 
 
 def _tiles(layer: SemanticLayer, trend: pd.DataFrame, grain: str, names: list[str]) -> list[Tile]:

@@ -15,9 +15,11 @@ import json
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import ibis
+import ibis.expr.types as ir
 import yaml
 
 from warehouse_kit.core.errors import WarehouseKitError
@@ -50,8 +52,9 @@ def init_project(folder: Path, *, csv_folder: Path | None = None, force: bool = 
     where = os.path.relpath(csv_folder.resolve(), folder.resolve())
     pipeline = folder / "pipelines" / f"{name}.yml"
     _write(folder / "warehouse.yml", {"name": name})
-    _write(pipeline, _pipeline(name, where, files))
-    _write(folder / "analytics" / f"{name}.yml", _metrics(files))
+    found = {table: inspect_csv(table, path) for table, path in files.items()}
+    _write(pipeline, _pipeline(name, where, files, found))
+    _write(folder / "analytics" / f"{name}.yml", _metrics(found))
     _write_notebook(folder / "notebooks" / "start.ipynb", next(iter(files)))
     return pipeline
 
@@ -75,11 +78,13 @@ def _name(text: str) -> str:
     return name[:55] if re.search(r"[a-z]", name) else ""
 
 
-def _pipeline(name: str, where: str, files: Mapping[str, Path]) -> dict[str, object]:
+def _pipeline(
+    name: str, where: str, files: Mapping[str, Path], found: Mapping[str, Found]
+) -> dict[str, object]:
     tables = [{"name": table, "path": path.name} for table, path in files.items()]
     models = [
-        {"name": table, "operations": ["type_casting", "null_handling", _deduplicate(table, path)]}
-        for table, path in files.items()
+        {"name": table, "operations": ["type_casting", "null_handling", _deduplicate(found[table])]}
+        for table in files
     ]
     return {
         "pipeline": {
@@ -93,59 +98,63 @@ def _pipeline(name: str, where: str, files: Mapping[str, Path]) -> dict[str, obj
     }
 
 
-def _deduplicate(table: str, path: Path) -> object:
-    key = unique_id(table, path)
-    return {"op": "deduplicate", "key": [key]} if key else "deduplicate"
+def _deduplicate(found: Found) -> object:
+    return {"op": "deduplicate", "key": [found.key]} if found.key else "deduplicate"
 
 
-def unique_id(table: str, path: Path) -> str | None:
-    """The column of the CSV file that looks like an id (``id``, ``<table>_id``, then any
-    ``..._id``) and is unique and never empty, counted by DuckDB in one query."""
-    singular = table[:-1] if table.endswith("s") else table
-    con = ibis.duckdb.connect()
-    try:
-        rows = con.read_csv(path, all_varchar=True)
-        preferred = ["id", f"{singular}_id", f"{table}_id"]
-        named = [c for c in rows.columns if c.lower() in preferred or c.lower().endswith("_id")]
-        ids = sorted(named, key=lambda c: (c.lower() not in preferred, named.index(c)))
-        if not ids:
-            return None
-        counts = rows.aggregate(
-            _rows=rows.count(),
-            **{f"_{i}": rows[c].strip().nullif("").nunique() for i, c in enumerate(ids)},
-        )
-        found = counts.to_pyarrow().to_pylist()[0]
-    finally:
-        con.disconnect()
-    return next((c for i, c in enumerate(ids) if found[f"_{i}"] == found["_rows"]), None)
+@dataclass(frozen=True)
+class Found:
+    """What `wk init` reads off a CSV file."""
+
+    key: str | None
+    """The column that looks like an id (``id``, ``<table>_id``, then any ``..._id``) and
+    is unique and never empty; None when none is."""
+    times: list[str]
+    """The columns the silver stage's `type_casting` will make dates or timestamps
+    (`type_inference`, the same inference)."""
 
 
-def _metrics(files: Mapping[str, Path]) -> dict[str, object]:
-    """A model per table, with its date and timestamp columns as its `time` (so a query
-    can take a grain), and a row count per table."""
-    models: dict[str, object] = {}
-    for table, path in files.items():
-        times = time_columns(path)
-        models[table] = {"table": f"silver.{table}", **({"time": times} if times else {})}
-    return {
-        "models": models,
-        "metrics": {
-            f"{table}_rows": {"type": "count", "model": table, "description": f"Rows of {table}."}
-            for table in files
-        },
-    }
-
-
-def time_columns(path: Path) -> list[str]:
-    """The columns of the CSV file the silver stage's `type_casting` will make dates or
-    timestamps (`type_inference`, the same inference)."""
+def inspect_csv(table: str, path: Path) -> Found:
+    """The CSV file of `table` read once, as text, by DuckDB."""
     con = ibis.duckdb.connect()
     try:
         rows = con.read_csv(path, all_varchar=True)
         types = infer_types(rows, rows.columns)
+        times = [column for column, kind in types.items() if kind in ("date", "timestamp")]
+        return Found(_unique_id(table, rows), times)
     finally:
         con.disconnect()
-    return [column for column, kind in types.items() if kind in ("date", "timestamp")]
+
+
+def _unique_id(table: str, rows: ir.Table) -> str | None:
+    singular = table[:-1] if table.endswith("s") else table
+    preferred = ["id", f"{singular}_id", f"{table}_id"]
+    named = [c for c in rows.columns if c.lower() in preferred or c.lower().endswith("_id")]
+    ids = sorted(named, key=lambda c: (c.lower() not in preferred, named.index(c)))
+    if not ids:
+        return None
+    counts = rows.aggregate(
+        _rows=rows.count(),
+        **{f"_{i}": rows[c].strip().nullif("").nunique() for i, c in enumerate(ids)},
+    )
+    found = counts.to_pyarrow().to_pylist()[0]
+    return next((c for i, c in enumerate(ids) if found[f"_{i}"] == found["_rows"]), None)
+
+
+def _metrics(found: Mapping[str, Found]) -> dict[str, object]:
+    """A model per table, with its date and timestamp columns as its `time` (so a query
+    can take a grain), and a row count per table."""
+    models = {
+        table: {"table": f"silver.{table}", **({"time": seen.times} if seen.times else {})}
+        for table, seen in found.items()
+    }
+    return {
+        "models": models,
+        "metrics": {
+            f"{table}_rows": {"type": "count", "model": table, "description": f"Rows of {table}."}
+            for table in found
+        },
+    }
 
 
 def _write(path: Path, data: Mapping[str, object]) -> None:

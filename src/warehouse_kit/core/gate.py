@@ -47,7 +47,7 @@ RUN_ID = "_wk_run_id"
 class Rejected(ModelError):
     """A reject check failed: the model publishes nothing; its results are recorded."""
 
-    def __init__(self, model: str, results: CheckResults, standing: str | None = "table"):
+    def __init__(self, model: str, results: CheckResults, standing: str | None):
         names = ", ".join(f"{r.check} ({r.failing_rows:,} rows)" for r in results.failed)
         kept = f"the {standing} was left as it was" if standing else "nothing was published"
         super().__init__(model, f"rejected by checks: {names}; {kept}")
